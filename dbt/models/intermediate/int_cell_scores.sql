@@ -1,0 +1,71 @@
+-- The guide's clean-axis score, the upstream variant, the recommendation and the
+-- jackknife standard error of the score over the cell's successful pairs.
+with cells as (
+    select * from {{ ref('int_cell_metrics') }}
+),
+
+pairs as (
+    select * from {{ ref('int_pairs_scored') }} where not is_error
+),
+
+sums as (
+    select
+        cell_id,
+        count(*) as n,
+        sum(is_strict_pass::int) as s_pass,
+        sum(axis_delta) as s_axis,
+        sum(off_axis_problem) as s_off,
+        sum(max_style_abs_delta) as s_style,
+        sum(has_persona_echo::int) as s_echo,
+        sum(has_refusal_or_ai_break::int) as s_refusal,
+    from pairs
+    group by cell_id
+),
+
+leave_one_out as (
+    -- the score recomputed without each pair in turn
+    select
+        pairs.cell_id,
+        sums.n,
+        {{ clean_axis_score(
+            '(sums.s_pass - pairs.is_strict_pass::int) / (sums.n - 1)',
+            '(sums.s_axis - pairs.axis_delta) / (sums.n - 1)',
+            '(sums.s_off - pairs.off_axis_problem) / (sums.n - 1)',
+            '(sums.s_style - pairs.max_style_abs_delta) / (sums.n - 1)',
+            '(sums.s_echo - pairs.has_persona_echo::int) / (sums.n - 1)',
+            '(sums.s_refusal - pairs.has_refusal_or_ai_break::int) / (sums.n - 1)') }} as score_without_pair,
+    from pairs
+    join sums using (cell_id)
+    where sums.n > 1
+),
+
+jackknife as (
+    select cell_id, sqrt((any_value(n) - 1) / any_value(n) * sum(power(score_without_pair - mean_loo, 2))) as score_se,
+    from (select *, avg(score_without_pair) over (partition by cell_id) as mean_loo from leave_one_out)
+    group by cell_id
+),
+
+scored as (
+    select
+        cells.*,
+        round({{ clean_axis_score('cells.strict_pass_rate', 'cells.mean_axis_delta', 'cells.mean_off_axis_problem',
+            'cells.mean_max_style_abs_delta', 'cells.persona_echo_rate', 'cells.refusal_or_ai_break_rate') }}, 1)
+            as score,
+        round({{ axis_off_axis_score('cells.mean_axis_delta', 'cells.mean_off_axis_problem') }}, 1)
+            as score_axis_off_axis,
+        round(jackknife.score_se, 2) as score_se,
+        coalesce(
+            cells.n_success >= {{ var('recommended_min_n') }}
+            and cells.strict_pass_rate >= {{ var('recommended_min_strict_pass_rate') }}
+            and cells.mean_axis_delta >= {{ var('recommended_min_axis_delta') }}
+            and cells.mean_off_axis_problem <= {{ var('recommended_max_off_axis_problem') }}
+            and cells.mean_max_style_abs_delta <= {{ var('recommended_max_style_abs_delta') }}
+            and cells.persona_echo_rate = 0
+            and cells.refusal_or_ai_break_rate = 0,
+            false
+        ) as is_recommended,
+    from cells
+    left join jackknife using (cell_id)
+)
+
+select * from scored

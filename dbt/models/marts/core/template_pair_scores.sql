@@ -1,0 +1,81 @@
+-- The selection table: one row per measured cell (template x persona pair x measurement).
+with cells as (
+    select * from {{ ref('int_cell_scores') }}
+),
+
+templates as (
+    select * from {{ ref('stg_raw__templates') }}
+),
+
+persona_pairs as (
+    select * from {{ ref('stg_raw__persona_pairs') }}
+),
+
+measurements as (
+    select * from {{ ref('stg_raw__measurements') }}
+),
+
+final as (
+    select
+        -- ids
+        cells.cell_id as id,
+        cells.cell_id,
+        cells.measurement_id,
+        cells.template_id,
+        cells.persona_pair_id,
+        -- what was measured
+        cells.template_text,
+        replace(cells.template_text, '{persona}', '{{ "{{ persona }}" }}') as template_jinja,
+        coalesce(persona_pairs.neg_persona, cells.neg_persona)
+            || '->' || coalesce(persona_pairs.pos_persona, cells.pos_persona) as axis,
+        coalesce(persona_pairs.pos_persona, cells.pos_persona) as pos_persona,
+        coalesce(persona_pairs.neg_persona, cells.neg_persona) as neg_persona,
+        persona_pairs.positive_behavior,
+        persona_pairs.negative_behavior,
+        persona_pairs.source_id,
+        case when persona_pairs.source_id is not null then 'persona_pair' end as source_type,
+        -- how it was measured
+        measurements.generator_model,
+        array_to_string(coalesce(cells.judge_models_seen, measurements.judge_models), ', ') as judge_model,
+        coalesce(cells.judge_models_seen, measurements.judge_models) as judge_models,
+        measurements.temperature,
+        measurements.seed,
+        -- the score and its components
+        cells.score,
+        cells.score_se,
+        cells.score_axis_off_axis,
+        cells.is_recommended as recommended,
+        cells.n_success as n,
+        cells.n_success,
+        cells.n_errors,
+        cells.n_planned,
+        cells.n_strict_pass,
+        cells.strict_pass_rate,
+        cells.mean_axis_delta,
+        cells.mean_positive_delta,
+        cells.mean_negative_delta,
+        cells.mean_pairwise_positive_delta,
+        cells.mean_pairwise_negative_delta,
+        cells.mean_off_axis_problem,
+        cells.usable_rate,
+        cells.mean_max_style_abs_delta,
+        cells.mean_abs_word_delta_frac,
+        cells.mean_word_delta_frac,
+        cells.persona_echo_rate,
+        cells.refusal_or_ai_break_rate,
+        cells.mean_axis_delta_judge_std,
+        cells.mean_axis_judge_abs_disagreement,
+        cells.common_spurious_axes,
+        case when cells.n_strict_pass > 0 then [cells.persona_pair_id] else []::varchar[] end
+            as strict_pass_persona_pairs,
+        cells.style_delta_means,
+        {%- for dim in ['confidence', 'directness', 'enthusiasm', 'formality', 'hedging', 'praise', 'verbosity', 'warmth'] %}
+        cells.style_delta_means['{{ dim }}'] as mean_style_delta_{{ dim }}_pos_minus_neg,
+        {%- endfor %}
+    from cells
+    left join templates using (template_text)
+    left join persona_pairs using (persona_pair_id)
+    left join measurements using (measurement_id)
+)
+
+select * from final

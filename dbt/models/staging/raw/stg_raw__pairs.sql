@@ -1,0 +1,28 @@
+with source as (
+    select * from {{ source('raw', 'pairs') }}
+),
+
+renamed as (
+    select
+        pair_id,
+        measurement_id,
+        template_text,
+        persona_pair_id,
+        scenario_id,
+        scenario_text,
+        sample_idx,
+        pos_persona,
+        neg_persona,
+        pos_label,
+        pos_prompt,
+        neg_prompt,
+        pos_response,
+        neg_response,
+        generator_model,
+        error,
+        error is not null as is_generation_error,
+        loaded_at,
+    from source
+)
+
+select * from renamed

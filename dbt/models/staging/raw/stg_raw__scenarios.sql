@@ -1,0 +1,16 @@
+with source as (
+    select * from {{ source('raw', 'scenarios') }}
+),
+
+renamed as (
+    select
+        scenario_id,
+        coalesce(record ->> 'prompt', record ->> 'question', record ->> 'text') as scenario_text,
+        record ->> 'source' as scenario_source,
+        record ->> 'config' as scenario_config,
+        loaded_at,
+    from source
+    qualify row_number() over (partition by scenario_id order by loaded_at desc, line_no desc) = 1
+)
+
+select * from renamed

@@ -1,0 +1,252 @@
+"""Load one input file into the raw schema: whole or not at all.
+
+A file is checked completely before anything is written. If any record is
+malformed, nothing from the file is loaded; its rejects (file, line, reason)
+go to raw.rejects and the caller exits non-zero. A file whose content was
+loaded before (same bytes, kind and measurement) adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from hashlib import sha256
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ingest import artifact, read
+from ingest.checks import reasons_sql
+from ingest.read import Reject
+from ingest.schema import ensure_raw_schema
+from psw.db import UserError
+
+MEASURED_KINDS = ("examples", "artifact")
+
+
+@dataclass
+class MeasurementMeta:
+    generator_model: str | None = None
+    judge_models: list[str] = field(default_factory=list)
+    temperature: float | None = None
+    seed: int | None = None
+
+
+@dataclass
+class LoadReport:
+    path: Path
+    kind: str
+    measurement_id: str | None
+    n_records: int = 0
+    n_new: int = 0
+    already_loaded: bool = False
+    rejects: list[Reject] = field(default_factory=list)
+
+    def summary(self) -> str:
+        where = f" into measurement {self.measurement_id}" if self.measurement_id else ""
+        if self.already_loaded:
+            return f"{self.path}: already loaded ({self.kind}{where}); nothing added"
+        return f"{self.path}: loaded {self.n_records} {self.kind} records ({self.n_new} new){where}"
+
+
+def default_measurement(path: Path) -> str:
+    stem = re.sub(r"_examples$", "", path.stem)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)
+
+
+def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = None,
+                measurement_id: str | None = None, meta: MeasurementMeta | None = None) -> LoadReport:
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    ensure_raw_schema(con)
+    scan = read.scan(path)
+    if scan.n_lines == 0 or scan.first_line is None:
+        raise UserError(f"{path}:1: empty file; nothing loaded")
+    kind = kind or read.detect_kind(scan)
+    if kind is None:
+        raise UserError(f"{path}:1: not a known kind of input (persona pairs, templates, scenarios, "
+                        f"examples or run artifact); pass --kind to say which")
+    if kind in MEASURED_KINDS:
+        measurement_id = measurement_id or default_measurement(path)
+    else:
+        measurement_id = None
+    load_id = sha256(f"{scan.sha256}\0{kind}\0{measurement_id or ''}".encode()).hexdigest()
+    report = LoadReport(path, kind, measurement_id)
+    if con.execute("select 1 from raw.loads where load_id = ?", [load_id]).fetchone():
+        report.already_loaded = True
+        return report
+    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    if kind == "artifact":
+        _load_artifact(con, scan, report, load_id, loaded_at, meta or MeasurementMeta())
+    else:
+        _load_lines(con, scan, report, load_id, loaded_at, meta or MeasurementMeta())
+    if report.rejects:
+        _record_rejects(con, report, load_id, loaded_at)
+    return report
+
+
+def _stage_lines(con: duckdb.DuckDBPyConnection, scan: read.FileScan) -> None:
+    con.execute("create or replace temp table _lines (line_no integer, line varchar)")
+    bad = {r.line_no for r in scan.rejects}
+    for batch in read.line_batches(scan.path, bad):
+        con.register("_batch", batch)
+        con.execute("insert into _lines select line_no, line from _batch")
+        con.unregister("_batch")
+
+
+def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
+    _stage_lines(con, scan)
+    report.rejects.extend(scan.rejects)
+    if report.kind == "templates":
+        con.execute("""
+            create or replace temp table _records as
+            select line_no, trim(line) as template_text, md5(trim(line)) as record_id,
+                   case when position('{persona}' in line) = 0 then ['template has no {persona} slot']
+                        else []::varchar[] end as reasons
+            from _lines where not starts_with(trim(line), '#')""")
+    else:
+        _reject_invalid_json(con, report)
+        con.execute(f"""
+            create or replace temp table _records as
+            select line_no, record, {reasons_sql(report.kind)} as reasons
+            from (select line_no, line::json as record from _lines
+                  where json_valid(line) and json_type(line::json) = 'OBJECT')""")
+    for line_no, reasons, excerpt in con.execute(
+            "select line_no, reasons, left(_lines.line, 200) from _records join _lines using (line_no) "
+            "where len(reasons) > 0 order by line_no").fetchall():
+        report.rejects.append(Reject(line_no, reasons[0], excerpt))
+    report.rejects.sort(key=lambda r: r.line_no or 0)
+    report.n_records = con.execute("select count(*) from _records").fetchone()[0]
+    if report.rejects:
+        return
+    with _transaction(con):
+        report.n_new = _insert_records(con, report, load_id, loaded_at)
+        if report.kind == "examples":
+            fmt = con.execute("select bool_or(json_exists(record, '$.axis_judgments') or json_exists(record, '$.eval_id')) "
+                              "from _records").fetchone()[0]
+            _insert_measurement(con, report.measurement_id, load_id, meta,
+                                "examples_v3" if fmt else "examples_v2", {"source_path": str(scan.path)}, loaded_at)
+        _insert_load(con, load_id, scan, report, loaded_at)
+
+
+def _reject_invalid_json(con, report: LoadReport) -> None:
+    rows = con.execute("select line_no, line from _lines where not json_valid(line) or json_type(line::json) <> 'OBJECT' "
+                       "order by line_no").fetchall()
+    for line_no, line in rows:
+        try:
+            json.loads(line)
+            reason = "expected a JSON object on this line"
+        except json.JSONDecodeError as exc:
+            reason = f"invalid JSON: {exc.msg} at column {exc.colno} (truncated or malformed line)"
+        report.rejects.append(Reject(line_no, reason, line[:200]))
+
+
+_INSERTS = {
+    "pairs": """insert into raw.persona_pairs
+        select md5(record::varchar), ?, line_no, record ->> 'id', record, ? from _records
+        where md5(record::varchar) not in (select record_id from raw.persona_pairs)
+        qualify row_number() over (partition by md5(record::varchar) order by line_no) = 1""",
+    "scenarios": """insert into raw.scenarios
+        select md5(record::varchar), ?, line_no, record ->> 'id', record, ? from _records
+        where md5(record::varchar) not in (select record_id from raw.scenarios)
+        qualify row_number() over (partition by md5(record::varchar) order by line_no) = 1""",
+    "templates": """insert into raw.templates
+        select record_id, ?, line_no, template_text, ? from _records
+        where record_id not in (select record_id from raw.templates)
+        qualify row_number() over (partition by record_id order by line_no) = 1""",
+    "examples": """insert into raw.exported_pairs
+        select * from (
+            select md5(?::varchar || record::varchar) as record_id, ?, ? as measurement_id, line_no, record, ?
+            from _records
+            qualify row_number() over (partition by record_id order by line_no) = 1)
+        anti join raw.exported_pairs using (record_id)""",
+}
+
+
+def _insert_records(con, report: LoadReport, load_id: str, loaded_at) -> int:
+    sql = _INSERTS[report.kind]
+    if report.kind == "examples":
+        params = [report.measurement_id, load_id, report.measurement_id, loaded_at]
+    else:
+        params = [load_id, loaded_at]
+    return con.execute(sql, params).fetchone()[0]
+
+
+def _insert_load(con, load_id, scan, report, loaded_at) -> None:
+    con.execute("insert into raw.loads values (?, ?, ?, ?, ?, ?, ?)",
+                [load_id, scan.sha256, report.kind, str(scan.path), report.measurement_id,
+                 report.n_records, loaded_at])
+
+
+def _insert_measurement(con, measurement_id, load_id, meta: MeasurementMeta, source_format, params, loaded_at,
+                        run: dict | None = None) -> None:
+    run = run or {}
+    con.execute("insert into raw.measurements values (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        measurement_id, load_id,
+        meta.generator_model or run.get("generator_model"),
+        meta.judge_models or run.get("judge_models") or None,
+        meta.temperature if meta.temperature is not None else run.get("temperature"),
+        meta.seed if meta.seed is not None else run.get("seed"),
+        source_format, json.dumps({**params, **run.get("params", {})}, default=str), loaded_at])
+
+
+def _load_artifact(con, scan, report, load_id, loaded_at, meta) -> None:
+    report.rejects.extend(scan.rejects)
+    if report.rejects:
+        return
+    doc, problem = artifact.load_document(scan.path)
+    if problem:
+        report.rejects.append(problem)
+        return
+    pairs, judgments, rejects = artifact.rows(doc, report.measurement_id, load_id, loaded_at)
+    report.rejects.extend(rejects)
+    report.n_records = len(doc["results"])
+    if report.rejects:
+        return
+    with _transaction(con):
+        report.n_new = _insert_rows(con, "raw.pairs", "pair_id", pairs)
+        _insert_rows(con, "raw.judgments", "judgment_id", judgments)
+        _insert_measurement(con, report.measurement_id, load_id, meta, "artifact",
+                            {"source_path": str(scan.path)}, loaded_at, artifact.run_metadata(doc))
+        _insert_load(con, load_id, scan, report, loaded_at)
+
+
+def _insert_rows(con, table: str, key: str, rows: list[dict]) -> int:
+    if not rows:
+        return 0
+    columns = [c[0] for c in con.execute(f"select * from {table} limit 0").description]
+    batch = pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows])
+    con.register("_rows", batch)
+    try:
+        casts = ", ".join(f"{c}::json as {c}" if c in ("output", "extra") else c for c in columns)
+        return con.execute(f"insert into {table} select {casts} from _rows anti join {table} using ({key})"
+                           ).fetchone()[0]
+    finally:
+        con.unregister("_rows")
+
+
+def _record_rejects(con, report: LoadReport, load_id: str, rejected_at) -> None:
+    with _transaction(con):
+        con.executemany(
+            "insert into raw.rejects select ?, ?, ?, ?, ?, ? where not exists "
+            "(select 1 from raw.rejects where load_id = ? and line_no is not distinct from ? and reason = ?)",
+            [[load_id, str(report.path), r.line_no, r.reason, r.excerpt, rejected_at, load_id, r.line_no, r.reason]
+             for r in report.rejects])
+
+
+class _transaction:
+    def __init__(self, con):
+        self.con = con
+
+    def __enter__(self):
+        self.con.begin()
+
+    def __exit__(self, exc_type, *_):
+        if exc_type is None:
+            self.con.commit()
+        else:
+            self.con.rollback()
+        return False

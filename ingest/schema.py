@@ -1,0 +1,138 @@
+"""The `raw` schema: the only tables that Python writes.
+
+Everything here is append-only. Rows are content-addressed: each table's first
+column is a key derived from the content (a file's sha256, a record's md5), so
+loading the same content twice adds nothing. dbt reads these tables through
+`dbt/models/staging/raw/_raw__sources.yml` and derives everything else.
+
+Who writes what:
+- `psw ingest` (ingest/loader.py): loads, rejects, measurements, persona_pairs,
+  templates, scenarios, exported_pairs (v2/v3 example exports), and for run
+  artifacts pairs + judgments.
+- `psw collect` (ingest/collect/): pairs + judgments (the same shape as an
+  artifact), measurements, api_calls (the HTTP cache).
+- `psw extract` (extract/): the activation_* and steering_* tables it declares.
+
+Conventions shared with dbt:
+- `pairs.pos_label` is 'A' or 'B': the label the positive completion had in
+  every blind judge call of that pair.
+- `judgments.criterion` is one of positive_axis, negative_axis, style, confound;
+  `judgments.output` holds the judge's JSON object with the seed validator's keys
+  (see ARCHITECTURE.md), or null with `error` set.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+RAW_DDL = """
+create schema if not exists raw;
+
+create table if not exists raw.loads (
+    load_id varchar primary key,        -- sha256 of (file bytes, kind, measurement), or a run id
+    file_sha256 varchar,                -- sha256 of the file bytes alone
+    kind varchar not null,              -- pairs|templates|scenarios|examples|artifact|collect|...
+    source_path varchar not null,
+    measurement_id varchar,
+    n_records integer not null,
+    loaded_at timestamp not null
+);
+
+create table if not exists raw.rejects (
+    load_id varchar not null,           -- the load_id the refused file would have had
+    source_path varchar not null,
+    line_no integer,
+    reason varchar not null,
+    excerpt varchar,
+    rejected_at timestamp not null
+);
+
+create table if not exists raw.measurements (
+    measurement_id varchar not null,
+    load_id varchar not null,
+    generator_model varchar,
+    judge_models varchar[],
+    temperature double,
+    seed integer,
+    source_format varchar,              -- examples_v2|examples_v3|artifact|collect|import
+    params json,
+    recorded_at timestamp not null
+);
+
+create table if not exists raw.persona_pairs (
+    record_id varchar primary key,      -- md5 of the record text
+    load_id varchar not null,
+    line_no integer not null,
+    persona_pair_id varchar not null,
+    record json not null,
+    loaded_at timestamp not null
+);
+
+create table if not exists raw.templates (
+    record_id varchar primary key,      -- md5 of the template text
+    load_id varchar not null,
+    line_no integer not null,
+    template_text varchar not null,
+    loaded_at timestamp not null
+);
+
+create table if not exists raw.scenarios (
+    record_id varchar primary key,
+    load_id varchar not null,
+    line_no integer not null,
+    scenario_id varchar not null,
+    record json not null,
+    loaded_at timestamp not null
+);
+
+create table if not exists raw.exported_pairs (
+    record_id varchar primary key,      -- md5(measurement_id || record text)
+    load_id varchar not null,
+    measurement_id varchar not null,
+    line_no integer not null,
+    record json not null,
+    loaded_at timestamp not null
+);
+
+create table if not exists raw.pairs (
+    pair_id varchar primary key,        -- ingest.keys.pair_id(...)
+    load_id varchar not null,
+    measurement_id varchar not null,
+    template_text varchar not null,
+    persona_pair_id varchar not null,
+    pos_persona varchar,
+    neg_persona varchar,
+    scenario_id varchar,
+    scenario_text varchar not null,
+    sample_idx integer not null,
+    pos_label varchar,                  -- 'A' | 'B'
+    pos_prompt varchar,
+    neg_prompt varchar,
+    pos_response varchar,
+    neg_response varchar,
+    generator_model varchar,
+    error varchar,
+    extra json,
+    loaded_at timestamp not null
+);
+
+create table if not exists raw.judgments (
+    judgment_id varchar primary key,    -- md5 over pair, judge, prompt hash, criterion, content
+    pair_id varchar not null,
+    measurement_id varchar not null,
+    load_id varchar not null,
+    judge_model varchar not null,
+    criterion varchar not null,         -- positive_axis|negative_axis|style|confound
+    prompt_hash varchar not null,
+    pos_label varchar not null,         -- 'A' | 'B'
+    output json,
+    raw_text varchar,
+    error varchar,
+    loaded_at timestamp not null
+);
+"""
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw schema and its tables if they are missing (idempotent)."""
+    con.execute(RAW_DDL)

@@ -1,0 +1,64 @@
+"""`psw`: one command, one subcommand per step of the flow.
+
+Each feature module exposes `add_parser(subparsers)`, which registers its
+subcommand and sets `func(args) -> int`. Add a module to COMMANDS to add a
+subcommand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from psw.db import UserError
+
+COMMANDS = [
+    "psw.commands.ingest",
+    "psw.commands.build",
+    "psw.commands.sql",
+]
+OPTIONAL_COMMANDS = [
+    # feature modules that may be absent while they are being built
+    "ingest.collect.cli",
+    "extract.cli",
+    "dashboard.cli",
+    "psw.commands.export_hf",
+]
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="psw",
+        description="Persona Steering Warehouse: measure template x persona-pair cells, "
+        "derive clean-axis scores with dbt, browse and publish them.",
+    )
+    parser.add_argument("--db", help="DuckDB file (env PSW_DB; default data/warehouse.duckdb)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).add_parser(sub)
+    for name in OPTIONAL_COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

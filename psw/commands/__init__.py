@@ -1,0 +1,1 @@
+"""Subcommands of psw, one module each."""

@@ -1,0 +1,52 @@
+"""`psw ingest FILE...`: load inputs into the raw schema, each file whole or not at all."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ingest.loader import MeasurementMeta, ingest_file
+from ingest.read import KINDS
+from psw.db import UserError, connect, db_path
+
+MAX_REJECTS_SHOWN = 20
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("ingest", help="load candidates, exported examples or run artifacts into DuckDB",
+                       description="Load files into the raw schema. The kind of each file is detected "
+                       "from its content unless --kind says it.")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--kind", choices=KINDS, help="skip detection: treat every FILE as this kind")
+    p.add_argument("--measurement", help="measured sweep id (default: from the file name)")
+    p.add_argument("--generator-model", help="generator model of a measurement whose files do not say")
+    p.add_argument("--judge-model", action="append", default=[], help="judge model(s), repeatable")
+    p.add_argument("--temperature", type=float, help="generation temperature of the measurement")
+    p.add_argument("--seed", type=int, help="sampling seed of the measurement")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    meta = MeasurementMeta(args.generator_model, args.judge_model, args.temperature, args.seed)
+    failed = 0
+    with connect(db_path(args.db)) as con:
+        for path in args.files:
+            try:
+                report = ingest_file(con, path, args.kind, args.measurement, meta)
+            except UserError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            if not report.rejects:
+                print(report.summary())
+                continue
+            failed += 1
+            for reject in report.rejects[:MAX_REJECTS_SHOWN]:
+                where = f"{path}:{reject.line_no}" if reject.line_no else f"{path}"
+                print(f"{where}: {reject.reason}", file=sys.stderr)
+            hidden = len(report.rejects) - MAX_REJECTS_SHOWN
+            if hidden > 0:
+                print(f"... and {hidden} more (select * from raw.rejects)", file=sys.stderr)
+            print(f"error: {path}: {len(report.rejects)} malformed of {report.n_records or len(report.rejects)} "
+                  f"records; nothing loaded from this file", file=sys.stderr)
+    return 2 if failed else 0
