@@ -96,7 +96,7 @@ def reasons_sql(kind: str) -> str:
     parts = [_check_sql(c) for c in checks]
     if kind == "scenarios":
         has_text = " or ".join(f"{_json_type(k)} = 'VARCHAR'" for k in ("prompt", "question", "text"))
-        parts.append(f"case when not ({has_text}) then 'missing required field prompt (or question, or text)' end")
+        parts.append(f"case when not coalesce({has_text}, false) then 'missing required field prompt (or question, or text)' end")
     if kind == "examples":
         parts.append(_only_when_ok(_style_delta_check()))
     return "list_filter([" + ",\n".join(parts) + "], lambda reason: reason is not null)"

@@ -119,7 +119,8 @@ def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
             "where len(reasons) > 0 order by line_no").fetchall():
         report.rejects.append(Reject(line_no, reasons[0], excerpt))
     report.rejects.sort(key=lambda r: r.line_no or 0)
-    report.n_records = con.execute("select count(*) from _records").fetchone()[0]
+    counted = "_records" if report.kind == "templates" else "_lines"
+    report.n_records = con.execute(f"select count(*) from {counted}").fetchone()[0] + len(scan.rejects)
     if report.rejects:
         return
     with _transaction(con):

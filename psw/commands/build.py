@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from psw.db import DBT_DIR, UserError, db_path
@@ -17,21 +19,15 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def dbt_env(db: Path) -> None:
-    os.environ["PSW_DB_PATH"] = str(db)
-    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    os.environ.setdefault("DBT_PROFILES_DIR", str(DBT_DIR))
-
-
 def run_dbt(db: Path, command: str, extra: list[str]) -> bool:
-    from dbt.cli.main import dbtRunner  # slow import: only when building
-
-    dbt_env(db)
+    """Run dbt in its own process: it holds the DuckDB write lock only while it runs."""
+    env = {**os.environ, "PSW_DB_PATH": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+           "DO_NOT_TRACK": "1"}
     work = db.parent / f".{db.name}.dbt"
-    args = [command, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+    dbt = Path(sys.executable).with_name("dbt")
+    args = [str(dbt), command, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
             "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
-    result = dbtRunner().invoke(args + [a for a in extra if a != "--"])
-    return bool(result.success)
+    return subprocess.run(args + [a for a in extra if a != "--"], env=env).returncode == 0
 
 
 def run(args) -> int:

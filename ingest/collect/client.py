@@ -1,0 +1,199 @@
+"""Async chat-completions client: cache first, then HTTP with bounded retries.
+
+- Cache key: sha256 over (base url, model, messages, parameters). Headers, and so
+  the API key, are never part of it and never stored.
+- Retries on 429, 5xx, timeouts, connection errors and unreadable 200 bodies, with
+  exponential backoff and full jitter, honouring Retry-After; `max_attempts` in all,
+  then the call returns an error (the caller writes an error row).
+- Other 4xx answers are not retried.
+- Any text that could carry the key (error messages, bodies) passes `redact`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import json
+import random
+import time
+from dataclasses import dataclass, field
+
+import sys
+
+import httpx
+
+try:  # httpcore imports sniffio on every request; a failed import is not cached and
+    import sniffio  # noqa: F401  (re-scans sys.path each time: ~0.5 ms per request)
+except ImportError:
+    sys.modules.setdefault("sniffio", None)  # httpcore then assumes asyncio, which we use
+
+
+@dataclass
+class ChatResult:
+    content: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    cached: bool = False
+    attempts: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Stats:
+    calls: int = 0          # logical calls (cache hits included)
+    requests: int = 0       # HTTP requests sent (every attempt)
+    cache_hits: int = 0
+    retries: int = 0
+    failed_calls: int = 0   # calls that ended without an answer
+    tokens: int = 0         # tokens of answers received in this run (not cache hits)
+    cost: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+
+def cache_key(base_url: str, model: str, messages: list[dict], params: dict) -> str:
+    blob = json.dumps({"base_url": base_url.rstrip("/"), "model": model, "messages": messages,
+                       "params": params}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class ChatClient:
+    """One per run. `cache` maps cache_key -> (content, finish_reason) and is filled by the caller;
+    `on_response(row)` receives each new answer for the raw.api_calls table."""
+
+    def __init__(self, base_url: str, api_key: str | None, *, concurrency: int = 16,
+                 timeout: float = 120.0, max_attempts: int = 5, backoff_base: float = 1.0,
+                 backoff_max: float = 30.0, retry_after_max: float = 120.0,
+                 cache: dict | None = None, on_response=None, stats: Stats | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.url = self.base_url + "/chat/completions"
+        self._key = api_key or None
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.retry_after_max = retry_after_max
+        self.cache = cache if cache is not None else {}
+        self.on_response = on_response
+        self.stats = stats or Stats()
+        self._sem = asyncio.Semaphore(max(1, concurrency))
+        headers = {"Content-Type": "application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+        self._http = httpx.AsyncClient(
+            headers=headers, timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=max(1, concurrency),
+                                max_keepalive_connections=max(1, concurrency)))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def redact(self, text: str | None) -> str | None:
+        if text is None or not self._key:
+            return text
+        return text.replace(self._key, "***")
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.retry_after_max)
+        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
+
+    async def chat(self, model: str, messages: list[dict], params: dict) -> ChatResult:
+        st = self.stats
+        st.calls += 1
+        key = cache_key(self.base_url, model, messages, params)
+        hit = self.cache.get(key)
+        if hit is not None:
+            st.cache_hits += 1
+            return ChatResult(content=hit[0], finish_reason=hit[1], cached=True)
+        body = {"model": model, "messages": messages, **params}
+        last_error = "no attempt made"
+        t0 = time.monotonic()
+        for attempt in range(1, self.max_attempts + 1):
+            retry_after = None
+            try:
+                async with self._sem:
+                    st.requests += 1
+                    resp = await self._http.post(self.url, json=body)
+            except httpx.TimeoutException as exc:
+                last_error = f"timeout ({type(exc).__name__})"
+            except httpx.TransportError as exc:
+                last_error = f"connection error ({type(exc).__name__}: {exc})"
+            else:
+                status = resp.status_code
+                if status == 429 or status >= 500:
+                    last_error = f"HTTP {status}: {resp.text[:200]}"
+                    retry_after = _retry_after(resp.headers.get("retry-after"))
+                elif status >= 400:
+                    st.failed_calls += 1
+                    return ChatResult(attempts=attempt, error=self.redact(
+                        f"HTTP {status} (not retried): {resp.text[:300]}"))
+                else:
+                    parsed = self._parse(resp)
+                    if isinstance(parsed, str):
+                        last_error = parsed
+                    else:
+                        result, data = parsed
+                        result.attempts = attempt
+                        self.cache[key] = (result.content, result.finish_reason)
+                        st.tokens += result.prompt_tokens + result.completion_tokens
+                        st.cost += result.cost
+                        if self.on_response is not None:
+                            self.on_response({
+                                "cache_key": key, "base_url": self.base_url, "model": model,
+                                "request": json.dumps({"messages": messages, "params": params},
+                                                      ensure_ascii=False),
+                                "response": self.redact(json.dumps(data, ensure_ascii=False)),
+                                "content": self.redact(result.content),
+                                "finish_reason": result.finish_reason,
+                                "prompt_tokens": result.prompt_tokens,
+                                "completion_tokens": result.completion_tokens,
+                                "cost": result.cost, "attempts": attempt,
+                                "latency_s": round(time.monotonic() - t0, 4),
+                            })
+                        return result
+            if attempt < self.max_attempts:
+                st.retries += 1
+                await asyncio.sleep(self._backoff(attempt, retry_after))
+        st.failed_calls += 1
+        return ChatResult(attempts=self.max_attempts, error=self.redact(
+            f"{last_error} (gave up after {self.max_attempts} attempts)"))
+
+    @staticmethod
+    def _parse(resp: httpx.Response):
+        try:
+            data = resp.json()
+            choice = data["choices"][0]
+            message = choice.get("message") or {}
+            content = message.get("content")
+            if content is not None and not isinstance(content, str):
+                content = json.dumps(content)
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            return f"malformed response body: {resp.text[:200]!r}"
+        usage = data.get("usage") or {}
+
+        def num(name, cast):
+            try:
+                return cast(usage.get(name) or 0)
+            except (TypeError, ValueError):
+                return cast(0)
+
+        return ChatResult(content=content, finish_reason=choice.get("finish_reason"),
+                          prompt_tokens=num("prompt_tokens", int),
+                          completion_tokens=num("completion_tokens", int),
+                          cost=num("cost", float)), data

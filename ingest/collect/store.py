@@ -1,0 +1,205 @@
+"""Warehouse writes for collect: raw.pairs, raw.judgments, raw.api_calls, loads, measurements.
+
+Rows are buffered for at most `flush_interval` seconds (or `flush_rows` rows) and
+written in one Arrow batch per table: single-row DuckDB inserts manage only a few
+hundred rows a second, a batch tens of thousands. Every insert is
+`on conflict do nothing` on the table's content key, so a re-run never duplicates.
+A hard kill loses at most the rows of the last `flush_interval`; those calls are
+simply made again on resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import threading
+
+import duckdb
+import pyarrow as pa
+
+from ingest.schema import ensure_raw_schema
+
+API_CALLS_DDL = """
+create schema if not exists raw;
+create table if not exists raw.api_calls (
+    cache_key varchar primary key,      -- sha256 of (base url, model, messages, params)
+    base_url varchar not null,
+    model varchar not null,
+    request json not null,              -- {"messages": [...], "params": {...}}; never headers
+    response json,                      -- the response body as received
+    content varchar,                    -- choices[0].message.content
+    finish_reason varchar,
+    prompt_tokens integer,
+    completion_tokens integer,
+    cost double,
+    attempts integer,
+    latency_s double,
+    measurement_id varchar,             -- the measurement that paid for the call
+    load_id varchar,
+    created_at timestamp not null
+);
+"""
+
+_COLUMNS = {
+    "raw.pairs": ["pair_id", "load_id", "measurement_id", "template_text", "persona_pair_id",
+                  "pos_persona", "neg_persona", "scenario_id", "scenario_text", "sample_idx",
+                  "pos_label", "pos_prompt", "neg_prompt", "pos_response", "neg_response",
+                  "generator_model", "error", "extra", "loaded_at"],
+    "raw.judgments": ["judgment_id", "pair_id", "measurement_id", "load_id", "judge_model",
+                      "criterion", "prompt_hash", "pos_label", "output", "raw_text", "error",
+                      "loaded_at"],
+    "raw.api_calls": ["cache_key", "base_url", "model", "request", "response", "content",
+                      "finish_reason", "prompt_tokens", "completion_tokens", "cost", "attempts",
+                      "latency_s", "measurement_id", "load_id", "created_at"],
+}
+_JSON_COLS = {"extra", "output", "request", "response"}
+_KEY = {"raw.pairs": "pair_id", "raw.judgments": "judgment_id", "raw.api_calls": "cache_key"}
+# order of writes inside one flush: the cache first, so a paid answer is never lost to a
+# failure further down
+_ORDER = ["raw.api_calls", "raw.pairs", "raw.judgments"]
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def ensure_collect_schema(con: duckdb.DuckDBPyConnection) -> None:
+    ensure_raw_schema(con)
+    con.execute(API_CALLS_DDL)
+
+
+class Store:
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, flush_interval: float = 0.2,
+                 flush_rows: int = 500):
+        self.con = con
+        self.flush_interval = flush_interval
+        self.flush_rows = flush_rows
+        self._buf: dict[str, list[dict]] = {t: [] for t in _COLUMNS}
+        self._lock = threading.Lock()       # one flush at a time
+        self._task: asyncio.Task | None = None
+        self._wake: asyncio.Event | None = None
+        self.rows_written = {t: 0 for t in _COLUMNS}
+        ensure_collect_schema(con)
+
+    # -------------------------------------------------------------- reads (once, at start)
+    def load_cache(self, base_url: str, models: list[str]) -> dict:
+        rows = self.con.execute(
+            "select cache_key, content, finish_reason from raw.api_calls "
+            "where base_url = ? and list_contains(?, model)",
+            [base_url.rstrip("/"), list(models)]).fetchall()
+        return {k: (c, f) for k, c, f in rows}
+
+    def existing_pairs(self, measurement_id: str) -> dict:
+        rows = self.con.execute(
+            "select pair_id, pos_response, neg_response, error from raw.pairs "
+            "where measurement_id = ?", [measurement_id]).fetchall()
+        return {p: (pr, nr, e) for p, pr, nr, e in rows}
+
+    def done_judgments(self, measurement_id: str, include_errors: bool = True) -> set:
+        sql = ("select distinct pair_id, judge_model, criterion, prompt_hash from raw.judgments "
+               "where measurement_id = ?")
+        if not include_errors:
+            sql += " and error is null"
+        return {tuple(r) for r in self.con.execute(sql, [measurement_id]).fetchall()}
+
+    # -------------------------------------------------------------- one-off rows
+    def record_load(self, load_id: str, source_path: str, measurement_id: str, n_records: int):
+        self.con.execute("insert into raw.loads (load_id, kind, source_path, measurement_id, "
+                         "n_records, loaded_at) values (?, 'collect', ?, ?, ?, ?) "
+                         "on conflict do nothing",
+                         [load_id, source_path, measurement_id, n_records, now()])
+
+    def record_measurement(self, measurement_id: str, load_id: str, generator: str,
+                           judges: list[str], temperature: float, seed: int, params: dict) -> bool:
+        """One row per distinct parameter set of a measurement (a plain re-run adds none)."""
+        params_json = json.dumps(params, sort_keys=True)
+        exists = self.con.execute(
+            "select count(*) from raw.measurements where measurement_id = ? "
+            "and source_format = 'collect' and params::varchar = ?::json::varchar",
+            [measurement_id, params_json]).fetchone()[0]
+        if exists:
+            return False
+        self.con.execute(
+            "insert into raw.measurements (measurement_id, load_id, generator_model, judge_models, "
+            "temperature, seed, source_format, params, recorded_at) "
+            "values (?, ?, ?, ?, ?, ?, 'collect', ?::json, ?)",
+            [measurement_id, load_id, generator, list(judges), float(temperature), seed,
+             params_json, now()])
+        return True
+
+    # -------------------------------------------------------------- buffered rows
+    def add(self, table: str, row: dict) -> None:
+        buf = self._buf[table]
+        buf.append(row)
+        if len(buf) >= self.flush_rows and self._wake is not None:
+            self._wake.set()
+
+    def _take(self) -> dict[str, list[dict]]:
+        """Swap the buffers out (on the event-loop thread, so no add() can slip between)."""
+        batches, self._buf = self._buf, {t: [] for t in _COLUMNS}
+        return batches
+
+    def _write(self, batches: dict[str, list[dict]]) -> None:
+        with self._lock:
+            for table in _ORDER:
+                if batches[table]:
+                    self._insert(table, batches[table])
+
+    def flush(self) -> None:
+        self._write(self._take())
+
+    def _insert(self, table: str, rows: list[dict]) -> None:
+        cols = _COLUMNS[table]
+        key = _KEY[table]
+        seen, uniq = set(), []
+        for r in rows:
+            if r[key] not in seen:
+                seen.add(r[key])
+                uniq.append(r)
+        data = {}
+        for c in cols:
+            vals = [r.get(c) for r in uniq]
+            if c in _JSON_COLS:
+                vals = [None if v is None else (v if isinstance(v, str) else json.dumps(v))
+                        for v in vals]
+                data[c] = pa.array(vals, type=pa.string())
+            elif c in ("loaded_at", "created_at"):
+                data[c] = pa.array(vals, type=pa.timestamp("us"))
+            else:
+                data[c] = pa.array(vals)
+        batch = pa.table(data)  # noqa: F841 (read by DuckDB below)
+        select = ", ".join(f"{c}::json" if c in _JSON_COLS else c for c in cols)
+        self.con.execute("begin")
+        try:
+            self.con.execute(f"insert into {table} ({', '.join(cols)}) select {select} from batch "
+                             "on conflict do nothing")
+            self.con.execute("commit")
+        except Exception:
+            self.con.execute("rollback")
+            raise
+        self.rows_written[table] += len(uniq)
+
+    async def _flusher(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            if any(self._buf.values()):
+                await asyncio.to_thread(self._write, self._take())
+
+    def start(self) -> None:
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._flusher())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._task = None
+        self.flush()
