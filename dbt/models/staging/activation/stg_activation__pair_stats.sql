@@ -1,0 +1,32 @@
+with source as (
+    {{ activation_source('activation_pair_stats', {
+        'stat_id': 'varchar', 'vector_id': 'varchar', 'run_id': 'varchar', 'pair_id': 'varchar',
+        'cell_id': 'varchar', 'layer': 'integer', 'reduction': 'varchar', 'diff_norm': 'double',
+        'pos_projection': 'double', 'neg_projection': 'double', 'cosine': 'double',
+        'n_pos_tokens': 'integer', 'n_neg_tokens': 'integer', 'created_at': 'timestamp'}) }}
+),
+
+renamed as (
+    select
+        -- ids
+        stat_id,
+        vector_id,
+        run_id,
+        pair_id,
+        cell_id,
+        layer,
+        reduction,
+        -- numerics
+        diff_norm,
+        pos_projection,
+        neg_projection,
+        pos_projection - neg_projection as projection_delta,
+        cosine as cosine_to_cell,
+        n_pos_tokens,
+        n_neg_tokens,
+        -- timestamps
+        created_at,
+    from source
+)
+
+select * from renamed

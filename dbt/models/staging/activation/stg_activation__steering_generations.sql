@@ -1,0 +1,38 @@
+with source as (
+    {{ activation_source('steering_generations', {
+        'generation_id': 'varchar', 'vector_id': 'varchar', 'cell_id': 'varchar', 'layer': 'integer',
+        'positions': 'varchar', 'coeff': 'double', 'scenario_id': 'varchar', 'scenario_text': 'varchar',
+        'response_text': 'varchar', 'n_tokens': 'integer', 'n_words': 'integer', 'projection': 'double',
+        'max_new_tokens': 'integer', 'temperature': 'double', 'seed': 'integer', 'model_id': 'varchar',
+        'model_revision': 'varchar', 'created_at': 'timestamp'}) }}
+),
+
+renamed as (
+    select
+        -- ids
+        generation_id,
+        vector_id,
+        cell_id,
+        scenario_id,
+        model_id,
+        model_revision,
+        -- steering settings
+        layer,
+        positions,
+        coeff,
+        max_new_tokens,
+        temperature,
+        seed,
+        -- text
+        scenario_text,
+        response_text,
+        -- numerics
+        n_tokens,
+        n_words,
+        projection,
+        -- timestamps
+        created_at,
+    from source
+)
+
+select * from renamed
