@@ -4,13 +4,26 @@
     least(1.0, greatest(0.0, {{ expr }}))
 {%- endmacro %}
 
+{#- The six factors, in the guide's order; the score is 100 times their product. -#}
+{% macro score_parts() -%}
+    {{ return(['strict_pass', 'axis', 'off_axis', 'style', 'echo', 'refusal']) }}
+{%- endmacro %}
+
+{% macro score_factor(part, strict_pass_rate, axis, off_axis, style, echo_rate, refusal_rate) -%}
+    {%- if part == 'strict_pass' -%} {{ strict_pass_rate }}
+    {%- elif part == 'axis' -%} {{ clamp01(axis ~ ' / 8.0') }}
+    {%- elif part == 'off_axis' -%} {{ clamp01('(7.0 - ' ~ off_axis ~ ') / 6.0') }}
+    {%- elif part == 'style' -%} {{ clamp01('(6.0 - ' ~ style ~ ') / 6.0') }}
+    {%- elif part == 'echo' -%} (1.0 - {{ echo_rate }})
+    {%- elif part == 'refusal' -%} (1.0 - {{ refusal_rate }})
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro clean_axis_score(strict_pass_rate, axis, off_axis, style, echo_rate, refusal_rate) -%}
-    100.0 * {{ strict_pass_rate }}
-    * {{ clamp01(axis ~ ' / 8.0') }}
-    * {{ clamp01('(7.0 - ' ~ off_axis ~ ') / 6.0') }}
-    * {{ clamp01('(6.0 - ' ~ style ~ ') / 6.0') }}
-    * (1.0 - {{ echo_rate }})
-    * (1.0 - {{ refusal_rate }})
+    100.0
+    {%- for part in score_parts() %}
+    * {{ score_factor(part, strict_pass_rate, axis, off_axis, style, echo_rate, refusal_rate) }}
+    {%- endfor %}
 {%- endmacro %}
 
 {#- The later upstream variant: axis movement discounted by off-axis problems only. -#}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -15,8 +14,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("build", help="derive staging, intermediate and marts with dbt, then run dbt's tests",
                        description="Runs `dbt build` on dbt/ against the warehouse. "
                        "Arguments after the options pass through to dbt, e.g. `psw build --select marts`.")
-    p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="passed to dbt build")
-    p.set_defaults(func=run)
+    # everything psw does not know is passed to dbt, in order (see psw.cli.main)
+    p.set_defaults(func=run, passthrough=[])
 
 
 def run_dbt(db: Path, command: str, extra: list[str]) -> bool:
@@ -34,7 +33,7 @@ def run(args) -> int:
     db = db_path(args.db)
     if not db.exists():
         raise UserError(f"{db}: no warehouse here yet; run `psw ingest FILE...` first")
-    ok = run_dbt(db, "build", args.dbt_args)
+    ok = run_dbt(db, "build", args.passthrough)
     if not ok:
         raise UserError("dbt build failed (see the dbt output above)")
     return 0

@@ -54,6 +54,11 @@ scored as (
         round({{ axis_off_axis_score('cells.mean_axis_delta', 'cells.mean_off_axis_problem') }}, 1)
             as score_axis_off_axis,
         round(jackknife.score_se, 2) as score_se,
+        {%- for part in score_parts() %}
+        {{ score_factor(part, 'cells.strict_pass_rate', 'cells.mean_axis_delta', 'cells.mean_off_axis_problem',
+            'cells.mean_max_style_abs_delta', 'cells.persona_echo_rate', 'cells.refusal_or_ai_break_rate') }}
+            as factor_{{ part }},
+        {%- endfor %}
         coalesce(
             cells.n_success >= {{ var('recommended_min_n') }}
             and cells.strict_pass_rate >= {{ var('recommended_min_strict_pass_rate') }}

@@ -44,6 +44,9 @@ final as (
         cells.score,
         cells.score_se,
         cells.score_axis_off_axis,
+        {%- for part in score_parts() %}
+        cells.factor_{{ part }},
+        {%- endfor %}
         cells.is_recommended as recommended,
         cells.n_success as n,
         cells.n_success,

@@ -1,0 +1,41 @@
+# The README's commands. `make demo` and `make test` each set up the environment first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DB ?= data/warehouse.duckdb
+DEMO := data/demo
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+
+.PHONY: setup demo test bench dashboard clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, pinned: this machine carries the CPU wheel; an unpinned torch pulls a multi-GB CUDA build
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+demo: setup
+	$(BIN)/psw --db $(DB) ingest $(DEMO)/persona_pairs.jsonl $(DEMO)/templates.txt $(DEMO)/scenarios.jsonl $(DEMO)/demo_run_artifact.json
+	$(BIN)/psw --db $(DB) build --quiet
+	$(BIN)/psw --db $(DB) sql "select score, score_se, template_text, persona_pair_id, n, n_errors, strict_pass_rate, \
+		round(mean_axis_delta, 2) as axis, round(mean_off_axis_problem, 2) as off_axis, \
+		round(mean_max_style_abs_delta, 2) as style, persona_echo_rate as echo, refusal_or_ai_break_rate as refusal, \
+		round(mean_abs_word_delta_frac, 2) as abs_len, recommended \
+		from template_pair_scores order by score desc nulls last limit 10"
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+
+bench: setup
+	$(BIN)/python bench/bench_warehouse.py
+
+dashboard: setup
+	$(BIN)/psw --db $(DB) dashboard
+
+clean:
+	rm -rf $(VENV) $(DB) data/.warehouse.duckdb.dbt
