@@ -1,8 +1,10 @@
 """Record checks for JSONL inputs, compiled to one SQL expression per kind.
 
 Each check yields a reason string or NULL; DuckDB evaluates them over every
-line, so a million-line file is checked without a Python loop. These checks
-guard shape and range only; every derivation happens later in dbt.
+line, so a million-line file is checked without a Python loop. Every field a
+kind checks is pulled out of the record in one `json_extract(record, [paths])`
+call (one parse per line), and the checks read that list. These checks guard
+shape and range only; every derivation happens later in dbt.
 """
 
 from __future__ import annotations
@@ -10,6 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 NUMBER_TYPES = "('BIGINT', 'UBIGINT', 'DOUBLE')"
+
+# Style dimensions of the v2 and v3 exports (`style_delta_<dim>_pos_minus_neg`).
+# dbt reads the same list from the `style_dims` var; tests/core/test_style_dims.py keeps them equal.
+STYLE_DIMS = [
+    "helpfulness", "harmlessness_refusal", "honesty_truthfulness", "thoughtfulness_reasoning",
+    "task_context_shift", "coding_style", "multilinguality", "verbosity", "chattiness", "confidence",
+    "hedging", "vagueness", "warmth", "enthusiasm", "praise", "sycophancy", "directness", "formality",
+    "language_shift", "incoherence",
+]
 
 
 @dataclass(frozen=True)
@@ -22,51 +33,13 @@ class Check:
     when_ok_only: bool = False  # skip on rows whose `error` is set (failed pairs)
 
 
-def _json_type(field: str) -> str:
-    return f"json_type(record, '$.\"{field}\"')"
-
-
-def _value(field: str) -> str:
-    return f"(record ->> '$.\"{field}\"')"
-
-
-def _check_sql(check: Check) -> str:
-    jt, val, f = _json_type(check.field), _value(check.field), check.field
-    absent = f"({jt} is null or {jt} = 'NULL')"
-    if check.kind == "text":
-        ok = f"({jt} = 'VARCHAR' and length(trim({val})) > 0)"
-        expect = "a non-empty string"
-    elif check.kind == "boolean":
-        ok = f"{jt} = 'BOOLEAN'"
-        expect = "true or false"
-    else:
-        is_num = f"{jt} in {NUMBER_TYPES}" if check.kind == "number" else f"{jt} in ('BIGINT', 'UBIGINT')"
-        ok = f"({is_num} and try_cast({val} as double) between {check.lo} and {check.hi})"
-        noun = "an integer" if check.kind == "integer" else "a number"
-        expect = f"{noun} in {_fmt(check.lo)}..{_fmt(check.hi)}"
-    missing = f"'missing required field {f}'"
-    wrong = f"'field {f}: expected {expect}, got ' || left({val}, 40)"
-    if check.required:
-        expr = f"case when {absent} then {missing} when not {ok} then {wrong} end"
-    else:
-        expr = f"case when not {absent} and not {ok} then {wrong} end"
-    return _only_when_ok(expr) if check.when_ok_only else expr
-
-
-def _only_when_ok(expr: str) -> str:
-    return f"case when {_json_type('error')} is null or {_json_type('error')} = 'NULL' then {expr} end"
-
-
-def _fmt(x: float | None) -> str:
-    return str(int(x)) if x is not None and float(x).is_integer() else str(x)
-
-
 PAIRS = [Check("id", "text"), Check("pos", "text"), Check("neg", "text"),
          Check("positive_behavior", "text", required=False),
          Check("negative_behavior", "text", required=False),
          Check("source_id", "text", required=False)]
 
 SCENARIOS = [Check("id", "text")]  # plus: one of prompt | question | text (below)
+SCENARIO_TEXT_FIELDS = ("prompt", "question", "text")
 
 EXAMPLES = [
     Check("template", "text"), Check("persona_pair", "text"), Check("prompt", "text"),
@@ -85,27 +58,64 @@ EXAMPLES = [
     Check("strict_pass", "boolean", required=False, when_ok_only=True),
     Check("pairwise_positive_delta", "number", required=False, lo=-2, hi=2, when_ok_only=True),
     Check("pairwise_negative_delta", "number", required=False, lo=-2, hi=2, when_ok_only=True),
-]
+] + [Check(f"style_delta_{dim}_pos_minus_neg", "number", required=False, lo=-6, hi=6, when_ok_only=True)
+     for dim in STYLE_DIMS]
 
-STYLE_DELTA = "style_delta_"
+CHECKS = {"pairs": PAIRS, "scenarios": SCENARIOS, "examples": EXAMPLES}
+
+
+def fields(kind: str) -> list[str]:
+    names = [c.field for c in CHECKS[kind]]
+    if kind == "scenarios":
+        names += SCENARIO_TEXT_FIELDS
+    if kind == "examples":
+        names.append("error")
+    return names
+
+
+def extract_sql(kind: str) -> str:
+    """One parse per record: the values of every checked field, as a list of JSON."""
+    paths = ", ".join(f"'$.\"{name}\"'" for name in fields(kind))
+    return f"json_extract(record, [{paths}])"
 
 
 def reasons_sql(kind: str) -> str:
-    """SQL for a list of reasons (empty when the record is fine) over `record` JSON."""
-    checks = {"pairs": PAIRS, "scenarios": SCENARIOS, "examples": EXAMPLES}[kind]
-    parts = [_check_sql(c) for c in checks]
+    """SQL for the list of reasons (empty when the record is fine), over `v` = extract_sql(kind)."""
+    index = {name: i + 1 for i, name in enumerate(fields(kind))}
+    parts = [_check_sql(c, index) for c in CHECKS[kind]]
     if kind == "scenarios":
-        has_text = " or ".join(f"{_json_type(k)} = 'VARCHAR'" for k in ("prompt", "question", "text"))
-        parts.append(f"case when not coalesce({has_text}, false) then 'missing required field prompt (or question, or text)' end")
-    if kind == "examples":
-        parts.append(_only_when_ok(_style_delta_check()))
+        has_text = " or ".join(f"json_type(v[{index[k]}]) = 'VARCHAR'" for k in SCENARIO_TEXT_FIELDS)
+        parts.append(f"case when not coalesce({has_text}, false) "
+                     f"then 'missing required field prompt (or question, or text)' end")
     return "list_filter([" + ",\n".join(parts) + "], lambda reason: reason is not null)"
 
 
-def _style_delta_check() -> str:
-    """Every style_delta_<dim>_pos_minus_neg present must be a number in -6..6."""
-    keys = "list_filter(json_keys(record), lambda key: starts_with(key, 'style_delta_'))"
-    bad = (f"list_filter({keys}, lambda key: coalesce(json_type(record, '$.\"' || key || '\"') "
-           f"not in {NUMBER_TYPES} or abs(try_cast(record ->> ('$.\"' || key || '\"') as double)) > 6, true))")
-    return (f"case when len({bad}) > 0 then 'field ' || {bad}[1] || ': expected a number in -6..6, got ' "
-            f"|| left(record ->> ('$.\"' || {bad}[1] || '\"'), 40) end")
+def _check_sql(check: Check, index: dict[str, int]) -> str:
+    value = f"v[{index[check.field]}]"
+    jt, text, f = f"json_type({value})", f"json_extract_string({value}, '$')", check.field
+    absent = f"({jt} is null or {jt} = 'NULL')"
+    if check.kind == "text":
+        ok = f"({jt} = 'VARCHAR' and length(trim({text})) > 0)"
+        expect = "a non-empty string"
+    elif check.kind == "boolean":
+        ok = f"{jt} = 'BOOLEAN'"
+        expect = "true or false"
+    else:
+        is_num = f"{jt} in {NUMBER_TYPES}" if check.kind == "number" else f"{jt} in ('BIGINT', 'UBIGINT')"
+        ok = f"({is_num} and try_cast({text} as double) between {check.lo} and {check.hi})"
+        noun = "an integer" if check.kind == "integer" else "a number"
+        expect = f"{noun} in {_fmt(check.lo)}..{_fmt(check.hi)}"
+    missing = f"'missing required field {f}'"
+    wrong = f"'field {f}: expected {expect}, got ' || left({text}, 40)"
+    if check.required:
+        expr = f"case when {absent} then {missing} when not {ok} then {wrong} end"
+    else:
+        expr = f"case when not {absent} and not {ok} then {wrong} end"
+    if check.when_ok_only:
+        error = f"v[{index['error']}]"
+        expr = f"case when json_type({error}) is null or json_type({error}) = 'NULL' then {expr} end"
+    return expr
+
+
+def _fmt(x: float | None) -> str:
+    return str(int(x)) if x is not None and float(x).is_integer() else str(x)

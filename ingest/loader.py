@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from ingest import artifact, read
-from ingest.checks import reasons_sql
+from ingest.checks import extract_sql, reasons_sql
 from ingest.read import Reject
 from ingest.schema import ensure_raw_schema
 from psw.db import UserError
@@ -109,11 +109,13 @@ def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
             from _lines where not starts_with(trim(line), '#')""")
     else:
         _reject_invalid_json(con, report)
+        # only line numbers and reasons are kept here; the JSON is parsed again on insert
         con.execute(f"""
             create or replace temp table _records as
-            select line_no, record, {reasons_sql(report.kind)} as reasons
-            from (select line_no, line::json as record from _lines
-                  where json_valid(line) and json_type(line::json) = 'OBJECT')""")
+            select line_no, {reasons_sql(report.kind)} as reasons
+            from (select line_no, {extract_sql(report.kind)} as v
+                  from (select line_no, line::json as record from _lines
+                        where json_valid(line) and json_type(line::json) = 'OBJECT'))""")
     for line_no, reasons, excerpt in con.execute(
             "select line_no, reasons, left(_lines.line, 200) from _records join _lines using (line_no) "
             "where len(reasons) > 0 order by line_no").fetchall():
@@ -126,10 +128,9 @@ def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
     with _transaction(con):
         report.n_new = _insert_records(con, report, load_id, loaded_at)
         if report.kind == "examples":
-            fmt = con.execute("select bool_or(json_exists(record, '$.axis_judgments') or json_exists(record, '$.eval_id')) "
-                              "from _records").fetchone()[0]
+            v3 = '"axis_judgments"' in scan.first_line or '"eval_id"' in scan.first_line
             _insert_measurement(con, report.measurement_id, load_id, meta,
-                                "examples_v3" if fmt else "examples_v2", {"source_path": str(scan.path)}, loaded_at)
+                                "examples_v3" if v3 else "examples_v2", {"source_path": str(scan.path)}, loaded_at)
         _insert_load(con, load_id, scan, report, loaded_at)
 
 
@@ -145,35 +146,37 @@ def _reject_invalid_json(con, report: LoadReport) -> None:
         report.rejects.append(Reject(line_no, reason, line[:200]))
 
 
+# Each record is keyed by the md5 of its text (for examples, with the measurement id
+# first): the same record in a later file, or twice in one file, is stored once.
 _INSERTS = {
-    "pairs": """insert into raw.persona_pairs
-        select md5(record::varchar), ?, line_no, record ->> 'id', record, ? from _records
-        where md5(record::varchar) not in (select record_id from raw.persona_pairs)
-        qualify row_number() over (partition by md5(record::varchar) order by line_no) = 1""",
-    "scenarios": """insert into raw.scenarios
-        select md5(record::varchar), ?, line_no, record ->> 'id', record, ? from _records
-        where md5(record::varchar) not in (select record_id from raw.scenarios)
-        qualify row_number() over (partition by md5(record::varchar) order by line_no) = 1""",
-    "templates": """insert into raw.templates
-        select record_id, ?, line_no, template_text, ? from _records
-        where record_id not in (select record_id from raw.templates)
-        qualify row_number() over (partition by record_id order by line_no) = 1""",
-    "examples": """insert into raw.exported_pairs
-        select * from (
-            select md5(?::varchar || record::varchar) as record_id, ?, ? as measurement_id, line_no, record, ?
-            from _records
-            qualify row_number() over (partition by record_id order by line_no) = 1)
-        anti join raw.exported_pairs using (record_id)""",
+    "pairs": "insert into raw.persona_pairs select record_id, ?, line_no, line::json ->> 'id', line::json, ? from _new",
+    "scenarios": "insert into raw.scenarios select record_id, ?, line_no, line::json ->> 'id', line::json, ? from _new",
+    "templates": "insert into raw.templates select record_id, ?, line_no, trim(line), ? from _new",
+    "examples": "insert into raw.exported_pairs select record_id, ?, ?, line_no, line::json, ? from _new",
 }
+_RAW_TABLE = {"pairs": "raw.persona_pairs", "scenarios": "raw.scenarios", "templates": "raw.templates",
+              "examples": "raw.exported_pairs"}
 
 
 def _insert_records(con, report: LoadReport, load_id: str, loaded_at) -> int:
-    sql = _INSERTS[report.kind]
+    key = "md5(trim(line))" if report.kind == "templates" else "md5(? || line)"
+    key_params = [] if report.kind == "templates" else [report.measurement_id or ""]
+    skip = "where starts_with(trim(line), '#')" if report.kind == "templates" else "where false"
+    con.execute(f"""
+        create or replace temp table _first as
+        select {key} as record_id, min(line_no) as line_no from _lines
+        where line_no not in (select line_no from _lines {skip})
+        group by record_id""", key_params)
+    con.execute(f"""
+        create or replace temp view _new as
+        select _first.record_id, _lines.line_no, _lines.line
+        from _first join _lines using (line_no)
+        anti join {_RAW_TABLE[report.kind]} as existing on existing.record_id = _first.record_id""")
     if report.kind == "examples":
-        params = [report.measurement_id, load_id, report.measurement_id, loaded_at]
+        params = [load_id, report.measurement_id, loaded_at]
     else:
         params = [load_id, loaded_at]
-    return con.execute(sql, params).fetchone()[0]
+    return con.execute(_INSERTS[report.kind], params).fetchone()[0]
 
 
 def _insert_load(con, load_id, scan, report, loaded_at) -> None:

@@ -5,24 +5,23 @@ with judged as (
     group by pair_id, style_dim
 ),
 
-exported_keys as (
-    select pairs.pair_id, exported.record, key,
+exported as (
+    -- one parse per record for every known style dimension (var style_dims); absent dims are null
+    select
+        pairs.pair_id,
+        unnest({{ var('style_dims') | tojson | replace('"', "'") }}) as style_dim,
+        unnest(json_extract_string(exported.record, [
+            {%- for dim in var('style_dims') %}
+            '$.style_delta_{{ dim }}_pos_minus_neg'{{ ',' if not loop.last }}
+            {%- endfor %}
+        ]))::double as style_delta,
     from {{ ref('int_pairs_measured') }} as pairs
     join {{ ref('stg_raw__exported_pairs') }} as exported
-        on exported.record_id = pairs.exported_record_id,
-        unnest(json_keys(exported.record)) as keys(key)
+        on exported.record_id = pairs.exported_record_id
     where not pairs.is_error
-      and key like 'style\_delta\_%\_pos\_minus\_neg' escape '\'
-),
-
-exported as (
-    select
-        pair_id,
-        regexp_extract(key, '^style_delta_(.*)_pos_minus_neg$', 1) as style_dim,
-        (record ->> key)::double as style_delta,
-    from exported_keys
 )
 
 select * from judged
 union all
 select * from exported
+where style_delta is not null

@@ -2,49 +2,69 @@ with source as (
     select * from {{ source('raw', 'exported_pairs') }}
 ),
 
+parsed as (
+    -- one JSON parse per record into a typed struct (ingest already checked shapes and ranges)
+    select
+        *,
+        json_transform(record, '{
+            "template": "VARCHAR", "persona_pair": "VARCHAR", "scenario_id": "VARCHAR", "prompt": "VARCHAR",
+            "sample": "INTEGER", "pos_persona": "VARCHAR", "neg_persona": "VARCHAR",
+            "pos_generation_prompt": "VARCHAR", "neg_generation_prompt": "VARCHAR",
+            "pos_response": "VARCHAR", "neg_response": "VARCHAR", "error": "VARCHAR",
+            "likely_spurious_axis": "VARCHAR",
+            "axis_delta": "DOUBLE", "positive_delta": "DOUBLE", "negative_delta": "DOUBLE",
+            "pairwise_positive_delta": "DOUBLE", "pairwise_negative_delta": "DOUBLE",
+            "off_axis_problem": "DOUBLE", "max_style_abs_delta": "DOUBLE", "word_delta_frac": "DOUBLE",
+            "axis_delta_judge_std": "DOUBLE", "axis_judge_mean_abs_disagreement": "DOUBLE",
+            "usable_for_training": "BOOLEAN", "persona_echo": "BOOLEAN", "refusal_or_ai_break": "BOOLEAN",
+            "strict_pass": "BOOLEAN", "axis_judge_models": "VARCHAR[]", "axis_judgments": "JSON"
+        }') as r,
+    from source
+),
+
 renamed as (
     select
         -- ids
         record_id,
         measurement_id,
         line_no,
-        record ->> 'template' as template_text,
-        record ->> 'persona_pair' as persona_pair_id,
-        record ->> 'scenario_id' as scenario_id,
-        record ->> 'prompt' as scenario_text,
-        coalesce(try_cast(record ->> 'sample' as integer), 0) as sample_idx,
+        r.template as template_text,
+        r.persona_pair as persona_pair_id,
+        r.scenario_id,
+        r.prompt as scenario_text,
+        coalesce(r.sample, 0) as sample_idx,
         -- text
-        record ->> 'pos_persona' as pos_persona,
-        record ->> 'neg_persona' as neg_persona,
-        record ->> 'pos_generation_prompt' as pos_prompt,
-        record ->> 'neg_generation_prompt' as neg_prompt,
-        record ->> 'pos_response' as pos_response,
-        record ->> 'neg_response' as neg_response,
-        nullif(record ->> 'error', '') as error,
-        record ->> 'likely_spurious_axis' as likely_spurious_axis,
+        r.pos_persona,
+        r.neg_persona,
+        r.pos_generation_prompt as pos_prompt,
+        r.neg_generation_prompt as neg_prompt,
+        r.pos_response,
+        r.neg_response,
+        nullif(r.error, '') as error,
+        r.likely_spurious_axis,
         -- numerics
-        try_cast(record ->> 'axis_delta' as double) as axis_delta,
-        try_cast(record ->> 'positive_delta' as double) as positive_delta,
-        try_cast(record ->> 'negative_delta' as double) as negative_delta,
-        try_cast(record ->> 'pairwise_positive_delta' as double) as pairwise_positive_delta,
-        try_cast(record ->> 'pairwise_negative_delta' as double) as pairwise_negative_delta,
-        try_cast(record ->> 'off_axis_problem' as double) as off_axis_problem,
-        try_cast(record ->> 'max_style_abs_delta' as double) as max_style_abs_delta,
-        try_cast(record ->> 'word_delta_frac' as double) as word_delta_frac,
-        try_cast(record ->> 'axis_delta_judge_std' as double) as axis_delta_judge_std,
-        try_cast(record ->> 'axis_judge_mean_abs_disagreement' as double) as axis_judge_mean_abs_disagreement,
+        r.axis_delta,
+        r.positive_delta,
+        r.negative_delta,
+        r.pairwise_positive_delta,
+        r.pairwise_negative_delta,
+        r.off_axis_problem,
+        r.max_style_abs_delta,
+        r.word_delta_frac,
+        r.axis_delta_judge_std,
+        r.axis_judge_mean_abs_disagreement,
         -- booleans
-        try_cast(record ->> 'usable_for_training' as boolean) as is_usable_for_training,
-        try_cast(record ->> 'persona_echo' as boolean) as has_persona_echo,
-        try_cast(record ->> 'refusal_or_ai_break' as boolean) as has_refusal_or_ai_break,
-        try_cast(record ->> 'strict_pass' as boolean) as is_strict_pass,
-        nullif(record ->> 'error', '') is not null as is_error,
+        r.usable_for_training as is_usable_for_training,
+        r.persona_echo as has_persona_echo,
+        r.refusal_or_ai_break as has_refusal_or_ai_break,
+        r.strict_pass as is_strict_pass,
+        nullif(r.error, '') is not null as is_error,
         -- nested
-        (record -> 'axis_judge_models')::varchar[] as judge_models,
-        record -> 'axis_judgments' as axis_judgments,
+        r.axis_judge_models as judge_models,
+        r.axis_judgments,
         record,
         loaded_at,
-    from source
+    from parsed
 )
 
 select * from renamed
