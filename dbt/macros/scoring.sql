@@ -43,3 +43,28 @@
 {% macro short_id(prefix) -%}
     '{{ prefix }}_' || left(md5(concat_ws('|', {{ varargs | join(', ') }})), 16)
 {%- endmacro %}
+
+{#- Keys shared by every pair source: a cell is measurement x template x persona pair. -#}
+{% macro cell_id(measurement_id, template_text, persona_pair_id) -%}
+    {{ short_id('cell', measurement_id, template_text, persona_pair_id) }}
+{%- endmacro %}
+
+{% macro template_id(template_text) -%}
+    {{ short_id('tpl', template_text) }}
+{%- endmacro %}
+
+{#- Style deltas of an exported record as a map dim -> delta, one parse for every known dim
+    (var style_dims); dims the record lacks are left out. -#}
+{% macro style_map_from_export(record) -%}
+    map_from_entries(list_filter(
+        list_zip(
+            {{ var('style_dims') | tojson | replace('"', "'") }},
+            json_extract_string({{ record }}, [
+                {%- for dim in var('style_dims') %}
+                '$.style_delta_{{ dim }}_pos_minus_neg'{{ ',' if not loop.last }}
+                {%- endfor %}
+            ])::double[]
+        ),
+        lambda entry: entry[2] is not null
+    ))
+{%- endmacro %}

@@ -5,10 +5,8 @@ with pairs as (
 ),
 
 style as (
-    select pairs.cell_id, deltas.style_dim, avg(deltas.style_delta) as mean_style_delta,
-    from {{ ref('int_pair_style_deltas') }} as deltas
-    join pairs using (pair_id)
-    where not pairs.is_error
+    select cell_id, entry.key as style_dim, avg(entry.value) as mean_style_delta,
+    from (select cell_id, unnest(map_entries(style_deltas)) as entry from pairs where not is_error)
     group by all
 ),
 

@@ -50,6 +50,16 @@ disagreement as (
     group by complete.pair_id
 ),
 
+style_by_pair as (
+    select pair_id, map(list(style_dim order by style_dim), list(style_delta order by style_dim)) as style_deltas,
+    from (
+        select pair_id, style_dim, avg(style_delta) as style_delta,
+        from {{ ref('int_judgment_style_deltas') }}
+        group by pair_id, style_dim
+    )
+    group by pair_id
+),
+
 failed_judges as (
     select pair_id, string_agg(judge_model || ' (' || judge_error || ')', '; ') as judge_error,
     from judges
@@ -60,6 +70,8 @@ failed_judges as (
 final as (
     select
         pairs.pair_id,
+        {{ cell_id('pairs.measurement_id', 'pairs.template_text', 'pairs.persona_pair_id') }} as cell_id,
+        {{ template_id('pairs.template_text') }} as template_id,
         pairs.measurement_id,
         pairs.template_text,
         pairs.persona_pair_id,
@@ -77,15 +89,22 @@ final as (
         pairs.is_generation_error or over_judges.pair_id is null as is_error,
         over_judges.* exclude (pair_id),
         disagreement.axis_judge_mean_abs_disagreement,
+        style_by_pair.style_deltas,
+        {{ word_count('pairs.pos_response') }} as pos_words,
+        {{ word_count('pairs.neg_response') }} as neg_words,
+        length(coalesce(pairs.pos_response, '')) as pos_chars,
+        length(coalesce(pairs.neg_response, '')) as neg_chars,
         failed_judges.judge_error as partial_judge_error,
         null::boolean as exported_is_strict_pass,
         null::double as exported_word_delta_frac,
+        null::varchar as exported_axis_judgments,
         'judged' as metrics_origin,
-        null::varchar as exported_record_id,
+        pairs.loaded_at,
     from pairs
     left join over_judges using (pair_id)
     left join disagreement using (pair_id)
     left join failed_judges using (pair_id)
+    left join style_by_pair using (pair_id)
 )
 
 select * from final

@@ -1,29 +1,18 @@
--- Per-pair metrics with keys, lengths, word_delta_frac and the strict_pass gate.
+-- Per-pair metrics (no texts): keys, lengths, word_delta_frac and the strict_pass gate.
 with measured as (
-    select * from {{ ref('int_pairs_measured') }}
+    select * exclude (pos_prompt, neg_prompt, pos_response, neg_response, scenario_text, exported_axis_judgments)
+    from {{ ref('int_pairs_measured') }}
 ),
 
-lengths as (
-    select * from {{ ref('int_pair_lengths') }}
-),
-
-keyed as (
+with_length as (
     select
-        {{ short_id('cell', 'measured.measurement_id', 'measured.template_text', 'measured.persona_pair_id') }}
-            as cell_id,
-        {{ short_id('tpl', 'measured.template_text') }} as template_id,
-        measured.*,
-        lengths.pos_words,
-        lengths.neg_words,
-        lengths.pos_chars,
-        lengths.neg_chars,
-        -- an export's own word_delta_frac is kept; otherwise it is derived from the texts
+        *,
+        -- an export's own word_delta_frac is kept; otherwise it is derived from the word counts
         coalesce(
-            measured.exported_word_delta_frac,
-            (lengths.pos_words - lengths.neg_words) / greatest(1.0, (lengths.pos_words + lengths.neg_words) / 2.0)
+            exported_word_delta_frac,
+            (pos_words - neg_words) / greatest(1.0, (pos_words + neg_words) / 2.0)
         ) as word_delta_frac,
     from measured
-    left join lengths using (pair_id)
 ),
 
 final as (
@@ -38,7 +27,7 @@ final as (
             and not coalesce(has_persona_echo, false)
             and not coalesce(has_refusal_or_ai_break, false)
         end as is_strict_pass,
-    from keyed
+    from with_length
 )
 
 select * from final
