@@ -108,3 +108,12 @@ def test_length_deltas_per_pair_and_per_cell(pilot_db):
         assert r["abs_word_delta"] == abs(r["word_delta"])
     cells = rows(pilot_db, "select * from length_deltas where grain = 'cell'")
     assert len(cells) == 16 and sum(c["n"] for c in cells) == 59
+
+
+def test_exported_pairs_use_the_same_pair_key_as_artifacts_and_collect(pilot_db):
+    from ingest.keys import pair_id
+
+    [row] = rows(pilot_db, "select template_text, persona_pair_id, scenario_text, pair_id from examples "
+                           "order by pair_id limit 1")
+    expected = pair_id("v2_pilot_seed23", row["template_text"], row["persona_pair_id"], row["scenario_text"], 0)
+    assert row["pair_id"] == expected

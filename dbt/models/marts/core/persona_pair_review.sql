@@ -17,9 +17,9 @@ measured as (
         sum(n_success)::bigint as n_pairs_judged,
         avg(score) as mean_score,
         max(score) as best_score,
-        arg_max(template_id, score) as best_template_id,
-        arg_max(template_text, score) as best_template_text,
-        arg_max(cell_id, score) as best_cell_id,
+        arg_max(template_id, (coalesce(score, -1), cell_id)) as best_template_id,
+        arg_max(template_text, (coalesce(score, -1), cell_id)) as best_template_text,
+        arg_max(cell_id, (coalesce(score, -1), cell_id)) as best_cell_id,
         count(*) filter (where recommended) as n_recommended,
     from cells
     group by persona_pair_id

@@ -16,8 +16,8 @@ cell_summary as (
         count(*) as n_persona_pairs,
         avg(score) as mean_score,
         max(score) as best_score,
-        arg_max(persona_pair_id, score) as best_persona_pair_id,
-        arg_max(cell_id, score) as best_cell_id,
+        arg_max(persona_pair_id, (coalesce(score, -1), cell_id)) as best_persona_pair_id,
+        arg_max(cell_id, (coalesce(score, -1), cell_id)) as best_cell_id,
         count(*) filter (where recommended) as n_recommended,
         list(distinct persona_pair_id order by persona_pair_id) filter (where n_strict_pass > 0)
             as strict_pass_persona_pairs,
