@@ -1,0 +1,48 @@
+"""`psw export-hf` / `psw import-hf`: publish the marts as HF dataset splits; load a published library."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from psw.db import UserError, db_path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("export-hf", help="export the marts as Hugging Face dataset splits (parquet + card)",
+                       description="Write one parquet file per split (marts, one examples split per "
+                       "measurement, candidates, activation marts with rows) and a README.md dataset card "
+                       "to --out. Deterministic: the same warehouse gives the same bytes.")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to write (replaced whole)")
+    p.add_argument("--measurement", nargs="+", action="extend", metavar="ID",
+                   help="export only these measurements (default: all)")
+    p.add_argument("--push", metavar="REPO_ID", help="then upload the folder to this HF dataset repo (needs HF_TOKEN)")
+    p.set_defaults(func=run_export)
+
+    p = sub.add_parser("import-hf", help="load a published library (folder or HF repo id) into the raw layer",
+                       description="Append a library exported by `psw export-hf`, or the upstream persona "
+                       "steering template library layout, to the raw tables; then run `psw build`.")
+    p.add_argument("source", metavar="DIR_OR_REPO_ID", help="a local export folder, or a HF dataset repo id")
+    p.set_defaults(func=run_import)
+
+
+def run_export(args) -> int:
+    from psw.hf.export import export_library, push_folder
+
+    report = export_library(db_path(args.db), args.out, args.measurement)
+    print(report.summary())
+    if args.push:
+        if not os.environ.get("HF_TOKEN"):
+            raise UserError(f"--push {args.push}: HF_TOKEN is not set; nothing uploaded "
+                            f"(the export is in {args.out})")
+        url = push_folder(args.out, args.push, os.environ["HF_TOKEN"])
+        print(f"pushed {args.out} to {url}")
+    return 0
+
+
+def run_import(args) -> int:
+    from psw.hf.importer import import_library
+
+    report = import_library(db_path(args.db), args.source)
+    print(report.summary())
+    return 0
