@@ -1,0 +1,249 @@
+"""`psw extract vectors | steer | project`: activation statistics and steering sweeps."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from psw.db import UserError, connect, db_path
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "extract", help="contrastive activation vectors, steering sweeps and projections (torch)",
+        description="Teacher-forced activations of the target model over the measured pairs: "
+        "per cell x layer a mean (pos - neg) vector, per pair the projections; then steering "
+        "sweeps and projections of stored responses. Layer L = output of model.layers[L] (0-based).")
+    sub = p.add_subparsers(dest="extract_command", required=True, metavar="STEP")
+
+    v = sub.add_parser("vectors", help="cell vectors and per-pair projections from the judged pairs")
+    _model_options(v, required=True)
+    v.add_argument("--layers", help="comma-separated 0-based layers, or 'all' (default: 3 layers "
+                   "from the middle to the end)")
+    v.add_argument("--measurement", metavar="ID", help="only this measurement's pairs")
+    v.add_argument("--cell", metavar="ID", help="only this cell's pairs")
+    v.add_argument("--strict-only", action="store_true", help="only pairs with strict_pass")
+    v.add_argument("--min-pairs", type=int, default=1, help="skip cells with fewer pairs (default 1)")
+    _batch_options(v)
+    v.set_defaults(func=cmd_vectors)
+
+    s = sub.add_parser("steer", help="generate at several coefficients with a stored cell vector")
+    s.add_argument("--cell", required=True, metavar="ID")
+    s.add_argument("--layer", required=True, type=int)
+    s.add_argument("--coeffs", default="-3,-1,0,1,3,5", help="comma-separated (default -3,-1,0,1,3,5)")
+    s.add_argument("--positions", default="response", choices=("all", "prompt", "response"))
+    s.add_argument("--scenarios", type=Path, help="JSONL {id, prompt|question|text} or text lines "
+                   "(default: the cell's scenarios)")
+    s.add_argument("--max-new-tokens", type=int, default=128)
+    s.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--vector-id", help="a stored vector id (default: the newest for cell and layer)")
+    s.add_argument("--judge", action="append", default=[], metavar="MODEL",
+                   help="score trait and coherence 0-100 with this judge (repeatable)")
+    s.add_argument("--base-url", default="https://openrouter.ai/api/v1", help="judge endpoint")
+    s.add_argument("--api-key-env", default="OPENROUTER_API_KEY", metavar="NAME")
+    _model_options(s, required=False)
+    _batch_options(s)
+    # let `--coeffs -3,-1,0` read as a value, not as an option
+    s._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-[\d.,-]+$")
+    s.set_defaults(func=cmd_steer)
+
+    j = sub.add_parser("project", help="project stored responses (prompted, baseline, steered) on vectors")
+    j.add_argument("--cell", metavar="ID", help="only this cell's vectors")
+    j.add_argument("--layer", type=int, help="only this layer's vectors")
+    j.add_argument("--all-cells", action="store_true",
+                   help="project every example of the vector's measurement, not only its cell's")
+    _model_options(j, required=False)
+    _batch_options(j)
+    j.set_defaults(func=cmd_project)
+
+
+def _model_options(p, required: bool) -> None:
+    help_model = "hub id or local path" if required else "hub id or local path (default: the vector's model)"
+    p.add_argument("--model", required=required, help=help_model)
+    p.add_argument("--revision", help="hub revision (commit, branch or tag)")
+    p.add_argument("--dtype", default="auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code")
+
+
+def _batch_options(p) -> None:
+    p.add_argument("--batch-size", type=int, default=16, help="sequences per forward pass (default 16)")
+    p.add_argument("--max-batch-tokens", type=int, default=16384,
+                   help="padded tokens per forward pass (default 16384)")
+
+
+def _load(args, model_id: str, revision: str | None = None):
+    from extract.model_io import load_model
+
+    return load_model(model_id, revision=revision or args.revision, dtype=args.dtype, device=args.device,
+                      trust_remote_code=args.trust_remote_code)
+
+
+# ---- vectors ------------------------------------------------------------------------
+
+def cmd_vectors(args) -> int:
+    from tqdm import tqdm
+
+    from extract.model_io import parse_layers
+    from extract.store import load_pairs, write_extraction
+    from extract.vectors import extract_cells
+
+    db = db_path(args.db)
+    con = connect(db, read_only=True)
+    try:
+        pairs = load_pairs(con, args.measurement, args.strict_only, args.cell)
+    finally:
+        con.close()
+    counts: dict[str, int] = {}
+    for pair in pairs:
+        counts[pair.cell_id] = counts.get(pair.cell_id, 0) + 1
+    pairs = [p for p in pairs if counts[p.cell_id] >= args.min_pairs]
+    if not pairs:
+        raise UserError("extract vectors: no judged pairs match (check --measurement, --cell, --strict-only)")
+    model, tokenizer, prov = _load(args, args.model)
+    layers = parse_layers(args.layers, prov.n_layers)
+    with tqdm(total=2 * len(pairs), desc="extract", unit="seq", disable=None) as bar:
+        vectors, stats = extract_cells(model, tokenizer, pairs, layers, args.batch_size,
+                                       args.max_batch_tokens, progress=bar.update)
+    params = {"batch_size": args.batch_size, "device": str(next(model.parameters()).device),
+              "selection": {"measurement_id": args.measurement, "cell_id": args.cell,
+                            "strict_only": args.strict_only, "min_pairs": args.min_pairs}}
+    con = connect(db)
+    try:
+        run_id, added = write_extraction(con, db, prov, args.measurement, layers, args.strict_only, params,
+                                         vectors, stats)
+    finally:
+        con.close()
+    n_cells = len({v.cell_id for v in vectors})
+    print(f"extract vectors: run {run_id[:12]}: {n_cells} cells x {len(layers)} layers "
+          f"({len(pairs)} pairs), {added} new vectors", file=sys.stderr)
+    return 0
+
+
+# ---- steer --------------------------------------------------------------------------
+
+def _vector_tensor(row: dict):
+    import torch
+
+    from extract.store import load_vector
+
+    path = Path(row["safetensors_path"])
+    if path.exists():
+        return load_vector(path, row["layer"], row["reduction"])[0]
+    return torch.tensor(row["vector"], dtype=torch.float32)
+
+
+def _model_for_vector(args, row: dict):
+    model, tokenizer, prov = _load(args, args.model or row["model_id"],
+                                   None if args.model else row["model_revision"])
+    if prov.chat_template_hash != row["chat_template_hash"]:
+        print(f"warning: chat template differs from the one the vector was extracted with "
+              f"({row['model_id']})", file=sys.stderr)
+    if not 0 <= row["layer"] < prov.n_layers:
+        raise UserError(f"--layer {row['layer']}: the model has {prov.n_layers} layers")
+    return model, tokenizer, prov
+
+
+def cmd_steer(args) -> int:
+    from extract.steer import cell_scenarios, parse_coeffs, read_scenarios, store_sweep, sweep
+    from extract.store import find_vector
+
+    coeffs = parse_coeffs(args.coeffs)
+    if args.max_new_tokens < 1:
+        raise UserError("--max-new-tokens: must be >= 1")
+    db = db_path(args.db)
+    con = connect(db, read_only=True)
+    try:
+        row = find_vector(con, args.cell, args.layer, vector_id=args.vector_id)
+        scenarios = read_scenarios(args.scenarios) if args.scenarios else cell_scenarios(con, row["cell_id"])
+        trait = _trait_description(con, row["cell_id"]) if args.judge else None
+    finally:
+        con.close()
+    model, tokenizer, prov = _model_for_vector(args, row)
+    vector = _vector_tensor(row)
+    results = sweep(model, tokenizer, vector, row["layer"], coeffs, args.positions, scenarios,
+                    args.max_new_tokens, args.temperature, args.seed, args.batch_size)
+    con = connect(db)
+    try:
+        ids = store_sweep(con, row, args.positions, results, args.max_new_tokens, args.temperature,
+                          args.seed, prov.model_id, prov.model_revision)
+        if args.judge:
+            from extract.judge import judge_generations
+
+            judge_generations(con, ids, args.judge, trait, args.base_url, args.api_key_env)
+    finally:
+        con.close()
+    print(f"extract steer: cell {row['cell_id']} layer {row['layer']}: {len(results)} generations "
+          f"({len(coeffs)} coeffs x {len(scenarios)} scenarios)", file=sys.stderr)
+    return 0
+
+
+def _trait_description(con, cell_id: str) -> dict:
+    row = con.execute("select any_value(pos_persona), any_value(neg_persona) from main.examples "
+                      "where cell_id = ?", [cell_id]).fetchone()
+    if not row or row[0] is None:
+        raise UserError(f"--judge: cell {cell_id} has no personas in `examples` to judge against")
+    return {"pos": row[0], "neg": row[1]}
+
+
+# ---- project ------------------------------------------------------------------------
+
+def cmd_project(args) -> int:
+    from extract.project import project_vector
+
+    db = db_path(args.db)
+    con = connect(db, read_only=True)
+    try:
+        rows = _vectors_to_project(con, args.cell, args.layer)
+    finally:
+        con.close()
+    if not rows:
+        raise UserError("extract project: no stored response_mean vectors match; run `psw extract vectors`")
+    added = 0
+    loaded: dict = {}
+    for row in rows:
+        key = (args.model or row["model_id"], None if args.model else row["model_revision"])
+        if key not in loaded:
+            loaded.clear()  # one model in memory at a time
+            loaded[key] = _model_for_vector(args, row)
+        model, tokenizer, _ = loaded[key]
+        con = connect(db)
+        try:
+            added += project_vector(con, model, tokenizer, row, _vector_tensor(row), args.all_cells,
+                                    args.batch_size)
+        finally:
+            con.close()
+    print(f"extract project: {len(rows)} vectors, {added} new projections", file=sys.stderr)
+    return 0
+
+
+def _vectors_to_project(con, cell_id: str | None, layer: int | None) -> list[dict]:
+    import duckdb
+
+    try:
+        cursor = con.execute(
+            """
+            select v.vector_id, v.cell_id, v.layer, v.reduction, v.safetensors_path, v.vector,
+                   r.model_id, r.model_revision, r.chat_template_hash, r.measurement_id
+            from raw.activation_vectors as v
+            join raw.activation_runs as r using (run_id)
+            where v.reduction = 'response_mean'
+              and ($cell is null or v.cell_id = $cell) and ($layer is null or v.layer = $layer)
+            order by r.model_id, r.model_revision, v.cell_id, v.layer
+            """, {"cell": cell_id, "layer": layer})
+    except duckdb.CatalogException:
+        return []
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
+def main(argv: list[str] | None = None) -> int:  # `python -m extract.cli ...`
+    from psw.cli import main as psw_main
+
+    return psw_main(["extract", *(argv if argv is not None else sys.argv[1:])])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Projections of stored responses onto stored cell vectors (monitoring, no intervention).
+
+A response's projection is its mean response-token activation at the vector's layer,
+teacher-forced under its own prompt, dotted with v / |v|.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import torch
+from tqdm import tqdm
+
+from extract.masks import encode_pair_side, prompt_messages, supports_system
+from extract.store import ensure_activation_schema, md5, now, persona_prompt
+from extract.vectors import extract_activations
+
+
+def project_texts(model, tokenizer, conversations: Sequence[tuple[list[dict], str]], layer: int,
+                  vector: torch.Tensor, max_batch_size: int = 16) -> list[tuple[float | None, int]]:
+    """(projection, n response tokens) per (prompt messages, response); None for empty responses."""
+    if not conversations:
+        return []
+    items = [encode_pair_side(tokenizer, messages, response) for messages, response in conversations]
+    acts = extract_activations(model, items, [layer], tokenizer.pad_token_id, max_batch_size)["response_mean"]
+    unit = vector.float().cpu() / vector.float().norm().clamp(min=1e-12)
+    projections = acts[:, 0] @ unit
+    return [(float(p) if response.strip() else None, e.response_end - e.response_start)
+            for p, e, (_, response) in zip(projections, items, conversations)]
+
+
+def responses_to_project(con: duckdb.DuckDBPyConnection, tokenizer, vector_row: dict,
+                         all_cells: bool) -> list[tuple[str, str, list[dict], str]]:
+    """(kind, response id, prompt messages, response) for the examples of the vector's cell
+    (or of its whole measurement) and for the vector's steering generations."""
+    system_ok = supports_system(tokenizer)
+    rows = con.execute(
+        """
+        select pair_id, template_text, pos_persona, neg_persona, scenario_text, pos_response, neg_response
+        from main.examples
+        where not coalesce(is_error, false)
+          and (($all and measurement_id is not distinct from $measurement) or cell_id = $cell)
+        order by pair_id
+        """,
+        {"all": all_cells, "measurement": vector_row["measurement_id"], "cell": vector_row["cell_id"]},
+    ).fetchall()
+    out = []
+    for pair_id, template, pos, neg, scenario, pos_response, neg_response in rows:
+        for kind, persona, response in (("prompted_pos", pos, pos_response), ("prompted_neg", neg, neg_response)):
+            if response:
+                messages = prompt_messages(tokenizer, persona_prompt(template, persona), scenario, system_ok)
+                out.append((kind, pair_id, messages, response))
+    generations = con.execute(
+        "select generation_id, coeff, scenario_text, response_text from raw.steering_generations "
+        "where vector_id = ? order by generation_id", [vector_row["vector_id"]]).fetchall()
+    for generation_id, coeff, scenario, text in generations:
+        kind = "baseline" if coeff == 0 else "steered"
+        out.append((kind, generation_id, [{"role": "user", "content": scenario}], text))
+    return out
+
+
+def project_vector(con: duckdb.DuckDBPyConnection, model, tokenizer, vector_row: dict, vector: torch.Tensor,
+                   all_cells: bool = False, max_batch_size: int = 16) -> int:
+    """Project and store; returns the number of new rows."""
+    ensure_activation_schema(con)
+    todo = responses_to_project(con, tokenizer, vector_row, all_cells)
+    done = {row[0] for row in con.execute(
+        "select projection_id from raw.activation_projections where vector_id = ?",
+        [vector_row["vector_id"]]).fetchall()}
+    todo = [t for t in todo if md5(vector_row["vector_id"], t[0], t[1]) not in done]
+    rows = []
+    for start in tqdm(range(0, len(todo), 256), desc=f"project {vector_row['cell_id']}", unit="chunk",
+                      disable=len(todo) <= 256):
+        chunk = todo[start: start + 256]
+        results = project_texts(model, tokenizer, [(m, r) for _, _, m, r in chunk], vector_row["layer"],
+                                vector, max_batch_size)
+        created = now()
+        rows += [(md5(vector_row["vector_id"], kind, rid), vector_row["vector_id"], kind, rid, proj, n, created)
+                 for (kind, rid, _, _), (proj, n) in zip(chunk, results) if proj is not None]
+    if rows:
+        con.executemany("insert into raw.activation_projections values (?, ?, ?, ?, ?, ?, ?) "
+                        "on conflict do nothing", rows)
+    return len(rows)

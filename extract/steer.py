@@ -1,0 +1,109 @@
+"""Steering sweeps: generate at each coefficient with a stored cell vector, store the
+text, its length and its (unsteered, teacher-forced) projection onto the vector."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import torch
+from tqdm import tqdm
+
+from extract.local_gen import generate_texts
+from extract.masks import render_prompt
+from extract.project import project_texts
+from extract.steering import ActivationSteerer
+from extract.store import count_words, ensure_activation_schema, md5, now
+from psw.db import UserError
+
+
+@dataclass(frozen=True)
+class Scenario:
+    scenario_id: str | None
+    text: str
+
+
+def read_scenarios(path: Path) -> list[Scenario]:
+    """JSONL {id, prompt|question|text} or plain text, one scenario per line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UserError(f"--scenarios {path}: {exc.strerror}") from None
+    out = []
+    for line_no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}:{line_no}: not JSON ({exc.msg})") from None
+            text = record.get("prompt") or record.get("question") or record.get("text")
+            if not isinstance(text, str) or not text.strip():
+                raise UserError(f"{path}:{line_no}: no prompt, question or text")
+            out.append(Scenario(str(record["id"]) if "id" in record else None, text))
+        else:
+            out.append(Scenario(None, line.strip()))
+    if not out:
+        raise UserError(f"--scenarios {path}: no scenarios")
+    return out
+
+
+def cell_scenarios(con: duckdb.DuckDBPyConnection, cell_id: str) -> list[Scenario]:
+    rows = con.execute(
+        "select distinct scenario_id, scenario_text from main.examples where cell_id = ? "
+        "order by scenario_id, scenario_text", [cell_id]).fetchall()
+    if not rows:
+        raise UserError(f"--cell {cell_id}: no scenarios in `examples`; pass --scenarios FILE")
+    return [Scenario(sid, text) for sid, text in rows]
+
+
+def sweep(model, tokenizer, vector: torch.Tensor, layer: int, coeffs: Sequence[float], positions: str,
+          scenarios: Sequence[Scenario], max_new_tokens: int, temperature: float = 0.0, seed: int = 0,
+          batch_size: int = 8) -> list[dict]:
+    """One generation per coefficient x scenario: coeff, scenario, text, n_tokens, projection."""
+    conversations = [[{"role": "user", "content": s.text}] for s in scenarios]
+    prompts = [render_prompt(tokenizer, c) for c in conversations]
+    out = []
+    for coeff in tqdm(coeffs, desc=f"steer layer {layer}", unit="coeff", disable=len(coeffs) < 2):
+        with ActivationSteerer(model, vector, coeff=coeff, layer=layer, positions=positions):
+            texts = generate_texts(model, tokenizer, prompts, max_new_tokens, temperature, batch_size, seed)
+        projections = project_texts(model, tokenizer, [(c, t) for c, (t, _) in zip(conversations, texts)],
+                                    layer, vector)
+        for scenario, (text, n_tokens), (projection, _) in zip(scenarios, texts, projections):
+            out.append({"coeff": float(coeff), "scenario": scenario, "text": text, "n_tokens": n_tokens,
+                        "projection": projection})
+    return out
+
+
+def store_sweep(con: duckdb.DuckDBPyConnection, vector_row: dict, positions: str, results: list[dict],
+                max_new_tokens: int, temperature: float, seed: int, model_id: str,
+                model_revision: str | None) -> list[str]:
+    """Insert the generations; returns their ids (new or already stored)."""
+    ensure_activation_schema(con)
+    created = now()
+    rows = []
+    for r in results:
+        scenario = r["scenario"]
+        generation_id = md5(vector_row["vector_id"], positions, r["coeff"], scenario.scenario_id, scenario.text,
+                            max_new_tokens, temperature, seed, model_id, model_revision)
+        rows.append((generation_id, vector_row["vector_id"], vector_row["cell_id"], vector_row["layer"],
+                     positions, r["coeff"], scenario.scenario_id, scenario.text, r["text"], r["n_tokens"],
+                     count_words(r["text"]), r["projection"], max_new_tokens, temperature, seed, model_id,
+                     model_revision, created))
+    con.executemany("insert into raw.steering_generations values "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing", rows)
+    return [row[0] for row in rows]
+
+
+def parse_coeffs(spec: str) -> list[float]:
+    try:
+        coeffs = [float(part) for part in spec.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"--coeffs: expected comma-separated numbers, got {spec!r}") from None
+    if not coeffs:
+        raise UserError("--coeffs: no coefficients")
+    return coeffs

@@ -1,0 +1,285 @@
+"""The raw tables `psw extract` writes, the safetensors files beside the warehouse,
+and the reads of the pairs it works on.
+
+Append-only and content-addressed like the rest of `raw` (see ingest/schema.py):
+each row's id is an md5 over what determines it, so re-running adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from extract.model_io import Provenance
+from extract.vectors import CellVector, PairInput, PairStat
+from psw.db import UserError
+
+ACTIVATION_DDL = """
+create schema if not exists raw;
+
+create table if not exists raw.activation_runs (
+    run_id varchar primary key,         -- md5 over provenance, measurement, layers, pair set
+    measurement_id varchar,
+    model_id varchar not null,
+    model_revision varchar,
+    chat_template_hash varchar,
+    layer_convention varchar not null,
+    dtype varchar not null,
+    layers integer[] not null,
+    strict_only boolean not null,
+    n_pairs integer not null,
+    params json,
+    created_at timestamp not null
+);
+
+create table if not exists raw.activation_vectors (
+    vector_id varchar primary key,      -- md5 over run, cell, layer, reduction
+    run_id varchar not null,
+    cell_id varchar not null,
+    layer integer not null,             -- output of model.layers[layer], 0-based
+    reduction varchar not null,         -- response_mean | prompt_last
+    n_pairs integer not null,
+    norm double not null,
+    vector float[] not null,
+    safetensors_path varchar not null,
+    provenance json not null,
+    created_at timestamp not null
+);
+
+create table if not exists raw.activation_pair_stats (
+    stat_id varchar primary key,        -- md5 over vector, pair
+    vector_id varchar not null,
+    run_id varchar not null,
+    pair_id varchar not null,
+    cell_id varchar not null,
+    layer integer not null,
+    reduction varchar not null,
+    diff_norm double not null,          -- |pos - neg|
+    pos_projection double not null,     -- pos . v / |v|
+    neg_projection double not null,
+    cosine double not null,             -- cos(pos - neg, v)
+    n_pos_tokens integer not null,
+    n_neg_tokens integer not null,
+    created_at timestamp not null
+);
+
+create table if not exists raw.steering_generations (
+    generation_id varchar primary key,  -- md5 over vector, positions, coeff, scenario, settings
+    vector_id varchar not null,
+    cell_id varchar not null,
+    layer integer not null,
+    positions varchar not null,         -- all | prompt | response
+    coeff double not null,
+    scenario_id varchar,
+    scenario_text varchar not null,
+    response_text varchar not null,
+    n_tokens integer not null,
+    n_words integer not null,
+    projection double,                  -- mean response-token activation . v / |v|, unsteered pass
+    max_new_tokens integer not null,
+    temperature double not null,
+    seed integer,
+    model_id varchar not null,
+    model_revision varchar,
+    created_at timestamp not null
+);
+
+create table if not exists raw.steering_judgments (
+    judgment_id varchar primary key,    -- md5 over generation, judge, criterion
+    generation_id varchar not null,
+    judge_model varchar not null,
+    criterion varchar not null,         -- trait | coherence
+    prompt_hash varchar not null,       -- sha256 of the judge prompt template
+    score double,                       -- 0-100, null when the reply did not parse
+    raw_text varchar,
+    error varchar,
+    created_at timestamp not null
+);
+
+create table if not exists raw.activation_projections (
+    projection_id varchar primary key,  -- md5 over vector, response kind, response id
+    vector_id varchar not null,
+    response_kind varchar not null,     -- prompted_pos | prompted_neg | baseline | steered
+    response_id varchar not null,       -- pair_id or generation_id
+    projection double not null,
+    n_tokens integer not null,
+    created_at timestamp not null
+);
+"""
+
+WORDS = re.compile(r"[A-Za-z']+")
+
+
+def ensure_activation_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(ACTIVATION_DDL)
+
+
+def md5(*parts) -> str:
+    return hashlib.md5(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def vectors_dir(db_file: Path) -> Path:
+    return db_file.parent / "vectors"
+
+
+# ---- reading the pairs ------------------------------------------------------------
+
+def load_pairs(con: duckdb.DuckDBPyConnection, measurement_id: str | None = None,
+               strict_only: bool = False, cell_id: str | None = None) -> list[PairInput]:
+    """Judged, successful pairs from the `examples` mart, persona prompts filled in."""
+    columns = {r[0] for r in con.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = 'main' and table_name = 'examples'").fetchall()}
+    if not columns:
+        raise UserError("examples: no `examples` mart yet; run `psw ingest ...` then `psw build`")
+    strict_column = "is_strict_pass" if "is_strict_pass" in columns else "strict_pass"
+    rows = con.execute(
+        f"""
+        select pair_id, cell_id, template_text, pos_persona, neg_persona, scenario_text,
+               pos_response, neg_response
+        from main.examples
+        where not coalesce(is_error, false)
+          and length(trim(coalesce(pos_response, ''))) > 0 and length(trim(coalesce(neg_response, ''))) > 0
+          and ($measurement is null or measurement_id = $measurement)
+          and ($cell is null or cell_id = $cell)
+          and (not $strict or coalesce({strict_column}, false))
+        order by cell_id, pair_id
+        """,
+        {"measurement": measurement_id, "cell": cell_id, "strict": strict_only},
+    ).fetchall()
+    return [
+        PairInput(pair_id, cell, persona_prompt(template, pos), persona_prompt(template, neg),
+                  scenario, pos_resp, neg_resp)
+        for pair_id, cell, template, pos, neg, scenario, pos_resp, neg_resp in rows
+    ]
+
+
+def persona_prompt(template: str | None, persona: str | None) -> str:
+    if not template:
+        return persona or ""
+    return template.replace("{persona}", persona or "")
+
+
+# ---- vectors ------------------------------------------------------------------------
+
+def run_id_for(prov: Provenance, measurement_id: str | None, layers, strict_only: bool,
+               pair_ids) -> str:
+    return md5(prov.as_dict(), measurement_id, list(layers), strict_only, sorted(pair_ids))
+
+
+def save_cell_file(path: Path, vectors: list[CellVector], provenance: dict) -> None:
+    """One safetensors file per cell: tensors '<reduction>.layer<L>', provenance as metadata."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {f"{v.reduction}.layer{v.layer}": v.vector.contiguous() for v in vectors}
+    save_file(tensors, str(path), metadata={"provenance": json.dumps(provenance, sort_keys=True)})
+
+
+def load_vector(path: str | Path, layer: int, reduction: str = "response_mean") -> tuple[torch.Tensor, dict]:
+    """(vector, provenance) as saved by save_cell_file."""
+    with safe_open(str(path), framework="pt") as handle:
+        provenance = json.loads(handle.metadata()["provenance"])
+        return handle.get_tensor(f"{reduction}.layer{layer}"), provenance
+
+
+def write_extraction(con: duckdb.DuckDBPyConnection, db_file: Path, prov: Provenance,
+                     measurement_id: str | None, layers, strict_only: bool, params: dict,
+                     vectors: list[CellVector], stats: list[PairStat]) -> tuple[str, int]:
+    """Store a run: its vectors (table + files) and per-pair scalars. Returns (run_id, new vectors)."""
+    ensure_activation_schema(con)
+    pair_ids = {s.pair_id for s in stats}
+    run_id = run_id_for(prov, measurement_id, layers, strict_only, pair_ids)
+    created = now()
+    by_cell: dict[str, list[CellVector]] = {}
+    for v in vectors:
+        by_cell.setdefault(v.cell_id, []).append(v)
+    vector_rows, paths = [], {}
+    for cell_id, cell_vectors in by_cell.items():
+        path = vectors_dir(db_file) / _slug(prov.model_id) / f"{_slug(cell_id)}__{run_id[:12]}.safetensors"
+        provenance = {**prov.as_dict(), "cell_id": cell_id, "run_id": run_id,
+                      "measurement_id": measurement_id, "strict_only": strict_only,
+                      "pair_ids": list(cell_vectors[0].pair_ids),
+                      "token_reductions": {"response_mean": "mean over response tokens",
+                                           "prompt_last": "last prompt token"},
+                      "vector": "mean over pairs of (pos - neg)", **params}
+        save_cell_file(path, cell_vectors, provenance)
+        for v in cell_vectors:
+            vector_id = md5(run_id, cell_id, v.layer, v.reduction)
+            paths[(cell_id, v.layer, v.reduction)] = vector_id
+            vector_rows.append((vector_id, run_id, cell_id, v.layer, v.reduction, len(v.pair_ids), v.norm,
+                                v.vector.tolist(), str(path), json.dumps(provenance), created))
+    stat_rows = [
+        (md5(paths[(s.cell_id, s.layer, s.reduction)], s.pair_id), paths[(s.cell_id, s.layer, s.reduction)],
+         run_id, s.pair_id, s.cell_id, s.layer, s.reduction, s.diff_norm, s.pos_projection,
+         s.neg_projection, s.cosine, s.n_pos_tokens, s.n_neg_tokens, created)
+        for s in stats
+    ]
+    con.execute("begin")
+    try:
+        con.execute(
+            "insert into raw.activation_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
+            (run_id, measurement_id, prov.model_id, prov.model_revision, prov.chat_template_hash,
+             prov.layer_convention, prov.dtype, list(layers), strict_only, len(pair_ids),
+             json.dumps(params), created))
+        before = con.execute("select count(*) from raw.activation_vectors").fetchone()[0]
+        _insert_many(con, "raw.activation_vectors", vector_rows)
+        _insert_many(con, "raw.activation_pair_stats", stat_rows)
+        added = con.execute("select count(*) from raw.activation_vectors").fetchone()[0] - before
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return run_id, added
+
+
+def _insert_many(con, table: str, rows: list[tuple]) -> None:
+    if not rows:
+        return
+    marks = ", ".join("?" * len(rows[0]))
+    con.executemany(f"insert into {table} values ({marks}) on conflict do nothing", rows)
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_.")
+    return (slug[:80] or "x") + ("" if slug == text else "-" + hashlib.md5(text.encode()).hexdigest()[:6])
+
+
+def find_vector(con: duckdb.DuckDBPyConnection, cell_id: str, layer: int, reduction: str = "response_mean",
+                vector_id: str | None = None) -> dict:
+    """The newest stored vector for (cell, layer), or the one named by vector_id."""
+    try:
+        row = con.execute(
+            """
+            select v.vector_id, v.cell_id, v.layer, v.reduction, v.safetensors_path, v.vector,
+                   r.model_id, r.model_revision, r.chat_template_hash, r.measurement_id
+            from raw.activation_vectors as v
+            join raw.activation_runs as r using (run_id)
+            where ($vid is not null and v.vector_id = $vid)
+               or ($vid is null and v.cell_id = $cell and v.layer = $layer and v.reduction = $reduction)
+            order by v.created_at desc
+            limit 1
+            """,
+            {"vid": vector_id, "cell": cell_id, "layer": layer, "reduction": reduction},
+        ).fetchone()
+    except duckdb.CatalogException:
+        row = None
+    if row is None:
+        raise UserError(f"--cell {cell_id} --layer {layer}: no stored vector; run `psw extract vectors` first")
+    keys = ("vector_id", "cell_id", "layer", "reduction", "safetensors_path", "vector", "model_id",
+            "model_revision", "chat_template_hash", "measurement_id")
+    return dict(zip(keys, row))
+
+
+def count_words(text: str) -> int:
+    return len(WORDS.findall(text or ""))
