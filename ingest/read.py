@@ -33,6 +33,7 @@ class FileScan:
     kind: str | None
     first_line: str | None
     rejects: list[Reject] = field(default_factory=list)
+    simple_lines: bool = True  # no blank lines and no \x01: DuckDB can read the lines itself
 
 
 def scan(path: Path) -> FileScan:
@@ -41,9 +42,12 @@ def scan(path: Path) -> FileScan:
     rejects: list[Reject] = []
     first_line = None
     n_lines = 0
+    simple = True
     with path.open("rb") as handle:
         for n_lines, raw in enumerate(handle, start=1):
             digest.update(raw)
+            if simple and (not raw.strip() or b"\x01" in raw):
+                simple = False
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -51,7 +55,7 @@ def scan(path: Path) -> FileScan:
                 continue
             if first_line is None and text.strip():
                 first_line = text
-    return FileScan(path, digest.hexdigest(), n_lines, None, first_line, rejects)
+    return FileScan(path, digest.hexdigest(), n_lines, None, first_line, rejects, simple and not rejects)
 
 
 def detect_kind(scan_: FileScan) -> str | None:
