@@ -7,7 +7,7 @@ DEMO := data/demo
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo test bench dashboard clean
+.PHONY: setup demo test bench bench-collect bench-extract bench-dashboard dashboard clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,15 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/bench_warehouse.py
+
+bench-collect: setup
+	$(BIN)/python bench/bench_collect.py
+
+bench-extract: setup
+	$(BIN)/python bench/bench_extract.py
+
+bench-dashboard: setup
+	$(BIN)/python bench/bench_dashboard.py
 
 dashboard: setup
 	$(BIN)/psw --db $(DB) dashboard

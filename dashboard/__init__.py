@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: browse cells beside their paired examples (`psw dashboard`)."""

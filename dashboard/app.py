@@ -1,0 +1,55 @@
+"""Entry script: `psw dashboard` runs `streamlit run dashboard/app.py` with PSW_DB set."""
+
+from __future__ import annotations
+
+import duckdb
+import streamlit as st
+
+from dashboard import queries
+
+st.set_page_config(page_title="Persona Steering Warehouse", layout="wide")
+
+PAGES = [
+    st.Page("views/cells.py", title="Cells", url_path="cells", default=True),
+    st.Page("views/cell.py", title="Cell", url_path="cell"),
+    st.Page("views/templates.py", title="Templates", url_path="templates"),
+    st.Page("views/persona_pairs.py", title="Persona pairs", url_path="persona-pairs"),
+    st.Page("views/on_off_axis.py", title="On/off axis", url_path="on-off-axis"),
+    st.Page("views/steering.py", title="Steering", url_path="steering"),
+    st.Page("views/sql.py", title="SQL", url_path="sql"),
+]
+HOW_TO_BUILD = """
+```
+psw --db {db} ingest persona_pairs.jsonl templates.txt scenarios.jsonl run_examples.jsonl
+psw --db {db} build
+```
+then refresh this page. `make demo` builds one from the demo data.
+"""
+
+
+def show_no_warehouse(state: str) -> None:
+    db = queries.db_file()
+    st.title("Persona Steering Warehouse")
+    reason = {"missing": f"There is no warehouse at `{db}` yet.",
+              "unbuilt": f"The warehouse `{db}` has no marts yet (ingested but not built).",
+              "empty": f"The warehouse `{db}` has no measured cells yet."}[state]
+    st.info(reason + " Build one:")
+    st.markdown(HOW_TO_BUILD.format(db=db))
+
+
+try:
+    state = queries.warehouse_state()
+except queries.WarehouseBusy as exc:
+    st.warning(f"The warehouse is busy: {exc}.")
+    st.stop()
+if state != "ok":
+    show_no_warehouse(state)
+    st.stop()
+
+page = st.navigation(PAGES)
+try:
+    page.run()
+except queries.WarehouseBusy as exc:
+    st.warning(f"The warehouse is busy: {exc}.")
+except duckdb.CatalogException as exc:
+    st.warning(f"A mart this page reads is missing: `{str(exc).splitlines()[0]}`. Run `psw build`.")

@@ -1,0 +1,366 @@
+"""Every query the dashboard runs. Marts only, no derivation here: SQL in, DataFrame out.
+
+Each query attaches the warehouse read-only, runs and detaches it, so `psw ingest` and
+`psw build` can take the write lock while the dashboard is open. Results are cached with
+`st.cache_data` keyed on the DB file's modification time and size, so a rebuild shows up
+on the next refresh. While a build holds the lock, the last result of the same query is
+served (with a toast), as it is while dbt swaps a mart in; with none to serve,
+`WarehouseBusy` says to refresh in a moment.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from psw.commands.sql import check_read_only
+from psw.db import UserError, db_path
+
+CACHE = True  # the benchmark turns this off to time the queries themselves
+LOCK_RETRIES = 5
+LAST_GOOD_MAX = 128
+_last_good: OrderedDict = OrderedDict()
+
+FACTORS = [  # (column, label): the six factors whose product x 100 is the score
+    ("factor_strict_pass", "strict pass rate"),
+    ("factor_axis", "axis: mean delta / 8"),
+    ("factor_off_axis", "off-axis: (7 - mean) / 6"),
+    ("factor_style", "style: (6 - mean max) / 6"),
+    ("factor_echo", "1 - persona echo rate"),
+    ("factor_refusal", "1 - refusal rate"),
+]
+ACTIVATION_MARTS = ["activation_cell_stats", "steering_summary", "trait_geometry"]
+
+
+class WarehouseBusy(Exception):
+    """The warehouse is locked by a writer (a build) and there is no earlier result to show."""
+
+
+def db_file() -> Path:
+    """The warehouse: PSW_DB (set by `psw dashboard --db`) or data/warehouse.duckdb."""
+    return db_path(None)
+
+
+def db_version(path: Path) -> tuple:
+    """Changes whenever a writer touches the file: the cache key for every query."""
+    stats = []
+    for file in (path, path.with_name(path.name + ".wal")):
+        try:
+            st_ = file.stat()
+            stats.append((st_.st_mtime_ns, st_.st_size))
+        except FileNotFoundError:
+            stats.append(None)
+    return tuple(stats)
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text or "conflicting" in text
+
+
+_host: duckdb.DuckDBPyConnection | None = None
+_host_lock = threading.Lock()
+
+
+def _host_connection() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per process; the warehouse is attached to it per query.
+
+    Attaching a file to a running instance costs a few ms, where opening a new instance
+    costs 25-50 ms, and the file lock is held only while the query runs, as before.
+    """
+    global _host
+    if _host is None:
+        _host = duckdb.connect(":memory:")
+    return _host
+
+
+def _fetch(path: str, sql: str, params: tuple, limit: int | None = None) -> pd.DataFrame:
+    for attempt in range(LOCK_RETRIES):
+        with _host_lock:  # one query at a time: sessions share the host instance
+            con = _host_connection()
+            try:
+                con.execute(f"attach '{path.replace(chr(39), chr(39) * 2)}' as warehouse (read_only)")
+            except duckdb.IOException as exc:
+                if not _is_lock_error(exc):
+                    raise
+            else:
+                try:
+                    con.execute("use warehouse")
+                    if limit is not None:  # the SQL page: a user's query, fetched up to a row limit
+                        return con.sql(sql).limit(limit).df()
+                    return con.execute(sql, list(params)).df()
+                finally:
+                    con.execute("use memory")
+                    con.execute("detach warehouse")
+        time.sleep(0.1 * (attempt + 1))
+    raise WarehouseBusy("the warehouse is being written (a build or an ingest is running); refresh in a moment")
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _cached(path: str, version: tuple, sql: str, params: tuple, limit: int | None) -> pd.DataFrame:
+    return _fetch(path, sql, params, limit)
+
+
+def query(sql: str, params: tuple = (), limit: int | None = None) -> pd.DataFrame:
+    path = db_file()
+    key = (str(path), sql, repr(params), limit)
+    try:
+        if CACHE:
+            df = _cached(str(path), db_version(path), sql, params, limit)
+        else:
+            df = _fetch(str(path), sql, params, limit)
+    except (WarehouseBusy, duckdb.CatalogException):
+        # locked, or a mart is between dbt's drop and rename: show the last result if there is one
+        if key not in _last_good:
+            raise
+        st.toast("The warehouse is being rebuilt: showing the last results. Refresh when it is done.")
+        return _last_good[key]
+    _last_good[key] = df
+    _last_good.move_to_end(key)
+    while len(_last_good) > LAST_GOOD_MAX:
+        _last_good.popitem(last=False)
+    return df
+
+
+# ---- the warehouse itself ------------------------------------------------------------
+
+def warehouse_state() -> str:
+    """'missing' (no file), 'unbuilt' (no marts), 'empty' (no cells) or 'ok'."""
+    path = db_file()
+    if not path.exists():
+        return "missing"
+    try:
+        n = query("select count(*) as n from template_pair_scores")["n"].iloc[0]
+    except duckdb.CatalogException:
+        return "unbuilt"
+    return "ok" if n else "empty"
+
+
+def existing_marts() -> list[str]:
+    df = query("select table_name from duckdb_tables() where schema_name = 'main'")
+    return sorted(df["table_name"])
+
+
+# ---- cells ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CellFilters:
+    measurements: tuple[str, ...] = ()
+    generators: tuple[str, ...] = ()
+    judges: tuple[str, ...] = ()
+    template: str = ""  # substring of the template text, case-insensitive
+    persona_pairs: tuple[str, ...] = ()
+    min_n: int = 0
+    recommended_only: bool = False
+    score_min: float = 0.0
+    score_max: float = 100.0
+
+    def where(self) -> tuple[str, tuple]:
+        clauses, params = ["true"], []
+        for column, values in [("measurement_id", self.measurements), ("generator_model", self.generators),
+                               ("judge_model", self.judges), ("persona_pair_id", self.persona_pairs)]:
+            if values:
+                clauses.append(f"list_contains(?::varchar[], {column})")
+                params.append(list(values))
+        if self.template:
+            clauses.append("contains(lower(template_text), lower(?))")
+            params.append(self.template)
+        if self.min_n:
+            clauses.append("n >= ?")
+            params.append(int(self.min_n))
+        if self.recommended_only:
+            clauses.append("recommended")
+        if self.score_min > 0 or self.score_max < 100:
+            clauses.append("score between ? and ?")
+            params += [float(self.score_min), float(self.score_max)]
+        return " and ".join(clauses), tuple(params)
+
+
+def filter_options() -> dict[str, list[str]]:
+    row = query("""
+        select
+            list(distinct measurement_id order by measurement_id) as measurements,
+            list(distinct generator_model order by generator_model) filter (where generator_model is not null)
+                as generators,
+            list(distinct judge_model order by judge_model) filter (where judge_model is not null) as judges,
+            list(distinct persona_pair_id order by persona_pair_id) as persona_pairs,
+        from template_pair_scores""").iloc[0]
+    return {name: [] if values is None or values is pd.NA else list(values) for name, values in row.items()}
+
+
+def cell_columns() -> list[str]:
+    return list(query("select * exclude (style_delta_means) from template_pair_scores limit 0").columns)
+
+
+def cells(filters: CellFilters, sort: str = "score", descending: bool = True, limit: int = 1000) -> pd.DataFrame:
+    """The Cells page: filtered template_pair_scores, every column but the style map."""
+    if sort not in cell_columns():
+        raise UserError(f"unknown sort column {sort!r}")
+    where, params = filters.where()
+    order = f'"{sort}" {"desc" if descending else "asc"} nulls last, cell_id'
+    # the limit is a literal (an int) so DuckDB plans a top-n rather than a full sort
+    return query(f"select * exclude (style_delta_means) from template_pair_scores where {where} "
+                 f"order by {order} limit {int(limit)}", params)
+
+
+def count_cells(filters: CellFilters) -> int:
+    where, params = filters.where()
+    return int(query(f"select count(*) as n from template_pair_scores where {where}", params)["n"].iloc[0])
+
+
+def on_off_axis(filters: CellFilters) -> pd.DataFrame:
+    where, params = filters.where()
+    return query(f"""
+        select cell_id, template_text, persona_pair_id, measurement_id, score, n, recommended,
+            mean_axis_delta, mean_off_axis_problem,
+        from template_pair_scores
+        where {where} and mean_axis_delta is not null and mean_off_axis_problem is not null
+        order by score desc nulls last, cell_id""", params)
+
+
+# ---- one cell ------------------------------------------------------------------------
+
+def cell_summary(cell_id: str) -> pd.DataFrame:
+    return query("select * exclude (style_delta_means) from template_pair_scores where cell_id = ?", (cell_id,))
+
+
+def cell_factors(cell_id: str) -> pd.DataFrame:
+    structs = ", ".join(f"{{'factor': '{label}', 'value': {column}}}" for column, label in FACTORS)
+    return query(f"select unnest([{structs}], recursive := true) from template_pair_scores where cell_id = ?",
+                 (cell_id,))
+
+
+def cell_pairs(cell_id: str, limit: int = 20, offset: int = 0) -> pd.DataFrame:
+    """The cell's pairs with completions, per-pair metrics and the pair-grain length delta."""
+    return query("""
+        select
+            examples.pair_id, examples.scenario_id, examples.sample_idx, examples.scenario_text,
+            examples.pos_persona, examples.neg_persona, examples.pos_response, examples.neg_response,
+            examples.is_error, examples.error, examples.partial_judge_error, examples.metrics_origin,
+            examples.axis_delta, examples.positive_delta, examples.negative_delta, examples.off_axis_problem,
+            examples.max_style_abs_delta, examples.likely_spurious_axis,
+            examples.pos_words, examples.neg_words, lengths.word_delta, examples.word_delta_frac,
+            examples.has_persona_echo, examples.has_refusal_or_ai_break, examples.is_strict_pass,
+            examples.is_usable_for_training,
+        from examples
+        left join length_deltas as lengths
+            on lengths.grain = 'pair' and lengths.pair_id = examples.pair_id
+        where examples.cell_id = ?
+        order by examples.is_error, examples.scenario_id, examples.sample_idx, examples.pair_id
+        limit ? offset ?""", (cell_id, int(limit), int(offset)))
+
+
+def cell_style_deltas(cell_id: str) -> pd.DataFrame:
+    return query("""
+        select pair_id, unnest(map_keys(style_deltas)) as dimension, unnest(map_values(style_deltas)) as delta,
+        from examples where cell_id = ? and style_deltas is not null""", (cell_id,))
+
+
+def cell_ratings(cell_id: str) -> pd.DataFrame:
+    return query("""
+        with ratings as (
+            select pair_id, unnest(ratings) as rating from examples where cell_id = ?
+        )
+        select
+            pair_id, rating.judge_model, rating.criterion, rating.pos_label,
+            coalesce(json_extract_string(rating.output, '$.target_reason'),
+                     json_extract_string(rating.output, '$.style_reason'),
+                     json_extract_string(rating.output, '$.confound_reason')) as reason,
+            rating.output, rating.raw_text, rating.error,
+        from ratings
+        order by pair_id, rating.judge_model, rating.criterion""", (cell_id,))
+
+
+def cell_choices(limit: int = 500) -> pd.DataFrame:
+    return query("select cell_id, score, template_text, persona_pair_id from template_pair_scores "
+                 "order by score desc nulls last, cell_id limit ?", (int(limit),))
+
+
+# ---- templates and persona pairs -----------------------------------------------------
+
+def templates() -> pd.DataFrame:
+    return query("select * from template_scores order by mean_score desc nulls last, template_id")
+
+
+def persona_pairs() -> pd.DataFrame:
+    return query("select * from persona_pair_review order by best_score desc nulls last, persona_pair_id")
+
+
+# ---- steering ------------------------------------------------------------------------
+
+def activation_row_counts() -> dict[str, int]:
+    """Rows in each activation mart that exists (absent marts are left out)."""
+    present = [m for m in ACTIVATION_MARTS if m in existing_marts()]
+    if not present:
+        return {}
+    sql = " union all ".join(f"select '{m}' as mart, count(*) as n from {m}" for m in present)
+    return dict(zip(*query(sql).to_dict("list").values()))
+
+
+def steering_cells() -> pd.DataFrame:
+    return query("""
+        select steering.cell_id, any_value(cells.template_text) as template_text,
+            any_value(cells.persona_pair_id) as persona_pair_id, any_value(cells.score) as score,
+        from steering_summary as steering
+        left join template_pair_scores as cells using (cell_id)
+        group by steering.cell_id
+        order by score desc nulls last, steering.cell_id""")
+
+
+def dose_response(cell_id: str) -> pd.DataFrame:
+    return query("""
+        select layer, positions, coeff, n_generations, mean_trait_score, mean_coherence_score,
+            mean_projection, std_projection, mean_words,
+        from steering_summary where cell_id = ?
+        order by layer, positions, coeff""", (cell_id,))
+
+
+def projection_summary(cell_id: str) -> pd.DataFrame:
+    """Projection on the cell vector by condition: prompted pos/neg, baseline (coeff 0), steered."""
+    return query("""
+        with conditions as (
+            select layer, 'prompted pos' as condition, null::double as coeff,
+                mean_pos_projection as mean_projection, null::double as std_projection, reduction as detail,
+            from activation_cell_stats where cell_id = ?
+            union all
+            select layer, 'prompted neg', null, mean_neg_projection, null, reduction
+            from activation_cell_stats where cell_id = ?
+            union all
+            select layer, case when coeff = 0 then 'baseline' else 'steered' end, coeff, mean_projection,
+                std_projection, positions
+            from steering_summary where cell_id = ?
+        )
+        select *, condition || coalesce(' ' || printf('%+g', coeff), '') || ' (' || detail || ')' as label,
+            mean_projection - coalesce(std_projection, 0) as low,
+            mean_projection + coalesce(std_projection, 0) as high,
+        from conditions
+        order by layer, condition, coeff""", (cell_id, cell_id, cell_id))
+
+
+def geometry(layer: int | None = None) -> pd.DataFrame:
+    return query("""
+        select layer, reduction, cell_id_a, cell_id_b, cosine from trait_geometry
+        where ?::integer is null or layer = ?
+        order by layer, reduction, cell_id_a, cell_id_b""", (layer, layer))
+
+
+def geometry_layers() -> list[int]:
+    return [int(x) for x in query("select distinct layer from trait_geometry order by layer")["layer"]]
+
+
+# ---- SQL page ------------------------------------------------------------------------
+
+def run_sql(sql: str, limit: int = 1000) -> pd.DataFrame:
+    """One read-only statement, at most `limit` rows; UserError for anything else."""
+    check_read_only(sql)
+    try:
+        return query(sql.strip().rstrip(";"), (), limit=int(limit))
+    except duckdb.Error as exc:
+        raise UserError(str(exc).splitlines()[0]) from exc

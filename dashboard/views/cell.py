@@ -1,0 +1,112 @@
+"""Cell: the score's six factors, the components, then every pair side by side."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import queries
+from dashboard.widgets import set_url, url_value
+
+PAIRS_PER_PAGE = 20
+COMPONENTS = [("n", "n"), ("n_errors", "errors"), ("strict_pass_rate", "strict pass"),
+              ("mean_axis_delta", "axis delta"), ("mean_off_axis_problem", "off-axis"),
+              ("mean_max_style_abs_delta", "max style"), ("persona_echo_rate", "echo rate"),
+              ("refusal_or_ai_break_rate", "refusal rate"), ("mean_abs_word_delta_frac", "|length delta|")]
+
+
+def choose_cell() -> str | None:
+    choices = queries.cell_choices()
+    labels = {r.cell_id: f"{r.score} · {r.template_text} × {r.persona_pair_id}" for r in choices.itertuples()}
+    return st.selectbox("Cell", list(labels), format_func=labels.get, index=None, key="cell_choice")
+
+
+def show_factors(cell_id: str) -> None:
+    factors = queries.cell_factors(cell_id)
+    chart = alt.Chart(factors).mark_bar().encode(
+        x=alt.X("value:Q", scale=alt.Scale(domain=[0, 1]), title="factor (score = 100 x product)"),
+        y=alt.Y("factor:N", sort=None, title=None, axis=alt.Axis(labelLimit=220)), tooltip=["factor", alt.Tooltip("value:Q", format=".3f")])
+    st.altair_chart(chart, width="stretch")
+
+
+def flag(value, good: bool) -> str:
+    if value is None or value is pd.NA or value != value:
+        return ":gray[n/a]"
+    return f":{'green' if bool(value) == good else 'red'}[{'yes' if value else 'no'}]"
+
+
+def show_pair(pair, style, ratings) -> None:
+    with st.container(border=True):
+        st.markdown(f"**Scenario** `{pair.scenario_id or pair.pair_id}`")
+        st.markdown(pair.scenario_text or "_(scenario text not stored)_")
+        if pair.is_error:
+            st.error(f"Generation or judging failed: {pair.error}")
+        if isinstance(pair.partial_judge_error, str) and pair.partial_judge_error:
+            st.warning(f"Some judge calls failed: {pair.partial_judge_error}")
+        flags = [("strict pass", pair.is_strict_pass, True), ("usable", pair.is_usable_for_training, True),
+                 ("persona echo", pair.has_persona_echo, False),
+                 ("refusal / AI break", pair.has_refusal_or_ai_break, False)]
+        st.markdown(" · ".join(f"{name} {flag(value, good)}" for name, value, good in flags))
+        st.caption(f"axis delta {pair.axis_delta} (pos {pair.positive_delta}, neg {pair.negative_delta}) · "
+                   f"off-axis {pair.off_axis_problem} · max style {pair.max_style_abs_delta} · "
+                   f"words {pair.pos_words} vs {pair.neg_words} (delta {pair.word_delta}, "
+                   f"frac {pair.word_delta_frac}) · likely spurious axis: {pair.likely_spurious_axis}")
+        pos, neg = st.columns(2)
+        pos.markdown(f"**Positive** · {pair.pos_persona}")
+        pos.markdown(pair.pos_response or "_(no completion)_")
+        neg.markdown(f"**Negative** · {pair.neg_persona}")
+        neg.markdown(pair.neg_response or "_(no completion)_")
+        if len(style):
+            chart = alt.Chart(style).mark_bar().encode(
+                x=alt.X("delta:Q", title="style delta (pos - neg)", scale=alt.Scale(domain=[-6, 6])),
+                y=alt.Y("dimension:N", title=None, axis=alt.Axis(labelOverlap=False)), color=alt.condition("datum.delta > 0", alt.value("#4c78a8"),
+                                                                       alt.value("#e45756")))
+            st.altair_chart(chart, width="stretch", height=190)
+        with st.expander(f"Judge ratings ({len(ratings)})"):
+            if len(ratings):
+                st.dataframe(ratings.drop(columns=["pair_id"]), hide_index=True)
+            else:
+                st.caption(f"No per-judge ratings stored: this pair's metrics came from "
+                           f"`{pair.metrics_origin}` data.")
+
+
+cell_id = url_value("cell", "") or choose_cell()
+if not cell_id:
+    st.title("Cell")
+    st.info("Pick a cell above, or open one from the Cells page.")
+    st.stop()
+set_url(cell=cell_id)
+summary = queries.cell_summary(cell_id)
+if summary.empty:
+    st.title("Cell")
+    st.warning(f"No cell `{cell_id}` in this warehouse (it may have been rebuilt away).")
+    st.stop()
+cell = summary.iloc[0]
+
+st.title(f"Score {cell['score']}")
+st.markdown(f"**Template** `{cell['template_text']}`  \n**Persona pair** `{cell['persona_pair_id']}`: "
+            f"{cell['pos_persona']} (positive) vs {cell['neg_persona']} (negative)  \n"
+            f"**Measurement** `{cell['measurement_id']}` · generator `{cell['generator_model']}` · "
+            f"judge `{cell['judge_model']}` · recommended: {'yes' if cell['recommended'] else 'no'}")
+factors_col, components_col = st.columns([3, 2])
+with factors_col:
+    show_factors(cell_id)
+with components_col:
+    grid = st.columns(3)
+    for i, (column, label) in enumerate(COMPONENTS):
+        value = cell[column]
+        grid[i % 3].metric(label, f"{value:.2f}" if isinstance(value, float) else str(value))
+with st.expander("Every component"):
+    st.dataframe(summary.T.rename(columns={summary.index[0]: "value"}).astype(str))
+
+n_pairs = int(cell["n_planned"] or 0)
+st.header(f"Pairs ({n_pairs})")
+page = 1
+if n_pairs > PAIRS_PER_PAGE:
+    page = st.number_input("Page", 1, (n_pairs - 1) // PAIRS_PER_PAGE + 1, key="cell_pairs_page")
+pairs = queries.cell_pairs(cell_id, PAIRS_PER_PAGE, (page - 1) * PAIRS_PER_PAGE)
+style = queries.cell_style_deltas(cell_id)
+ratings = queries.cell_ratings(cell_id)
+for pair in pairs.itertuples():
+    show_pair(pair, style[style["pair_id"] == pair.pair_id], ratings[ratings["pair_id"] == pair.pair_id])

@@ -1,0 +1,66 @@
+"""Steering: dose-response per cell, projections by condition, and the trait-geometry heatmap."""
+
+from __future__ import annotations
+
+import altair as alt
+import streamlit as st
+
+from dashboard import queries
+from dashboard.widgets import seed, set_url, url_value
+
+st.title("Steering")
+counts = queries.activation_row_counts()
+if not counts.get("steering_summary") and not counts.get("trait_geometry"):
+    st.info("No activation data yet. Extract vectors and sweep coefficients, then rebuild:\n\n"
+            "```\npsw extract vectors --model MODEL --layers 10,15,20\n"
+            "psw extract steer --cell CELL_ID --layer 15 --coeffs -4,0,4\npsw extract project --cell CELL_ID "
+            "--layer 15\npsw build\n```")
+    st.stop()
+
+
+def dose_response_chart(df, y: str, title: str) -> alt.Chart:
+    return alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X("coeff:Q", title="steering coefficient"), y=alt.Y(f"{y}:Q", title=title),
+        color=alt.Color("layer:N"), strokeDash=alt.StrokeDash("positions:N"),
+        tooltip=["layer", "positions", "coeff", alt.Tooltip(f"{y}:Q", format=".2f"), "n_generations"])
+
+
+if counts.get("steering_summary"):
+    cells = queries.steering_cells()
+    labels = {r.cell_id: f"{r.score} · {r.template_text} × {r.persona_pair_id}" for r in cells.itertuples()}
+    wanted = url_value("cell", "")
+    seed("steering_cell", wanted if wanted in labels else next(iter(labels)))
+    cell_id = st.selectbox("Cell", list(labels), format_func=labels.get, key="steering_cell")
+    set_url(cell=cell_id)
+    st.page_link("views/cell.py", label="Open this cell's pairs", query_params={"cell": cell_id})
+    curves = queries.dose_response(cell_id)
+    trait, projection = st.columns(2)
+    with trait:
+        st.subheader("Trait score")
+        st.altair_chart(dose_response_chart(curves, "mean_trait_score", "judged trait score (0-100)"),
+                        width="stretch")
+    with projection:
+        st.subheader("Projection")
+        st.altair_chart(dose_response_chart(curves, "mean_projection", "mean projection on the cell vector"),
+                        width="stretch")
+    st.subheader("Projection by condition")
+    st.caption("Mean ± sd of the projection on the cell vector: prompted positive / negative completions, "
+               "unsteered baseline (coefficient 0) and each steered coefficient.")
+    proj = queries.projection_summary(cell_id)
+    base = alt.Chart(proj).encode(y=alt.Y("label:N", title=None, sort=None), color="condition:N")
+    bars = base.mark_errorbar().encode(x=alt.X("low:Q", title="projection"), x2="high:Q")
+    points = base.mark_point(filled=True, size=70).encode(
+        x="mean_projection:Q", tooltip=["condition", "coeff", "mean_projection", "std_projection", "detail"])
+    st.altair_chart((bars + points).facet(row="layer:N"), width="stretch")
+    st.dataframe(curves, hide_index=True, key="steering_table")
+
+if counts.get("trait_geometry"):
+    st.subheader("Trait geometry")
+    layers = queries.geometry_layers()
+    layer = st.selectbox("Layer", layers, key="geometry_layer")
+    geo = queries.geometry(layer)
+    heatmap = alt.Chart(geo).mark_rect().encode(
+        x=alt.X("cell_id_a:N", title=None), y=alt.Y("cell_id_b:N", title=None),
+        color=alt.Color("cosine:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
+        tooltip=["cell_id_a", "cell_id_b", "reduction", alt.Tooltip("cosine:Q", format=".3f")])
+    st.altair_chart(heatmap.facet(column="reduction:N"), width="content")
