@@ -91,6 +91,8 @@ def _candidates(args, con):
 
 
 def _local_generator(spec: str):
+    """A factory for the local model: the import is checked now, the model is loaded only
+    when some pair still needs generating (a resumed run may need none)."""
     path = spec[len("hf:"):]
     try:
         from extract.local_gen import LocalGenerator
@@ -99,7 +101,7 @@ def _local_generator(spec: str):
             raise UserError(f"--generator:0: {spec}: local generation needs extract.local_gen, "
                             "which is not installed in this checkout yet") from None
         raise
-    return LocalGenerator(path, device="auto", dtype="auto")
+    return lambda: LocalGenerator(path, device="auto", dtype="auto")
 
 
 def build_run(args):
@@ -125,6 +127,9 @@ def build_run(args):
     scenarios = P.sample_scenarios(scenarios, args.n or None, args.seed)
     gen_params = {"temperature": args.gen_temperature, "max_tokens": args.max_tokens}
     judge_params = {"temperature": args.judge_temperature, "max_tokens": args.judge_max_tokens}
+    if "openrouter.ai" in args.base_url:
+        # OpenRouter reports the cost in `usage` when asked to
+        gen_params["usage"] = judge_params["usage"] = {"include": True}
     mid = args.measurement or P.default_measurement_id(
         args.generator, args.gen_temperature, args.seed, prompts.hash("generation"), args.max_tokens)
     plan = P.build_plan(mid, templates, pairs, scenarios, args.seed)
@@ -133,6 +138,7 @@ def build_run(args):
         "api_key_env": args.api_key_env, "n": args.n, "seed": args.seed,
         "gen_params": gen_params, "judge_params": judge_params,
         "prompt_hashes": {c: prompts.hash(c) for c in ("generation", *CRITERIA, "retry")},
+        "judge_prompt_hash": prompts.judge_set_hash(),
         "inputs": {"pairs": str(args.pairs) if args.pairs else "raw.persona_pairs",
                    "templates": str(args.templates) if args.templates else "raw.templates",
                    "scenarios": str(args.scenarios) if args.scenarios else "raw.scenarios"},
@@ -261,17 +267,33 @@ order by m.first_recorded, m.measurement_id
 """
 
 
+_EMPTY = {  # stand-ins for raw tables a warehouse may not have yet (runs opens it read-only)
+    "pairs": "(select null::varchar as measurement_id, null::varchar as error where false) as t",
+    "judgments": "(select null::varchar as measurement_id, null::varchar as error where false) as t",
+    "api_calls": "(select null::varchar as measurement_id, 0 as prompt_tokens, "
+                 "0 as completion_tokens, 0.0 as cost where false) as t",
+}
+
+
 def cmd_runs(args) -> int:
-    from ingest.collect.store import ensure_collect_schema
     path = db_path(args.db)
     if not path.exists():
         raise UserError(f"{path}:0: no warehouse here yet; run `psw collect` or `psw ingest` first")
-    con = connect(path)
+    con = connect(path, read_only=True)
     try:
-        ensure_collect_schema(con)
-        cur = con.execute(RUNS_SQL)
-        cols = [d[0] for d in cur.description]
-        rows = cur.fetchall()
+        have = {t for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'"
+        ).fetchall()}
+        if "measurements" not in have:
+            rows, cols = [], []
+        else:
+            sql = RUNS_SQL
+            for table, empty in _EMPTY.items():
+                if table not in have:
+                    sql = sql.replace(f"from raw.{table} ", f"from {empty} ")
+            cur = con.execute(sql)
+            cols = [d[0] for d in cur.description]
+            rows = cur.fetchall()
     finally:
         con.close()
     if args.json:

@@ -30,6 +30,8 @@ PROMPT_FILES = {
     "retry": "judge_retry.j2",
 }
 
+JUDGE_PROMPTS = ("positive_axis", "negative_axis", "style", "confound")
+
 # key -> (kind, lo, hi); kind in int|bool|str
 AXIS_KEYS = {
     "A_more_target_than_B": ("int", 1, 5),
@@ -72,6 +74,7 @@ class Prompts:
     env: jinja2.Environment
     texts: dict[str, str]
     _compiled: dict = field(default_factory=dict)
+    memo: dict = field(default_factory=dict)   # scenario text -> rendered generation prompt
 
     @classmethod
     def load(cls, directory: Path | None = None) -> "Prompts":
@@ -89,6 +92,14 @@ class Prompts:
 
     def hash(self, name: str) -> str:
         return text_hash(self.texts[name])
+
+    def judge_set_hash(self) -> str:
+        """The `prompt_hash` of every rating: one hash over the four judge prompt files and the
+        retry prompt, so the four calls of one pair x judge share it (dbt groups by it) and a
+        change to any judge prompt re-judges side by side. Per-file hashes go to
+        raw.measurements.params.prompt_hashes."""
+        names = (*JUDGE_PROMPTS, "retry")
+        return text_hash("\x1e".join(f"{PROMPT_FILES[n]}\x1f{self.texts[n]}" for n in names))
 
     def render(self, name: str, **ctx) -> str:
         compiled = self._compiled.get(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import sys
 import time
 from dataclasses import dataclass, field
@@ -39,10 +40,18 @@ class Counters:
     error_samples: list = field(default_factory=list)
 
 
+def user_prompt(prompts: Prompts, scenario: str) -> str:
+    memo = prompts.memo
+    text = memo.get(scenario)
+    if text is None:
+        text = memo[scenario] = prompts.render("generation", scenario=scenario)
+    return text
+
+
 def generation_messages(item: PlanItem, prompts: Prompts, pole: str) -> list[dict]:
     system = item.pos_system if pole == "pos" else item.neg_system
     return [{"role": "system", "content": system},
-            {"role": "user", "content": prompts.render("generation", scenario=item.scenario.text)}]
+            {"role": "user", "content": user_prompt(prompts, item.scenario.text)}]
 
 
 def generation_error(pole: str, res: ChatResult) -> str | None:
@@ -84,7 +93,8 @@ class Collector:
         self.counters = Counters(planned=len(plan))
         self.local_generator = local_generator
         self.local_batch_size = local_batch_size
-        self.hashes = {c: prompts.hash(c) for c in CRITERIA}
+        judge_hash = prompts.judge_set_hash()
+        self.hashes = {c: judge_hash for c in CRITERIA}
         self.pairs = store.existing_pairs(cfg.measurement_id)
         self.done = store.done_judgments(cfg.measurement_id, include_errors=not retry_errors)
         self.bar = None
@@ -114,8 +124,7 @@ class Collector:
             "pos_response": pos, "neg_response": neg, "generator_model": self.cfg.generator,
             "error": error,
             "extra": {"source": "collect", "template_jinja": item.template.jinja,
-                      "user_prompt": self.prompts.render("generation",
-                                                         scenario=item.scenario.text),
+                      "user_prompt": user_prompt(self.prompts, item.scenario.text),
                       "generation_prompt_hash": self.prompts.hash("generation"),
                       "gen_params": self.cfg.gen_params,
                       "positive_behavior": pp.positive_behavior,
@@ -152,14 +161,21 @@ class Collector:
         self._write_pair(item, pos_res.content, neg_res.content, error)
         return error is None
 
-    async def _judge(self, item: PlanItem, judge: str, criterion: str, pos: str, neg: str):
+    def _judge_messages(self, item: PlanItem, criterion: str, pos: str, neg: str) -> list[dict]:
         text = self.prompts.render(criterion, **judge_context(item, criterion, pos, neg))
-        messages = [{"role": "user", "content": text}]
+        return [{"role": "user", "content": text}]
+
+    async def _judge(self, item: PlanItem, judge: str, criterion: str, messages: list[dict],
+                     key: str | None = None):
         output, raw, error = None, None, None
         for attempt in (1, 2):
-            res = await self.client.chat(judge, messages, self.cfg.judge_params)
+            res = await self.client.chat(judge, messages, self.cfg.judge_params,
+                                         key=key if attempt == 1 else None)
             if res.error:
-                raw, error = None, res.error
+                if attempt == 1:
+                    raw, error = None, res.error
+                else:   # keep the first, invalid reply and say why it was asked again
+                    error = f"{error}; asking again failed: {res.error}"
                 break
             raw = res.content
             try:
@@ -193,26 +209,45 @@ class Collector:
         self.done.add((item.pair_id, judge, criterion, phash))
         self.counters.judgments += 1
 
-    async def _pair(self, item: PlanItem, sem: asyncio.Semaphore):
-        async with sem:
-            got = self.pairs.get(item.pair_id)
-            if got is None:
-                if not await self._generate(item):
-                    self._tick()
-                    return
-                got = self.pairs[item.pair_id]
-            elif got[2] is not None:
+    async def _pair(self, item: PlanItem):
+        got = self.pairs.get(item.pair_id)
+        if got is None:
+            if not await self._generate(item):
                 self._tick()
                 return
-            pos, neg, _ = got
-            todo = self._todo_judgments(item)
-            await asyncio.gather(*(self._judge(item, j, c, pos, neg) for j, c in todo))
+            got = self.pairs[item.pair_id]
+        elif got[2] is not None:
             self._tick()
+            return
+        pos, neg, _ = got
+        calls = []
+        for judge, criterion in self._todo_judgments(item):
+            messages = self._judge_messages(item, criterion, pos, neg)
+            key = self.client.key(judge, messages, self.cfg.judge_params)
+            if key in self.client.cache:
+                # answered from the cache: no task, no waiting (the replay fast path)
+                await self._judge(item, judge, criterion, messages, key)
+            else:
+                calls.append(self._judge(item, judge, criterion, messages, key))
+        if calls:
+            await asyncio.gather(*calls)
+        self._tick()
+
+    async def _worker(self, queue: collections.deque):
+        while queue:
+            await self._pair(queue.popleft())
+            # a pair answered wholly from the cache never suspends: yield so the flusher
+            # (and Ctrl-C) get their turn and rows keep landing during a replay
+            await asyncio.sleep(0)
 
     # ------------------------------------------------------------------ local generation
     async def _generate_local(self, items: list[PlanItem]):
-        gen = self.local_generator
         need = [it for it in items if it.pair_id not in self.pairs]
+        if not need:
+            return
+        gen = self.local_generator
+        if callable(gen) and not hasattr(gen, "generate_batch"):
+            gen = self.local_generator = await asyncio.to_thread(gen)   # load the model now
         max_tokens = int(self.cfg.gen_params.get("max_tokens", 400))
         temperature = float(self.cfg.gen_params.get("temperature", 0.0))
         for i in range(0, len(need), self.local_batch_size):
@@ -250,8 +285,11 @@ class Collector:
         try:
             if self.local_generator is not None:
                 await self._generate_local(pending)
-            sem = asyncio.Semaphore(max(1, self.cfg.concurrency))
-            await asyncio.gather(*(self._pair(it, sem) for it in pending))
+            # a fixed pool of workers (pairs in flight = concurrency; each pair's calls run
+            # in parallel, bounded by the client's HTTP slots): no task per planned pair
+            queue = collections.deque(pending)
+            workers = min(len(pending), max(1, self.cfg.concurrency))
+            await asyncio.gather(*(self._worker(queue) for _ in range(workers)))
         finally:
             await self.store.stop()
             if self.bar is not None:

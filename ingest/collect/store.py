@@ -26,7 +26,7 @@ create table if not exists raw.api_calls (
     cache_key varchar primary key,      -- sha256 of (base url, model, messages, params)
     base_url varchar not null,
     model varchar not null,
-    request json not null,              -- {"messages": [...], "params": {...}}; never headers
+    request json not null,              -- the request body as sent (model, messages, params); never headers
     response json,                      -- the response body as received
     content varchar,                    -- choices[0].message.content
     finish_reason varchar,
@@ -78,9 +78,13 @@ class Store:
         self._buf: dict[str, list[dict]] = {t: [] for t in _COLUMNS}
         self._lock = threading.Lock()       # one flush at a time
         self._task: asyncio.Task | None = None
+        self._stopping = False
         self._wake: asyncio.Event | None = None
         self.rows_written = {t: 0 for t in _COLUMNS}
         ensure_collect_schema(con)
+        # the first Arrow scan imports pandas & co (~0.5 s): pay it now, not at the first flush
+        warm = pa.table({"x": [1]})  # noqa: F841
+        con.execute("select count(*) from warm").fetchall()
 
     # -------------------------------------------------------------- reads (once, at start)
     def load_cache(self, base_url: str, models: list[str]) -> dict:
@@ -181,7 +185,9 @@ class Store:
         self.rows_written[table] += len(uniq)
 
     async def _flusher(self) -> None:
-        while True:
+        # Stops on a flag, not by cancellation: on Python < 3.12, asyncio.wait_for can
+        # swallow a cancel that races with the event being set, and the loop never ends.
+        while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval)
             except asyncio.TimeoutError:
@@ -191,15 +197,23 @@ class Store:
                 await asyncio.to_thread(self._write, self._take())
 
     def start(self) -> None:
+        self._stopping = False
         self._wake = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._flusher())
 
     async def stop(self) -> None:
+        """End the flusher and write what is left (also when the run is being cancelled)."""
+        self._stopping = True
+        pending = None
         if self._task is not None:
-            self._task.cancel()
+            self._wake.set()
             try:
                 await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+            except asyncio.CancelledError as exc:   # Ctrl-C while stopping: flush anyway
+                pending = exc
+            except Exception as exc:                # a failed write: report it after the rest
+                pending = exc
             self._task = None
         self.flush()
+        if pending is not None:
+            raise pending

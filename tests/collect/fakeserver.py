@@ -75,7 +75,8 @@ def default_responder(body: dict):
     text = prompt_text(body)
     if is_generation(body):
         h = hashlib.md5(text.encode()).hexdigest()[:8]
-        return f"Considering this carefully ({h}), I would act openly and explain my reasons."
+        system = body["messages"][0]["content"]
+        return f"[{system}] Considering this carefully ({h}), I would act openly and explain."
     obj = default_judge_object(criterion_of(body))
     return "Here is my rating:\n```json\n" + json.dumps(obj) + "\n```\nHope this helps."
 
@@ -200,6 +201,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024   # listen backlog: 64+ clients connect at once
+
+    def handle_error(self, request, client_address):  # clients that time out or get killed
+        pass
 
 
 class FakeServer:
