@@ -15,6 +15,7 @@ MEANS = ["strict_pass_rate", "mean_axis_delta", "mean_positive_delta", "mean_neg
          "mean_off_axis_problem", "usable_rate", "mean_max_style_abs_delta", "mean_abs_word_delta_frac",
          "persona_echo_rate", "refusal_or_ai_break_rate"]
 STYLE = [k for k in CELL_STATS[0] if k.startswith("mean_style_delta_")]
+FOUR_DP = 0.5e-4 + 1e-9  # the published values are rounded to 4 dp (a sum's last bit may tip a 5)
 
 
 def guide_score(s: dict) -> float:
@@ -43,7 +44,7 @@ def test_every_published_cell_is_reproduced(cells):
         assert got["n"] == expected["n"], where
         assert got["n_strict_pass"] == expected["n_strict_pass"], where
         for col in MEANS + STYLE:
-            assert round(got[col], 4) == pytest.approx(expected[col], abs=1e-4), f"{where}: {col}"
+            assert got[col] == pytest.approx(expected[col], abs=FOUR_DP), f"{where}: {col}"
         assert got["common_spurious_axes"] == expected["common_spurious_axes"], where
         assert got["strict_pass_persona_pairs"] == expected["strict_pass_persona_pairs"], where
         assert got["recommended"] == expected["recommended"], where
@@ -86,7 +87,7 @@ def test_every_published_template_is_reproduced(pilot_db):
         assert row["n"] == expected["n"]
         for col in ["strict_pass_rate", "mean_axis_delta", "mean_positive_delta", "mean_negative_delta",
                     "mean_off_axis_problem", "mean_max_style_abs_delta", "mean_abs_word_delta_frac"]:
-            assert round(row[col], 4) == pytest.approx(expected[col], abs=1e-4), col
+            assert row[col] == pytest.approx(expected[col], abs=FOUR_DP), col
         assert row["strict_pass_persona_pairs"] == expected["strict_pass_persona_pairs"]
 
 
