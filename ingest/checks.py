@@ -3,7 +3,7 @@
 Each check yields a reason string or NULL; DuckDB evaluates them over every
 line, so a million-line file is checked without a Python loop. Every field a
 kind checks is pulled out of the record in one `json_extract(record, [paths])`
-call (one parse per line), and the checks read that list. These checks guard
+call (one parse per line), and the checks read those lists. These checks guard
 shape and range only; every derivation happens later in dbt.
 """
 
@@ -74,25 +74,25 @@ def fields(kind: str) -> list[str]:
 
 
 def extract_sql(kind: str) -> str:
-    """One parse per record: the values of every checked field, as a list of JSON."""
-    paths = ", ".join(f"'$.\"{name}\"'" for name in fields(kind))
-    return f"json_extract(record, [{paths}])"
+    """The JSON type (`t`) and text (`s`) of every checked field, each list from one call."""
+    paths = "[" + ", ".join(f"'$.\"{name}\"'" for name in fields(kind)) + "]"
+    return f"json_type(record, {paths}) as t, json_extract_string(record, {paths}) as s"
 
 
 def reasons_sql(kind: str) -> str:
-    """SQL for the list of reasons (empty when the record is fine), over `v` = extract_sql(kind)."""
+    """SQL for the list of reasons (empty when the record is fine), over `t` and `s` of extract_sql(kind)."""
     index = {name: i + 1 for i, name in enumerate(fields(kind))}
     parts = [_check_sql(c, index) for c in CHECKS[kind]]
     if kind == "scenarios":
-        has_text = " or ".join(f"json_type(v[{index[k]}]) = 'VARCHAR'" for k in SCENARIO_TEXT_FIELDS)
+        has_text = " or ".join(f"t[{index[k]}] = 'VARCHAR'" for k in SCENARIO_TEXT_FIELDS)
         parts.append(f"case when not coalesce({has_text}, false) "
                      f"then 'missing required field prompt (or question, or text)' end")
     return "list_filter([" + ",\n".join(parts) + "], lambda reason: reason is not null)"
 
 
 def _check_sql(check: Check, index: dict[str, int]) -> str:
-    value = f"v[{index[check.field]}]"
-    jt, text, f = f"json_type({value})", f"json_extract_string({value}, '$')", check.field
+    i = index[check.field]
+    jt, text, f = f"t[{i}]", f"s[{i}]", check.field
     absent = f"({jt} is null or {jt} = 'NULL')"
     if check.kind == "text":
         ok = f"({jt} = 'VARCHAR' and length(trim({text})) > 0)"
@@ -112,8 +112,8 @@ def _check_sql(check: Check, index: dict[str, int]) -> str:
     else:
         expr = f"case when not {absent} and not {ok} then {wrong} end"
     if check.when_ok_only:
-        error = f"v[{index['error']}]"
-        expr = f"case when json_type({error}) is null or json_type({error}) = 'NULL' then {expr} end"
+        error = f"t[{index['error']}]"
+        expr = f"case when {error} is null or {error} = 'NULL' then {expr} end"
     return expr
 
 

@@ -121,9 +121,8 @@ def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
         con.execute(f"""
             create or replace temp table _records as
             select line_no, {reasons_sql(report.kind)} as reasons
-            from (select line_no, {extract_sql(report.kind)} as v
-                  from (select line_no, line::json as record from _lines
-                        where json_valid(line) and json_type(line::json) = 'OBJECT'))""")
+            from (select line_no, {extract_sql(report.kind)}
+                  from (select line_no, line as record from _lines anti join _invalid using (line_no)))""")
     for line_no, reasons, excerpt in con.execute(
             "select line_no, reasons, left(_lines.line, 200) from _records join _lines using (line_no) "
             "where len(reasons) > 0 order by line_no").fetchall():
@@ -143,9 +142,9 @@ def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
 
 
 def _reject_invalid_json(con, report: LoadReport) -> None:
-    rows = con.execute("select line_no, line from _lines where not json_valid(line) or json_type(line::json) <> 'OBJECT' "
-                       "order by line_no").fetchall()
-    for line_no, line in rows:
+    con.execute("create or replace temp table _invalid as select line_no, line from _lines "
+                "where not json_valid(line) or not starts_with(ltrim(line), '{')")
+    for line_no, line in con.execute("select line_no, line from _invalid order by line_no").fetchall():
         try:
             json.loads(line)
             reason = "expected a JSON object on this line"

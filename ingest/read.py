@@ -6,8 +6,10 @@ DuckDB, not Python, parses the JSON.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,18 +38,64 @@ class FileScan:
     simple_lines: bool = True  # no blank lines and no \x01: DuckDB can read the lines itself
 
 
+CHUNK = 1 << 23
+BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")  # a blank line after the first (which is checked apart)
+
+
 def scan(path: Path) -> FileScan:
-    """One pass over the bytes: sha256, UTF-8 check per line, line count, first record."""
-    digest = hashlib.sha256()
+    """One pass over the bytes in large chunks: sha256, UTF-8, line count, blank lines.
+
+    Only a file with bad bytes is read again line by line, to name each bad line.
+    """
+    digest, decoder = hashlib.sha256(), codecs.getincrementaldecoder("utf-8")()
+    n_newlines, valid, simple, tail, last = 0, True, True, b"", b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            n_newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+            if valid:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    valid = False
+            if simple:
+                block = tail + chunk
+                simple = b"\x01" not in chunk and not BLANK_LINE.search(block)
+                tail = block[block.rfind(b"\n") + 1:]
+    if valid:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            valid = False
+    n_lines = n_newlines + (1 if last not in (b"", b"\n") else 0)
+    if (tail and not tail.strip()) or not _first_bytes(path).strip():
+        simple = False
+    if not valid:
+        return _scan_lines(path, digest.hexdigest())
+    return FileScan(path, digest.hexdigest(), n_lines, None, _first_line(path), [], simple)
+
+
+def _first_bytes(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.readline()
+
+
+def _first_line(path: Path) -> str | None:
+    with path.open("rb") as handle:
+        for raw in handle:
+            if raw.strip():
+                return raw.decode("utf-8")
+    return None
+
+
+def _scan_lines(path: Path, sha: str) -> FileScan:
+    """The slow path for a file with bad bytes: name every line that is not UTF-8."""
     rejects: list[Reject] = []
     first_line = None
     n_lines = 0
-    simple = True
     with path.open("rb") as handle:
         for n_lines, raw in enumerate(handle, start=1):
-            digest.update(raw)
-            if simple and (not raw.strip() or b"\x01" in raw):
-                simple = False
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -55,7 +103,7 @@ def scan(path: Path) -> FileScan:
                 continue
             if first_line is None and text.strip():
                 first_line = text
-    return FileScan(path, digest.hexdigest(), n_lines, None, first_line, rejects, simple and not rejects)
+    return FileScan(path, sha, n_lines, None, first_line, rejects, False)
 
 
 def detect_kind(scan_: FileScan) -> str | None:
