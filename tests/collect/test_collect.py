@@ -421,9 +421,8 @@ def test_runs_on_a_warehouse_without_collect_tables(tmp_path, capfd):
 
 def test_hf_generator_with_the_real_local_generator(tmp_path, fake, secret):
     """`--generator hf:<path>` through extract.local_gen with a tiny random model."""
-    pytest.importorskip("torch")
-    testing = pytest.importorskip("extract.testing")
-    pytest.importorskip("extract.local_gen")
+    from extract import testing
+
     model, tok = testing.tiny_model_and_tokenizer()
     model.save_pretrained(tmp_path / "tiny")
     tok.save_pretrained(tmp_path / "tiny")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from psw.cli import main
 
@@ -15,7 +14,6 @@ FILES = ["persona_pairs_v2_candidates.jsonl", "scenarios_v2_candidates.jsonl",
          "templates_v2_candidates.txt", "v2_pilot_seed23_examples.jsonl"]
 
 
-@pytest.mark.skipif(not PILOT.exists(), reason="reference pilot not present")
 def test_extract_then_build_fills_the_activation_marts(tmp_path, tiny_path):
     db = str(tmp_path / "pilot.duckdb")
     assert main(["--db", db, "ingest", *(str(PILOT / f) for f in FILES), "--measurement", "v2_pilot_seed23"]) == 0
