@@ -19,11 +19,15 @@ def db_path(cli_value: str | None = None) -> Path:
     return Path(value).expanduser().resolve()
 
 
+# DuckDB spills to disk past this, so a million-pair ingest stays within a laptop's memory
+MEMORY_LIMIT = os.environ.get("PSW_MEMORY_LIMIT", "2GB")
+
+
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     if read_only and not path.exists():
         raise UserError(f"{path}: no warehouse here yet; run `psw ingest ...` then `psw build`")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+    return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": MEMORY_LIMIT})
 
 
 class UserError(Exception):

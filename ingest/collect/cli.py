@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -317,23 +316,3 @@ def cmd_runs(args) -> int:
     for row in table:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point without the other psw commands (used by tests that kill a subprocess)."""
-    parser = argparse.ArgumentParser(prog="psw")
-    parser.add_argument("--db")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

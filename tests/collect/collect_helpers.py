@@ -47,7 +47,7 @@ def collect_args(db: Path, base_url: str, files: dict, *extra: str, judges=("jud
 
 
 def run_cli(argv: list[str]) -> int:
-    from ingest.collect.cli import main
+    from psw.cli import main
     return main(argv)
 
 

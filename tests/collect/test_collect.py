@@ -339,7 +339,7 @@ def test_hf_generator_dispatch(tmp_path, fake, secret, monkeypatch, capfd):
 # ------------------------------------------------------------------ kill and resume
 
 def _spawn(argv, env):
-    code = ("import sys; sys.path.insert(0, %r); from ingest.collect.cli import main; "
+    code = ("import sys; sys.path.insert(0, %r); from psw.cli import main; "
             "sys.exit(main(%r))" % (str(ROOT), argv))
     return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
