@@ -22,7 +22,8 @@ setup: $(BIN)/.installed
 demo: setup
 	$(BIN)/psw --db $(DB) ingest $(DEMO)/persona_pairs.jsonl $(DEMO)/templates.txt $(DEMO)/scenarios.jsonl $(DEMO)/demo_run_artifact.json
 	$(BIN)/psw --db $(DB) build --quiet
-	$(BIN)/psw --db $(DB) sql "select score, score_se, template_text, persona_pair_id, n, n_errors, strict_pass_rate, \
+	$(BIN)/psw --db $(DB) sql "select score, score_se, template_text, persona_pair_id, n, n_errors, \
+		round(strict_pass_rate, 2) as pass_rate, \
 		round(mean_axis_delta, 2) as axis, round(mean_off_axis_problem, 2) as off_axis, \
 		round(mean_max_style_abs_delta, 2) as style, persona_echo_rate as echo, refusal_or_ai_break_rate as refusal, \
 		round(mean_abs_word_delta_frac, 2) as abs_len, recommended \
