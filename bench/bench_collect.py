@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "collect"))
 
 from collect_helpers import KEY_ENV, SECRET, collect_args, write_candidates  # noqa: E402
-from ingest.collect.cli import main as collect_main  # noqa: E402
+from psw.cli import main as collect_main  # noqa: E402
 
 
 def server_requests(base_url: str) -> int:
