@@ -44,12 +44,13 @@ def write_scaled(path: Path, n_pairs: int) -> None:
 def timed(args: list[str]) -> tuple[float, float]:
     """Seconds and peak RSS (GB) of one command run in a fresh wrapper process."""
     wrapper = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-               "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
+               "run = subprocess.run(sys.argv[1:], capture_output=True, text=True); rc = run.returncode; "
+               "sys.stderr.write(run.stdout[-3000:] + run.stderr[-3000:] if rc else ''); "
                "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)")
     out = subprocess.run([sys.executable, "-c", wrapper, *args], capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
     if out.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(args)}\n{out.stderr[-2000:]}")
+        raise SystemExit(f"failed: {' '.join(args)}\n{out.stderr[-4000:]}")
     seconds, kb = out.stdout.split()
     return float(seconds), int(kb) / 1024 / 1024
 

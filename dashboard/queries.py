@@ -322,26 +322,14 @@ def dose_response(cell_id: str) -> pd.DataFrame:
         order by layer, positions, coeff""", (cell_id,))
 
 
-def projection_summary(cell_id: str) -> pd.DataFrame:
-    """Projection on the cell vector by condition: prompted pos/neg, baseline (coeff 0), steered."""
+def projection_distribution(cell_id: str) -> pd.DataFrame:
+    """Every projection on the cell's vectors, labelled by condition (and coefficient when steered)."""
     return query("""
-        with conditions as (
-            select layer, 'prompted pos' as condition, null::double as coeff,
-                mean_pos_projection as mean_projection, null::double as std_projection, reduction as detail,
-            from activation_cell_stats where cell_id = ?
-            union all
-            select layer, 'prompted neg', null, mean_neg_projection, null, reduction
-            from activation_cell_stats where cell_id = ?
-            union all
-            select layer, case when coeff = 0 then 'baseline' else 'steered' end, coeff, mean_projection,
-                std_projection, positions
-            from steering_summary where cell_id = ?
-        )
-        select *, condition || coalesce(' ' || printf('%+g', coeff), '') || ' (' || detail || ')' as label,
-            mean_projection - coalesce(std_projection, 0) as low,
-            mean_projection + coalesce(std_projection, 0) as high,
-        from conditions
-        order by layer, condition, coeff""", (cell_id, cell_id, cell_id))
+        select layer, condition, coeff, positions, reduction, projection,
+            condition || coalesce(' ' || printf('%+g', coeff), '') || coalesce(' ' || positions, '')
+                || ' (' || reduction || ')' as label,
+        from projection_distribution where cell_id = ?
+        order by layer, condition, coeff""", (cell_id,))
 
 
 def geometry(layer: int | None = None) -> pd.DataFrame:

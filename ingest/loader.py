@@ -25,6 +25,7 @@ from ingest.schema import ensure_raw_schema
 from psw.db import UserError
 
 MEASURED_KINDS = ("examples", "artifact")
+MAX_FAST_LINE_BYTES = 16 << 20  # DuckDB's line reader allocates buffers of this size
 
 
 @dataclass
@@ -91,12 +92,16 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
 def _stage_lines(con: duckdb.DuckDBPyConnection, scan: read.FileScan) -> None:
     if scan.simple_lines:
         # every line is a record: DuckDB reads them itself (in order), far faster than Python
-        con.execute("""
-            create or replace temp table _lines as
-            select (row_number() over ())::integer as line_no, line
-            from read_csv(?, columns = {'line': 'VARCHAR'}, header = false, delim = chr(1), quote = '',
-                          escape = '', auto_detect = false, max_line_size = 1073741824)""", [str(scan.path)])
-        return
+        try:
+            con.execute("""
+                create or replace temp table _lines as
+                select (row_number() over ())::integer as line_no, line
+                from read_csv(?, columns = {'line': 'VARCHAR'}, header = false, delim = chr(1), quote = '',
+                              escape = '', auto_detect = false, max_line_size = ?)""",
+                        [str(scan.path), MAX_FAST_LINE_BYTES])
+            return
+        except duckdb.Error:
+            pass  # a line longer than the fast reader's buffer: read it the slow way below
     con.execute("create or replace temp table _lines (line_no integer, line varchar)")
     bad = {r.line_no for r in scan.rejects}
     for batch in read.line_batches(scan.path, bad):

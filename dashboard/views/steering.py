@@ -43,15 +43,14 @@ if counts.get("steering_summary"):
         st.subheader("Projection")
         st.altair_chart(dose_response_chart(curves, "mean_projection", "mean projection on the cell vector"),
                         width="stretch")
-    st.subheader("Projection by condition")
-    st.caption("Mean ± sd of the projection on the cell vector: prompted positive / negative completions, "
-               "unsteered baseline (coefficient 0) and each steered coefficient.")
-    proj = queries.projection_summary(cell_id)
-    base = alt.Chart(proj).encode(y=alt.Y("label:N", title=None, sort=None), color="condition:N")
-    bars = base.mark_errorbar().encode(x=alt.X("low:Q", title="projection"), x2="high:Q")
-    points = base.mark_point(filled=True, size=70).encode(
-        x="mean_projection:Q", tooltip=["condition", "coeff", "mean_projection", "std_projection", "detail"])
-    st.altair_chart((bars + points).facet(row="layer:N"), width="stretch")
+    st.subheader("Projection distributions")
+    st.caption("Every response's projection on the cell vector: the measured pairs' completions under the "
+               "positive and negative persona, the unsteered baseline (coefficient 0) and the steered ones.")
+    proj = queries.projection_distribution(cell_id)
+    box = alt.Chart(proj).mark_boxplot(extent="min-max").encode(
+        x=alt.X("projection:Q", title="projection"), y=alt.Y("label:N", title=None, sort=None),
+        color="condition:N", tooltip=["condition", "coeff", "positions", "reduction"])
+    st.altair_chart(box.facet(row="layer:N"), width="stretch")
     st.dataframe(curves, hide_index=True, key="steering_table")
 
 if counts.get("trait_geometry"):

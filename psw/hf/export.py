@@ -35,7 +35,7 @@ MEASURED_SPLITS = [
 SHARED_SPLITS = [
     ("persona_pair_review", "main.persona_pair_review", "best_score desc nulls last, persona_pair_id"),
 ]
-ACTIVATION_SPLITS = ["activation_cell_stats", "steering_summary", "trait_geometry"]
+ACTIVATION_SPLITS = ["activation_cell_stats", "steering_summary", "trait_geometry", "projection_distribution"]
 
 CANDIDATE_SQL = {
     "persona_pairs": """select persona_pair_id, pos_persona, neg_persona, positive_behavior, negative_behavior,

@@ -34,7 +34,7 @@ from ingest.schema import ensure_raw_schema
 from psw.db import UserError, connect
 
 DERIVED_SPLITS = {"template_pair_scores", "template_scores", "persona_pair_review", "length_deltas",
-                  "activation_cell_stats", "steering_summary", "trait_geometry"}
+                  "activation_cell_stats", "steering_summary", "trait_geometry", "projection_distribution"}
 SHARD = re.compile(r"-\d{5}-of-\d{5}$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 

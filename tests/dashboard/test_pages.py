@@ -121,11 +121,19 @@ def test_steering_with_activation_rows(app, pilot_copy, top_cell):
                         "coeff, n_generations, mean_projection, std_projection, mean_trait_score) "
                         "values (?, ?, ?, ?, 'response', ?, 3, ?, 0.5, ?)",
                         [f"s{layer}{coeff}", f"v{layer}", top_cell, layer, coeff, coeff / 2, 50 + 10 * coeff])
+        for condition, coeff, projection in [("prompted_pos", None, 2.0), ("prompted_pos", None, 2.4),
+                                             ("prompted_neg", None, -1.0), ("baseline", 0, 0.1), ("steered", 4, 1.9)]:
+            con.execute("insert into projection_distribution (projection_row_id, vector_id, cell_id, layer, "
+                        "condition, coeff, positions, projection, reduction) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [f"p{layer}{condition}{projection}", f"v{layer}", top_cell, layer, condition, coeff,
+                         None if coeff is None else "response", projection, "mean_response"])
     con.execute("insert into trait_geometry (geometry_id, cell_id_a, cell_id_b, layer, reduction, cosine) "
                 "values ('g1', 'a', 'b', 1, 'mean_response', 0.3), ('g2', 'b', 'a', 1, 'mean_response', 0.3)")
     con.close()
     at = app(pilot_copy, "views/steering.py")
-    assert not at.info and len(charts(at)) == 4  # trait, projection, by condition, geometry
+    assert not at.info and len(charts(at)) == 4  # trait, projection, distributions, geometry
+    spec = charts(at)[2].proto.spec
+    assert '"boxplot"' in spec and '"field": "projection"' in spec and '"field": "condition"' in spec
     assert at.selectbox(key="steering_cell").value == top_cell
     assert len(at.dataframe[0].value) == 6
 
