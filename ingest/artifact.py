@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest import keys
-from ingest.judge_schema import CRITERIA, validate
+from ingest.judge_schema import CRITERIA, problem
 from ingest.read import Reject
 
 JUDGMENT_KEYS = {c: f"{c}_judgment" for c in CRITERIA}
@@ -63,9 +63,9 @@ def _problem(result: Any) -> str | None:
     for criterion, key in JUDGMENT_KEYS.items():
         if key not in result:
             return f"missing required field {key}"
-        problem = validate(criterion, result[key])
-        if problem:
-            return f"field {key}: {problem.split(': ', 1)[1]}"
+        found = problem(criterion, result[key])
+        if found:
+            return f"{key}: {found}"
     return None
 
 
@@ -75,9 +75,9 @@ def rows(doc: dict, measurement_id: str, load_id: str, loaded_at) -> tuple[list[
     judge = (meta["judge_models"] or ["unknown"])[0]
     pairs, judgments, rejects = [], [], []
     for index, result in enumerate(doc["results"]):
-        problem = _problem(result)
-        if problem:
-            rejects.append(Reject(None, f"results[{index}]: {problem}", json.dumps(result)[:200]))
+        reason = _problem(result)
+        if reason:
+            rejects.append(Reject(None, f"results[{index}]: {reason}", json.dumps(result)[:200]))
             continue
         axis = result["axis"]
         pair = keys.pair_id(measurement_id, result["template"], axis["id"], result["prompt"],

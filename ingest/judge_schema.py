@@ -1,7 +1,9 @@
 """The keys and scales of the four raw judge objects (ARCHITECTURE.md, "Scoring").
 
-Used to refuse malformed judge objects before they reach the raw layer; a
-judge object that passes here is stored as-is and dbt derives the metrics.
+One definition for both ways judge objects arrive: `psw collect` validates (and
+coerces) live judge replies against `spec(criterion)`, and artifact ingest refuses
+malformed stored objects with `problem(criterion, obj)`. Objects that pass are
+stored as they are; dbt derives the metrics.
 """
 
 from __future__ import annotations
@@ -9,50 +11,66 @@ from __future__ import annotations
 from typing import Any
 
 CRITERIA = ("positive_axis", "negative_axis", "style", "confound")
-STYLE_DIMS_V2 = ("verbosity", "confidence", "hedging", "warmth", "enthusiasm", "praise",
-                 "directness", "formality")
+STYLE_DIMS = ("verbosity", "confidence", "hedging", "warmth", "enthusiasm", "praise", "directness", "formality")
+STYLE_FLAGS = ("persona_echo", "refusal_or_ai_break")
+
+# key -> (kind, lo, hi); kind in int | bool | str
+AXIS_KEYS = {
+    "A_more_target_than_B": ("int", 1, 5),
+    "B_more_target_than_A": ("int", 1, 5),
+    "target_score_A": ("int", 1, 5),
+    "target_score_B": ("int", 1, 5),
+    "target_reason": ("str", None, None),
+}
+CONFOUND_KEYS = {
+    "off_axis_problem_likert": ("int", 1, 7),
+    "likely_spurious_axis": ("str", None, None),
+    "usable_for_training": ("bool", None, None),
+    "confound_reason": ("str", None, None),
+}
 
 
-def _int_in(obj: dict, key: str, lo: int, hi: int) -> str | None:
-    if key not in obj:
-        return f"missing required field {key}"
-    value = obj[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
-        return f"field {key}: expected an integer in {lo}..{hi}, got {value!r}"
-    if not lo <= value <= hi:
-        return f"field {key}: expected an integer in {lo}..{hi}, got {value!r}"
-    return None
+def style_keys(dims=STYLE_DIMS) -> dict[str, tuple]:
+    keys = {f"{dim}_{side}": ("int", 1, 7) for dim in dims for side in "AB"}
+    keys.update({f"{flag}_{side}": ("bool", None, None) for flag in STYLE_FLAGS for side in "AB"})
+    keys["style_reason"] = ("str", None, None)
+    return keys
 
 
-def _bool(obj: dict, key: str) -> str | None:
-    if not isinstance(obj.get(key), bool):
-        return f"field {key}: expected true or false, got {obj.get(key, 'nothing')!r}"
-    return None
-
-
-def _text(obj: dict, key: str) -> str | None:
-    if not isinstance(obj.get(key), str):
-        return f"field {key}: expected a string, got {obj.get(key, 'nothing')!r}"
-    return None
-
-
-def validate(criterion: str, obj: Any) -> str | None:
-    """Return the first problem with a judge object, or None if it is well-formed."""
-    if not isinstance(obj, dict):
-        return f"{criterion}: expected a JSON object, got {type(obj).__name__}"
+def spec(criterion: str, dims=STYLE_DIMS) -> dict[str, tuple]:
     if criterion in ("positive_axis", "negative_axis"):
-        checks = [_int_in(obj, k, 1, 5) for k in
-                  ("A_more_target_than_B", "B_more_target_than_A", "target_score_A", "target_score_B")]
-    elif criterion == "style":
-        dims = sorted({k[:-2] for k in obj if k.endswith(("_A", "_B"))}
-                      - {"persona_echo", "refusal_or_ai_break"}) or list(STYLE_DIMS_V2)
-        checks = [_int_in(obj, f"{d}_{side}", 1, 7) for d in dims for side in "AB"]
-        checks += [_bool(obj, f"{flag}_{side}") for flag in ("persona_echo", "refusal_or_ai_break")
-                   for side in "AB"]
-    elif criterion == "confound":
-        checks = [_int_in(obj, "off_axis_problem_likert", 1, 7), _text(obj, "likely_spurious_axis"),
-                  _bool(obj, "usable_for_training")]
-    else:
-        return f"unknown criterion {criterion}"
-    problems = [c for c in checks if c]
-    return f"{criterion}: {problems[0]}" if problems else None
+        return AXIS_KEYS
+    if criterion == "style":
+        return style_keys(dims)
+    if criterion == "confound":
+        return CONFOUND_KEYS
+    raise ValueError(f"unknown criterion {criterion}")
+
+
+def _value_problem(key: str, value: Any, kind: str, lo, hi) -> str | None:
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value) \
+                or not lo <= value <= hi:
+            return f"field {key}: expected an integer in {lo}..{hi}, got {value!r}"
+    elif kind == "bool" and not isinstance(value, bool):
+        return f"field {key}: expected true or false, got {value!r}"
+    elif kind == "str" and not isinstance(value, str):
+        return f"field {key}: expected a string, got {value!r}"
+    return None
+
+
+def problem(criterion: str, obj: Any) -> str | None:
+    """The first problem with a stored judge object, or None. Reasons (free text) are optional;
+    the style dimensions are the ones the object rates (v2 has 8, later exports more)."""
+    if not isinstance(obj, dict):
+        return f"expected a JSON object, got {type(obj).__name__}"
+    dims = sorted({k[:-2] for k in obj if k.endswith(("_A", "_B"))} - set(STYLE_FLAGS)) or STYLE_DIMS
+    for key, (kind, lo, hi) in spec(criterion, dims).items():
+        if key.endswith("_reason"):
+            continue
+        if key not in obj:
+            return f"missing required field {key}"
+        found = _value_problem(key, obj[key], kind, lo, hi)
+        if found:
+            return found
+    return None

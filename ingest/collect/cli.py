@@ -106,7 +106,8 @@ def _local_generator(spec: str):
 def build_run(args):
     """Everything `collect` decides before calling anything: (plan, settings)."""
     from ingest.collect import plan as P
-    from ingest.collect.judges import CRITERIA, Prompts
+    from ingest.collect.judges import Prompts
+    from ingest.judge_schema import CRITERIA
 
     if not args.judge:
         raise UserError("--judge:0: at least one --judge MODEL is required")

@@ -14,13 +14,11 @@ from pathlib import Path
 
 import jinja2
 
+from ingest.judge_schema import CRITERIA, spec
 from ingest.keys import text_hash
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "data" / "prompts"
 
-CRITERIA = ("positive_axis", "negative_axis", "style", "confound")
-STYLE_DIMS = ("verbosity", "confidence", "hedging", "warmth", "enthusiasm", "praise",
-              "directness", "formality")
 PROMPT_FILES = {
     "generation": "generation_user.j2",
     "positive_axis": "judge_positive_axis.j2",
@@ -30,36 +28,7 @@ PROMPT_FILES = {
     "retry": "judge_retry.j2",
 }
 
-JUDGE_PROMPTS = ("positive_axis", "negative_axis", "style", "confound")
-
-# key -> (kind, lo, hi); kind in int|bool|str
-AXIS_KEYS = {
-    "A_more_target_than_B": ("int", 1, 5),
-    "B_more_target_than_A": ("int", 1, 5),
-    "target_score_A": ("int", 1, 5),
-    "target_score_B": ("int", 1, 5),
-    "target_reason": ("str", None, None),
-}
-STYLE_KEYS = {f"{d}_{s}": ("int", 1, 7) for d in STYLE_DIMS for s in "AB"}
-STYLE_KEYS.update({
-    "persona_echo_A": ("bool", None, None),
-    "persona_echo_B": ("bool", None, None),
-    "refusal_or_ai_break_A": ("bool", None, None),
-    "refusal_or_ai_break_B": ("bool", None, None),
-    "style_reason": ("str", None, None),
-})
-CONFOUND_KEYS = {
-    "off_axis_problem_likert": ("int", 1, 7),
-    "likely_spurious_axis": ("str", None, None),
-    "usable_for_training": ("bool", None, None),
-    "confound_reason": ("str", None, None),
-}
-SPECS = {
-    "positive_axis": AXIS_KEYS,
-    "negative_axis": AXIS_KEYS,
-    "style": STYLE_KEYS,
-    "confound": CONFOUND_KEYS,
-}
+SPECS = {criterion: spec(criterion) for criterion in CRITERIA}
 
 
 class JudgeOutputError(ValueError):
@@ -98,7 +67,7 @@ class Prompts:
         retry prompt, so the four calls of one pair x judge share it (dbt groups by it) and a
         change to any judge prompt re-judges side by side. Per-file hashes go to
         raw.measurements.params.prompt_hashes."""
-        names = (*JUDGE_PROMPTS, "retry")
+        names = (*CRITERIA, "retry")
         return text_hash("\x1e".join(f"{PROMPT_FILES[n]}\x1f{self.texts[n]}" for n in names))
 
     def render(self, name: str, **ctx) -> str:

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from ingest.keys import judgment_id
 from ingest.collect.client import ChatClient, ChatResult, Stats
-from ingest.collect.judges import CRITERIA, STYLE_DIMS, JudgeOutputError, Prompts, parse_reply
+from ingest.collect.judges import JudgeOutputError, Prompts, parse_reply
+from ingest.judge_schema import CRITERIA, STYLE_DIMS
 from ingest.collect.plan import PlanItem
 from ingest.collect.store import Store, now
 

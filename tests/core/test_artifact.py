@@ -110,3 +110,15 @@ def test_cell_counts_the_failed_pair_as_an_error(built):
         row = con.execute("select n_success, n_errors, n_planned, strict_pass_rate, mean_axis_delta, "
                       "persona_echo_rate, generator_model, judge_model, seed from template_pair_scores").fetchone()
     assert row == (2, 1, 3, 0.5, 6.0, 0.5, "gen/x", "judge/y", 7)
+
+
+def test_a_malformed_judge_object_refuses_the_artifact(psw, tmp_path):
+    bad = json.loads(json.dumps(RESULTS))
+    bad[1]["positive_axis_judgment"]["target_score_A"] = 9
+    path = tmp_path / "bad_artifact.json"
+    path.write_text(json.dumps({"judge_model": "judge/y", "results": bad}))
+    rc, _, err = psw("ingest", path)
+    assert rc == 2
+    assert (f"{path}: results[1]: positive_axis_judgment: field target_score_A: "
+            f"expected an integer in 1..5, got 9") in err
+    assert "nothing loaded from this file" in err
