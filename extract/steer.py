@@ -16,7 +16,7 @@ from extract.local_gen import generate_texts
 from extract.masks import render_prompt
 from extract.project import project_texts
 from extract.steering import ActivationSteerer
-from extract.store import count_words, ensure_activation_schema, md5, now
+from extract.store import ensure_activation_schema, md5, now
 from psw.db import UserError
 
 
@@ -92,10 +92,10 @@ def store_sweep(con: duckdb.DuckDBPyConnection, vector_row: dict, positions: str
                             max_new_tokens, temperature, seed, model_id, model_revision)
         rows.append((generation_id, vector_row["vector_id"], vector_row["cell_id"], vector_row["layer"],
                      positions, r["coeff"], scenario.scenario_id, scenario.text, r["text"], r["n_tokens"],
-                     count_words(r["text"]), r["projection"], max_new_tokens, temperature, seed, model_id,
+                     r["projection"], max_new_tokens, temperature, seed, model_id,
                      model_revision, created))
     con.executemany("insert into raw.steering_generations values "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing", rows)
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing", rows)
     return [row[0] for row in rows]
 
 

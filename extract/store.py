@@ -82,7 +82,6 @@ create table if not exists raw.steering_generations (
     scenario_text varchar not null,
     response_text varchar not null,
     n_tokens integer not null,
-    n_words integer not null,
     projection double,                  -- mean response-token activation . v / |v|, unsteered pass
     max_new_tokens integer not null,
     temperature double not null,
@@ -115,7 +114,6 @@ create table if not exists raw.activation_projections (
 );
 """
 
-WORDS = re.compile(r"[A-Za-z']+")
 
 
 def ensure_activation_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -280,6 +278,3 @@ def find_vector(con: duckdb.DuckDBPyConnection, cell_id: str, layer: int, reduct
             "model_revision", "chat_template_hash", "measurement_id")
     return dict(zip(keys, row))
 
-
-def count_words(text: str) -> int:
-    return len(WORDS.findall(text or ""))

@@ -2,7 +2,7 @@ with source as (
     {{ activation_source('steering_generations', {
         'generation_id': 'varchar', 'vector_id': 'varchar', 'cell_id': 'varchar', 'layer': 'integer',
         'positions': 'varchar', 'coeff': 'double', 'scenario_id': 'varchar', 'scenario_text': 'varchar',
-        'response_text': 'varchar', 'n_tokens': 'integer', 'n_words': 'integer', 'projection': 'double',
+        'response_text': 'varchar', 'n_tokens': 'integer', 'projection': 'double',
         'max_new_tokens': 'integer', 'temperature': 'double', 'seed': 'integer', 'model_id': 'varchar',
         'model_revision': 'varchar', 'created_at': 'timestamp'}) }}
 ),
@@ -28,7 +28,7 @@ renamed as (
         response_text,
         -- numerics
         n_tokens,
-        n_words,
+        {{ word_count('response_text') }} as n_words,  -- the same word rule as the pairs
         projection,
         -- timestamps
         created_at,
