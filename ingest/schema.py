@@ -2,7 +2,12 @@
 
 Everything here is append-only. Rows are content-addressed: each table's first
 column is a key derived from the content (a file's sha256, a record's md5), so
-loading the same content twice adds nothing. dbt reads these tables through
+loading the same content twice adds nothing. The writers skip keys already present
+(an anti join on insert); the three tables that grow with every measured pair
+(exported_pairs, pairs, judgments) declare no PRIMARY KEY index, which would cost
+more than the insert itself at a million rows, and dbt tests their keys instead.
+Their text columns are stored with zstd: long completions compress about 5x, and
+a checkpoint writes them faster than with DuckDB's default string compression. dbt reads these tables through
 `dbt/models/staging/raw/_raw__sources.yml` and derives everything else.
 
 Who writes what:
@@ -86,16 +91,16 @@ create table if not exists raw.scenarios (
 );
 
 create table if not exists raw.exported_pairs (
-    record_id varchar primary key,      -- md5(measurement_id || record text)
+    record_id varchar not null,         -- md5(measurement_id || record text)
     load_id varchar not null,
     measurement_id varchar not null,
     line_no integer not null,
-    record json not null,
+    record json not null using compression zstd,
     loaded_at timestamp not null
 );
 
 create table if not exists raw.pairs (
-    pair_id varchar primary key,        -- ingest.keys.pair_id(...)
+    pair_id varchar not null,           -- ingest.keys.pair_id(...)
     load_id varchar not null,
     measurement_id varchar not null,
     template_text varchar not null,
@@ -103,13 +108,13 @@ create table if not exists raw.pairs (
     pos_persona varchar,
     neg_persona varchar,
     scenario_id varchar,
-    scenario_text varchar not null,
+    scenario_text varchar not null using compression zstd,
     sample_idx integer not null,
     pos_label varchar,                  -- 'A' | 'B'
-    pos_prompt varchar,
-    neg_prompt varchar,
-    pos_response varchar,
-    neg_response varchar,
+    pos_prompt varchar using compression zstd,
+    neg_prompt varchar using compression zstd,
+    pos_response varchar using compression zstd,
+    neg_response varchar using compression zstd,
     generator_model varchar,
     error varchar,
     extra json,
@@ -117,7 +122,7 @@ create table if not exists raw.pairs (
 );
 
 create table if not exists raw.judgments (
-    judgment_id varchar primary key,    -- md5 over pair, judge, prompt hash, criterion, content
+    judgment_id varchar not null,       -- md5 over pair, judge, prompt hash, criterion, content
     pair_id varchar not null,
     measurement_id varchar not null,
     load_id varchar not null,
@@ -125,8 +130,8 @@ create table if not exists raw.judgments (
     criterion varchar not null,         -- positive_axis|negative_axis|style|confound
     prompt_hash varchar not null,
     pos_label varchar not null,         -- 'A' | 'B'
-    output json,
-    raw_text varchar,
+    output json using compression zstd,
+    raw_text varchar using compression zstd,
     error varchar,
     loaded_at timestamp not null
 );

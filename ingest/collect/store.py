@@ -2,8 +2,8 @@
 
 Rows are buffered for at most `flush_interval` seconds (or `flush_rows` rows) and
 written in one Arrow batch per table: single-row DuckDB inserts manage only a few
-hundred rows a second, a batch tens of thousands. Every insert is
-`on conflict do nothing` on the table's content key, so a re-run never duplicates.
+hundred rows a second, a batch tens of thousands. Every insert skips the keys the
+table already holds (an anti join on its content key), so a re-run never duplicates.
 A hard kill loses at most the rows of the last `flush_interval`; those calls are
 simply made again on resume.
 """
@@ -177,7 +177,7 @@ class Store:
         self.con.execute("begin")
         try:
             self.con.execute(f"insert into {table} ({', '.join(cols)}) select {select} from batch "
-                             "on conflict do nothing")
+                             f"where {key} not in (select {key} from {table})")
             self.con.execute("commit")
         except Exception:
             self.con.execute("rollback")
