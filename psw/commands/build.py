@@ -1,4 +1,8 @@
-"""`psw build`: run `dbt build` (models + tests) against the selected DuckDB file."""
+"""`psw build`: run `dbt build` (models + data tests) against the selected DuckDB file.
+
+dbt's unit tests check the SQL, not the data, so a build skips them unless asked
+(`--unit-tests`); the test suite asks, so every CI run checks them.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,10 @@ from psw.db import DBT_DIR, UserError, db_path
 def add_parser(sub) -> None:
     p = sub.add_parser("build", help="derive staging, intermediate and marts with dbt, then run dbt's tests",
                        description="Runs `dbt build` on dbt/ against the warehouse. "
-                       "Arguments after the options pass through to dbt, e.g. `psw build --select marts`.")
+                       "Arguments after the options pass through to dbt, e.g. `psw build --select marts` "
+                       "or `psw build --full-refresh` (recompute the incremental models from scratch).")
+    p.add_argument("--unit-tests", action="store_true",
+                   help="also run dbt's unit tests (the formulas on fixed rows; they do not read the warehouse)")
     # everything psw does not know is passed to dbt, in order (see psw.cli.main)
     p.set_defaults(func=run, passthrough=[])
 
@@ -33,7 +40,10 @@ def run(args) -> int:
     db = db_path(args.db)
     if not db.exists():
         raise UserError(f"{db}: no warehouse here yet; run `psw ingest FILE...` first")
-    ok = run_dbt(db, "build", args.passthrough)
+    extra = list(args.passthrough)
+    if not args.unit_tests:
+        extra += ["--exclude-resource-type", "unit_test"]
+    ok = run_dbt(db, "build", extra)
     if not ok:
         raise UserError("dbt build failed (see the dbt output above)")
     return 0
