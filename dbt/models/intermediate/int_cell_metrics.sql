@@ -1,7 +1,9 @@
+{{ incremental_by_measurement() }}
 -- Per cell (measurement x template x persona pair): means over successful pairs,
--- errors counted apart.
+-- errors counted apart. Incremental by measurement (macros/incremental.sql).
 with pairs as (
     select * from {{ ref('int_pairs_scored') }}
+    where {{ measurements_to_build() }}
 ),
 
 style as (
@@ -20,6 +22,7 @@ cells as (
     select
         cell_id,
         any_value(measurement_id) as measurement_id,
+        any_value(measurement_version) as measurement_version,
         any_value(template_id) as template_id,
         any_value(template_text) as template_text,
         any_value(persona_pair_id) as persona_pair_id,

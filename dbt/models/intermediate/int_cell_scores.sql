@@ -1,11 +1,15 @@
+{{ incremental_by_measurement() }}
 -- The guide's clean-axis score, the upstream variant, the recommendation and the
 -- jackknife standard error of the score over the cell's successful pairs.
+-- Incremental by measurement (macros/incremental.sql).
 with cells as (
     select * from {{ ref('int_cell_metrics') }}
+    where {{ measurements_to_build() }}
 ),
 
 pairs as (
-    select * from {{ ref('int_pairs_scored') }} where not is_error
+    select * from {{ ref('int_pairs_scored') }}
+    where not is_error and {{ measurements_to_build() }}
 ),
 
 sums as (

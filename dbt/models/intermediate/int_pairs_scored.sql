@@ -1,7 +1,10 @@
+{{ incremental_by_measurement() }}
 -- Per-pair metrics (no texts): keys, lengths, word_delta_frac and the strict_pass gate.
+-- Incremental by measurement (macros/incremental.sql).
 with measured as (
     select * exclude (pos_prompt, neg_prompt, pos_response, neg_response, scenario_text, exported_axis_judgments)
     from {{ ref('int_pairs_measured') }}
+    where {{ measurements_to_build() }}
 ),
 
 with_length as (
@@ -27,6 +30,7 @@ final as (
             and not coalesce(has_persona_echo, false)
             and not coalesce(has_refusal_or_ai_break, false)
         end as is_strict_pass,
+        {{ measurement_version() }} as measurement_version,
     from with_length
 )
 

@@ -1,8 +1,10 @@
+{{ incremental_by_measurement() }}
 -- Length movement per pair and per cell: words and characters each side, signed and
 -- absolute deltas (pos - neg). The guide reports length instead of filtering on it.
+-- Incremental by measurement (macros/incremental.sql).
 with pairs as (
     select * from {{ ref('int_pairs_scored') }}
-    where not is_error
+    where not is_error and {{ measurements_to_build() }}
 ),
 
 per_pair as (
@@ -12,6 +14,7 @@ per_pair as (
         cell_id,
         pair_id,
         measurement_id,
+        measurement_version,
         template_id,
         persona_pair_id,
         1 as n,
@@ -36,6 +39,7 @@ per_cell as (
         cell_id,
         null::varchar as pair_id,
         any_value(measurement_id) as measurement_id,
+        any_value(measurement_version) as measurement_version,
         any_value(template_id) as template_id,
         any_value(persona_pair_id) as persona_pair_id,
         count(*) as n,

@@ -1,0 +1,45 @@
+{#- Incremental by measurement.
+
+    A model configured with incremental_by_measurement() stores, on every row, the version
+    of the measurement it was computed from (int_measurement_versions: row counts, last
+    load, the derivation vars). A later build recomputes only the measurements whose
+    version it has not stored, and replaces their rows (delete+insert on measurement_id);
+    adding one small run to a large warehouse therefore touches that run's rows only.
+    A full build, `psw build --full-refresh`, or a new warehouse computes everything.
+    After editing the SQL of such a model, build with --full-refresh. -#}
+
+{% macro incremental_by_measurement() -%}
+    {#- the versions are read in conditional blocks below: declare the dependency for dbt -#}
+    -- depends_on: {{ ref('int_measurement_versions') }}
+    {{ config(materialized='incremental', unique_key='measurement_id',
+              incremental_strategy='delete+insert', on_schema_change='fail') }}
+{%- endmacro %}
+
+{#- A boolean over `column`: true for the measurements this build (re)computes. -#}
+{% macro measurements_to_build(column='measurement_id') -%}
+    {%- if is_incremental() -%}
+    {{ column }} in (
+        select measurement_id from {{ ref('int_measurement_versions') }}
+        where measurement_version not in (select distinct measurement_version from {{ this }}))
+    {%- else -%}
+    true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The current version of the measurement in `column` (stored beside the rows). -#}
+{% macro measurement_version(column='measurement_id') -%}
+    (select v.measurement_version
+     from (select measurement_id as versioned_id, measurement_version from {{ ref('int_measurement_versions') }}) as v
+     where v.versioned_id = {{ column }})
+{%- endmacro %}
+
+{#- Every var that a stored derivation reads, as JSON: changing one rebuilds everything. -#}
+{% macro derivation_vars_json() -%}
+    {%- set names = ['style_dims', 'strict_min_axis_delta', 'strict_max_off_axis_problem',
+                     'strict_max_style_abs_delta', 'strict_max_abs_word_delta_frac', 'recommended_min_n',
+                     'recommended_min_strict_pass_rate', 'recommended_min_axis_delta',
+                     'recommended_max_off_axis_problem', 'recommended_max_style_abs_delta'] -%}
+    {%- set values = {} -%}
+    {%- for name in names -%}{%- do values.update({name: var(name)}) -%}{%- endfor -%}
+    {{ tojson(values, sort_keys=true) | replace("'", "''") }}
+{%- endmacro %}
