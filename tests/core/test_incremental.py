@@ -16,7 +16,7 @@ from psw.db import DBT_DIR
 
 from tests.conftest import REFERENCE
 
-INCREMENTAL = ["intermediate.int_pairs_scored", "intermediate.int_cell_metrics",
+INCREMENTAL = ["intermediate.int_pairs_scored", "intermediate.int_cell_metrics", "main.template_scores",
                "intermediate.int_cell_scores", "main.length_deltas"]
 FIRST = "v2_pilot_seed23"
 

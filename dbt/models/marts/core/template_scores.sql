@@ -1,10 +1,15 @@
+{{ incremental_by_measurement() }}
 -- One row per template x measurement: its cells' scores and its pairs pooled.
+-- Incremental by measurement (macros/incremental.sql): every column below comes from the
+-- measurement's own cells and pairs.
 with cells as (
     select * from {{ ref('template_pair_scores') }}
+    where {{ measurements_to_build() }}
 ),
 
 pairs as (
     select * from {{ ref('int_pairs_scored') }}
+    where {{ measurements_to_build() }}
 ),
 
 cell_summary as (
@@ -29,6 +34,7 @@ pooled as (
     select
         measurement_id,
         template_id,
+        any_value(measurement_version) as measurement_version,
         {{ pair_metric_means() }}
     from pairs
     group by measurement_id, template_id
