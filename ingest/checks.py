@@ -95,7 +95,7 @@ def _check_sql(check: Check, index: dict[str, int]) -> str:
     jt, text, f = f"t[{i}]", f"s[{i}]", check.field
     absent = f"({jt} is null or {jt} = 'NULL')"
     if check.kind == "text":
-        ok = f"({jt} = 'VARCHAR' and length(trim({text})) > 0)"
+        ok = f"({jt} = 'VARCHAR' and regexp_matches({text}, '\\S'))"  # not only whitespace (a cheap scan, no copy)
         expect = "a non-empty string"
     elif check.kind == "boolean":
         ok = f"{jt} = 'BOOLEAN'"

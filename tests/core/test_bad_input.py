@@ -154,3 +154,10 @@ def test_unknown_extra_fields_load(psw, tmp_path):
     assert rc == 0, err
     with duckdb.connect(str(psw.db), read_only=True) as con:
         assert con.execute("select record -> '$.my_new_metric.nested' from raw.exported_pairs").fetchone()[0] == "[1,2]"
+
+
+@pytest.mark.parametrize("text", ["", "   ", " \n\t "])
+def test_blank_completion(seeded, tmp_path, text):
+    path = examples_file(tmp_path, [GOOD_EXAMPLE, {**GOOD_EXAMPLE, "row": 5, "neg_response": text}])
+    err = refused(seeded, path)
+    assert f"{path}:2: field neg_response: expected a non-empty string" in err
