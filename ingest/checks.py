@@ -74,9 +74,10 @@ def fields(kind: str) -> list[str]:
 
 
 def extract_sql(kind: str) -> str:
-    """The JSON type (`t`) and text (`s`) of every checked field, each list from one call."""
+    """The JSON type (`t`) and text (`s`) of every checked field, each list from one call;
+    both NULL where `record` is not valid JSON (try: the other lines still get checked)."""
     paths = "[" + ", ".join(f"'$.\"{name}\"'" for name in fields(kind)) + "]"
-    return f"json_type(record, {paths}) as t, json_extract_string(record, {paths}) as s"
+    return f"try(json_type(record, {paths})) as t, try(json_extract_string(record, {paths})) as s"
 
 
 def reasons_sql(kind: str) -> str:

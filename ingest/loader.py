@@ -64,7 +64,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
         raise UserError(f"{path}: no such file")
     ensure_raw_schema(con)
     scan = read.scan(path)
-    if scan.n_lines == 0 or scan.first_line is None:
+    if scan.first_line is None:
         raise UserError(f"{path}:1: empty file; nothing loaded")
     kind = kind or read.detect_kind(scan)
     if kind is None:
@@ -89,52 +89,74 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
     return report
 
 
-def _stage_lines(con: duckdb.DuckDBPyConnection, scan: read.FileScan) -> None:
-    if scan.simple_lines:
-        # every line is a record: DuckDB reads them itself (in order), far faster than Python
-        try:
-            con.execute("""
-                create or replace temp table _lines as
-                select (row_number() over ())::integer as line_no, line
-                from read_csv(?, columns = {'line': 'VARCHAR'}, header = false, delim = chr(1), quote = '',
-                              escape = '', auto_detect = false, max_line_size = ?)""",
-                        [str(scan.path), MAX_FAST_LINE_BYTES])
-            return
-        except duckdb.Error:
-            pass  # a line longer than the fast reader's buffer: read it the slow way below
+def _fast_lines(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Temp table _lines(line_no, line): every non-blank line, numbered as in the file.
+
+    DuckDB reads the file itself, in order, with blank lines kept as rows so that the
+    numbers hold; far faster than Python. It refuses bad UTF-8, a stray carriage return
+    or a line longer than its buffer (duckdb.Error); then _slow_lines takes over.
+    (Streaming the file twice instead of holding the lines was slower, even at 1M pairs
+    where the table spills to disk.)
+    """
+    con.execute("""
+        create or replace temp table _lines as
+        select line_no, line
+        from (select (row_number() over ())::integer as line_no, line
+              from read_csv(?, columns = {'line': 'VARCHAR'}, header = false, delim = chr(1), quote = '',
+                            escape = '', auto_detect = false, max_line_size = ?))
+        where regexp_matches(line, '\\S')""", [str(path), MAX_FAST_LINE_BYTES])
+
+
+def _slow_lines(con: duckdb.DuckDBPyConnection, path: Path) -> list[Reject]:
+    """Temp table _lines read here, line by line; each undecodable line is a reject."""
+    rejects = read.bad_utf8_lines(path)
     con.execute("create or replace temp table _lines (line_no integer, line varchar)")
-    bad = {r.line_no for r in scan.rejects}
-    for batch in read.line_batches(scan.path, bad):
+    for batch in read.line_batches(path, {r.line_no for r in rejects}):
         con.register("_batch", batch)
         con.execute("insert into _lines select line_no, line from _batch")
         con.unregister("_batch")
+    return rejects
 
 
-def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
-    _stage_lines(con, scan)
-    report.rejects.extend(scan.rejects)
+def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
+    """Temp table _records(line_no, record_id, invalid_json, reasons): one pass over the lines.
+
+    A record's key is the md5 of its text (for examples, with the measurement id first).
+    """
     if report.kind == "templates":
         con.execute("""
             create or replace temp table _records as
-            select line_no, trim(line) as template_text, md5(trim(line)) as record_id,
+            select line_no, md5(trim(line)) as record_id, false as invalid_json,
                    case when position('{persona}' in line) = 0 then ['template has no {persona} slot']
                         else []::varchar[] end as reasons
             from _lines where not starts_with(trim(line), '#')""")
-    else:
-        _reject_invalid_json(con, report)
-        # only line numbers and reasons are kept here; the JSON is parsed again on insert
-        con.execute(f"""
-            create or replace temp table _records as
-            select line_no, {reasons_sql(report.kind)} as reasons
-            from (select line_no, {extract_sql(report.kind)}
-                  from (select line_no, line as record from _lines anti join _invalid using (line_no)))""")
+        return
+    # each line parsed once (try(): NULL where the JSON is malformed); the checks run on the
+    # parsed fields; only the key, the line number and the reasons are kept
+    con.execute(f"""
+        create or replace temp table _records as
+        select line_no, record_id, invalid_json,
+               case when invalid_json then []::varchar[] else {reasons_sql(report.kind)} end as reasons
+        from (select line_no, md5(? || record) as record_id,
+                     t is null or not starts_with(ltrim(record), '{{') as invalid_json, t, s
+              from (select line_no, line as record, {extract_sql(report.kind)} from _lines))""",
+                [report.measurement_id or ""])
+
+
+def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
+    try:
+        _fast_lines(con, scan.path)
+    except duckdb.Error:
+        report.rejects.extend(_slow_lines(con, scan.path))
+    _check_records(con, report)
+    _reject_invalid_json(con, report)
     for line_no, reasons, excerpt in con.execute(
             "select line_no, reasons, left(_lines.line, 200) from _records join _lines using (line_no) "
-            "where len(reasons) > 0 order by line_no").fetchall():
+            "where len(reasons) > 0 order by line_no").fetchall() if _has_reasons(con) else []:
         report.rejects.append(Reject(line_no, reasons[0], excerpt))
     report.rejects.sort(key=lambda r: r.line_no or 0)
-    counted = "_records" if report.kind == "templates" else "_lines"
-    report.n_records = con.execute(f"select count(*) from {counted}").fetchone()[0] + len(scan.rejects)
+    n_bad_bytes = sum(1 for r in report.rejects if r.reason.startswith("not valid UTF-8"))
+    report.n_records = con.execute("select count(*) from _records").fetchone()[0] + n_bad_bytes
     if report.rejects:
         return
     with _transaction(con):
@@ -146,10 +168,17 @@ def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
         _insert_load(con, load_id, scan, report, loaded_at)
 
 
+def _has_reasons(con) -> bool:
+    """Whether any record failed a check (most files: none, and the join below is skipped)."""
+    return con.execute("select count(*) from _records where len(reasons) > 0").fetchone()[0] > 0
+
+
 def _reject_invalid_json(con, report: LoadReport) -> None:
-    con.execute("create or replace temp table _invalid as select line_no, line from _lines "
-                "where not json_valid(line) or not starts_with(ltrim(line), '{')")
-    for line_no, line in con.execute("select line_no, line from _invalid order by line_no").fetchall():
+    """Lines DuckDB could not parse as a JSON object: Python names the problem and column."""
+    if not con.execute("select count(*) from _records where invalid_json").fetchone()[0]:
+        return
+    for line_no, line in con.execute("select line_no, line from _records join _lines using (line_no) "
+                                     "where invalid_json order by line_no").fetchall():
         try:
             json.loads(line)
             reason = "expected a JSON object on this line"
@@ -158,8 +187,7 @@ def _reject_invalid_json(con, report: LoadReport) -> None:
         report.rejects.append(Reject(line_no, reason, line[:200]))
 
 
-# Each record is keyed by the md5 of its text (for examples, with the measurement id
-# first): the same record in a later file, or twice in one file, is stored once.
+# The same record in a later file, or twice in one file, is stored once (its first line).
 _INSERTS = {
     "pairs": "insert into raw.persona_pairs select record_id, ?, line_no, line::json ->> 'id', line::json, ? from _new",
     "scenarios": "insert into raw.scenarios select record_id, ?, line_no, line::json ->> 'id', line::json, ? from _new",
@@ -171,19 +199,15 @@ _RAW_TABLE = {"pairs": "raw.persona_pairs", "scenarios": "raw.scenarios", "templ
 
 
 def _insert_records(con, report: LoadReport, load_id: str, loaded_at) -> int:
-    key = "md5(trim(line))" if report.kind == "templates" else "md5(? || line)"
-    key_params = [] if report.kind == "templates" else [report.measurement_id or ""]
-    skip = "where starts_with(trim(line), '#')" if report.kind == "templates" else "where false"
     con.execute(f"""
         create or replace temp table _first as
-        select {key} as record_id, min(line_no) as line_no from _lines
-        where line_no not in (select line_no from _lines {skip})
-        group by record_id""", key_params)
-    con.execute(f"""
+        select record_id, min(line_no) as line_no from _records
+        where record_id not in (select record_id from {_RAW_TABLE[report.kind]})
+        group by record_id""")
+    con.execute("""
         create or replace temp view _new as
         select _first.record_id, _lines.line_no, _lines.line
-        from _first join _lines using (line_no)
-        anti join {_RAW_TABLE[report.kind]} as existing on existing.record_id = _first.record_id""")
+        from _lines join _first using (line_no)""")
     if report.kind == "examples":
         params = [load_id, report.measurement_id, loaded_at]
     else:
@@ -210,7 +234,7 @@ def _insert_measurement(con, measurement_id, load_id, meta: MeasurementMeta, sou
 
 
 def _load_artifact(con, scan, report, load_id, loaded_at, meta) -> None:
-    report.rejects.extend(scan.rejects)
+    report.rejects.extend(read.bad_utf8_lines(scan.path))
     if report.rejects:
         return
     doc, problem = artifact.load_document(scan.path)

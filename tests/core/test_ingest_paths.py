@@ -29,3 +29,44 @@ def test_a_line_longer_than_the_fast_readers_buffer_still_loads(psw, tmp_path, m
                     + json.dumps({"id": "long", "pos": "p", "neg": "n", "positive_behavior": "x" * 5000}) + "\n")
     assert psw("ingest", path)[0] == 0
     assert records(psw.db) == [(1, "a"), (2, "long")]
+
+
+def test_crlf_lines_and_a_stray_carriage_return(psw, tmp_path):
+    crlf = tmp_path / "crlf_pairs.jsonl"
+    crlf.write_bytes(b'{"id": "a", "pos": "p", "neg": "n"}\r\n\r\n{"id": "b", "pos": "p", "neg": "n"}\r\n')
+    assert psw("ingest", crlf)[0] == 0
+    assert records(psw.db) == [(1, "a"), (3, "b")]
+    # a bare \r inside a line makes DuckDB's reader refuse the file: the Python reader
+    # takes over and the numbering is the same (lines end at \n only)
+    stray = tmp_path / "stray_pairs.jsonl"
+    stray.write_bytes(b'{"id": "c", "pos": "p", "neg": "n"}\n\n{"id": "d", "pos": "p\rq", "neg": "n"}\n')
+    rc, _, err = psw("ingest", stray)
+    assert rc == 2 and f"{stray}:3: invalid JSON" in err
+
+
+def test_fast_and_slow_readers_number_lines_alike(psw, tmp_path, monkeypatch):
+    lines = [json.dumps({"id": f"p{i}", "pos": "p", "neg": "n"}) if i % 7 else "" for i in range(1, 200)]
+    path = tmp_path / "many_pairs.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert psw("ingest", path)[0] == 0
+    fast = records(psw.db)
+    monkeypatch.setattr(loader, "MAX_FAST_LINE_BYTES", 8)  # every line too long: the Python reader
+    other = tmp_path / "other.duckdb"
+    from psw.cli import main
+    assert main(["--db", str(other), "ingest", str(path)]) == 0
+    assert records(other) == fast == [(i, f"p{i}") for i in range(1, 200) if i % 7]
+
+
+def test_one_command_mixes_both_readers(psw, tmp_path):
+    good = tmp_path / "a_pairs.jsonl"
+    good.write_text(json.dumps({"id": "a", "pos": "p", "neg": "n"}) + "\n")
+    crlf = tmp_path / "b_pairs.jsonl"  # a bare \r between JSON tokens (valid JSON): the slow reader
+    crlf.write_bytes(b'{"id": "b", "pos": "p",\r "neg": "n"}\n')
+    later = tmp_path / "c_pairs.jsonl"
+    later.write_text(json.dumps({"id": "c", "pos": "p", "neg": "n"}) + "\n")
+    from ingest.loader import ingest_file
+    from psw.db import connect
+    with connect(psw.db) as con:
+        for path in (good, crlf, later):
+            assert not ingest_file(con, path).rejects
+    assert [r[1] for r in records(psw.db)] == ["a", "b", "c"]
