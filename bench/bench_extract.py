@@ -147,6 +147,15 @@ def main() -> int:
     print(f"naive  : {naive_s:7.2f} s  {n_tokens / naive_s:10.0f} tokens/s")
     print(f"hooked : {hooked_s:7.2f} s  {n_tokens / hooked_s:10.0f} tokens/s  (batch {args.batch_size})")
     print(f"speed-up {naive_s / hooked_s:.1f}x; max |naive - hooked| = {max_diff:.2e} (layers below the last)")
+    # what the hooked path can skip: the layers after the deepest requested one and the
+    # vocabulary projection. At equal matmul efficiency this ratio bounds the CPU speed-up.
+    d, f = config.hidden_size, config.intermediate_size
+    kv = d * config.num_key_value_heads // config.num_attention_heads
+    layer = 2 * d * d + 2 * d * kv + 3 * d * f
+    naive_mm = layer * n_layers + d * config.vocab_size
+    hooked_mm = layer * (max(layers) + 1)
+    print(f"matmul work per token, naive / hooked: {naive_mm / hooked_mm:.1f}x "
+          f"({n_layers} layers + vocab projection vs layers 0..{max(layers)})")
     if device.type == "cuda":
         achieved = n_tokens * flops_per_token(config, max(layers), mean_len) / hooked_s
         print(f"MFU (hooked): {100 * achieved / (args.peak_tflops * 1e12):.1f}% of {args.peak_tflops} TFLOP/s")
