@@ -1,7 +1,7 @@
 {{ incremental_by_measurement() }}
 -- Per cell (measurement x template x persona pair): means over successful pairs,
 -- errors counted apart. Incremental by measurement (macros/incremental.sql).
-with pairs as (
+with pairs as not materialized (  -- read twice or more: recomputing a plain read is cheaper than a copy
     select * from {{ ref('int_pairs_scored') }}
     where {{ measurements_to_build() }}
 ),

@@ -7,7 +7,7 @@ with cells as (
     where {{ measurements_to_build() }}
 ),
 
-pairs as (
+pairs as not materialized (  -- read twice: recomputing a plain read is cheaper than a copy
     select * from {{ ref('int_pairs_scored') }}
     where not is_error and {{ measurements_to_build() }}
 ),

@@ -4,7 +4,7 @@ with pairs as (
     select * from {{ ref('stg_raw__pairs') }}
 ),
 
-judges as (
+judges as not materialized (  -- read twice: recomputing a plain read is cheaper than a copy
     select * from {{ ref('int_judgments_unblinded') }}
 ),
 

@@ -7,7 +7,7 @@ with pairs as (
     where not is_error and {{ measurements_to_build() }}
 ),
 
-per_pair as (
+per_pair as not materialized (  -- read twice: recomputing is cheaper than a copy
     select
         pair_id as length_delta_id,
         'pair' as grain,
