@@ -19,7 +19,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("build", help="derive staging, intermediate and marts with dbt, then run dbt's tests",
                        description="Runs `dbt build` on dbt/ against the warehouse. "
                        "Arguments after the options pass through to dbt, e.g. `psw build --select marts` "
-                       "or `psw build --full-refresh` (recompute the incremental models from scratch).")
+                       "or `psw build --full-refresh` (recompute the incremental models from scratch). "
+                       "dbt runs in the warehouse's folder: give file paths for dbt as absolute paths.")
     p.add_argument("--unit-tests", action="store_true",
                    help="also run dbt's unit tests (the formulas on fixed rows; they do not read the warehouse)")
     # everything psw does not know is passed to dbt, in order (see psw.cli.main)
