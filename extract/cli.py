@@ -192,11 +192,12 @@ def _trait_description(con, cell_id: str) -> dict:
 
 def cmd_project(args) -> int:
     from extract.project import project_vector
+    from extract.store import vectors_to_project
 
     db = db_path(args.db)
     con = connect(db, read_only=True)
     try:
-        rows = _vectors_to_project(con, args.cell, args.layer)
+        rows = vectors_to_project(con, args.cell, args.layer)
     finally:
         con.close()
     if not rows:
@@ -217,26 +218,6 @@ def cmd_project(args) -> int:
             con.close()
     print(f"extract project: {len(rows)} vectors, {added} new projections", file=sys.stderr)
     return 0
-
-
-def _vectors_to_project(con, cell_id: str | None, layer: int | None) -> list[dict]:
-    import duckdb
-
-    try:
-        cursor = con.execute(
-            """
-            select v.vector_id, v.cell_id, v.layer, v.reduction, v.safetensors_path, v.vector,
-                   r.model_id, r.model_revision, r.chat_template_hash, r.measurement_id
-            from raw.activation_vectors as v
-            join raw.activation_runs as r using (run_id)
-            where v.reduction = 'response_mean'
-              and ($cell is null or v.cell_id = $cell) and ($layer is null or v.layer = $layer)
-            order by r.model_id, r.model_revision, v.cell_id, v.layer
-            """, {"cell": cell_id, "layer": layer})
-    except duckdb.CatalogException:
-        return []
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r)) for r in cursor.fetchall()]
 
 
 def main(argv: list[str] | None = None) -> int:  # `python -m extract.cli ...`

@@ -253,28 +253,44 @@ def _slug(text: str) -> str:
     return (slug[:80] or "x") + ("" if slug == text else "-" + hashlib.md5(text.encode()).hexdigest()[:6])
 
 
-def find_vector(con: duckdb.DuckDBPyConnection, cell_id: str, layer: int, reduction: str = "response_mean",
-                vector_id: str | None = None) -> dict:
-    """The newest stored vector for (cell, layer), or the one named by vector_id."""
+def stored_vectors(con: duckdb.DuckDBPyConnection, where: str, params: dict, order: str,
+                   limit: int | None = None) -> list[dict]:
+    """Stored cell vectors with their run's provenance, one dict per vector ([] before any
+    `psw extract vectors` has created the tables)."""
     try:
-        row = con.execute(
-            """
+        cursor = con.execute(
+            f"""
             select v.vector_id, v.cell_id, v.layer, v.reduction, v.safetensors_path, v.vector,
                    r.model_id, r.model_revision, r.chat_template_hash, r.measurement_id
             from raw.activation_vectors as v
             join raw.activation_runs as r using (run_id)
-            where ($vid is not null and v.vector_id = $vid)
-               or ($vid is null and v.cell_id = $cell and v.layer = $layer and v.reduction = $reduction)
-            order by v.created_at desc
-            limit 1
-            """,
-            {"vid": vector_id, "cell": cell_id, "layer": layer, "reduction": reduction},
-        ).fetchone()
+            where {where}
+            order by {order}
+            {f"limit {int(limit)}" if limit else ""}
+            """, params)
     except duckdb.CatalogException:
-        row = None
-    if row is None:
+        return []
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
+def find_vector(con: duckdb.DuckDBPyConnection, cell_id: str, layer: int, reduction: str = "response_mean",
+                vector_id: str | None = None) -> dict:
+    """The newest stored vector for (cell, layer), or the one named by vector_id."""
+    rows = stored_vectors(
+        con, "($vid is not null and v.vector_id = $vid) or ($vid is null and v.cell_id = $cell "
+             "and v.layer = $layer and v.reduction = $reduction)",
+        {"vid": vector_id, "cell": cell_id, "layer": layer, "reduction": reduction},
+        order="v.created_at desc", limit=1)
+    if not rows:
         raise UserError(f"--cell {cell_id} --layer {layer}: no stored vector; run `psw extract vectors` first")
-    keys = ("vector_id", "cell_id", "layer", "reduction", "safetensors_path", "vector", "model_id",
-            "model_revision", "chat_template_hash", "measurement_id")
-    return dict(zip(keys, row))
+    return rows[0]
+
+
+def vectors_to_project(con: duckdb.DuckDBPyConnection, cell_id: str | None, layer: int | None) -> list[dict]:
+    """The response-mean vectors of one cell and/or layer (all when None)."""
+    return stored_vectors(
+        con, "v.reduction = 'response_mean' and ($cell is null or v.cell_id = $cell) "
+             "and ($layer is null or v.layer = $layer)",
+        {"cell": cell_id, "layer": layer}, order="r.model_id, r.model_revision, v.cell_id, v.layer")
 
