@@ -183,24 +183,23 @@ def _has_table(con, name: str) -> bool:
         [name]).fetchone()[0])
 
 
-def load_pairs_table(con) -> list[PersonaPair]:
-    if con is None or not _has_table(con, "persona_pairs"):
+def _latest_records(con, table: str, key: str) -> list[tuple[dict, str]]:
+    """(record, 'raw.<table>:<line>') per key, the newest load winning (the staging rule)."""
+    if con is None or not _has_table(con, table):
         return []
-    rows = con.execute("""
-        select persona_pair_id, record::varchar, line_no from raw.persona_pairs
-        qualify row_number() over (partition by persona_pair_id order by loaded_at desc, line_no) = 1
-        order by loaded_at, line_no, persona_pair_id""").fetchall()
-    return [_persona_pair(json.loads(rec), f"raw.persona_pairs:{line}") for _, rec, line in rows]
+    rows = con.execute(f"""
+        select record::varchar, line_no from raw.{table}
+        qualify row_number() over (partition by {key} order by loaded_at desc, line_no) = 1
+        order by loaded_at, line_no, {key}""").fetchall()
+    return [(json.loads(rec), f"raw.{table}:{line}") for rec, line in rows]
+
+
+def load_pairs_table(con) -> list[PersonaPair]:
+    return [_persona_pair(rec, where) for rec, where in _latest_records(con, "persona_pairs", "persona_pair_id")]
 
 
 def load_scenarios_table(con) -> list[Scenario]:
-    if con is None or not _has_table(con, "scenarios"):
-        return []
-    rows = con.execute("""
-        select scenario_id, record::varchar, line_no from raw.scenarios
-        qualify row_number() over (partition by scenario_id order by loaded_at desc, line_no) = 1
-        order by loaded_at, line_no, scenario_id""").fetchall()
-    return [_scenario(json.loads(rec), f"raw.scenarios:{line}") for _, rec, line in rows]
+    return [_scenario(rec, where) for rec, where in _latest_records(con, "scenarios", "scenario_id")]
 
 
 def load_templates_table(con) -> list[Template]:
