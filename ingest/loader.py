@@ -144,19 +144,21 @@ def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
 
 
 def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
+    bad_bytes: list[Reject] = []
     try:
         _fast_lines(con, scan.path)
     except duckdb.Error:
-        report.rejects.extend(_slow_lines(con, scan.path))
+        bad_bytes = _slow_lines(con, scan.path)
+    report.rejects.extend(bad_bytes)
     _check_records(con, report)
     _reject_invalid_json(con, report)
-    for line_no, reasons, excerpt in con.execute(
-            "select line_no, reasons, left(_lines.line, 200) from _records join _lines using (line_no) "
-            "where len(reasons) > 0 order by line_no").fetchall() if _has_reasons(con) else []:
-        report.rejects.append(Reject(line_no, reasons[0], excerpt))
+    if _any_record(con, "len(reasons) > 0"):
+        for line_no, reasons, excerpt in con.execute(
+                "select line_no, reasons, left(_lines.line, 200) from _records join _lines using (line_no) "
+                "where len(reasons) > 0 order by line_no").fetchall():
+            report.rejects.append(Reject(line_no, reasons[0], excerpt))
     report.rejects.sort(key=lambda r: r.line_no or 0)
-    n_bad_bytes = sum(1 for r in report.rejects if r.reason.startswith("not valid UTF-8"))
-    report.n_records = con.execute("select count(*) from _records").fetchone()[0] + n_bad_bytes
+    report.n_records = con.execute("select count(*) from _records").fetchone()[0] + len(bad_bytes)
     if report.rejects:
         return
     with _transaction(con):
@@ -168,14 +170,14 @@ def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
         _insert_load(con, load_id, scan, report, loaded_at)
 
 
-def _has_reasons(con) -> bool:
-    """Whether any record failed a check (most files: none, and the join below is skipped)."""
-    return con.execute("select count(*) from _records where len(reasons) > 0").fetchone()[0] > 0
+def _any_record(con, condition: str) -> bool:
+    """Asked before listing failures: most files have none, and the listing joins the lines."""
+    return con.execute(f"select count(*) from _records where {condition}").fetchone()[0] > 0
 
 
 def _reject_invalid_json(con, report: LoadReport) -> None:
     """Lines DuckDB could not parse as a JSON object: Python names the problem and column."""
-    if not con.execute("select count(*) from _records where invalid_json").fetchone()[0]:
+    if not _any_record(con, "invalid_json"):
         return
     for line_no, line in con.execute("select line_no, line from _records join _lines using (line_no) "
                                      "where invalid_json order by line_no").fetchall():

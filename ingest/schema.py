@@ -7,8 +7,9 @@ loading the same content twice adds nothing. The writers skip keys already prese
 (exported_pairs, pairs, judgments) declare no PRIMARY KEY index, which would cost
 more than the insert itself at a million rows, and dbt tests their keys instead.
 Their text columns are stored with zstd: long completions compress about 5x, and
-a checkpoint writes them faster than with DuckDB's default string compression. dbt reads these tables through
-`dbt/models/staging/raw/_raw__sources.yml` and derives everything else.
+a checkpoint writes them faster than with DuckDB's default string compression.
+dbt reads these tables through `dbt/models/staging/raw/_raw__sources.yml` and
+derives everything else.
 
 Who writes what:
 - `psw ingest` (ingest/loader.py): loads, rejects, measurements, persona_pairs,

@@ -7,6 +7,9 @@ import json
 import duckdb
 
 from ingest import loader
+from ingest.loader import ingest_file
+from psw.cli import main
+from psw.db import connect
 
 
 def records(db):
@@ -52,7 +55,6 @@ def test_fast_and_slow_readers_number_lines_alike(psw, tmp_path, monkeypatch):
     fast = records(psw.db)
     monkeypatch.setattr(loader, "MAX_FAST_LINE_BYTES", 8)  # every line too long: the Python reader
     other = tmp_path / "other.duckdb"
-    from psw.cli import main
     assert main(["--db", str(other), "ingest", str(path)]) == 0
     assert records(other) == fast == [(i, f"p{i}") for i in range(1, 200) if i % 7]
 
@@ -64,8 +66,6 @@ def test_one_command_mixes_both_readers(psw, tmp_path):
     crlf.write_bytes(b'{"id": "b", "pos": "p",\r "neg": "n"}\n')
     later = tmp_path / "c_pairs.jsonl"
     later.write_text(json.dumps({"id": "c", "pos": "p", "neg": "n"}) + "\n")
-    from ingest.loader import ingest_file
-    from psw.db import connect
     with connect(psw.db) as con:
         for path in (good, crlf, later):
             assert not ingest_file(con, path).rejects
