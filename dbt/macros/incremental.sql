@@ -6,23 +6,29 @@
     version it has not stored, and replaces their rows (delete+insert on measurement_id);
     adding one small run to a large warehouse therefore touches that run's rows only.
     A full build, `psw build --full-refresh`, or a new warehouse computes everything.
-    After editing the SQL of such a model, build with --full-refresh. -#}
+    A table built before the versions existed gains the column (sync_all_columns) and
+    every measurement is recomputed. After editing the SQL of
+    such a model, build with --full-refresh. -#}
 
 {% macro incremental_by_measurement() -%}
     {#- the versions are read in conditional blocks below: declare the dependency for dbt -#}
     -- depends_on: {{ ref('int_measurement_versions') }}
     {{ config(materialized='incremental', unique_key='measurement_id',
-              incremental_strategy='delete+insert', on_schema_change='fail') }}
+              incremental_strategy='delete+insert', on_schema_change='sync_all_columns') }}
 {%- endmacro %}
 
 {#- A boolean over `column`: true for the measurements this build (re)computes. -#}
 {% macro measurements_to_build(column='measurement_id') -%}
-    {%- if is_incremental() -%}
+    {%- set stored = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
+        if is_incremental() else [] -%}
+    {%- if 'measurement_version' in stored -%}
     {{ column }} in (
-        select measurement_id from {{ ref('int_measurement_versions') }}
-        where measurement_version not in (select distinct measurement_version from {{ this }}))
+        select current.measurement_id from {{ ref('int_measurement_versions') }} as current
+        where current.measurement_version not in (
+            select distinct built.measurement_version from {{ this }} as built
+            where built.measurement_version is not null))
     {%- else -%}
-    true
+    true  {#- a full build, or a table from before the versions: every measurement -#}
     {%- endif -%}
 {%- endmacro %}
 

@@ -96,3 +96,21 @@ def test_incremental_models_store_the_version_they_were_built_from(pilot_db, tab
         current = dict(con.execute(
             "select measurement_id, measurement_version from intermediate.int_measurement_versions").fetchall())
     assert stored and all(current[m] == v for m, v in stored)
+
+
+def test_tables_from_before_the_versions_are_upgraded_in_place(pilot_copy, tmp_path):
+    """A warehouse built by an older psw (no measurement_version column) builds without
+    --full-refresh: the column is added and every measurement recomputed."""
+    reference = tmp_path / "reference.duckdb"
+    shutil.copy(pilot_copy, reference)
+    with duckdb.connect(str(pilot_copy)) as con:
+        for table in INCREMENTAL:
+            con.execute(f"alter table {table} drop column measurement_version")
+            con.execute(f"update {table} set measurement_id = measurement_id")  # rows stay, version gone
+    assert main(["--db", str(pilot_copy), "build"]) == 0
+    for table in INCREMENTAL:
+        with duckdb.connect(str(pilot_copy), read_only=True) as con:
+            assert con.execute(f"select count(*) from {table} where measurement_version is null").fetchone()[0] == 0
+    for table, key in [("main.template_pair_scores", "id"), ("main.length_deltas", "length_delta_id"),
+                       ("main.template_scores", "id")]:
+        _assert_same(pilot_copy, reference, table, key)
