@@ -21,7 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from psw.commands.sql import check_read_only
-from psw.db import UserError, db_path
+from warehouse.db import UserError, db_path
 
 CACHE = True  # the benchmark turns this off to time the queries themselves
 LOCK_RETRIES = 5

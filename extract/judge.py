@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 import duckdb
 
-from extract.store import ensure_activation_schema, md5, now
-from psw.db import UserError
+from extract.store import md5, now
+from warehouse.schema import ensure_raw_schema
+from warehouse.errors import UserError
 
 TRAIT_PROMPT = """You are rating one assistant response on a persona axis.
 High end (100): {pos}
@@ -60,7 +61,7 @@ def parse_score(text: str | None) -> tuple[float | None, str | None]:
 
 
 def _client(base_url: str, api_key_env: str, cache: dict, on_response):
-    from ingest.collect.client import ChatClient
+    from collect.client import ChatClient
 
     key = os.environ.get(api_key_env) if api_key_env else None
     loopback = re.match(r"https?://(localhost|127\.|\[::1\])", base_url)
@@ -73,10 +74,8 @@ def _client(base_url: str, api_key_env: str, cache: dict, on_response):
 def judge_generations(con: duckdb.DuckDBPyConnection, generation_ids: Sequence[str], judges: Sequence[str],
                       trait: dict, base_url: str, api_key_env: str, client_factory=_client) -> int:
     """Score each generation for trait and coherence with each judge; returns new rows."""
-    from ingest.collect.store import ensure_collect_schema
 
-    ensure_activation_schema(con)
-    ensure_collect_schema(con)
+    ensure_raw_schema(con)
     generations = con.execute(
         "select generation_id, scenario_text, response_text from raw.steering_generations "
         "where list_contains(?, generation_id)", [list(generation_ids)]).fetchall()

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from psw.db import UserError
+from warehouse.errors import UserError
 
 LAYER_CONVENTION = "output of model.layers[L] (0-based) = hidden_states[L+1]"
 

@@ -13,7 +13,8 @@ import torch
 from tqdm import tqdm
 
 from extract.masks import encode_pair_side, prompt_messages, supports_system
-from extract.store import ensure_activation_schema, md5, now, persona_prompt
+from extract.store import md5, now, persona_prompt
+from warehouse.schema import ensure_raw_schema
 from extract.vectors import extract_activations
 
 
@@ -63,7 +64,7 @@ def responses_to_project(con: duckdb.DuckDBPyConnection, tokenizer, vector_row: 
 def project_vector(con: duckdb.DuckDBPyConnection, model, tokenizer, vector_row: dict, vector: torch.Tensor,
                    all_cells: bool = False, max_batch_size: int = 16) -> int:
     """Project and store; returns the number of new rows."""
-    ensure_activation_schema(con)
+    ensure_raw_schema(con)
     todo = responses_to_project(con, tokenizer, vector_row, all_cells)
     done = {row[0] for row in con.execute(
         "select projection_id from raw.activation_projections where vector_id = ?",

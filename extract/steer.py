@@ -16,8 +16,9 @@ from extract.local_gen import generate_texts
 from extract.masks import render_prompt
 from extract.project import project_texts
 from extract.steering import ActivationSteerer
-from extract.store import ensure_activation_schema, md5, now
-from psw.db import UserError
+from extract.store import md5, now
+from warehouse.schema import ensure_raw_schema
+from warehouse.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def store_sweep(con: duckdb.DuckDBPyConnection, vector_row: dict, positions: str
                 max_new_tokens: int, temperature: float, seed: int, model_id: str,
                 model_revision: str | None) -> list[str]:
     """Insert the generations; returns their ids (new or already stored)."""
-    ensure_activation_schema(con)
+    ensure_raw_schema(con)
     created = now()
     rows = []
     for r in results:

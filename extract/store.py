@@ -1,7 +1,7 @@
 """The raw tables `psw extract` writes, the safetensors files beside the warehouse,
 and the reads of the pairs it works on.
 
-Append-only and content-addressed like the rest of `raw` (see ingest/schema.py):
+Append-only and content-addressed like the rest of `raw` (see warehouse/schema.py):
 each row's id is an md5 over what determines it, so re-running adds nothing.
 """
 
@@ -20,104 +20,8 @@ from safetensors.torch import save_file
 
 from extract.model_io import Provenance
 from extract.vectors import CellVector, PairInput, PairStat
-from psw.db import UserError
-
-ACTIVATION_DDL = """
-create schema if not exists raw;
-
-create table if not exists raw.activation_runs (
-    run_id varchar primary key,         -- md5 over provenance, measurement, layers, pair set
-    measurement_id varchar,
-    model_id varchar not null,
-    model_revision varchar,
-    chat_template_hash varchar,
-    layer_convention varchar not null,
-    dtype varchar not null,
-    layers integer[] not null,
-    strict_only boolean not null,
-    n_pairs integer not null,
-    params json,
-    created_at timestamp not null
-);
-
-create table if not exists raw.activation_vectors (
-    vector_id varchar primary key,      -- md5 over run, cell, layer, reduction
-    run_id varchar not null,
-    cell_id varchar not null,
-    layer integer not null,             -- output of model.layers[layer], 0-based
-    reduction varchar not null,         -- response_mean | prompt_last
-    n_pairs integer not null,
-    norm double not null,
-    vector float[] not null,
-    safetensors_path varchar not null,
-    provenance json not null,
-    created_at timestamp not null
-);
-
-create table if not exists raw.activation_pair_stats (
-    stat_id varchar primary key,        -- md5 over vector, pair
-    vector_id varchar not null,
-    run_id varchar not null,
-    pair_id varchar not null,
-    cell_id varchar not null,
-    layer integer not null,
-    reduction varchar not null,
-    diff_norm double not null,          -- |pos - neg|
-    pos_projection double not null,     -- pos . v / |v|
-    neg_projection double not null,
-    cosine double not null,             -- cos(pos - neg, v)
-    n_pos_tokens integer not null,
-    n_neg_tokens integer not null,
-    created_at timestamp not null
-);
-
-create table if not exists raw.steering_generations (
-    generation_id varchar primary key,  -- md5 over vector, positions, coeff, scenario, settings
-    vector_id varchar not null,
-    cell_id varchar not null,
-    layer integer not null,
-    positions varchar not null,         -- all | prompt | response
-    coeff double not null,
-    scenario_id varchar,
-    scenario_text varchar not null,
-    response_text varchar not null,
-    n_tokens integer not null,
-    projection double,                  -- mean response-token activation . v / |v|, unsteered pass
-    max_new_tokens integer not null,
-    temperature double not null,
-    seed integer,
-    model_id varchar not null,
-    model_revision varchar,
-    created_at timestamp not null
-);
-
-create table if not exists raw.steering_judgments (
-    judgment_id varchar primary key,    -- md5 over generation, judge, criterion
-    generation_id varchar not null,
-    judge_model varchar not null,
-    criterion varchar not null,         -- trait | coherence
-    prompt_hash varchar not null,       -- sha256 of the judge prompt template
-    score double,                       -- 0-100, null when the reply did not parse
-    raw_text varchar,
-    error varchar,
-    created_at timestamp not null
-);
-
-create table if not exists raw.activation_projections (
-    projection_id varchar primary key,  -- md5 over vector, response kind, response id
-    vector_id varchar not null,
-    response_kind varchar not null,     -- prompted_pos | prompted_neg | baseline | steered
-    response_id varchar not null,       -- pair_id or generation_id
-    projection double not null,
-    n_tokens integer not null,
-    created_at timestamp not null
-);
-"""
-
-
-
-def ensure_activation_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(ACTIVATION_DDL)
+from warehouse.errors import UserError
+from warehouse.schema import ensure_raw_schema
 
 
 def md5(*parts) -> str:
@@ -195,7 +99,7 @@ def write_extraction(con: duckdb.DuckDBPyConnection, db_file: Path, prov: Proven
                      measurement_id: str | None, layers, strict_only: bool, params: dict,
                      vectors: list[CellVector], stats: list[PairStat]) -> tuple[str, int]:
     """Store a run: its vectors (table + files) and per-pair scalars. Returns (run_id, new vectors)."""
-    ensure_activation_schema(con)
+    ensure_raw_schema(con)
     pair_ids = {s.pair_id for s in stats}
     run_id = run_id_for(prov, measurement_id, layers, strict_only, pair_ids)
     created = now()

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ingest import keys
-from ingest.judge_schema import CRITERIA, problem
+from warehouse import keys
+from warehouse.judge_schema import CRITERIA, problem
 from ingest.read import Reject
 
 JUDGMENT_KEYS = {c: f"{c}_judgment" for c in CRITERIA}

@@ -21,8 +21,8 @@ import pyarrow as pa
 from ingest import artifact, read
 from ingest.checks import extract_sql, reasons_sql
 from ingest.read import Reject
-from ingest.schema import ensure_raw_schema
-from psw.db import UserError
+from warehouse.schema import ensure_raw_schema
+from warehouse.errors import UserError
 
 MEASURED_KINDS = ("examples", "artifact")
 MAX_FAST_LINE_BYTES = 16 << 20  # DuckDB's line reader allocates buffers of this size

@@ -11,18 +11,15 @@ import argparse
 import importlib
 import sys
 
-from psw.db import UserError
+from warehouse.errors import UserError
 
 COMMANDS = [
     "psw.commands.ingest",
     "psw.commands.build",
     "psw.commands.sql",
-]
-OPTIONAL_COMMANDS = [
-    # feature modules that may be absent while they are being built
-    "ingest.collect.cli",
-    "extract.cli",
-    "dashboard.cli",
+    "psw.commands.collect",
+    "psw.commands.extract",
+    "psw.commands.dashboard",
     "psw.commands.export_hf",
 ]
 
@@ -37,14 +34,6 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(name).add_parser(sub)
-    for name in OPTIONAL_COMMANDS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
-        module.add_parser(sub)
     return parser
 
 

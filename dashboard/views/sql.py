@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.widgets import seed, set_url, url_value
-from psw.db import UserError
+from warehouse.errors import UserError
 
 EXAMPLE = "select score, template_text, persona_pair_id, n from template_pair_scores order by score desc limit 10"
 

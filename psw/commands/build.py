@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from psw.db import DBT_DIR, UserError, db_path
+from warehouse.db import DBT_DIR, UserError, db_path
 
 
 def add_parser(sub) -> None:

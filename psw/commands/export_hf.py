@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from psw.db import UserError, db_path
+from warehouse.db import UserError, db_path
 
 
 def add_parser(sub) -> None:
@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
 
 
 def run_export(args) -> int:
-    from psw.hf.export import export_library, push_folder
+    from hf.export import export_library, push_folder
 
     report = export_library(db_path(args.db), args.out, args.measurement)
     print(report.summary())
@@ -41,7 +41,7 @@ def run_export(args) -> int:
 
 
 def run_import(args) -> int:
-    from psw.hf.importer import import_library
+    from hf.importer import import_library
 
     report = import_library(db_path(args.db), args.source)
     print(report.summary())

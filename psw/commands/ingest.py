@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ingest.loader import MeasurementMeta, ingest_file
 from ingest.read import KINDS
-from psw.db import UserError, connect, db_path
+from warehouse.db import UserError, connect, db_path
 
 MAX_REJECTS_SHOWN = 20
 

@@ -6,7 +6,7 @@ import sys
 
 import duckdb
 
-from psw.db import UserError, connect, db_path
+from warehouse.db import UserError, connect, db_path
 
 READ_ONLY_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 

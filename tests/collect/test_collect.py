@@ -252,7 +252,7 @@ def test_dry_run_records_plan_and_calls_nothing(tmp_path, fake, secret):
 
 def test_candidates_from_ingested_tables_and_runs_command(tmp_path, fake, secret, capfd):
     import duckdb
-    from ingest.schema import ensure_raw_schema
+    from warehouse.schema import ensure_raw_schema
     files = write_candidates(tmp_path / "cand")
     db = tmp_path / "w.duckdb"
     con = duckdb.connect(str(db))
@@ -404,7 +404,7 @@ def test_connection_errors_exhaust_into_error_rows(tmp_path, secret, capfd):
 
 def test_runs_on_a_warehouse_without_collect_tables(tmp_path, capfd):
     import duckdb
-    from ingest.schema import ensure_raw_schema
+    from warehouse.schema import ensure_raw_schema
     db = tmp_path / "w.duckdb"
     assert run_cli(["--db", str(db), "runs"]) == 2
     con = duckdb.connect(str(db))

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from fakeserver import default_judge_object
-from ingest.collect import plan as P
-from ingest.collect.client import cache_key
-from ingest.collect.judges import JudgeOutputError, Prompts, extract_json, parse_reply
-from psw.db import UserError
+from collect import plan as P
+from collect.client import cache_key
+from collect.judges import JudgeOutputError, Prompts, extract_json, parse_reply
+from warehouse.errors import UserError
 
 AXIS = default_judge_object("axis")
 STYLE = default_judge_object("style")
@@ -139,7 +139,7 @@ def test_cache_key_covers_url_model_messages_params():
 
 def test_judge_prompt_set_hash_changes_with_any_judge_prompt(tmp_path):
     import shutil
-    from ingest.collect.judges import PROMPTS_DIR
+    from collect.judges import PROMPTS_DIR
     shutil.copytree(PROMPTS_DIR, tmp_path / "p")
     base = Prompts.load(tmp_path / "p").judge_set_hash()
     (tmp_path / "p" / "judge_style.j2").write_text("changed {{ scenario }}")

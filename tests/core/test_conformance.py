@@ -112,7 +112,7 @@ def test_length_deltas_per_pair_and_per_cell(pilot_db):
 
 
 def test_exported_pairs_use_the_same_pair_key_as_artifacts_and_collect(pilot_db):
-    from ingest.keys import pair_id
+    from warehouse.keys import pair_id
 
     [row] = rows(pilot_db, "select template_text, persona_pair_id, scenario_text, pair_id from examples "
                            "order by pair_id limit 1")

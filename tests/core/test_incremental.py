@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from psw.cli import main
-from psw.db import DBT_DIR
+from warehouse.db import DBT_DIR
 
 from tests.conftest import REFERENCE
 

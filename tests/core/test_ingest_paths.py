@@ -9,7 +9,7 @@ import duckdb
 from ingest import loader
 from ingest.loader import ingest_file
 from psw.cli import main
-from psw.db import connect
+from warehouse.db import connect
 
 
 def records(db):

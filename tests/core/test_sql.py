@@ -7,7 +7,7 @@ import json
 import pytest
 
 from psw.commands.sql import check_read_only
-from psw.db import UserError
+from warehouse.errors import UserError
 from tests.conftest import Psw
 
 

@@ -3,7 +3,7 @@
 import yaml
 
 from ingest.checks import STYLE_DIMS
-from psw.db import DBT_DIR
+from warehouse.db import DBT_DIR
 
 
 def test_ingest_and_dbt_agree_on_style_dims():

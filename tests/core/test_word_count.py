@@ -9,7 +9,7 @@ import re
 import duckdb
 import jinja2
 
-from psw.db import DBT_DIR
+from warehouse.db import DBT_DIR
 
 RULE = re.compile(r"[A-Za-z']+")
 PIECES = ["word", "I'm", "don't-stop", "''", "'", "a", "Z", "x" * 40, "café", "naïve", "中文", "3.5", "42",

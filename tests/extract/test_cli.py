@@ -81,7 +81,7 @@ def test_steer_without_a_vector_is_a_user_error(examples_db, capsys):
 
 
 def test_judge_scores_are_stored_and_bad_replies_are_errors(extracted, tiny_path):
-    from ingest.collect.client import ChatResult
+    from collect.client import ChatResult
 
     assert main(["--db", extracted, "extract", "steer", "--cell", "cell-1", "--layer", "1", "--coeffs", "0,2",
                  "--max-new-tokens", "3"]) == 0

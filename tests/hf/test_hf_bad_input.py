@@ -8,8 +8,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-import psw.hf.export as export
-import psw.hf.importer as importer
+import hf.export as export
+import hf.importer as importer
 
 RAW = ["loads", "measurements", "persona_pairs", "templates", "scenarios", "exported_pairs"]
 

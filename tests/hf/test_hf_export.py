@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from psw.hf.export import split_name
+from hf.export import split_name
 
 
 def card_front_matter(out):
@@ -107,7 +107,7 @@ def test_measurement_filter(pilot_db, tmp_path, run_psw):
 
 def test_activation_marts_are_exported_when_they_have_rows(tmp_path):
     """ORDER BY ALL and MAP -> list<struct> on an activation-shaped table (the pilot has no activations)."""
-    from psw.hf.export import _activation_splits
+    from hf.export import _activation_splits
 
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
         con.execute("create table steering_summary (cell_id varchar, layer int, coeffs map(varchar, double))")

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from psw.hf.importer import read_folder, read_with_datasets
+from hf.importer import read_folder, read_with_datasets
 from tests.conftest import REFERENCE
 
 

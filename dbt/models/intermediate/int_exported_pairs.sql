@@ -12,7 +12,7 @@ with exported as (
 
 latest as (
     select
-        -- the same key as ingest.keys.pair_id, so an artifact and an export of one pair agree
+        -- the same key as warehouse.keys.pair_id, so an artifact and an export of one pair agree
         'pr_' || left(md5(concat_ws(chr(31), measurement_id, template_text, persona_pair_id, scenario_text, sample_idx)), 20)
             as pair_id,
         *,

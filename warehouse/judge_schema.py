@@ -8,7 +8,21 @@ stored as they are; dbt derives the metrics.
 
 from __future__ import annotations
 
+import csv
+from functools import cache
+from pathlib import Path
 from typing import Any
+
+# The judge panels (style dimensions, off-axis categories) are data: one seed table that dbt
+# loads as `judge_dimensions` and that Python reads here, so a team edits one file, not code.
+DIMENSIONS_CSV = Path(__file__).resolve().parents[1] / "dbt" / "seeds" / "judge_dimensions.csv"
+
+
+@cache
+def panel(name: str) -> dict[str, str]:
+    """{dimension: description} of one panel ('style' or 'off_axis'), in the seed table's order."""
+    with DIMENSIONS_CSV.open(newline="", encoding="utf-8") as handle:
+        return {row["name"]: row["description"] for row in csv.DictReader(handle) if row["panel"] == name}
 
 CRITERIA = ("positive_axis", "negative_axis", "style", "confound")
 STYLE_DIMS = ("verbosity", "confidence", "hedging", "warmth", "enthusiasm", "praise", "directness", "formality")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.errors import UserError
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB = ROOT / "data" / "warehouse.duckdb"
 DBT_DIR = ROOT / "dbt"
@@ -29,6 +31,3 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
     return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": MEMORY_LIMIT})
 
-
-class UserError(Exception):
-    """A problem with the user's input: printed as one line, exit status 2."""

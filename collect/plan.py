@@ -16,8 +16,8 @@ from pathlib import Path
 
 import jinja2
 
-from ingest.keys import pair_id as make_pair_id
-from psw.db import UserError
+from warehouse.keys import pair_id as make_pair_id
+from warehouse.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import re
 import sys
 from pathlib import Path
 
-from psw.db import UserError, connect, db_path
+from warehouse.db import UserError, connect, db_path
 
 
 def add_parser(subparsers) -> None:
@@ -219,12 +219,3 @@ def cmd_project(args) -> int:
     print(f"extract project: {len(rows)} vectors, {added} new projections", file=sys.stderr)
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:  # `python -m extract.cli ...`
-    from psw.cli import main as psw_main
-
-    return psw_main(["extract", *(argv if argv is not None else sys.argv[1:])])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

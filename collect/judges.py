@@ -14,10 +14,10 @@ from pathlib import Path
 
 import jinja2
 
-from ingest.judge_schema import CRITERIA, spec
-from ingest.keys import text_hash
+from warehouse.judge_schema import CRITERIA, spec
+from warehouse.keys import text_hash
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "data" / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "data" / "prompts"
 
 PROMPT_FILES = {
     "generation": "generation_user.j2",
@@ -52,7 +52,7 @@ class Prompts:
         for name, fname in PROMPT_FILES.items():
             path = directory / fname
             if not path.is_file():
-                from psw.db import UserError
+                from warehouse.db import UserError
                 raise UserError(f"{path}:0: prompt file missing")
             texts[name] = path.read_text(encoding="utf-8")
         env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,

@@ -6,9 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-from psw.db import db_path
+from warehouse.db import db_path
 
-APP = Path(__file__).with_name("app.py")
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 
 def add_parser(sub) -> None:

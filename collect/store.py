@@ -18,28 +18,8 @@ import threading
 import duckdb
 import pyarrow as pa
 
-from ingest.schema import ensure_raw_schema
+from warehouse.schema import ensure_raw_schema
 
-API_CALLS_DDL = """
-create schema if not exists raw;
-create table if not exists raw.api_calls (
-    cache_key varchar primary key,      -- sha256 of (base url, model, messages, params)
-    base_url varchar not null,
-    model varchar not null,
-    request json not null,              -- the request body as sent (model, messages, params); never headers
-    response json,                      -- the response body as received
-    content varchar,                    -- choices[0].message.content
-    finish_reason varchar,
-    prompt_tokens integer,
-    completion_tokens integer,
-    cost double,
-    attempts integer,
-    latency_s double,
-    measurement_id varchar,             -- the measurement that paid for the call
-    load_id varchar,
-    created_at timestamp not null
-);
-"""
 
 _COLUMNS = {
     "raw.pairs": ["pair_id", "load_id", "measurement_id", "template_text", "persona_pair_id",
@@ -64,11 +44,6 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def ensure_collect_schema(con: duckdb.DuckDBPyConnection) -> None:
-    ensure_raw_schema(con)
-    con.execute(API_CALLS_DDL)
-
-
 class Store:
     def __init__(self, con: duckdb.DuckDBPyConnection, *, flush_interval: float = 0.2,
                  flush_rows: int = 500):
@@ -81,7 +56,7 @@ class Store:
         self._stopping = False
         self._wake: asyncio.Event | None = None
         self.rows_written = {t: 0 for t in _COLUMNS}
-        ensure_collect_schema(con)
+        ensure_raw_schema(con)
         # the first Arrow scan imports pandas & co (~0.5 s): pay it now, not at the first flush
         warm = pa.table({"x": [1]})  # noqa: F841
         con.execute("select count(*) from warm").fetchall()

@@ -28,10 +28,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from ingest import keys
+from warehouse import keys
 from ingest.loader import MeasurementMeta, _insert_measurement, _insert_rows, _transaction
-from ingest.schema import ensure_raw_schema
-from psw.db import UserError, connect
+from warehouse.schema import ensure_raw_schema
+from warehouse.db import UserError, connect
 
 DERIVED_SPLITS = {"template_pair_scores", "template_scores", "persona_pair_review", "length_deltas",
                   "activation_cell_stats", "steering_summary", "trait_geometry", "projection_distribution"}

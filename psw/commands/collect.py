@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
-from psw.db import UserError, connect, db_path
+from warehouse.db import UserError, connect, db_path
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 DEFAULT_KEY_ENV = "OPENROUTER_API_KEY"
@@ -72,7 +72,7 @@ def _is_loopback(url: str) -> bool:
 
 
 def _candidates(args, con):
-    from ingest.collect import plan as P
+    from collect import plan as P
     pairs = P.load_pairs_file(args.pairs) if args.pairs else P.load_pairs_table(con)
     templates = P.load_templates_file(args.templates) if args.templates else P.load_templates_table(con)
     scenarios = P.load_scenarios_file(args.scenarios) if args.scenarios else P.load_scenarios_table(con)
@@ -105,9 +105,9 @@ def _local_generator(spec: str):
 
 def build_run(args):
     """Everything `collect` decides before calling anything: (plan, settings)."""
-    from ingest.collect import plan as P
-    from ingest.collect.judges import Prompts
-    from ingest.judge_schema import CRITERIA
+    from collect import plan as P
+    from collect.judges import Prompts
+    from warehouse.judge_schema import CRITERIA
 
     if not args.judge:
         raise UserError("--judge:0: at least one --judge MODEL is required")
@@ -172,9 +172,9 @@ def cmd_collect(args) -> int:
         raise UserError(f"--api-key-env:0: environment variable {args.api_key_env or '(none)'} "
                         f"is not set; {args.base_url} needs a key")
 
-    from ingest.collect.client import ChatClient
-    from ingest.collect.run import Collector, RunConfig
-    from ingest.collect.store import Store, now
+    from collect.client import ChatClient
+    from collect.run import Collector, RunConfig
+    from collect.store import Store, now
 
     load_id = "collect_" + uuid.uuid4().hex[:16]
     con = connect(path)

@@ -8,12 +8,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from ingest.keys import judgment_id
-from ingest.collect.client import ChatClient, ChatResult, Stats
-from ingest.collect.judges import JudgeOutputError, Prompts, parse_reply
-from ingest.judge_schema import CRITERIA, STYLE_DIMS
-from ingest.collect.plan import PlanItem
-from ingest.collect.store import Store, now
+from warehouse.keys import judgment_id
+from collect.client import ChatClient, ChatResult, Stats
+from collect.judges import JudgeOutputError, Prompts, parse_reply
+from warehouse.judge_schema import CRITERIA, STYLE_DIMS
+from collect.plan import PlanItem
+from collect.store import Store, now
 
 
 @dataclass

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from psw.db import DBT_DIR, UserError
+from warehouse.db import DBT_DIR, UserError
 
 CARD_TEMPLATE = "card.md.j2"
 DATA_DIR = "data"

@@ -1,0 +1,73 @@
+"""The one way rows enter the raw schema: a content-addressed, transactional append.
+
+Every writer (ingest, collect, extract, hf import) hands its rows here. Rows are
+matched to the table's columns by name (a column a row does not carry is NULL),
+JSON columns are cast from their text, and a row whose key the table already
+holds is skipped, so loading the same content twice adds nothing. Within one
+call, rows sharing a key are stored once (the first). `transaction` makes a
+group of appends land together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import contextmanager
+from itertools import count
+
+import duckdb
+import pyarrow as pa
+
+_names = count()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection):
+    """Everything inside lands together, or nothing does (the error propagates)."""
+    con.begin()
+    try:
+        yield con
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    """(name, type) of each column of a raw table, in table order."""
+    schema, name = table.split(".")
+    return con.execute("select column_name, data_type from information_schema.columns "
+                       "where table_schema = ? and table_name = ? order by ordinal_position",
+                       [schema, name]).fetchall()
+
+
+def append(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table | Sequence[dict],
+           key: str | Sequence[str]) -> int:
+    """Insert the rows whose key `table` does not hold yet; returns how many were inserted."""
+    batch = rows if isinstance(rows, pa.Table) else _to_arrow(con, table, rows)
+    if batch.num_rows == 0:
+        return 0
+    keys = [key] if isinstance(key, str) else list(key)
+    present = set(batch.column_names)
+    columns = [(c, t) for c, t in table_columns(con, table) if c in present]
+    names = ", ".join(c for c, _ in columns)
+    select = ", ".join(f"{c}::json as {c}" if t == "JSON" else c for c, t in columns)
+    view = f"_append_rows_{next(_names)}"
+    con.register(view, batch)
+    try:
+        return con.execute(f"""
+            insert into {table} ({names})
+            select {names} from (
+                select {select} from {view}
+                qualify row_number() over (partition by {', '.join(keys)}) = 1
+            ) as fresh
+            where not exists (select 1 from {table} as held
+                              where {' and '.join(f'held.{k} = fresh.{k}' for k in keys)})""").fetchone()[0]
+    finally:
+        con.unregister(view)
+
+
+def _to_arrow(con, table: str, rows: Sequence[dict]) -> pa.Table:
+    if not rows:
+        return pa.table({})
+    wanted = [c for c, _ in table_columns(con, table) if any(c in row for row in rows[:1])]
+    return pa.Table.from_pylist([{c: row.get(c) for c in wanted} for row in rows])

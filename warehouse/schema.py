@@ -1,0 +1,268 @@
+"""The `raw` schema: the only tables that Python writes.
+
+Everything here is append-only. Rows are content-addressed: each table's first
+column is a key derived from the content (a file's sha256, a record's md5), so
+loading the same content twice adds nothing. The writers skip keys already present
+(an anti join on insert); the three tables that grow with every measured pair
+(exported_pairs, pairs, judgments) declare no PRIMARY KEY index, which would cost
+more than the insert itself at a million rows, and dbt tests their keys instead.
+Their text columns are stored with zstd: long completions compress about 5x, and
+a checkpoint writes them faster than with DuckDB's default string compression.
+dbt reads these tables through `dbt/models/staging/raw/_raw__sources.yml` and
+derives everything else.
+
+Who writes what:
+- `psw ingest` (ingest/loader.py): loads, rejects, measurements, persona_pairs,
+  templates, scenarios, exported_pairs (v2/v3 example exports), and for run
+  artifacts pairs + judgments.
+- `psw collect` (collect/): pairs + judgments (the same shape as an
+  artifact), measurements, api_calls (the HTTP cache).
+- `psw extract` (extract/): the activation_* and steering_* tables it declares.
+
+Conventions shared with dbt:
+- `pairs.pos_label` is 'A' or 'B': the label the positive completion had in
+  every blind judge call of that pair.
+- `judgments.criterion` is one of positive_axis, negative_axis, style, confound;
+  `judgments.output` holds the judge's JSON object with the seed validator's keys
+  (see ARCHITECTURE.md), or null with `error` set.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+RAW_DDL = """
+create schema if not exists raw;
+
+create table if not exists raw.loads (
+    load_id varchar primary key,        -- sha256 of (file bytes, kind, measurement), or a run id
+    file_sha256 varchar,                -- sha256 of the file bytes alone
+    kind varchar not null,              -- pairs|templates|scenarios|examples|artifact|collect|...
+    source_path varchar not null,
+    measurement_id varchar,
+    n_records integer not null,
+    loaded_at timestamp not null
+);
+
+create table if not exists raw.rejects (
+    load_id varchar not null,           -- the load_id the refused file would have had
+    source_path varchar not null,
+    line_no integer,
+    reason varchar not null,
+    excerpt varchar,
+    rejected_at timestamp not null
+);
+
+create table if not exists raw.measurements (
+    measurement_id varchar not null,
+    load_id varchar not null,
+    generator_model varchar,
+    judge_models varchar[],
+    temperature double,
+    seed integer,
+    source_format varchar,              -- examples_v2|examples_v3|artifact|collect|import
+    params json,
+    recorded_at timestamp not null
+);
+
+create table if not exists raw.persona_pairs (
+    record_id varchar primary key,      -- md5 of the record text
+    load_id varchar not null,
+    line_no integer not null,
+    persona_pair_id varchar not null,
+    record json not null,
+    loaded_at timestamp not null
+);
+
+create table if not exists raw.templates (
+    record_id varchar primary key,      -- md5 of the template text
+    load_id varchar not null,
+    line_no integer not null,
+    template_text varchar not null,
+    loaded_at timestamp not null
+);
+
+create table if not exists raw.scenarios (
+    record_id varchar primary key,
+    load_id varchar not null,
+    line_no integer not null,
+    scenario_id varchar not null,
+    record json not null,
+    loaded_at timestamp not null
+);
+
+create table if not exists raw.exported_pairs (
+    record_id varchar not null,         -- md5(measurement_id || record text)
+    load_id varchar not null,
+    measurement_id varchar not null,
+    line_no integer not null,
+    record json not null using compression zstd,
+    loaded_at timestamp not null
+);
+
+create table if not exists raw.pairs (
+    pair_id varchar not null,           -- warehouse.keys.pair_id(...)
+    load_id varchar not null,
+    measurement_id varchar not null,
+    template_text varchar not null,
+    persona_pair_id varchar not null,
+    pos_persona varchar,
+    neg_persona varchar,
+    scenario_id varchar,
+    scenario_text varchar not null using compression zstd,
+    sample_idx integer not null,
+    pos_label varchar,                  -- 'A' | 'B'
+    pos_prompt varchar using compression zstd,
+    neg_prompt varchar using compression zstd,
+    pos_response varchar using compression zstd,
+    neg_response varchar using compression zstd,
+    generator_model varchar,
+    error varchar,
+    extra json,
+    loaded_at timestamp not null,
+    source_run varchar,                 -- the run a pooled export names (`artifact`), else null
+    row_idx integer,                    -- the pair's row within its run, when the source numbers rows
+    pos_messages json,                  -- the exact chat messages sent to generate each pole
+    neg_messages json,
+    prompt_set varchar                  -- the named prompt layout collect used (null for imports)
+);
+
+create table if not exists raw.judgments (
+    judgment_id varchar not null,       -- md5 over pair, judge, prompt hash, criterion, content
+    pair_id varchar not null,
+    measurement_id varchar not null,
+    load_id varchar not null,
+    judge_model varchar not null,
+    criterion varchar not null,         -- positive_axis|negative_axis|style|confound
+    prompt_hash varchar not null,
+    pos_label varchar not null,         -- 'A' | 'B'
+    output json using compression zstd,
+    raw_text varchar using compression zstd,
+    error varchar,
+    loaded_at timestamp not null
+);
+
+-- the HTTP cache of `psw collect` (and of extract's judge calls)
+create table if not exists raw.api_calls (
+    cache_key varchar primary key,      -- sha256 of (base url, model, messages, params)
+    base_url varchar not null,
+    model varchar not null,
+    request json not null,              -- the request body as sent (model, messages, params); never headers
+    response json,                      -- the response body as received
+    content varchar,                    -- choices[0].message.content
+    finish_reason varchar,
+    prompt_tokens integer,
+    completion_tokens integer,
+    cost double,
+    attempts integer,
+    latency_s double,
+    measurement_id varchar,             -- the measurement that paid for the call
+    load_id varchar,
+    created_at timestamp not null
+);
+
+-- activation statistics written by `psw extract`
+
+create table if not exists raw.activation_runs (
+    run_id varchar primary key,         -- md5 over provenance, measurement, layers, pair set
+    measurement_id varchar,
+    model_id varchar not null,
+    model_revision varchar,
+    chat_template_hash varchar,
+    layer_convention varchar not null,
+    dtype varchar not null,
+    layers integer[] not null,
+    strict_only boolean not null,
+    n_pairs integer not null,
+    params json,
+    created_at timestamp not null
+);
+
+create table if not exists raw.activation_vectors (
+    vector_id varchar primary key,      -- md5 over run, cell, layer, reduction
+    run_id varchar not null,
+    cell_id varchar not null,
+    layer integer not null,             -- output of model.layers[layer], 0-based
+    reduction varchar not null,         -- response_mean | prompt_last
+    n_pairs integer not null,
+    norm double not null,
+    vector float[] not null,
+    safetensors_path varchar not null,
+    provenance json not null,
+    created_at timestamp not null
+);
+
+create table if not exists raw.activation_pair_stats (
+    stat_id varchar primary key,        -- md5 over vector, pair
+    vector_id varchar not null,
+    run_id varchar not null,
+    pair_id varchar not null,
+    cell_id varchar not null,
+    layer integer not null,
+    reduction varchar not null,
+    diff_norm double not null,          -- |pos - neg|
+    pos_projection double not null,     -- pos . v / |v|
+    neg_projection double not null,
+    cosine double not null,             -- cos(pos - neg, v)
+    n_pos_tokens integer not null,
+    n_neg_tokens integer not null,
+    created_at timestamp not null
+);
+
+create table if not exists raw.steering_generations (
+    generation_id varchar primary key,  -- md5 over vector, positions, coeff, scenario, settings
+    vector_id varchar not null,
+    cell_id varchar not null,
+    layer integer not null,
+    positions varchar not null,         -- all | prompt | response
+    coeff double not null,
+    scenario_id varchar,
+    scenario_text varchar not null,
+    response_text varchar not null,
+    n_tokens integer not null,
+    projection double,                  -- mean response-token activation . v / |v|, unsteered pass
+    max_new_tokens integer not null,
+    temperature double not null,
+    seed integer,
+    model_id varchar not null,
+    model_revision varchar,
+    created_at timestamp not null
+);
+
+create table if not exists raw.steering_judgments (
+    judgment_id varchar primary key,    -- md5 over generation, judge, criterion
+    generation_id varchar not null,
+    judge_model varchar not null,
+    criterion varchar not null,         -- trait | coherence
+    prompt_hash varchar not null,       -- sha256 of the judge prompt template
+    score double,                       -- 0-100, null when the reply did not parse
+    raw_text varchar,
+    error varchar,
+    created_at timestamp not null
+);
+
+create table if not exists raw.activation_projections (
+    projection_id varchar primary key,  -- md5 over vector, response kind, response id
+    vector_id varchar not null,
+    response_kind varchar not null,     -- prompted_pos | prompted_neg | baseline | steered
+    response_id varchar not null,       -- pair_id or generation_id
+    projection double not null,
+    n_tokens integer not null,
+    created_at timestamp not null
+);
+"""
+
+
+# Columns added after a table was first declared: a warehouse made before them gains them in place.
+ADDED_COLUMNS = {
+    "raw.pairs": [("source_run", "varchar"), ("row_idx", "integer"), ("pos_messages", "json"),
+                  ("neg_messages", "json"), ("prompt_set", "varchar")],
+}
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw schema and its tables if they are missing, and add newer columns (idempotent)."""
+    con.execute(RAW_DDL)
+    for table, columns in ADDED_COLUMNS.items():
+        for name, type_ in columns:
+            con.execute(f"alter table {table} add column if not exists {name} {type_}")
