@@ -29,7 +29,8 @@ import pyarrow.parquet as pq
 import yaml
 
 from warehouse import keys
-from ingest.loader import MeasurementMeta, _insert_measurement, _insert_rows, _transaction
+from ingest.loader import MeasurementMeta, insert_measurement
+from warehouse.append import append, transaction
 from warehouse.schema import ensure_raw_schema
 from warehouse.db import UserError, connect
 
@@ -118,18 +119,19 @@ def import_library(db: Path, source: str) -> ImportReport:
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
     with connect(db) as con:
         ensure_raw_schema(con)
-        with _transaction(con):
+        with transaction(con):
             for ld in loads:
                 if con.execute("select count(*) from raw.loads where load_id = ?", [ld.load_id]).fetchall()[0][0]:
                     continue
                 for table, key, table_rows in ld.tables:
                     rows = [{**row, "load_id": ld.load_id, "loaded_at": loaded_at} for row in table_rows]
-                    n_new = _insert_rows(con, table, key, rows)
+                    n_new = append(con, table, rows, key)
                     report.n_new[table] = report.n_new.get(table, 0) + n_new
                 if ld.measurement_id:
-                    _insert_measurement(con, ld.measurement_id, ld.load_id, ld.meta or MeasurementMeta(),
-                                        "import", ld.params, loaded_at)
-                con.execute("insert into raw.loads values (?, ?, ?, ?, ?, ?, ?)",
+                    insert_measurement(con, ld.measurement_id, ld.load_id, ld.meta or MeasurementMeta(),
+                                       "import", ld.params, loaded_at)
+                con.execute("insert into raw.loads (load_id, file_sha256, kind, source_path, measurement_id, "
+                            "n_records, loaded_at) values (?, ?, ?, ?, ?, ?, ?)",
                             [ld.load_id, ld.split.sha256, ld.kind, ld.split.origin, ld.measurement_id,
                              ld.n_records, loaded_at])
     return report

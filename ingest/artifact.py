@@ -18,11 +18,20 @@ JUDGMENT_KEYS = {c: f"{c}_judgment" for c in CRITERIA}
 UNRECORDED_PROMPT = "unrecorded"
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def load_document(path: Path) -> tuple[dict | None, Reject | None]:
+    text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         return None, Reject(exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+    except ValueError as exc:  # NaN, Infinity: Python's json accepts them, JSON does not
+        return None, Reject(None, f"invalid JSON: {exc}")
+    except RecursionError:
+        return None, Reject(None, "invalid JSON: nested too deeply")
     if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
         return None, Reject(1, "a run artifact needs a top-level object with a results[] list")
     return doc, None
@@ -51,6 +60,12 @@ def _problem(result: Any) -> str | None:
     for key in ("template", "prompt"):
         if not isinstance(result.get(key), str) or not result[key].strip():
             return f"missing required field {key}"
+    for key in ("sample", "row"):
+        value = result.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            return f"field {key}: expected a non-negative integer, got {value!r}"
+    if result.get("scenario_id") is not None and not isinstance(result["scenario_id"], (str, int)):
+        return f"field scenario_id: expected a string or an integer, got {result['scenario_id']!r}"
     if "{persona}" not in result["template"]:
         return "field template: has no {persona} slot"
     if result.get("error"):
@@ -69,6 +84,27 @@ def _problem(result: Any) -> str | None:
     return None
 
 
+def distinct_pairs(pairs: list[dict], judgments: list[dict]):
+    """Results repeated exactly are kept once (and counted); two different results with one pair
+    key are refused, naming both. Returns (pairs, judgments, duplicates, rejects)."""
+    from ingest.identity import KEY_PARTS, Duplicates
+
+    first: dict[str, dict] = {}
+    duplicates, rejects = Duplicates(), []
+    for pair in pairs:
+        seen = first.setdefault(pair["pair_id"], pair)
+        if seen is pair:
+            continue
+        if seen["content"] == pair["content"]:
+            duplicates.n_lines += 1
+            duplicates.first_line = duplicates.first_line or pair["where"]
+        else:
+            rejects.append(Reject(None, f"{pair['where']}: same pair as {seen['where']} ({KEY_PARTS} all equal) "
+                                        f"but different content; give each result its own `sample` or `row`"))
+    kept = list(first.values())
+    return kept, list({j["judgment_id"]: j for j in judgments}.values()), duplicates, rejects
+
+
 def rows(doc: dict, measurement_id: str, load_id: str, loaded_at) -> tuple[list[dict], list[dict], list[Reject]]:
     """Pairs and judgments of a parsed artifact, plus one reject per malformed result."""
     meta = run_metadata(doc)
@@ -81,13 +117,16 @@ def rows(doc: dict, measurement_id: str, load_id: str, loaded_at) -> tuple[list[
             continue
         axis = result["axis"]
         pair = keys.pair_id(measurement_id, result["template"], axis["id"], result["prompt"],
-                            int(result.get("sample", 0)))
+                            result.get("sample") or 0, scenario_id=result.get("scenario_id"),
+                            row_idx=result.get("row"))
         pairs.append({
+            "where": f"results[{index}]", "content": json.dumps(result, sort_keys=True),
             "pair_id": pair, "load_id": load_id, "measurement_id": measurement_id,
             "template_text": result["template"], "persona_pair_id": axis["id"],
             "pos_persona": axis["pos_descriptor"], "neg_persona": axis["neg_descriptor"],
             "scenario_id": result.get("scenario_id"), "scenario_text": result["prompt"],
-            "sample_idx": int(result.get("sample", 0)), "pos_label": result.get("pos_label"),
+            "sample_idx": result.get("sample") or 0, "row_idx": result.get("row"),
+            "pos_label": result.get("pos_label"),
             "pos_prompt": result.get("pos_generation_prompt"), "neg_prompt": result.get("neg_generation_prompt"),
             "pos_response": result.get("pos_response"), "neg_response": result.get("neg_response"),
             "generator_model": meta["generator_model"], "error": result.get("error") or None,

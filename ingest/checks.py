@@ -26,7 +26,7 @@ STYLE_DIMS = [
 @dataclass(frozen=True)
 class Check:
     field: str
-    kind: str                 # text | number | integer | boolean
+    kind: str                 # text | number | integer | boolean | scalar (a string or an integer)
     required: bool = True
     lo: float | None = None
     hi: float | None = None
@@ -41,8 +41,15 @@ PAIRS = [Check("id", "text"), Check("pos", "text"), Check("neg", "text"),
 SCENARIOS = [Check("id", "text")]  # plus: one of prompt | question | text (below)
 SCENARIO_TEXT_FIELDS = ("prompt", "question", "text")
 
+# What names a pair in an export (warehouse.keys.pair_id): its run, its row in that run, its sample
+# and its scenario id, when the record carries them.
+IDENTITY = [
+    Check("artifact", "text", required=False), Check("row", "integer", required=False, lo=0, hi=2**31 - 1),
+    Check("sample", "integer", required=False, lo=0, hi=2**31 - 1), Check("scenario_id", "scalar", required=False),
+]
+
 EXAMPLES = [
-    Check("template", "text"), Check("persona_pair", "text"), Check("prompt", "text"),
+    Check("template", "text"), Check("persona_pair", "text"), Check("prompt", "text"), *IDENTITY,
     Check("pos_persona", "text", required=False), Check("neg_persona", "text", required=False),
     Check("pos_response", "text", when_ok_only=True),
     Check("neg_response", "text", when_ok_only=True),
@@ -73,6 +80,11 @@ def fields(kind: str) -> list[str]:
     return names
 
 
+def field_index(kind: str) -> dict[str, int]:
+    """1-based position of each checked field in the `t`/`s` lists of extract_sql(kind)."""
+    return {name: i + 1 for i, name in enumerate(fields(kind))}
+
+
 def extract_sql(kind: str) -> str:
     """The JSON type (`t`) and text (`s`) of every checked field, each list from one call;
     both NULL where `record` is not valid JSON (try: the other lines still get checked)."""
@@ -82,7 +94,7 @@ def extract_sql(kind: str) -> str:
 
 def reasons_sql(kind: str) -> str:
     """SQL for the list of reasons (empty when the record is fine), over `t` and `s` of extract_sql(kind)."""
-    index = {name: i + 1 for i, name in enumerate(fields(kind))}
+    index = field_index(kind)
     parts = [_check_sql(c, index) for c in CHECKS[kind]]
     if kind == "scenarios":
         has_text = " or ".join(f"t[{index[k]}] = 'VARCHAR'" for k in SCENARIO_TEXT_FIELDS)
@@ -98,6 +110,9 @@ def _check_sql(check: Check, index: dict[str, int]) -> str:
     if check.kind == "text":
         ok = f"({jt} = 'VARCHAR' and regexp_matches({text}, '\\S'))"  # not only whitespace (a cheap scan, no copy)
         expect = "a non-empty string"
+    elif check.kind == "scalar":
+        ok = f"({jt} in ('BIGINT', 'UBIGINT') or ({jt} = 'VARCHAR' and regexp_matches({text}, '\\S')))"
+        expect = "a non-empty string or an integer"
     elif check.kind == "boolean":
         ok = f"{jt} = 'BOOLEAN'"
         expect = "true or false"
@@ -113,9 +128,15 @@ def _check_sql(check: Check, index: dict[str, int]) -> str:
     else:
         expr = f"case when not {absent} and not {ok} then {wrong} end"
     if check.when_ok_only:
-        error = f"t[{index['error']}]"
-        expr = f"case when {error} is null or {error} = 'NULL' then {expr} end"
+        expr = f"case when not {failed_sql(index)} then {expr} end"
     return expr
+
+
+def failed_sql(index: dict[str, int]) -> str:
+    """A record is a failed pair when its `error` is set: any value but null, false or an empty string
+    (an exported success often carries `"error": ""`, and must then carry its metrics)."""
+    t, s = f"t[{index['error']}]", f"s[{index['error']}]"
+    return f"coalesce({t} not in ('NULL', 'BOOLEAN') and {s} <> '', false) or coalesce({t} = 'BOOLEAN' and {s} = 'true', false)"
 
 
 def _fmt(x: float | None) -> str:

@@ -16,13 +16,14 @@ from hashlib import sha256
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
-from ingest import artifact, read
-from ingest.checks import extract_sql, reasons_sql
+from ingest import artifact, identity, read
+from ingest.checks import extract_sql, field_index, reasons_sql
 from ingest.read import Reject
-from warehouse.schema import ensure_raw_schema
+from warehouse.append import append, transaction
 from warehouse.errors import UserError
+from warehouse.keys import pair_id_sql
+from warehouse.schema import ensure_raw_schema
 
 MEASURED_KINDS = ("examples", "artifact")
 MAX_FAST_LINE_BYTES = 16 << 20  # DuckDB's line reader allocates buffers of this size
@@ -45,17 +46,23 @@ class LoadReport:
     n_new: int = 0
     already_loaded: bool = False
     rejects: list[Reject] = field(default_factory=list)
+    duplicates: identity.Duplicates = field(default_factory=identity.Duplicates)
+    notes: list[str] = field(default_factory=list)  # lines deliberately not loaded, said aloud
+    load_id: str = ""
 
     def summary(self) -> str:
         where = f" into measurement {self.measurement_id}" if self.measurement_id else ""
         if self.already_loaded:
             return f"{self.path}: already loaded ({self.kind}{where}); nothing added"
-        return f"{self.path}: loaded {self.n_records} {self.kind} records ({self.n_new} new){where}"
+        notes = "".join(f"; {note}" for note in self.notes)
+        return (f"{self.path}: loaded {self.n_records} {self.kind} records ({self.n_new} new){where}"
+                f"{self.duplicates.note()}{notes} [load {self.load_id[:12]}]")
 
 
 def default_measurement(path: Path) -> str:
-    stem = re.sub(r"_examples$", "", path.stem)
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)
+    """The file name without its suffix and `_examples`, exactly as written: two files with
+    different names never share a measurement by accident."""
+    return re.sub(r"_examples$", "", path.stem)
 
 
 def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = None,
@@ -66,7 +73,10 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
     scan = read.scan(path)
     if scan.first_line is None:
         raise UserError(f"{path}:1: empty file; nothing loaded")
-    kind = kind or read.detect_kind(scan)
+    try:
+        kind = kind or read.detect_kind(scan)
+    except ValueError as exc:
+        raise UserError(f"{path}:1: {exc}; nothing loaded") from None
     if kind is None:
         raise UserError(f"{path}:1: not a known kind of input (persona pairs, templates, scenarios, "
                         f"examples or run artifact); pass --kind to say which")
@@ -75,18 +85,27 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
     else:
         measurement_id = None
     load_id = sha256(f"{scan.sha256}\0{kind}\0{measurement_id or ''}".encode()).hexdigest()
-    report = LoadReport(path, kind, measurement_id)
-    if con.execute("select 1 from raw.loads where load_id = ?", [load_id]).fetchone():
+    report = LoadReport(path, kind, measurement_id, load_id=load_id)
+    if con.execute("select 1 from raw.loads where load_id = ? and forgotten_at is null", [load_id]).fetchone():
         report.already_loaded = True
         return report
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    if kind == "artifact":
-        _load_artifact(con, scan, report, load_id, loaded_at, meta or MeasurementMeta())
-    else:
-        _load_lines(con, scan, report, load_id, loaded_at, meta or MeasurementMeta())
+    try:
+        if kind == "artifact":
+            _load_artifact(con, scan, report, load_id, loaded_at, meta or MeasurementMeta())
+        else:
+            _load_lines(con, scan, report, load_id, loaded_at, meta or MeasurementMeta())
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        raise UserError(f"{path}: could not be read while loading ({exc.strerror or exc}); nothing loaded") from None
     if report.rejects:
         _record_rejects(con, report, load_id, loaded_at)
     return report
+
+
+def _still_the_scanned_file(scan: read.FileScan) -> None:
+    """Called inside the load's transaction: the bytes loaded are the bytes hashed, or nothing lands."""
+    if not read.unchanged(scan):
+        raise UserError(f"{scan.path}: the file changed while it was being loaded; nothing loaded (load it again)")
 
 
 def _fast_lines(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -124,23 +143,50 @@ def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
     A record's key is the md5 of its text (for examples, with the measurement id first).
     """
     if report.kind == "templates":
-        con.execute("""
-            create or replace temp table _records as
-            select line_no, md5(trim(line)) as record_id, false as invalid_json,
-                   case when position('{persona}' in line) = 0 then ['template has no {persona} slot']
-                        else []::varchar[] end as reasons
-            from _lines where not starts_with(trim(line), '#')""")
+        _check_templates(con, report)
         return
     # each line parsed once (try(): NULL where the JSON is malformed); the checks run on the
-    # parsed fields; only the key, the line number and the reasons are kept
+    # parsed fields; only the keys, the line number and the reasons are kept
+    pair_key = f"{_exported_pair_id()} as pair_id," if report.kind == "examples" else ""
     con.execute(f"""
         create or replace temp table _records as
-        select line_no, record_id, invalid_json,
+        select line_no, record_id, {pair_key} invalid_json,
                case when invalid_json then []::varchar[] else {reasons_sql(report.kind)} end as reasons
         from (select line_no, md5(? || record) as record_id,
                      t is null or not starts_with(ltrim(record), '{{') as invalid_json, t, s
               from (select line_no, line as record, {extract_sql(report.kind)} from _lines))""",
-                [report.measurement_id or ""])
+                [report.measurement_id or ""] * (2 if pair_key else 1))
+
+
+def _exported_pair_id() -> str:
+    """warehouse.keys.pair_id over the checked fields of an examples line (`s`: their texts);
+    the same casts as warehouse.schema.EXPORTED_PAIR_ID_SQL over a stored record."""
+    i = field_index("examples")
+    return pair_id_sql("?", f"s[{i['template']}]", f"s[{i['persona_pair']}]", f"s[{i['prompt']}]",
+                       f"coalesce(try_cast(s[{i['sample']}] as integer), 0)", f"s[{i['scenario_id']}]",
+                       f"s[{i['artifact']}]", f"try_cast(s[{i['row']}] as integer)")
+
+
+# A template file holds one template per line. A line starting with `#` and without a slot is a
+# comment (counted and named in the report); `__name__` is an engineered template, whose persona
+# text is the pair's long descriptors. Everything else needs the {persona} slot.
+ENGINEERED_TEMPLATE = r"^__[A-Za-z0-9_]+__$"
+
+
+def _check_templates(con, report: LoadReport) -> None:
+    con.execute(f"""
+        create or replace temp table _records as
+        select line_no, md5(trim(line)) as record_id, false as invalid_json,
+               case when position('{{persona}}' in line) > 0 or regexp_matches(trim(line), '{ENGINEERED_TEMPLATE}')
+                    then []::varchar[]
+                    when regexp_matches(line, '^\\s*[\\[{{"]') and try(json(trim(line))) is not null
+                    then ['a JSON value, not a template: a templates file holds one template per line']
+                    else ['template has no {{persona}} slot (and is not an engineered __name__ template)'] end as reasons
+        from _lines where not (starts_with(ltrim(line), '#') and position('{{persona}}' in line) = 0)""")
+    skipped = con.execute("""select count(*), min(line_no) from _lines
+                             where starts_with(ltrim(line), '#') and position('{persona}' in line) = 0""").fetchone()
+    if skipped[0]:
+        report.notes.append(f"{skipped[0]} comment line(s) starting with # skipped (first: line {skipped[1]})")
 
 
 def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
@@ -157,17 +203,22 @@ def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
                 "select line_no, reasons, left(_lines.line, 200) from _records join _lines using (line_no) "
                 "where len(reasons) > 0 order by line_no").fetchall():
             report.rejects.append(Reject(line_no, reasons[0], excerpt))
+    if report.kind == "examples" and not report.rejects:
+        report.rejects.extend(identity.conflicting_lines(con))
+        report.rejects.extend(identity.already_held(con, report.measurement_id))
     report.rejects.sort(key=lambda r: r.line_no or 0)
     report.n_records = con.execute("select count(*) from _records").fetchone()[0] + len(bad_bytes)
     if report.rejects:
         return
-    with _transaction(con):
+    report.duplicates = identity.exact_duplicates(con)
+    with transaction(con):
         report.n_new = _insert_records(con, report, load_id, loaded_at)
         if report.kind == "examples":
             v3 = '"axis_judgments"' in scan.first_line or '"eval_id"' in scan.first_line
-            _insert_measurement(con, report.measurement_id, load_id, meta,
+            insert_measurement(con, report.measurement_id, load_id, meta,
                                 "examples_v3" if v3 else "examples_v2", {"source_path": str(scan.path)}, loaded_at)
         _insert_load(con, load_id, scan, report, loaded_at)
+        _still_the_scanned_file(scan)
 
 
 def _any_record(con, condition: str) -> bool:
@@ -190,40 +241,35 @@ def _reject_invalid_json(con, report: LoadReport) -> None:
 
 
 # The same record in a later file, or twice in one file, is stored once (its first line).
-_INSERTS = {
-    "pairs": "insert into raw.persona_pairs select record_id, ?, line_no, line::json ->> 'id', line::json, ? from _new",
-    "scenarios": "insert into raw.scenarios select record_id, ?, line_no, line::json ->> 'id', line::json, ? from _new",
-    "templates": "insert into raw.templates select record_id, ?, line_no, trim(line), ? from _new",
-    "examples": "insert into raw.exported_pairs select record_id, ?, ?, line_no, line::json, ? from _new",
+_RECORD_COLUMNS = {
+    "pairs": ("raw.persona_pairs", "line::json ->> 'id' as persona_pair_id, line::json as record"),
+    "scenarios": ("raw.scenarios", "line::json ->> 'id' as scenario_id, line::json as record"),
+    "templates": ("raw.templates", "trim(line) as template_text"),
+    "examples": ("raw.exported_pairs", "? as measurement_id, line::json as record, _first.pair_id"),
 }
-_RAW_TABLE = {"pairs": "raw.persona_pairs", "scenarios": "raw.scenarios", "templates": "raw.templates",
-              "examples": "raw.exported_pairs"}
 
 
 def _insert_records(con, report: LoadReport, load_id: str, loaded_at) -> int:
+    table, columns = _RECORD_COLUMNS[report.kind]
+    pair_key = ", any_value(pair_id) as pair_id" if report.kind == "examples" else ""
     con.execute(f"""
         create or replace temp table _first as
-        select record_id, min(line_no) as line_no from _records
-        where record_id not in (select record_id from {_RAW_TABLE[report.kind]})
-        group by record_id""")
-    con.execute("""
-        create or replace temp view _new as
-        select _first.record_id, _lines.line_no, _lines.line
-        from _lines join _first using (line_no)""")
-    if report.kind == "examples":
-        params = [load_id, report.measurement_id, loaded_at]
-    else:
-        params = [load_id, loaded_at]
-    return con.execute(_INSERTS[report.kind], params).fetchone()[0]
+        select record_id, min(line_no) as line_no {pair_key} from _records group by record_id""")
+    params = [report.measurement_id] if report.kind == "examples" else []
+    return append(con, table, f"""
+        select _first.record_id, ?::varchar as load_id, _lines.line_no, {columns}, ?::timestamp as loaded_at
+        from _lines join _first using (line_no)""", "record_id", [load_id, *params, loaded_at])
 
 
 def _insert_load(con, load_id, scan, report, loaded_at) -> None:
-    con.execute("insert into raw.loads values (?, ?, ?, ?, ?, ?, ?)",
+    con.execute("delete from raw.loads where load_id = ?", [load_id])  # a forgotten load, loaded again
+    con.execute("insert into raw.loads (load_id, file_sha256, kind, source_path, measurement_id, n_records, loaded_at) "
+                "values (?, ?, ?, ?, ?, ?, ?)",
                 [load_id, scan.sha256, report.kind, str(scan.path), report.measurement_id,
                  report.n_records, loaded_at])
 
 
-def _insert_measurement(con, measurement_id, load_id, meta: MeasurementMeta, source_format, params, loaded_at,
+def insert_measurement(con, measurement_id, load_id, meta: MeasurementMeta, source_format, params, loaded_at,
                         run: dict | None = None) -> None:
     run = run or {}
     con.execute("insert into raw.measurements values (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
@@ -246,49 +292,40 @@ def _load_artifact(con, scan, report, load_id, loaded_at, meta) -> None:
     pairs, judgments, rejects = artifact.rows(doc, report.measurement_id, load_id, loaded_at)
     report.rejects.extend(rejects)
     report.n_records = len(doc["results"])
+    if not report.rejects:
+        pairs, judgments, report.duplicates, conflicts = artifact.distinct_pairs(pairs, judgments)
+        report.rejects.extend(conflicts)
+        report.rejects.extend(_artifact_pairs_held(con, report.measurement_id, pairs))
     if report.rejects:
         return
-    with _transaction(con):
-        report.n_new = _insert_rows(con, "raw.pairs", "pair_id", pairs)
-        _insert_rows(con, "raw.judgments", "judgment_id", judgments)
-        _insert_measurement(con, report.measurement_id, load_id, meta, "artifact",
-                            {"source_path": str(scan.path)}, loaded_at, artifact.run_metadata(doc))
+    with transaction(con):
+        report.n_new = append(con, "raw.pairs", pairs, "pair_id")
+        append(con, "raw.judgments", judgments, "judgment_id")
+        insert_measurement(con, report.measurement_id, load_id, meta, "artifact",
+                           {"source_path": str(scan.path)}, loaded_at, artifact.run_metadata(doc))
         _insert_load(con, load_id, scan, report, loaded_at)
+        _still_the_scanned_file(scan)
 
 
-def _insert_rows(con, table: str, key: str, rows: list[dict]) -> int:
-    if not rows:
-        return 0
-    columns = [c[0] for c in con.execute(f"select * from {table} limit 0").description]
-    batch = pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows])
-    con.register("_rows", batch)
-    try:
-        casts = ", ".join(f"{c}::json as {c}" if c in ("output", "extra") else c for c in columns)
-        return con.execute(f"insert into {table} select {casts} from _rows anti join {table} using ({key})"
-                           ).fetchone()[0]
-    finally:
-        con.unregister("_rows")
+def _artifact_pairs_held(con, measurement_id: str, pairs: list[dict]) -> list[Reject]:
+    """Pairs of this artifact that the measurement already holds from another source."""
+    if not pairs:
+        return []
+    ids = [p["pair_id"] for p in pairs]
+    held = dict(con.execute("""
+        select pair_id, any_value(loads.source_path) from (
+            select pair_id, load_id from raw.pairs where measurement_id = ? and pair_id in (select unnest(?))
+            union all
+            select pair_id, load_id from raw.exported_pairs where measurement_id = ? and pair_id in (select unnest(?)))
+        join raw.loads as loads using (load_id) group by pair_id""", [measurement_id, ids, measurement_id, ids]).fetchall())
+    return [Reject(None, f"{p['where']}: measurement {measurement_id} already holds this pair (from {held[p['pair_id']]}); "
+                         f"remove that load first (psw forget)") for p in pairs if p["pair_id"] in held]
 
 
 def _record_rejects(con, report: LoadReport, load_id: str, rejected_at) -> None:
-    with _transaction(con):
+    with transaction(con):
         con.executemany(
             "insert into raw.rejects select ?, ?, ?, ?, ?, ? where not exists "
             "(select 1 from raw.rejects where load_id = ? and line_no is not distinct from ? and reason = ?)",
             [[load_id, str(report.path), r.line_no, r.reason, r.excerpt, rejected_at, load_id, r.line_no, r.reason]
              for r in report.rejects])
-
-
-class _transaction:
-    def __init__(self, con):
-        self.con = con
-
-    def __enter__(self):
-        self.con.begin()
-
-    def __exit__(self, exc_type, *_):
-        if exc_type is None:
-            self.con.commit()
-        else:
-            self.con.rollback()
-        return False

@@ -27,27 +27,45 @@ class Reject:
     excerpt: str = ""
 
 
+BOM = b"\xef\xbb\xbf"
+
+
 @dataclass
 class FileScan:
     path: Path
     sha256: str
-    first_line: str | None  # the first non-blank line (bad bytes replaced), for kind detection
+    first_line: str | None  # the first non-blank line (bad bytes replaced, BOM removed), for kind detection
+    stat: tuple = ()        # (size, mtime_ns, inode) when hashed: the load checks it still holds
 
 
 def scan(path: Path) -> FileScan:
     """The file's sha256 (one pass in large chunks) and its first non-blank line."""
     digest = hashlib.sha256()
+    before = _stat(path)
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
-    return FileScan(path, digest.hexdigest(), _first_line(path))
+    return FileScan(path, digest.hexdigest(), _first_line(path), before)
+
+
+def _stat(path: Path) -> tuple:
+    st = path.stat()
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def unchanged(scan_: FileScan) -> bool:
+    """True while the file is the one that was hashed (nothing truncated, appended or replaced)."""
+    try:
+        return _stat(scan_.path) == scan_.stat
+    except OSError:
+        return False
 
 
 def _first_line(path: Path) -> str | None:
     with path.open("rb") as handle:
         for raw in handle:
-            if raw.strip():
-                return raw.decode("utf-8", errors="replace")
+            if raw.strip(BOM + b" \t\r\n"):
+                return raw.removeprefix(BOM).decode("utf-8", errors="replace")
     return None
 
 
@@ -69,10 +87,13 @@ def detect_kind(scan_: FileScan) -> str | None:
     if first is None:
         return None
     stripped = first.strip()
-    if stripped.startswith("{"):
+    if stripped.startswith("[") and _parses(stripped):
+        raise ValueError("a JSON array: psw ingest reads JSON Lines (one object per line) or a run artifact "
+                         "(one object with results[]); write the array's items one per line")
+    if stripped.startswith("{") and not stripped.startswith("{persona}"):
         try:
             obj = json.loads(stripped)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             # a pretty-printed JSON document: only run artifacts come that way
             return "artifact" if _looks_like_artifact(scan_.path) else None
         if not isinstance(obj, dict):
@@ -91,6 +112,14 @@ def detect_kind(scan_: FileScan) -> str | None:
     return None
 
 
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+        return True
+    except (json.JSONDecodeError, RecursionError):
+        return False
+
+
 def _looks_like_artifact(path: Path) -> bool:
     with path.open("rb") as handle:
         head = handle.read(1 << 16).decode("utf-8", errors="replace")
@@ -106,7 +135,7 @@ def line_batches(path: Path, bad_lines: set[int]) -> Iterator[pa.Table]:
             if line_no in bad_lines or not raw.strip():
                 continue
             numbers.append(line_no)
-            lines.append(raw.decode("utf-8").rstrip("\r\n"))
+            lines.append(raw.removeprefix(BOM if line_no == 1 else b"").decode("utf-8").rstrip("\r\n"))
             if len(lines) >= BATCH_LINES:
                 yield pa.table({"line_no": pa.array(numbers, pa.int32()), "line": pa.array(lines, pa.large_string())})
                 numbers, lines = [], []

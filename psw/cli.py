@@ -15,6 +15,7 @@ from warehouse.errors import UserError
 
 COMMANDS = [
     "psw.commands.ingest",
+    "psw.commands.forget",
     "psw.commands.build",
     "psw.commands.sql",
     "psw.commands.collect",

@@ -40,30 +40,41 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str,
                        [schema, name]).fetchall()
 
 
-def append(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table | Sequence[dict],
-           key: str | Sequence[str]) -> int:
-    """Insert the rows whose key `table` does not hold yet; returns how many were inserted."""
+def append(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table | Sequence[dict] | str,
+           key: str | Sequence[str], params: Sequence | None = None) -> int:
+    """Insert the rows whose key `table` does not hold yet; returns how many were inserted.
+
+    `rows` is an Arrow table, a list of dicts, or a SELECT (with `params`) over tables the
+    connection already has (ingest's temp tables: no copy through Python).
+    """
+    keys = [key] if isinstance(key, str) else list(key)
+    if isinstance(rows, str):
+        params = list(params or [])
+        present = {d[0] for d in con.execute(f"select * from ({rows}) limit 0", params).description}
+        return _insert(con, table, f"({rows})", present, keys, params)
     batch = rows if isinstance(rows, pa.Table) else _to_arrow(con, table, rows)
     if batch.num_rows == 0:
         return 0
-    keys = [key] if isinstance(key, str) else list(key)
-    present = set(batch.column_names)
-    columns = [(c, t) for c, t in table_columns(con, table) if c in present]
-    names = ", ".join(c for c, _ in columns)
-    select = ", ".join(f"{c}::json as {c}" if t == "JSON" else c for c, t in columns)
     view = f"_append_rows_{next(_names)}"
     con.register(view, batch)
     try:
-        return con.execute(f"""
+        return _insert(con, table, view, set(batch.column_names), keys, [])
+    finally:
+        con.unregister(view)
+
+
+def _insert(con, table: str, source: str, present: set[str], keys: list[str], params: list) -> int:
+    columns = [(c, t) for c, t in table_columns(con, table) if c in present]
+    names = ", ".join(c for c, _ in columns)
+    select = ", ".join(f"{c}::json as {c}" if t == "JSON" else c for c, t in columns)
+    return con.execute(f"""
             insert into {table} ({names})
             select {names} from (
-                select {select} from {view}
+                select {select} from {source} as given
                 qualify row_number() over (partition by {', '.join(keys)}) = 1
             ) as fresh
             where not exists (select 1 from {table} as held
-                              where {' and '.join(f'held.{k} = fresh.{k}' for k in keys)})""").fetchone()[0]
-    finally:
-        con.unregister(view)
+                              where {' and '.join(f'held.{k} = fresh.{k}' for k in keys)})""", params).fetchone()[0]
 
 
 def _to_arrow(con, table: str, rows: Sequence[dict]) -> pa.Table:

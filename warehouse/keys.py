@@ -15,9 +15,19 @@ def _md5(*parts: object) -> str:
     return hashlib.md5(joined.encode("utf-8")).hexdigest()
 
 
-def pair_id(measurement_id: str, template_text: str, persona_pair_id: str,
-            scenario_text: str, sample_idx: int = 0) -> str:
-    return "pr_" + _md5(measurement_id, template_text, persona_pair_id, scenario_text, sample_idx)[:20]
+def pair_id(measurement_id: str, template_text: str, persona_pair_id: str, scenario_text: str,
+            sample_idx: int = 0, *, scenario_id: str | None = None, source_run: str | None = None,
+            row_idx: int | None = None) -> str:
+    """A pair: measurement x template x persona pair x scenario x sample, plus where a source names it.
+
+    The run a pooled export names (`artifact`), the pair's row in that run and the scenario's id
+    are part of its identity when given, so two records that differ in any of them stay two
+    pairs. Parts that are absent add nothing, so keys of records without them do not change;
+    dbt computes the same key (macro pair_key) with concat_ws, which skips NULLs the same way.
+    """
+    named = [f"{name}={value}" for name, value in
+             (("scenario_id", scenario_id), ("run", source_run), ("row", row_idx)) if value is not None]
+    return "pr_" + _md5(measurement_id, template_text, persona_pair_id, scenario_text, sample_idx, *named)[:20]
 
 
 def judgment_id(pair: str, judge_model: str, prompt_hash: str, criterion: str,
@@ -28,3 +38,13 @@ def judgment_id(pair: str, judge_model: str, prompt_hash: str, criterion: str,
 def text_hash(text: str) -> str:
     """Hash of a prompt template or any text that must be recorded by value."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def pair_id_sql(measurement_id: str, template_text: str, persona_pair_id: str, scenario_text: str,
+                sample_idx: str, scenario_id: str, source_run: str, row_idx: str) -> str:
+    """The DuckDB expression that computes `pair_id` from column expressions, for ingest's set-wise
+    checks and loads. tests/core/test_identity.py keeps it equal to pair_id() above."""
+    named = ", ".join(f"'{name}=' || ({expr})" for name, expr in
+                      (("scenario_id", scenario_id), ("run", source_run), ("row", row_idx)))
+    return (f"'pr_' || left(md5(concat_ws(chr(31), {measurement_id}, {template_text}, {persona_pair_id}, "
+            f"{scenario_text}, ({sample_idx})::varchar, {named})), 20)")

@@ -31,6 +31,15 @@ from __future__ import annotations
 
 import duckdb
 
+from warehouse.keys import pair_id_sql
+
+# the pair id of a stored exported record (`record`, `measurement_id`): one definition for
+# ingest's checks, its insert and the upgrade of older warehouses
+EXPORTED_PAIR_ID_SQL = pair_id_sql(
+    "measurement_id", "record ->> 'template'", "record ->> 'persona_pair'", "record ->> 'prompt'",
+    "coalesce(try_cast(record ->> 'sample' as integer), 0)", "record ->> 'scenario_id'", "record ->> 'artifact'",
+    "try_cast(record ->> 'row' as integer)")
+
 RAW_DDL = """
 create schema if not exists raw;
 
@@ -41,7 +50,18 @@ create table if not exists raw.loads (
     source_path varchar not null,
     measurement_id varchar,
     n_records integer not null,
-    loaded_at timestamp not null
+    loaded_at timestamp not null,
+    forgotten_at timestamp              -- set by `psw forget`: its rows are gone, raw.forgets says when
+);
+
+create table if not exists raw.forgets (
+    load_id varchar not null,           -- the load whose rows `psw forget` removed
+    source_path varchar,
+    kind varchar,
+    measurement_id varchar,
+    loaded_at timestamp,                -- when that load had been made
+    n_rows integer not null,            -- rows removed from the raw tables
+    forgotten_at timestamp not null
 );
 
 create table if not exists raw.rejects (
@@ -97,7 +117,8 @@ create table if not exists raw.exported_pairs (
     measurement_id varchar not null,
     line_no integer not null,
     record json not null using compression zstd,
-    loaded_at timestamp not null
+    loaded_at timestamp not null,
+    pair_id varchar                     -- warehouse.keys.pair_id of the record, computed at ingest
 );
 
 create table if not exists raw.pairs (
@@ -255,6 +276,8 @@ create table if not exists raw.activation_projections (
 
 # Columns added after a table was first declared: a warehouse made before them gains them in place.
 ADDED_COLUMNS = {
+    "raw.loads": [("forgotten_at", "timestamp")],
+    "raw.exported_pairs": [("pair_id", "varchar")],
     "raw.pairs": [("source_run", "varchar"), ("row_idx", "integer"), ("pos_messages", "json"),
                   ("neg_messages", "json"), ("prompt_set", "varchar")],
 }
@@ -266,3 +289,5 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table, columns in ADDED_COLUMNS.items():
         for name, type_ in columns:
             con.execute(f"alter table {table} add column if not exists {name} {type_}")
+    # exported records loaded before pair ids were stored get theirs (once; a no-op afterwards)
+    con.execute(f"update raw.exported_pairs set pair_id = {EXPORTED_PAIR_ID_SQL} where pair_id is null")

@@ -13,8 +13,11 @@
 {% macro incremental_by_measurement() -%}
     {#- the versions are read in conditional blocks below: declare the dependency for dbt -#}
     -- depends_on: {{ ref('int_measurement_versions') }}
+    {#- a measurement whose raw rows are all gone (`psw forget`) leaves no version: drop its rows -#}
     {{ config(materialized='incremental', unique_key='measurement_id',
-              incremental_strategy='delete+insert', on_schema_change='sync_all_columns') }}
+              incremental_strategy='delete+insert', on_schema_change='sync_all_columns',
+              post_hook="delete from {{ this }} where measurement_id not in
+                         (select measurement_id from {{ ref('int_measurement_versions') }})") }}
 {%- endmacro %}
 
 {#- A boolean over `column`: true for the measurements this build (re)computes. -#}

@@ -1,23 +1,11 @@
-{{ config(materialized='incremental', unique_key='pair_id', incremental_strategy='delete+insert') }}
--- Pairs from exported examples files, parsed once: a build reads only the records loaded
--- since the last build. A later export of the same pair (same measurement, template,
--- persona pair, scenario, sample) replaces the earlier one.
+{{ incremental_by_measurement() }}
+-- Pairs from exported examples files, parsed once per measurement version (macros/incremental.sql).
+-- Ingest computed each record's pair_id (warehouse.keys.pair_id) and refused two different
+-- records with one key, so every record here is its own pair.
 with exported as (
     select *
     from {{ ref('stg_raw__exported_pairs') }}
-    {% if is_incremental() %}
-    where loaded_at > (select coalesce(max(loaded_at), '-infinity'::timestamp) from {{ this }})
-    {% endif %}
-),
-
-latest as (
-    select
-        -- the same key as warehouse.keys.pair_id, so an artifact and an export of one pair agree
-        'pr_' || left(md5(concat_ws(chr(31), measurement_id, template_text, persona_pair_id, scenario_text, sample_idx)), 20)
-            as pair_id,
-        *,
-    from exported
-    qualify row_number() over (partition by pair_id order by loaded_at desc, line_no desc) = 1
+    where {{ measurements_to_build() }}
 ),
 
 final as (
@@ -66,7 +54,8 @@ final as (
         axis_judgments::varchar as exported_axis_judgments,
         'exported' as metrics_origin,
         loaded_at,
-    from latest
+        {{ measurement_version() }} as measurement_version,
+    from exported
 )
 
 select * from final

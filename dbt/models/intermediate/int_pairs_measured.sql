@@ -4,4 +4,4 @@
 -- (int_exported_pairs). A view: the texts stay in those two tables, never copied.
 select * from {{ ref('int_pairs_judged') }}
 union all by name
-select * from {{ ref('int_exported_pairs') }}
+select * exclude (measurement_version) from {{ ref('int_exported_pairs') }}

@@ -8,7 +8,7 @@ parsed as (
         *,
         json_transform(record, '{
             "template": "VARCHAR", "persona_pair": "VARCHAR", "scenario_id": "VARCHAR", "prompt": "VARCHAR",
-            "sample": "INTEGER", "pos_persona": "VARCHAR", "neg_persona": "VARCHAR",
+            "sample": "INTEGER", "artifact": "VARCHAR", "row": "INTEGER", "pos_persona": "VARCHAR", "neg_persona": "VARCHAR",
             "pos_generation_prompt": "VARCHAR", "neg_generation_prompt": "VARCHAR",
             "pos_response": "VARCHAR", "neg_response": "VARCHAR", "error": "VARCHAR",
             "likely_spurious_axis": "VARCHAR",
@@ -25,6 +25,7 @@ parsed as (
 renamed as (
     select
         -- ids
+        pair_id,
         record_id,
         measurement_id,
         line_no,
@@ -33,6 +34,8 @@ renamed as (
         r.scenario_id,
         r.prompt as scenario_text,
         coalesce(r.sample, 0) as sample_idx,
+        r.artifact as source_run,
+        r.row as row_idx,
         -- text
         r.pos_persona,
         r.neg_persona,
@@ -40,7 +43,7 @@ renamed as (
         r.neg_generation_prompt as neg_prompt,
         r.pos_response,
         r.neg_response,
-        nullif(r.error, '') as error,
+        {{ exported_error('r.error') }} as error,
         r.likely_spurious_axis,
         -- numerics
         r.axis_delta,
@@ -58,7 +61,7 @@ renamed as (
         r.persona_echo as has_persona_echo,
         r.refusal_or_ai_break as has_refusal_or_ai_break,
         r.strict_pass as is_strict_pass,
-        nullif(r.error, '') is not null as is_error,
+        {{ exported_error('r.error') }} is not null as is_error,
         -- nested
         r.axis_judge_models as judge_models,
         r.axis_judgments,

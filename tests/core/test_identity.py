@@ -1,0 +1,180 @@
+"""One record in, one record out: pair identity, duplicates, lossless measurement ids, forget."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from tests.conftest import REFERENCE
+from warehouse.keys import pair_id, pair_id_sql
+
+EXAMPLES = [json.loads(line) for line in (REFERENCE / "v2_pilot_seed23_examples.jsonl").open()]
+
+
+def write(path, records):
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
+    return path
+
+
+def count(db, sql):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_python_and_sql_pair_keys_agree():
+    con = duckdb.connect()
+    expr = pair_id_sql("?", "?", "?", "?", "?::integer", "?", "?", "?::integer")
+    for args in [("m", "t {persona}", "p", "scénario", 0, None, None, None),
+                 ("m", "t", "p", "s", 3, "sc_1", "out/run_a.json", 7), ("m", "t", "p", "s", 0, None, "run", None)]:
+        by_sql = con.execute(f"select {expr}", list(args)).fetchone()[0]
+        assert by_sql == pair_id(*args[:5], scenario_id=args[5], source_run=args[6], row_idx=args[7])
+
+
+def test_a_pooled_export_keeps_every_record_of_every_run(psw, tmp_path):
+    # two runs of the same cells: same template, persona pair and scenario, told apart only by
+    # `artifact` and `row` (upstream's pooled export has no `sample`)
+    run_a = [{**r, "artifact": "out/run_a.json"} for r in EXAMPLES[:20]]
+    run_b = [{**r, "artifact": "out/run_b.json"} for r in EXAMPLES[:20]]
+    path = write(tmp_path / "pooled_examples.jsonl", run_a + run_b)
+    rc, out, err = psw("ingest", path)
+    assert rc == 0, err
+    assert psw("build")[0] == 0
+    assert count(psw.db, "select count(*) from examples") == [(40,)]
+    n_per_cell = count(psw.db, "select sum(n_planned) from template_pair_scores")
+    assert n_per_cell == [(40,)]
+
+
+def test_scenario_id_distinguishes_records_with_the_same_text(psw, tmp_path):
+    base = {k: v for k, v in EXAMPLES[0].items() if k not in ("artifact", "row")}
+    path = write(tmp_path / "ids_examples.jsonl", [{**base, "scenario_id": "a"}, {**base, "scenario_id": "b"}])
+    assert psw("ingest", path)[0] == 0
+    assert count(psw.db, "select count(distinct pair_id) from raw.exported_pairs") == [(2,)]
+
+
+def test_exact_duplicates_load_once_and_are_counted(psw, tmp_path):
+    path = write(tmp_path / "dup_examples.jsonl", [EXAMPLES[0], EXAMPLES[1], EXAMPLES[0], EXAMPLES[0]])
+    rc, out, _ = psw("ingest", path)
+    assert rc == 0
+    assert "2 record(s) repeating an earlier one exactly were stored once (first: line 3)" in out
+    assert count(psw.db, "select count(*) from raw.exported_pairs") == [(2,)]
+
+
+def test_two_different_records_with_one_key_are_refused_naming_both_lines(psw, tmp_path):
+    changed = {**EXAMPLES[0], "axis_delta": EXAMPLES[0]["axis_delta"] - 1}
+    path = write(tmp_path / "clash_examples.jsonl", [EXAMPLES[0], EXAMPLES[1], changed])
+    rc, _, err = psw("ingest", path)
+    assert rc == 2
+    assert f"{path}:3: same pair as line 1" in err
+    assert count(psw.db, "select count(*) from raw.exported_pairs") == [(0,)]
+
+
+def test_a_different_record_for_a_pair_already_loaded_is_refused_until_forgotten(psw, tmp_path):
+    first = write(tmp_path / "run_examples.jsonl", EXAMPLES[:3])
+    rc, out, _ = psw("ingest", first)
+    assert rc == 0
+    changed = write(tmp_path / "run_examples.jsonl.v2", [{**EXAMPLES[0], "off_axis_problem": 5}])
+    rc, _, err = psw("ingest", changed, "--measurement", "run")
+    assert rc == 2 and "already holds this pair with different content" in err and "psw forget --load" in err
+    load = out.split("[load ")[1].split("]")[0]
+    rc, out, _ = psw("forget", "--load", load)
+    assert rc == 0 and "4 rows removed" in out  # 3 pairs and the measurement's metadata row
+    assert psw("ingest", changed, "--measurement", "run")[0] == 0
+
+
+def test_measurement_ids_from_file_names_are_lossless(psw, tmp_path):
+    a = write(tmp_path / "run a_examples.jsonl", EXAMPLES[:2])
+    b = write(tmp_path / "run_a_examples.jsonl", EXAMPLES[2:4])
+    c = write(tmp_path / "café_examples.jsonl", EXAMPLES[:1])
+    d = write(tmp_path / "cafè_examples.jsonl", EXAMPLES[:1])
+    assert psw("ingest", a, b, c, d)[0] == 0
+    assert set(count(psw.db, "select measurement_id, count(*) from raw.exported_pairs group by all")) == {
+        ("café", 1), ("cafè", 1), ("run a", 2), ("run_a", 2)}
+
+
+def test_forget_a_measurement_then_build_drops_its_cells(psw, tmp_path):
+    keep = write(tmp_path / "keep_examples.jsonl", EXAMPLES[:8])
+    drop = write(tmp_path / "drop_examples.jsonl", EXAMPLES[8:16])
+    assert psw("ingest", keep, drop)[0] == 0
+    assert psw("build")[0] == 0
+    assert count(psw.db, "select distinct measurement_id from template_pair_scores order by 1") == [("drop",), ("keep",)]
+    rc, out, _ = psw("forget", "--measurement", "drop")
+    assert rc == 0 and "9 rows removed" in out  # 8 pairs and the measurement's metadata row
+    assert psw("build")[0] == 0
+    assert count(psw.db, "select distinct measurement_id from template_pair_scores") == [("keep",)]
+    assert count(psw.db, "select distinct measurement_id from examples") == [("keep",)]
+    assert count(psw.db, "select count(*) from raw.forgets") == [(1,)]
+    assert count(psw.db, "select count(*) from raw.loads where forgotten_at is not null") == [(1,)]
+    # loading it again brings it back
+    assert psw("ingest", drop)[0] == 0 and psw("build")[0] == 0
+    assert count(psw.db, "select count(distinct measurement_id) from template_pair_scores") == [(2,)]
+
+
+def test_forget_refuses_an_unknown_load(psw):
+    rc, _, err = psw("forget", "--load", "nope")
+    assert rc == 2 and err.startswith("error: --load nope: no such load")
+
+
+def test_empty_error_string_is_a_success_that_needs_its_metrics(psw, tmp_path):
+    record = {k: v for k, v in EXAMPLES[0].items() if k != "axis_delta"}
+    path = write(tmp_path / "noerr_examples.jsonl", [{**record, "error": ""}])
+    rc, _, err = psw("ingest", path)
+    assert rc == 2 and f"{path}:1: missing required field axis_delta" in err
+
+
+def test_a_bom_prefixed_examples_file_is_detected_and_loads(psw, tmp_path):
+    path = tmp_path / "bom_examples.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(r) + "\n" for r in EXAMPLES[:10]).encode())
+    rc, out, err = psw("ingest", path)
+    assert rc == 0, err
+    assert "loaded 10 examples records" in out
+
+
+def test_a_json_array_is_refused_with_a_clear_message(psw, tmp_path):
+    path = tmp_path / "array.jsonl"
+    path.write_text(json.dumps(["Be a {persona} person.", "Act as a {persona}."]) + "\n")
+    rc, _, err = psw("ingest", path)
+    assert rc == 2 and f"{path}:1: a JSON array" in err
+    assert count(psw.db, "select count(*) from raw.templates") == [(0,)]
+
+
+def test_template_comments_are_reported_and_hash_templates_with_a_slot_load(psw, tmp_path):
+    path = tmp_path / "templates.txt"
+    path.write_text("# my templates\n## {persona}\\nRespond from this persona.\nBe a {persona} person.\n"
+                    "__verbatim_skill_persona__\n")
+    rc, out, err = psw("ingest", path, "--kind", "templates")
+    assert rc == 0, err
+    assert "1 comment line(s) starting with # skipped (first: line 1)" in out
+    assert sorted(r[0] for r in count(psw.db, "select template_text from raw.templates")) == [
+        "## {persona}\\nRespond from this persona.", "Be a {persona} person.", "__verbatim_skill_persona__"]
+
+
+def test_a_file_changed_while_loading_loads_nothing(psw, tmp_path, monkeypatch):
+    from ingest import read
+
+    path = write(tmp_path / "moving_examples.jsonl", EXAMPLES[:5])
+    monkeypatch.setattr(read, "unchanged", lambda scan: False)
+    rc, _, err = psw("ingest", path)
+    assert rc == 2 and "changed while it was being loaded" in err
+    assert count(psw.db, "select count(*) from raw.exported_pairs") == [(0,)]
+    monkeypatch.undo()
+    assert psw("ingest", path)[0] == 0  # not recorded as loaded
+
+
+@pytest.mark.parametrize("value", ["first", -1, 1.5, True])
+def test_a_bad_sample_or_row_is_a_line_error(psw, tmp_path, value):
+    path = write(tmp_path / "sample_examples.jsonl", [EXAMPLES[0], {**EXAMPLES[1], "sample": value}])
+    rc, _, err = psw("ingest", path)
+    assert rc == 2 and f"{path}:2: field sample: expected an integer" in err
+
+
+def test_deeply_nested_json_is_an_error_not_a_traceback(psw, tmp_path):
+    path = tmp_path / "deep.jsonl"
+    path.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    rc, _, err = psw("ingest", path)
+    assert rc == 2 and "Traceback" not in err and err.startswith("error:")
+    art = tmp_path / "deep_artifact.json"
+    art.write_text('{"results": [' + "[" * 100_000 + "]" * 100_000 + "]}")
+    rc, _, err = psw("ingest", art, "--kind", "artifact")
+    assert rc == 2 and "Traceback" not in err
