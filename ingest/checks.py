@@ -26,14 +26,20 @@ STYLE_DIMS = [
 @dataclass(frozen=True)
 class Check:
     field: str
-    kind: str                 # text | number | integer | boolean | scalar (a string or an integer)
+    kind: str                 # text (non-empty) | string | number | integer | boolean | scalar (text or integer)
     required: bool = True
     lo: float | None = None
     hi: float | None = None
     when_ok_only: bool = False  # skip on rows whose `error` is set (failed pairs)
 
 
-PAIRS = [Check("id", "text"), Check("pos", "text"), Check("neg", "text"),
+# upstream's persona-pair files name the poles pos/neg, pos_descriptor/neg_descriptor or
+# positive_persona/negative_persona: any one of each is required (rule below)
+POLE_FIELDS = {"pos": ("pos", "pos_descriptor", "positive_persona"),
+               "neg": ("neg", "neg_descriptor", "negative_persona")}
+PAIRS = [Check("id", "text"), *(Check(name, "text", required=False) for names in POLE_FIELDS.values() for name in names),
+         Check("pos_persona", "text", required=False), Check("neg_persona", "text", required=False),
+         Check("difficulty", "scalar", required=False),
          Check("positive_behavior", "text", required=False),
          Check("negative_behavior", "text", required=False),
          Check("source_id", "text", required=False)]
@@ -68,7 +74,12 @@ EXAMPLES = [
 ] + [Check(f"style_delta_{dim}_pos_minus_neg", "number", required=False, lo=-6, hi=6, when_ok_only=True)
      for dim in STYLE_DIMS]
 
-CHECKS = {"pairs": PAIRS, "scenarios": SCENARIOS, "examples": EXAMPLES}
+# Published stats (`*_template_pair_stats.jsonl`, `*_template_stats.jsonl`, model-matrix rows):
+# numbers someone else computed, loaded to compare with ours. Only what places a row is checked.
+STATS = [Check("template", "string"), Check("persona_pair", "text", required=False),
+         Check("n", "integer", required=False, lo=0, hi=2**31 - 1)]
+
+CHECKS = {"pairs": PAIRS, "scenarios": SCENARIOS, "examples": EXAMPLES, "stats": STATS}
 
 
 def fields(kind: str) -> list[str]:
@@ -96,10 +107,11 @@ def reasons_sql(kind: str) -> str:
     """SQL for the list of reasons (empty when the record is fine), over `t` and `s` of extract_sql(kind)."""
     index = field_index(kind)
     parts = [_check_sql(c, index) for c in CHECKS[kind]]
-    if kind == "scenarios":
-        has_text = " or ".join(f"t[{index[k]}] = 'VARCHAR'" for k in SCENARIO_TEXT_FIELDS)
-        parts.append(f"case when not coalesce({has_text}, false) "
-                     f"then 'missing required field prompt (or question, or text)' end")
+    one_of = {"scenarios": {"prompt": SCENARIO_TEXT_FIELDS}, "pairs": POLE_FIELDS}.get(kind, {})
+    for name, names in one_of.items():
+        present = " or ".join(f"t[{index[k]}] = 'VARCHAR'" for k in names)
+        parts.append(f"case when not coalesce({present}, false) "
+                     f"then 'missing required field {name} (or {', or '.join(names[1:])})' end")
     return "list_filter([" + ",\n".join(parts) + "], lambda reason: reason is not null)"
 
 
@@ -110,6 +122,9 @@ def _check_sql(check: Check, index: dict[str, int]) -> str:
     if check.kind == "text":
         ok = f"({jt} = 'VARCHAR' and regexp_matches({text}, '\\S'))"  # not only whitespace (a cheap scan, no copy)
         expect = "a non-empty string"
+    elif check.kind == "string":
+        ok = f"{jt} = 'VARCHAR'"
+        expect = "a string"
     elif check.kind == "scalar":
         ok = f"({jt} in ('BIGINT', 'UBIGINT') or ({jt} = 'VARCHAR' and regexp_matches({text}, '\\S')))"
         expect = "a non-empty string or an integer"

@@ -17,7 +17,8 @@ from warehouse.errors import UserError
 from warehouse.schema import ensure_raw_schema
 
 # raw tables whose rows name the load that wrote them
-LOADED_TABLES = ("persona_pairs", "templates", "scenarios", "exported_pairs", "pairs", "judgments", "measurements")
+LOADED_TABLES = ("persona_pairs", "templates", "template_catalog", "scenarios", "exported_pairs", "pairs", "judgments", "measurements",
+                 "published_stats")
 
 
 @dataclass

@@ -80,3 +80,34 @@ def already_held(con: duckdb.DuckDBPyConnection, measurement_id: str) -> list[Re
     return [Reject(line, f"measurement {measurement_id} already holds this pair with different content "
                          f"(from {origin}); remove that load first: psw forget --load {load_id[:12]}", excerpt)
             for line, origin, load_id, excerpt in rows]
+
+
+_CANDIDATES = {"pairs": ("raw.persona_pairs", "persona pair"), "scenarios": ("raw.scenarios", "scenario")}
+
+
+def redefined_ids(con: duckdb.DuckDBPyConnection, kind: str) -> list[str]:
+    """Candidate ids (persona pairs, scenarios) that this file defines differently from an earlier
+    line or load. The latest definition is the one used (the marts and collect read it); say so."""
+    table, noun = _CANDIDATES[kind]
+    rows = con.execute(f"""
+        with mine as (
+            select _lines.line_no, _lines.line::json ->> 'id' as id, _records.record_id
+            from _records join _lines using (line_no)
+        ),
+        earlier as (
+            select id, record_id, 'line ' || line_no as origin from mine
+            union all
+            select held.{'persona_pair_id' if kind == 'pairs' else 'scenario_id'}, held.record_id,
+                   loads.source_path || ':' || held.line_no
+            from {table} as held join raw.loads as loads using (load_id)
+            where loads.forgotten_at is null
+        )
+        select mine.id, min(mine.line_no), any_value(earlier.origin)
+        from mine join earlier on earlier.id = mine.id and earlier.record_id <> mine.record_id
+             and earlier.origin <> 'line ' || mine.line_no
+        group by mine.id order by 2""").fetchall()
+    if not rows:
+        return []
+    first_id, first_line, origin = rows[0]
+    return [f"{len(rows)} {noun} id(s) defined differently before, the latest definition is used "
+            f"(first: {first_id!r} at line {first_line}, also at {origin})"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest import artifact, identity, read
+from ingest import artifact, documents, identity, read
 from ingest.checks import extract_sql, field_index, reasons_sql
 from ingest.read import Reject
 from warehouse.append import append, transaction
@@ -25,7 +25,11 @@ from warehouse.errors import UserError
 from warehouse.keys import pair_id_sql
 from warehouse.schema import ensure_raw_schema
 
-MEASURED_KINDS = ("examples", "artifact")
+MEASURED_KINDS = ("examples", "artifact", "stats")
+# what a published-stats row aggregates: a cell, a template, or a template across generator models
+STATS_LEVEL_SQL = """case when json_exists(line, '$.persona_pair') then 'template_pair'
+                          when json_exists(line, '$.model_count') or json_exists(line, '$.generator_model')
+                          then 'template_model' else 'template' end"""
 MAX_FAST_LINE_BYTES = 16 << 20  # DuckDB's line reader allocates buffers of this size
 
 
@@ -60,9 +64,10 @@ class LoadReport:
 
 
 def default_measurement(path: Path) -> str:
-    """The file name without its suffix and `_examples`, exactly as written: two files with
-    different names never share a measurement by accident."""
-    return re.sub(r"_examples$", "", path.stem)
+    """The file name without its suffix and `_examples` (or, for published stats, `_template_stats`,
+    `_template_pair_stats`), exactly as written: two files with different names never share a
+    measurement by accident, and a run's stats land beside its examples."""
+    return re.sub(r"_(examples|template_pair_stats|template_stats|template_model_stats|model_matrix)$", "", path.stem)
 
 
 def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = None,
@@ -74,12 +79,12 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
     if scan.first_line is None:
         raise UserError(f"{path}:1: empty file; nothing loaded")
     try:
-        kind = kind or read.detect_kind(scan)
+        kind = kind or _document_kind(scan) or read.detect_kind(scan)
     except ValueError as exc:
         raise UserError(f"{path}:1: {exc}; nothing loaded") from None
     if kind is None:
         raise UserError(f"{path}:1: not a known kind of input (persona pairs, templates, scenarios, "
-                        f"examples or run artifact); pass --kind to say which")
+                        f"examples, run artifact or published stats); pass --kind to say which")
     if kind in MEASURED_KINDS:
         measurement_id = measurement_id or default_measurement(path)
     else:
@@ -93,6 +98,8 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
     try:
         if kind == "artifact":
             _load_artifact(con, scan, report, load_id, loaded_at, meta or MeasurementMeta())
+        elif kind in ("catalog", "trait"):
+            _load_document(con, scan, report, load_id, loaded_at)
         else:
             _load_lines(con, scan, report, load_id, loaded_at, meta or MeasurementMeta())
     except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
@@ -100,6 +107,38 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
     if report.rejects:
         _record_rejects(con, report, load_id, loaded_at)
     return report
+
+
+def _document_kind(scan: read.FileScan) -> str | None:
+    if documents.looks_like_catalog(scan.path):
+        return "catalog"
+    if documents.looks_like_trait(scan.first_line, scan.path):
+        return "trait"
+    return None
+
+
+def _load_document(con, scan, report, load_id, loaded_at) -> None:
+    """A template catalog or a trait file: checked whole, then its rows land in one transaction."""
+    stamp = {"load_id": load_id, "loaded_at": loaded_at}
+    if report.kind == "catalog":
+        rows, report.rejects = documents.catalog_rows(scan.path)
+        tables = {"raw.template_catalog": [{**row, **stamp} for row in rows]}
+    else:
+        pairs, scenarios, report.rejects = documents.trait_rows(scan.path)
+        tables = {"raw.persona_pairs": _candidate_rows(pairs, "persona_pair_id", stamp),
+                  "raw.scenarios": _candidate_rows(scenarios, "scenario_id", stamp)}
+    report.n_records = sum(len(rows) for rows in tables.values()) + len(report.rejects)
+    if report.rejects:
+        return
+    with transaction(con):
+        report.n_new = sum(append(con, table, rows, "record_id") for table, rows in tables.items())
+        _insert_load(con, load_id, scan, report, loaded_at)
+        _still_the_scanned_file(scan)
+
+
+def _candidate_rows(records: list[dict], id_column: str, stamp: dict) -> list[dict]:
+    return [{"record_id": documents.record_id(record), "line_no": i + 1, id_column: record["id"],
+             "record": json.dumps(record), **stamp} for i, record in enumerate(records)]
 
 
 def _still_the_scanned_file(scan: read.FileScan) -> None:
@@ -211,6 +250,8 @@ def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
     if report.rejects:
         return
     report.duplicates = identity.exact_duplicates(con)
+    if report.kind in ("pairs", "scenarios"):
+        report.notes.extend(identity.redefined_ids(con, report.kind))
     with transaction(con):
         report.n_new = _insert_records(con, report, load_id, loaded_at)
         if report.kind == "examples":
@@ -246,6 +287,7 @@ _RECORD_COLUMNS = {
     "scenarios": ("raw.scenarios", "line::json ->> 'id' as scenario_id, line::json as record"),
     "templates": ("raw.templates", "trim(line) as template_text"),
     "examples": ("raw.exported_pairs", "? as measurement_id, line::json as record, _first.pair_id"),
+    "stats": ("raw.published_stats", f"? as measurement_id, {STATS_LEVEL_SQL} as level, line::json as record"),
 }
 
 
@@ -255,7 +297,7 @@ def _insert_records(con, report: LoadReport, load_id: str, loaded_at) -> int:
     con.execute(f"""
         create or replace temp table _first as
         select record_id, min(line_no) as line_no {pair_key} from _records group by record_id""")
-    params = [report.measurement_id] if report.kind == "examples" else []
+    params = [report.measurement_id] if report.kind in ("examples", "stats") else []
     return append(con, table, f"""
         select _first.record_id, ?::varchar as load_id, _lines.line_no, {columns}, ?::timestamp as loaded_at
         from _lines join _first using (line_no)""", "record_id", [load_id, *params, loaded_at])

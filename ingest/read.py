@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-KINDS = ("pairs", "templates", "scenarios", "examples", "artifact")
+KINDS = ("pairs", "templates", "scenarios", "examples", "artifact", "stats", "catalog", "trait")
 BATCH_LINES = 50_000
 CHUNK = 1 << 23
 
@@ -102,7 +102,9 @@ def detect_kind(scan_: FileScan) -> str | None:
             return "artifact"
         if {"pos_response", "neg_response"} & obj.keys() or {"template", "persona_pair", "prompt"} <= obj.keys():
             return "examples"
-        if {"pos", "neg"} <= obj.keys():
+        if "template" in obj and ({"n", "strict_pass_rate", "mean_axis_delta", "score_mean"} & obj.keys()):
+            return "stats"
+        if {"pos", "neg"} <= obj.keys() or {"pos_descriptor", "neg_descriptor"} <= obj.keys():
             return "pairs"
         if {"prompt", "question", "text"} & obj.keys():
             return "scenarios"

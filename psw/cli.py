@@ -19,6 +19,7 @@ COMMANDS = [
     "psw.commands.build",
     "psw.commands.sql",
     "psw.commands.collect",
+    "psw.commands.runs",
     "psw.commands.extract",
     "psw.commands.dashboard",
     "psw.commands.export_hf",

@@ -102,6 +102,15 @@ create table if not exists raw.templates (
     loaded_at timestamp not null
 );
 
+create table if not exists raw.template_catalog (
+    record_id varchar primary key,      -- md5 of the entry's attributes
+    load_id varchar not null,
+    line_no integer not null,           -- where the entry starts in the catalog file
+    template_text varchar not null,     -- the runtime template ({{ persona }} -> {persona}, substituted)
+    record json not null,               -- every attribute: status, kind, family, sources, notes
+    loaded_at timestamp not null
+);
+
 create table if not exists raw.scenarios (
     record_id varchar primary key,
     load_id varchar not null,
@@ -119,6 +128,16 @@ create table if not exists raw.exported_pairs (
     record json not null using compression zstd,
     loaded_at timestamp not null,
     pair_id varchar                     -- warehouse.keys.pair_id of the record, computed at ingest
+);
+
+create table if not exists raw.published_stats (
+    record_id varchar not null,         -- md5(measurement_id || record text)
+    load_id varchar not null,
+    measurement_id varchar not null,    -- the measurement the published numbers describe
+    level varchar not null,             -- template_pair | template | template_model
+    line_no integer not null,
+    record json not null,               -- the published row, upstream's column names
+    loaded_at timestamp not null
 );
 
 create table if not exists raw.pairs (

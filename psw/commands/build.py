@@ -12,7 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from warehouse.db import DBT_DIR, UserError, db_path
+from warehouse.db import DBT_DIR, UserError, connect, db_path
+from warehouse.schema import ensure_raw_schema
 
 
 def add_parser(sub) -> None:
@@ -73,6 +74,8 @@ def run(args) -> int:
     db = db_path(args.db)
     if not db.exists():
         raise UserError(f"{db}: no warehouse here yet; run `psw ingest FILE...` first")
+    with connect(db) as con:  # a warehouse from an older psw gains the raw tables and columns dbt reads
+        ensure_raw_schema(con)
     extra = list(args.passthrough)
     if not args.unit_tests:
         extra += ["--exclude-resource-type", "unit_test"]

@@ -1,4 +1,4 @@
-"""`psw collect` (measure cells over an OpenAI-compatible API) and `psw runs` (list measurements)."""
+"""`psw collect`: measure cells over an OpenAI-compatible API (or a local model)."""
 
 from __future__ import annotations
 
@@ -58,10 +58,6 @@ def add_parser(subparsers) -> None:
     p.add_argument("--plan-out", type=Path, help="with --dry-run: plan file (default stdout)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_collect)
-
-    r = subparsers.add_parser("runs", help="list measurements with counts, errors, tokens and cost")
-    r.add_argument("--json", action="store_true", help="one JSON object per line")
-    r.set_defaults(func=cmd_runs)
 
 
 # ---------------------------------------------------------------------- collect
@@ -230,90 +226,3 @@ def _summary(collector, c) -> None:
     ]
     lines += [f"  error: {e}" for e in c.error_samples]
     print("\n".join(lines))
-
-
-# ---------------------------------------------------------------------- runs
-
-RUNS_SQL = """
-with m as (
-    select measurement_id,
-           arg_max(generator_model, recorded_at) as generator_model,
-           arg_max(judge_models, recorded_at) as judge_models,
-           arg_max(seed, recorded_at) as seed,
-           arg_max(temperature, recorded_at) as temperature,
-           arg_max(source_format, recorded_at) as source_format,
-           min(recorded_at) as first_recorded
-    from raw.measurements group by measurement_id
-), p as (
-    select measurement_id, count(*) as pairs, count(error) as pair_errors
-    from raw.pairs group by measurement_id
-), j as (
-    select measurement_id, count(*) as judgments, count(error) as judge_errors
-    from raw.judgments group by measurement_id
-), c as (
-    select measurement_id, count(*) as api_calls,
-           sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)) as tokens,
-           sum(coalesce(cost, 0)) as cost
-    from raw.api_calls group by measurement_id
-)
-select m.measurement_id, m.source_format, m.generator_model, m.judge_models, m.seed,
-       m.temperature, coalesce(p.pairs, 0) as pairs, coalesce(p.pair_errors, 0) as pair_errors,
-       coalesce(j.judgments, 0) as judgments, coalesce(j.judge_errors, 0) as judge_errors,
-       coalesce(c.api_calls, 0) as api_calls, coalesce(c.tokens, 0) as tokens,
-       coalesce(c.cost, 0) as cost, m.first_recorded
-from m left join p using (measurement_id) left join j using (measurement_id)
-       left join c using (measurement_id)
-order by m.first_recorded, m.measurement_id
-"""
-
-
-_EMPTY = {  # stand-ins for raw tables a warehouse may not have yet (runs opens it read-only)
-    "pairs": "(select null::varchar as measurement_id, null::varchar as error where false) as t",
-    "judgments": "(select null::varchar as measurement_id, null::varchar as error where false) as t",
-    "api_calls": "(select null::varchar as measurement_id, 0 as prompt_tokens, "
-                 "0 as completion_tokens, 0.0 as cost where false) as t",
-}
-
-
-def cmd_runs(args) -> int:
-    path = db_path(args.db)
-    if not path.exists():
-        raise UserError(f"{path}:0: no warehouse here yet; run `psw collect` or `psw ingest` first")
-    con = connect(path, read_only=True)
-    try:
-        have = {t for (t,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'raw'"
-        ).fetchall()}
-        if "measurements" not in have:
-            rows, cols = [], []
-        else:
-            sql = RUNS_SQL
-            for table, empty in _EMPTY.items():
-                if table not in have:
-                    sql = sql.replace(f"from raw.{table} ", f"from {empty} ")
-            cur = con.execute(sql)
-            cols = [d[0] for d in cur.description]
-            rows = cur.fetchall()
-    finally:
-        con.close()
-    if args.json:
-        for r in rows:
-            print(json.dumps(dict(zip(cols, r)), default=str))
-        return 0
-    if not rows:
-        print("no measurements yet")
-        return 0
-    show = ["measurement_id", "source_format", "generator_model", "judge_models", "pairs",
-            "pair_errors", "judgments", "judge_errors", "api_calls", "tokens", "cost"]
-    head = ["measurement", "source", "generator", "judges", "pairs", "pair_err", "judgments",
-            "judge_err", "calls", "tokens", "cost"]
-    table = [head]
-    for r in rows:
-        d = dict(zip(cols, r))
-        d["judge_models"] = ",".join(d["judge_models"] or [])
-        d["cost"] = f"${d['cost']:.4f}"
-        table.append([str(d[k] if d[k] is not None else "") for k in show])
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    for row in table:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
-    return 0

@@ -277,14 +277,16 @@ def test_candidates_from_ingested_tables_and_runs_command(tmp_path, fake, secret
     assert run_cli(argv) == 0
     assert q(db, "select count(*) from raw.pairs")[0][0] == files["n"]
     # same pair ids as a run from the files (pair_id depends on content, not on the source)
+    assert run_cli(["--db", str(db), "build"]) == 0
     capfd.readouterr()
     assert run_cli(["--db", str(db), "runs"]) == 0
     out = capfd.readouterr().out
     assert "gen/model" in out and "judge/one" in out and f" {files['n'] * 4} " in out
     assert run_cli(["--db", str(db), "runs", "--json"]) == 0
     (row,) = [json.loads(line) for line in capfd.readouterr().out.splitlines()]
-    assert row["pairs"] == files["n"] and row["judgments"] == files["n"] * 4
-    assert row["api_calls"] == files["n"] * 6 and row["tokens"] > 0 and row["cost"] > 0
+    assert row["n_pairs"] == files["n"] and row["n_judgments"] == files["n"] * 4
+    assert row["n_api_calls"] == files["n"] * 6 and row["prompt_tokens"] + row["completion_tokens"] > 0
+    assert row["cost"] > 0
 
 
 def test_registered_in_psw_cli(tmp_path, fake, secret, capfd):
@@ -292,6 +294,8 @@ def test_registered_in_psw_cli(tmp_path, fake, secret, capfd):
     files = write_candidates(tmp_path / "cand", 1, 1, 1)
     db = tmp_path / "w.duckdb"
     assert psw_main(collect_args(db, fake.base_url, files)) == 0
+    assert psw_main(["--db", str(db), "build"]) == 0
+    capfd.readouterr()
     assert psw_main(["--db", str(db), "runs"]) == 0
     assert "collect" in capfd.readouterr().out
 
@@ -413,10 +417,12 @@ def test_runs_on_a_warehouse_without_collect_tables(tmp_path, capfd):
                 "judge_models, temperature, seed, source_format, params, recorded_at) values "
                 "('m1', 'l1', 'g', ['j'], 0, 23, 'examples_v2', null, now())")
     con.close()
+    assert run_cli(["--db", str(db), "runs"]) == 2  # not built yet: says to run psw build
+    assert run_cli(["--db", str(db), "build"]) == 0
     capfd.readouterr()
     assert run_cli(["--db", str(db), "runs"]) == 0
     out = capfd.readouterr().out
-    assert "m1" in out and "examples_v2" in out and "$0.0000" in out
+    assert "m1" in out and "examples_v2" in out
 
 
 def test_hf_generator_with_the_real_local_generator(tmp_path, fake, secret):

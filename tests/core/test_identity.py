@@ -178,3 +178,13 @@ def test_deeply_nested_json_is_an_error_not_a_traceback(psw, tmp_path):
     art.write_text('{"results": [' + "[" * 100_000 + "]" * 100_000 + "]}")
     rc, _, err = psw("ingest", art, "--kind", "artifact")
     assert rc == 2 and "Traceback" not in err
+
+
+def test_runs_counts_an_ingested_examples_measurement(pilot_copy, capsys):
+    from psw.cli import main
+
+    capsys.readouterr()
+    assert main(["--db", str(pilot_copy), "runs", "--json"]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["measurement_id"] == "v2_pilot_seed23" and row["source_format"] == "examples_v2"
+    assert (row["n_cells"], row["n_pairs"], row["n_successful_pairs"], row["n_error_pairs"]) == (16, 64, 59, 5)

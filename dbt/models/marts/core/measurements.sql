@@ -1,0 +1,64 @@
+-- One row per measurement: how it was measured, how many pairs, errors, judgments and API
+-- calls it holds, and what they cost. `psw runs` prints this table.
+with measurements as (
+    select * from {{ ref('stg_raw__measurements') }}
+),
+
+pairs as (
+    select
+        measurement_id,
+        count(distinct cell_id) as n_cells,
+        count(*) as n_pairs,
+        count(*) filter (where not is_error) as n_successful_pairs,
+        count(*) filter (where is_error) as n_error_pairs,
+    from {{ ref('int_pairs_measured') }}
+    group by measurement_id
+),
+
+judgments as (
+    select
+        measurement_id,
+        count(*) as n_judgments,
+        count(*) filter (where is_error) as n_judge_errors,
+    from {{ ref('stg_raw__judgments') }}
+    group by measurement_id
+),
+
+calls as (
+    select
+        measurement_id,
+        count(*) as n_api_calls,
+        sum(prompt_tokens) as prompt_tokens,
+        sum(completion_tokens) as completion_tokens,
+        sum(cost) as cost,
+    from {{ ref('stg_raw__api_calls') }}
+    group by measurement_id
+),
+
+final as (
+    select
+        measurements.measurement_id,
+        measurements.source_format,
+        measurements.generator_model,
+        measurements.judge_models,
+        measurements.temperature,
+        measurements.seed,
+        coalesce(pairs.n_cells, 0) as n_cells,
+        coalesce(pairs.n_pairs, 0) as n_pairs,
+        coalesce(pairs.n_successful_pairs, 0) as n_successful_pairs,
+        coalesce(pairs.n_error_pairs, 0) as n_error_pairs,
+        coalesce(judgments.n_judgments, 0) as n_judgments,
+        coalesce(judgments.n_judge_errors, 0) as n_judge_errors,
+        coalesce(calls.n_api_calls, 0) as n_api_calls,
+        coalesce(calls.prompt_tokens, 0) as prompt_tokens,
+        coalesce(calls.completion_tokens, 0) as completion_tokens,
+        calls.cost,
+        measurements.first_loaded_at,
+        measurements.last_loaded_at,
+    from measurements
+    left join pairs using (measurement_id)
+    left join judgments using (measurement_id)
+    left join calls using (measurement_id)
+)
+
+select * from final

@@ -1,0 +1,82 @@
+-- Each published number beside ours: one row per published row x column, so a user sees
+-- whether the warehouse reproduces a paper's or a colleague's stats file, column by column.
+-- Columns are matched by name (upstream's names are ours); cells by measurement, template
+-- and persona pair.
+with published as (
+    select * from {{ ref('stg_raw__published_stats') }}
+),
+
+ours as (
+    select 'template_pair' as level, measurement_id, template_text, persona_pair_id,
+           to_json(template_pair_scores) as our_row
+    from {{ ref('template_pair_scores') }}
+    union all
+    select 'template', measurement_id, template_text, null, to_json(template_scores)
+    from {{ ref('template_scores') }}
+),
+
+published_columns as (
+    select published.*, column_name,
+    from published, unnest(json_keys(published.record)) as keys(column_name)
+    where column_name not in ('template', 'persona_pair', 'axis', 'generator_model', 'artifact')
+),
+
+paired as (
+    select
+        published_columns.record_id,
+        published_columns.measurement_id,
+        published_columns.level,
+        published_columns.template_text,
+        published_columns.persona_pair_id,
+        published_columns.column_name,
+        published_columns.record -> ('$."' || published_columns.column_name || '"') as published_json,
+        ours.our_row -> ('$."' || published_columns.column_name || '"') as our_json,
+        ours.our_row is not null as has_our_cell,
+    from published_columns
+    left join ours
+        on ours.level = published_columns.level
+        and ours.measurement_id = published_columns.measurement_id
+        and ours.template_text = published_columns.template_text
+        and ours.persona_pair_id is not distinct from published_columns.persona_pair_id
+),
+
+typed as (
+    select
+        *,
+        json_type(published_json) in ('BIGINT', 'UBIGINT', 'DOUBLE') as is_number,
+        try_cast(published_json::varchar as double) as published_value,
+        try_cast(our_json::varchar as double) as our_value,
+        -- lists compare as sets (upstream sorts them; ours are sorted too, but say so)
+        case when json_type(published_json) = 'ARRAY' then list_sort(published_json::varchar[])::varchar
+             else published_json::varchar end as published_text,
+        case when json_type(our_json) = 'ARRAY' then list_sort(our_json::varchar[])::varchar
+             else our_json::varchar end as our_text,
+    from paired
+),
+
+final as (
+    select
+        record_id,
+        measurement_id,
+        level,
+        template_text,
+        persona_pair_id,
+        column_name,
+        published_text as published,
+        our_text as ours,
+        published_value,
+        our_value,
+        case when is_number then our_value - published_value end as difference,
+        case
+            when not has_our_cell then 'cell_missing'
+            when published_json is null or json_type(published_json) = 'NULL' then 'not_published'
+            when our_json is null or json_type(our_json) = 'NULL' then 'not_derivable'
+            when is_number and abs(our_value - published_value) <= {{ var('published_tolerance') }} then 'match'
+            when not is_number and published_text = our_text then 'match'
+            else 'differs'
+        end as status,
+    from typed
+)
+
+select *, status in ('cell_missing', 'differs') as is_flagged,
+from final
