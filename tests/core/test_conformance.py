@@ -114,7 +114,10 @@ def test_length_deltas_per_pair_and_per_cell(pilot_db):
 def test_exported_pairs_use_the_same_pair_key_as_artifacts_and_collect(pilot_db):
     from warehouse.keys import pair_id
 
-    [row] = rows(pilot_db, "select template_text, persona_pair_id, scenario_text, pair_id from examples "
-                           "order by pair_id limit 1")
-    expected = pair_id("v2_pilot_seed23", row["template_text"], row["persona_pair_id"], row["scenario_text"], 0)
-    assert row["pair_id"] == expected
+    # the pilot export names each record's run (`artifact`) and row: both are part of the key
+    for row in rows(pilot_db, "select record ->> 'template' as t, record ->> 'persona_pair' as p, "
+                              "record ->> 'prompt' as s, record ->> 'artifact' as run, (record ->> 'row')::int as r, "
+                              "pair_id from raw.exported_pairs"):
+        assert row["pair_id"] == pair_id("v2_pilot_seed23", row["t"], row["p"], row["s"], 0,
+                                         source_run=row["run"], row_idx=row["r"])
+    assert rows(pilot_db, "select count(distinct pair_id) as n from examples") == [{"n": 64}]

@@ -60,16 +60,16 @@ def test_bad_candidate_split_stops_the_whole_import(pilot_export, tmp_path, run_
 
 def test_failure_while_writing_rolls_back_everything(pilot_export, tmp_path, run_psw, monkeypatch):
     db = tmp_path / "w.duckdb"
-    real = importer._insert_rows
+    real = importer.append
     calls = []
 
-    def fail_on_third(con, table, key, rows):
+    def fail_on_third(con, table, rows, key):
         calls.append(table)
         if len(calls) == 3:
             raise RuntimeError("disk full")
-        return real(con, table, key, rows)
+        return real(con, table, rows, key)
 
-    monkeypatch.setattr(importer, "_insert_rows", fail_on_third)
+    monkeypatch.setattr(importer, "append", fail_on_third)
     with pytest.raises(RuntimeError):
         run_psw(db, "import-hf", pilot_export)
     assert len(calls) == 3
