@@ -35,6 +35,8 @@ final as (
         neg_persona,
         pos_prompt,
         neg_prompt,
+        pos_messages,
+        neg_messages,
         pos_response,
         neg_response,
         error,

@@ -82,6 +82,8 @@ final as (
         pairs.neg_persona,
         pairs.pos_prompt,
         pairs.neg_prompt,
+        pairs.pos_messages,
+        pairs.neg_messages,
         pairs.pos_response,
         pairs.neg_response,
         coalesce(pairs.error, case when over_judges.pair_id is null

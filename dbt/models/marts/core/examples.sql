@@ -7,7 +7,8 @@ with scored as (
 ),
 
 texts as (
-    select pair_id, cell_id, scenario_text, pos_prompt, neg_prompt, pos_response, neg_response,
+    select pair_id, cell_id, scenario_text, pos_prompt, neg_prompt, pos_messages, neg_messages,
+        pos_response, neg_response,
         exported_axis_judgments,
     from {{ ref('int_pairs_measured') }}
 ),
@@ -35,6 +36,8 @@ final as (
         texts.scenario_text,
         texts.pos_prompt,
         texts.neg_prompt,
+        texts.pos_messages,
+        texts.neg_messages,
         -- what came back
         texts.pos_response,
         texts.neg_response,

@@ -16,6 +16,8 @@ renamed as (
         pos_label,
         pos_prompt,
         neg_prompt,
+        pos_messages,
+        neg_messages,
         pos_response,
         neg_response,
         generator_model,
