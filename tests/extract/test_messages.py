@@ -103,6 +103,18 @@ def test_collected_vector_equals_one_computed_by_hand_from_the_sent_messages(col
     assert not torch.allclose(rebuilt, expected, atol=1e-3)
 
 
+def test_the_messages_survive_an_hf_export_and_import(collected, tmp_path):
+    db, _ = collected
+    assert main(["--db", str(db), "export-hf", "--out", str(tmp_path / "hf")]) == 0
+    fresh = tmp_path / "fresh.duckdb"
+    assert main(["--db", str(fresh), "import-hf", str(tmp_path / "hf")]) == 0
+    query = "select pair_id, pos_messages::varchar, neg_messages::varchar from raw.pairs order by pair_id"
+    original, restored = rows(db, query), rows(fresh, query)
+    assert len(original) == 3 and all(r[1] and r[2] for r in original)
+    assert [(p, json.loads(a), json.loads(b)) for p, a, b in restored] == \
+        [(p, json.loads(a), json.loads(b)) for p, a, b in original]
+
+
 def test_pairs_without_recorded_messages_are_rebuilt_counted_and_warned(examples_db, tiny_path, capsys):
     capsys.readouterr()
     assert main(["--db", examples_db, "extract", "vectors", "--model", tiny_path, "--layers", "1"]) == 0
