@@ -30,7 +30,7 @@ import yaml
 
 from warehouse import keys
 from ingest.loader import MeasurementMeta, _insert_measurement, _insert_rows, _transaction
-from warehouse.messages import parse_messages
+from warehouse.messages import messages_json
 from warehouse.schema import ensure_raw_schema
 from warehouse.db import UserError, connect
 
@@ -307,16 +307,6 @@ def _examples_loads(split: SourceSplit, meta: dict[str, MeasurementMeta]) -> lis
     return loads
 
 
-def _sent_messages(split: SourceSplit, row: dict, pair: str) -> dict:
-    """The recorded generation messages of a judged pair, checked, as JSON text (null stays null)."""
-    where = f"split {split.name} ({split.origin}) pair {pair}"
-    out = {}
-    for column in ("pos_messages", "neg_messages"):
-        messages = parse_messages(row.get(column), f"{where} {column}")
-        out[column] = None if messages is None else json.dumps(messages)
-    return out
-
-
 def _judged_loads(split: SourceSplit, rows: list[dict], meta: dict[str, MeasurementMeta]) -> list[Load]:
     """Pairs measured from raw judge outputs (artifacts, `psw collect`) go back as raw.pairs + raw.judgments,
     with the keys ingest gives them, so dbt re-derives the same pair ids, ratings and metrics."""
@@ -336,7 +326,8 @@ def _judged_loads(split: SourceSplit, rows: list[dict], meta: dict[str, Measurem
             "pos_label": next((r["pos_label"] for r in ratings if r.get("pos_label")), None),
             "pos_prompt": row.get("pos_prompt"), "neg_prompt": row.get("neg_prompt"),
             "pos_response": row.get("pos_response"), "neg_response": row.get("neg_response"),
-            **_sent_messages(split, row, pair),
+            **{c: messages_json(row.get(c), f"split {split.name} ({split.origin}) pair {pair} {c}")
+               for c in ("pos_messages", "neg_messages")},
             "generator_model": m.generator_model,
             # with no judge call on record the failure was the generation's; else dbt re-derives it
             "error": None if ratings else row.get("error"),

@@ -39,3 +39,9 @@ def parse_messages(value: Any, where: str) -> list[dict] | None:
                 or not isinstance(message.get("content"), str):
             raise UserError(f"{where}: message {index} needs a role ({'|'.join(ROLES)}) and a string content")
     return [{"role": m["role"], "content": m["content"]} for m in value]
+
+
+def messages_json(value: Any, where: str) -> str | None:
+    """Stored messages checked and written back as JSON text (null stays null)."""
+    messages = parse_messages(value, where)
+    return None if messages is None else json.dumps(messages)
