@@ -122,6 +122,9 @@ class Collector:
             "scenario_id": item.scenario.id, "scenario_text": item.scenario.text,
             "sample_idx": item.sample_idx, "pos_label": item.pos_label,
             "pos_prompt": item.pos_system, "neg_prompt": item.neg_system,
+            # what was sent, stored so extract teacher-forces the same prompt (never rebuilt)
+            "pos_messages": generation_messages(item, self.prompts, "pos"),
+            "neg_messages": generation_messages(item, self.prompts, "neg"),
             "pos_response": pos, "neg_response": neg, "generator_model": self.cfg.generator,
             "error": error,
             "extra": {"source": "collect", "template_jinja": item.template.jinja,

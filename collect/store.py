@@ -25,7 +25,7 @@ _COLUMNS = {
     "raw.pairs": ["pair_id", "load_id", "measurement_id", "template_text", "persona_pair_id",
                   "pos_persona", "neg_persona", "scenario_id", "scenario_text", "sample_idx",
                   "pos_label", "pos_prompt", "neg_prompt", "pos_response", "neg_response",
-                  "generator_model", "error", "extra", "loaded_at"],
+                  "generator_model", "error", "extra", "loaded_at", "pos_messages", "neg_messages"],
     "raw.judgments": ["judgment_id", "pair_id", "measurement_id", "load_id", "judge_model",
                       "criterion", "prompt_hash", "pos_label", "output", "raw_text", "error",
                       "loaded_at"],
@@ -33,7 +33,7 @@ _COLUMNS = {
                       "finish_reason", "prompt_tokens", "completion_tokens", "cost", "attempts",
                       "latency_s", "measurement_id", "load_id", "created_at"],
 }
-_JSON_COLS = {"extra", "output", "request", "response"}
+_JSON_COLS = {"extra", "output", "request", "response", "pos_messages", "neg_messages"}
 _KEY = {"raw.pairs": "pair_id", "raw.judgments": "judgment_id", "raw.api_calls": "cache_key"}
 # order of writes inside one flush: the cache first, so a paid answer is never lost to a
 # failure further down

@@ -48,6 +48,25 @@ def prompt_messages(tokenizer, system: str | None, user: str, system_ok: bool | 
     return [{"role": "user", "content": f"{system}{FALLBACK_SEPARATOR}{user}"}]
 
 
+def fit_to_template(messages: list[dict], system_ok: bool) -> list[dict]:
+    """Recorded messages as this model's template takes them: unchanged, except that a leading
+    system turn folds into the user turn after it when the template has no system role (the
+    same fold as prompt_messages)."""
+    if system_ok or len(messages) < 2 or messages[0]["role"] != "system" or messages[1]["role"] != "user":
+        return list(messages)
+    folded = {"role": "user", "content": f"{messages[0]['content']}{FALLBACK_SEPARATOR}{messages[1]['content']}"}
+    return [folded, *messages[2:]]
+
+
+def pole_messages(tokenizer, recorded: list[dict] | None, system: str | None, user: str,
+                  system_ok: bool) -> list[dict]:
+    """The prompt one pole is teacher-forced under: the messages that were sent when they were
+    recorded, else the persona prompt rebuilt from the template (callers count those)."""
+    if recorded is not None:
+        return fit_to_template(recorded, system_ok)
+    return prompt_messages(tokenizer, system, user, system_ok)
+
+
 def render_prompt(tokenizer, messages: list[dict]) -> str:
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

@@ -12,8 +12,9 @@ import duckdb
 import torch
 from tqdm import tqdm
 
-from extract.masks import encode_pair_side, prompt_messages, supports_system
-from extract.store import md5, now, persona_prompt
+from extract.masks import encode_pair_side, pole_messages, supports_system
+from extract.store import examples_columns, md5, messages_columns, now, persona_prompt
+from warehouse.messages import parse_messages
 from warehouse.schema import ensure_raw_schema
 from extract.vectors import extract_activations
 
@@ -37,8 +38,9 @@ def responses_to_project(con: duckdb.DuckDBPyConnection, tokenizer, vector_row: 
     (or of its whole measurement) and for the vector's steering generations."""
     system_ok = supports_system(tokenizer)
     rows = con.execute(
-        """
-        select pair_id, template_text, pos_persona, neg_persona, scenario_text, pos_response, neg_response
+        f"""
+        select pair_id, template_text, pos_persona, neg_persona, scenario_text, pos_response, neg_response,
+               {messages_columns(examples_columns(con))}
         from main.examples
         where not coalesce(is_error, false)
           and (($all and measurement_id is not distinct from $measurement) or cell_id = $cell)
@@ -47,10 +49,12 @@ def responses_to_project(con: duckdb.DuckDBPyConnection, tokenizer, vector_row: 
         {"all": all_cells, "measurement": vector_row["measurement_id"], "cell": vector_row["cell_id"]},
     ).fetchall()
     out = []
-    for pair_id, template, pos, neg, scenario, pos_response, neg_response in rows:
-        for kind, persona, response in (("prompted_pos", pos, pos_response), ("prompted_neg", neg, neg_response)):
+    for pair_id, template, pos, neg, scenario, pos_response, neg_response, pos_sent, neg_sent in rows:
+        for kind, persona, response, sent in (("prompted_pos", pos, pos_response, pos_sent),
+                                              ("prompted_neg", neg, neg_response, neg_sent)):
             if response:
-                messages = prompt_messages(tokenizer, persona_prompt(template, persona), scenario, system_ok)
+                recorded = parse_messages(sent, f"examples {pair_id} {kind[-3:]}_messages")
+                messages = pole_messages(tokenizer, recorded, persona_prompt(template, persona), scenario, system_ok)
                 out.append((kind, pair_id, messages, response))
     generations = con.execute(
         "select generation_id, coeff, scenario_text, response_text from raw.steering_generations "

@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 from extract.model_io import Provenance
 from extract.vectors import CellVector, PairInput, PairStat
 from warehouse.errors import UserError
+from warehouse.messages import parse_messages
 from warehouse.schema import ensure_raw_schema
 
 
@@ -40,17 +41,16 @@ def vectors_dir(db_file: Path) -> Path:
 
 def load_pairs(con: duckdb.DuckDBPyConnection, measurement_id: str | None = None,
                strict_only: bool = False, cell_id: str | None = None) -> list[PairInput]:
-    """Judged, successful pairs from the `examples` mart, persona prompts filled in."""
-    columns = {r[0] for r in con.execute(
-        "select column_name from information_schema.columns "
-        "where table_schema = 'main' and table_name = 'examples'").fetchall()}
+    """Judged, successful pairs from the `examples` mart with the messages each pole was generated
+    from (the persona prompts filled in, for a rebuild where none were recorded)."""
+    columns = examples_columns(con)
     if not columns:
         raise UserError("examples: no `examples` mart yet; run `psw ingest ...` then `psw build`")
     strict_column = "is_strict_pass" if "is_strict_pass" in columns else "strict_pass"
     rows = con.execute(
         f"""
         select pair_id, cell_id, template_text, pos_persona, neg_persona, scenario_text,
-               pos_response, neg_response
+               pos_response, neg_response, {messages_columns(columns)}
         from main.examples
         where not coalesce(is_error, false)
           and length(trim(coalesce(pos_response, ''))) > 0 and length(trim(coalesce(neg_response, ''))) > 0
@@ -63,9 +63,34 @@ def load_pairs(con: duckdb.DuckDBPyConnection, measurement_id: str | None = None
     ).fetchall()
     return [
         PairInput(pair_id, cell, persona_prompt(template, pos), persona_prompt(template, neg),
-                  scenario, pos_resp, neg_resp)
-        for pair_id, cell, template, pos, neg, scenario, pos_resp, neg_resp in rows
+                  scenario, pos_resp, neg_resp,
+                  parse_messages(pos_messages, f"examples {pair_id} pos_messages"),
+                  parse_messages(neg_messages, f"examples {pair_id} neg_messages"))
+        for pair_id, cell, template, pos, neg, scenario, pos_resp, neg_resp, pos_messages, neg_messages in rows
     ]
+
+
+def examples_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = 'main' and table_name = 'examples'").fetchall()}
+
+
+def messages_columns(columns: set[str]) -> str:
+    """The recorded messages as JSON text, or nulls from a mart built before it carried them."""
+    return ", ".join(f"{name}::varchar" if name in columns else f"null as {name}"
+                     for name in ("pos_messages", "neg_messages"))
+
+
+def prompt_provenance(pairs: list[PairInput]) -> dict:
+    """How a run's prompts were obtained, for its provenance: pairs teacher-forced under the
+    messages that were sent vs rebuilt from template and persona (no record of what was sent),
+    and a digest of the recorded messages (the same pairs under other prompts are another run)."""
+    rebuilt = sum(p.prompt_reconstructed for p in pairs)
+    recorded = sorted(((p.pair_id, p.pos_messages, p.neg_messages) for p in pairs if not p.prompt_reconstructed),
+                      key=lambda item: item[0])
+    return {"n_recorded_prompts": len(pairs) - rebuilt, "n_reconstructed_prompts": rebuilt,
+            "recorded_messages_md5": md5(recorded)}
 
 
 def persona_prompt(template: str | None, persona: str | None) -> str:
@@ -77,8 +102,9 @@ def persona_prompt(template: str | None, persona: str | None) -> str:
 # ---- vectors ------------------------------------------------------------------------
 
 def run_id_for(prov: Provenance, measurement_id: str | None, layers, strict_only: bool,
-               pair_ids) -> str:
-    return md5(prov.as_dict(), measurement_id, list(layers), strict_only, sorted(pair_ids))
+               pair_ids, prompts: dict | None = None) -> str:
+    parts = [prov.as_dict(), measurement_id, list(layers), strict_only, sorted(pair_ids)]
+    return md5(*parts, prompts) if prompts else md5(*parts)
 
 
 def save_cell_file(path: Path, vectors: list[CellVector], provenance: dict) -> None:
@@ -101,7 +127,7 @@ def write_extraction(con: duckdb.DuckDBPyConnection, db_file: Path, prov: Proven
     """Store a run: its vectors (table + files) and per-pair scalars. Returns (run_id, new vectors)."""
     ensure_raw_schema(con)
     pair_ids = {s.pair_id for s in stats}
-    run_id = run_id_for(prov, measurement_id, layers, strict_only, pair_ids)
+    run_id = run_id_for(prov, measurement_id, layers, strict_only, pair_ids, params.get("prompts"))
     created = now()
     by_cell: dict[str, list[CellVector]] = {}
     for v in vectors:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from extract.masks import Encoded, encode_pair_side, prompt_messages, supports_system
+from extract.masks import Encoded, encode_pair_side, pole_messages, supports_system
 from extract.model_io import base_model, decoder_layers
 
 REDUCTIONS = ("response_mean", "prompt_last")
@@ -28,6 +28,14 @@ class PairInput:
     user: str
     pos_response: str
     neg_response: str
+    # the messages sent to generate each pole, when recorded; None: rebuilt from the persona
+    # prompt (pos/neg_system) and the scenario (user)
+    pos_messages: list[dict] | None = None
+    neg_messages: list[dict] | None = None
+
+    @property
+    def prompt_reconstructed(self) -> bool:
+        return self.pos_messages is None or self.neg_messages is None
 
 
 @dataclass(frozen=True)
@@ -147,10 +155,10 @@ def encode_pairs(tokenizer, pairs: Sequence[PairInput]) -> tuple[list[Encoded], 
     system_ok = supports_system(tokenizer)
     pos, neg = [], []
     for p in pairs:
-        pos.append(encode_pair_side(tokenizer, prompt_messages(tokenizer, p.pos_system, p.user, system_ok),
-                                    p.pos_response))
-        neg.append(encode_pair_side(tokenizer, prompt_messages(tokenizer, p.neg_system, p.user, system_ok),
-                                    p.neg_response))
+        pos.append(encode_pair_side(
+            tokenizer, pole_messages(tokenizer, p.pos_messages, p.pos_system, p.user, system_ok), p.pos_response))
+        neg.append(encode_pair_side(
+            tokenizer, pole_messages(tokenizer, p.neg_messages, p.neg_system, p.user, system_ok), p.neg_response))
     return pos, neg
 
 

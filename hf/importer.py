@@ -31,6 +31,7 @@ import yaml
 from warehouse import keys
 from ingest.loader import MeasurementMeta, insert_measurement
 from warehouse.append import append, transaction
+from warehouse.messages import messages_json
 from warehouse.schema import ensure_raw_schema
 from warehouse.db import UserError, connect
 
@@ -43,7 +44,7 @@ REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 EXPORT_FIELDS = [
     ("template_text", "template"), ("persona_pair_id", "persona_pair"), ("pos_persona", "pos_persona"),
     ("neg_persona", "neg_persona"), ("scenario_text", "prompt"), ("scenario_id", "scenario_id"),
-    ("sample_idx", "sample"), ("pos_prompt", "pos_generation_prompt"), ("neg_prompt", "neg_generation_prompt"),
+    ("sample_idx", "sample"), ("source_run", "artifact"), ("row_idx", "row"), ("pos_prompt", "pos_generation_prompt"), ("neg_prompt", "neg_generation_prompt"),
     ("error", "error"), ("pos_response", "pos_response"), ("neg_response", "neg_response"),
     ("axis_delta", "axis_delta"), ("positive_delta", "positive_delta"), ("negative_delta", "negative_delta"),
     ("pairwise_positive_delta", "pairwise_positive_delta"), ("pairwise_negative_delta", "pairwise_negative_delta"),
@@ -316,7 +317,8 @@ def _judged_loads(split: SourceSplit, rows: list[dict], meta: dict[str, Measurem
         measurement = row["measurement_id"]
         m = meta.get(measurement) or meta.get("") or MeasurementMeta()
         pair = keys.pair_id(measurement, row["template_text"], row["persona_pair_id"], row["scenario_text"],
-                            int(row.get("sample_idx") or 0))
+                            int(row.get("sample_idx") or 0), scenario_id=row.get("scenario_id"),
+                            source_run=row.get("source_run"), row_idx=row.get("row_idx"))
         ratings = row.get("ratings") or []
         pairs, judgments = by_measurement.setdefault(measurement, ([], []))
         pairs.append({
@@ -324,9 +326,12 @@ def _judged_loads(split: SourceSplit, rows: list[dict], meta: dict[str, Measurem
             "persona_pair_id": row["persona_pair_id"], "pos_persona": row.get("pos_persona"),
             "neg_persona": row.get("neg_persona"), "scenario_id": row.get("scenario_id"),
             "scenario_text": row["scenario_text"], "sample_idx": int(row.get("sample_idx") or 0),
+            "source_run": row.get("source_run"), "row_idx": row.get("row_idx"),
             "pos_label": next((r["pos_label"] for r in ratings if r.get("pos_label")), None),
             "pos_prompt": row.get("pos_prompt"), "neg_prompt": row.get("neg_prompt"),
             "pos_response": row.get("pos_response"), "neg_response": row.get("neg_response"),
+            **{c: messages_json(row.get(c), f"split {split.name} ({split.origin}) pair {pair} {c}")
+               for c in ("pos_messages", "neg_messages")},
             "generator_model": m.generator_model,
             # with no judge call on record the failure was the generation's; else dbt re-derives it
             "error": None if ratings else row.get("error"),

@@ -12,6 +12,7 @@ from typing import Any
 
 from warehouse import keys
 from warehouse.judge_schema import CRITERIA, problem
+from warehouse.messages import user_turn
 from ingest.read import Reject
 
 JUDGMENT_KEYS = {c: f"{c}_judgment" for c in CRITERIA}
@@ -129,6 +130,8 @@ def rows(doc: dict, measurement_id: str, load_id: str, loaded_at) -> tuple[list[
             "pos_label": result.get("pos_label"),
             "pos_prompt": result.get("pos_generation_prompt"), "neg_prompt": result.get("neg_generation_prompt"),
             "pos_response": result.get("pos_response"), "neg_response": result.get("neg_response"),
+            "pos_messages": sent_messages(result.get("pos_generation_prompt")),
+            "neg_messages": sent_messages(result.get("neg_generation_prompt")),
             "generator_model": meta["generator_model"], "error": result.get("error") or None,
             "extra": json.dumps({k: v for k, v in result.items() if k not in _PAIR_FIELDS}),
             "loaded_at": loaded_at,
@@ -146,6 +149,13 @@ def rows(doc: dict, measurement_id: str, load_id: str, loaded_at) -> tuple[list[
                 "loaded_at": loaded_at,
             })
     return pairs, judgments, rejects
+
+
+def sent_messages(generation_prompt: Any) -> str | None:
+    """What was sent for one pole, as JSON: the recorded generation prompt as one user turn,
+    null when the artifact did not record it (never rebuilt here)."""
+    messages = user_turn(generation_prompt)
+    return None if messages is None else json.dumps(messages)
 
 
 _PAIR_FIELDS = {"axis", "template", "prompt", "row", "sample", "scenario_id", "pos_label", "pos_response",

@@ -87,7 +87,7 @@ def cmd_vectors(args) -> int:
     from tqdm import tqdm
 
     from extract.model_io import parse_layers
-    from extract.store import load_pairs, write_extraction
+    from extract.store import load_pairs, prompt_provenance, write_extraction
     from extract.vectors import extract_cells
 
     db = db_path(args.db)
@@ -102,6 +102,11 @@ def cmd_vectors(args) -> int:
     pairs = [p for p in pairs if counts[p.cell_id] >= args.min_pairs]
     if not pairs:
         raise UserError("extract vectors: no judged pairs match (check --measurement, --cell, --strict-only)")
+    prompts = prompt_provenance(pairs)
+    if prompts["n_reconstructed_prompts"]:
+        print(f"extract vectors: warning: {prompts['n_reconstructed_prompts']} of {len(pairs)} pairs have no "
+              "recorded generation messages; their prompts are rebuilt from template and persona, which may "
+              "differ from what produced the responses", file=sys.stderr)
     model, tokenizer, prov = _load(args, args.model)
     layers = parse_layers(args.layers, prov.n_layers)
     with tqdm(total=2 * len(pairs), desc="extract", unit="seq", disable=None) as bar:
@@ -109,7 +114,8 @@ def cmd_vectors(args) -> int:
                                        args.max_batch_tokens, progress=bar.update)
     params = {"batch_size": args.batch_size, "device": str(next(model.parameters()).device),
               "selection": {"measurement_id": args.measurement, "cell_id": args.cell,
-                            "strict_only": args.strict_only, "min_pairs": args.min_pairs}}
+                            "strict_only": args.strict_only, "min_pairs": args.min_pairs},
+              "prompts": prompts}
     con = connect(db)
     try:
         run_id, added = write_extraction(con, db, prov, args.measurement, layers, args.strict_only, params,

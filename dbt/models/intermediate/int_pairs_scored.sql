@@ -2,7 +2,8 @@
 -- Per-pair metrics (no texts): keys, lengths, word_delta_frac and the strict_pass gate.
 -- Incremental by measurement (macros/incremental.sql).
 with measured as (
-    select * exclude (pos_prompt, neg_prompt, pos_response, neg_response, scenario_text, exported_axis_judgments)
+    select * exclude (pos_prompt, neg_prompt, pos_messages, neg_messages, pos_response, neg_response, scenario_text,
+                      exported_axis_judgments)
     from {{ ref('int_pairs_measured') }}
     where {{ measurements_to_build() }}
 ),

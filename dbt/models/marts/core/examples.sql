@@ -7,7 +7,8 @@ with scored as (
 ),
 
 texts as (
-    select pair_id, cell_id, scenario_text, pos_prompt, neg_prompt, pos_response, neg_response,
+    select pair_id, cell_id, scenario_text, pos_prompt, neg_prompt, pos_messages, neg_messages,
+        pos_response, neg_response,
         exported_axis_judgments,
     from {{ ref('int_pairs_measured') }}
 ),
@@ -26,6 +27,8 @@ final as (
         scored.persona_pair_id,
         scored.scenario_id,
         scored.sample_idx,
+        scored.source_run,
+        scored.row_idx,
         -- what was asked
         scored.template_text,
         replace(scored.template_text, '{persona}', '{{ "{{ persona }}" }}') as template_jinja,
@@ -35,6 +38,8 @@ final as (
         texts.scenario_text,
         texts.pos_prompt,
         texts.neg_prompt,
+        texts.pos_messages,
+        texts.neg_messages,
         -- what came back
         texts.pos_response,
         texts.neg_response,

@@ -41,6 +41,11 @@ renamed as (
         r.neg_persona,
         r.pos_generation_prompt as pos_prompt,
         r.neg_generation_prompt as neg_prompt,
+        -- what was sent: upstream sends the generation prompt as one user message
+        case when r.pos_generation_prompt <> '' then
+            json_array(json_object('role', 'user', 'content', r.pos_generation_prompt)) end as pos_messages,
+        case when r.neg_generation_prompt <> '' then
+            json_array(json_object('role', 'user', 'content', r.neg_generation_prompt)) end as neg_messages,
         r.pos_response,
         r.neg_response,
         {{ exported_error('r.error') }} as error,
