@@ -103,7 +103,7 @@ def test_judged_pairs_restore_the_raw_pairs_and_judgments_ingest_wrote(tmp_path,
     with duckdb.connect(str(original), read_only=True) as con:
         examples = con.sql("""
             select p.measurement_id, p.template_text, p.persona_pair_id, p.scenario_id, p.scenario_text,
-                   p.sample_idx, p.pos_persona, p.neg_persona, p.pos_prompt, p.neg_prompt, p.pos_response,
+                   p.sample_idx, p.source_run, p.row_idx, p.pos_persona, p.neg_persona, p.pos_prompt, p.neg_prompt, p.pos_response,
                    p.neg_response, p.error is not null as is_error, p.error, 'judged' as metrics_origin,
                    null::double as axis_delta, null::double as off_axis_problem, null::double as max_style_abs_delta,
                    null::boolean as is_usable_for_training, null::boolean as has_persona_echo,
