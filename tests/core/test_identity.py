@@ -188,3 +188,36 @@ def test_runs_counts_an_ingested_examples_measurement(pilot_copy, capsys):
     (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert row["measurement_id"] == "v2_pilot_seed23" and row["source_format"] == "examples_v2"
     assert (row["n_cells"], row["n_pairs"], row["n_successful_pairs"], row["n_error_pairs"]) == (16, 64, 59, 5)
+
+
+def demo_artifact():
+    from tests.conftest import ROOT
+
+    return json.loads((ROOT / "data" / "demo" / "demo_run_artifact.json").read_text())
+
+
+def test_a_repeated_artifact_result_loads_once_and_a_different_one_is_refused(psw, tmp_path):
+    doc = demo_artifact()
+    first = doc["results"][0]
+    doc["results"].append(first)
+    path = tmp_path / "repeat_artifact.json"
+    path.write_text(json.dumps(doc))
+    rc, out, err = psw("ingest", path)
+    assert rc == 0, err
+    assert f"1 record(s) repeating an earlier one exactly were stored once (first: results[{len(doc['results']) - 1}])" in out
+    assert psw("build")[0] == 0  # the build's key tests hold
+    doc["results"][-1] = {**first, "pos_response": first["pos_response"] + " (regenerated)"}
+    path = tmp_path / "clash_artifact.json"
+    path.write_text(json.dumps(doc))
+    rc, _, err = psw("ingest", path)
+    assert rc == 2 and f"results[{len(doc['results']) - 1}]: same pair as results[0]" in err
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_or_infinity_in_an_artifact_is_a_clear_error(psw, tmp_path, constant):
+    text = json.dumps(demo_artifact()).replace('"off_axis_problem_likert": 1', f'"off_axis_problem_likert": {constant}', 1)
+    assert constant in text
+    path = tmp_path / "nan_artifact.json"
+    path.write_text(text)
+    rc, _, err = psw("ingest", path)
+    assert rc == 2 and f"{constant} is not a JSON number" in err and "Traceback" not in err
