@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 
 from warehouse.judge_schema import CRITERIA, spec
 from warehouse.keys import text_hash
@@ -55,8 +56,10 @@ class Prompts:
                 from warehouse.db import UserError
                 raise UserError(f"{path}:0: prompt file missing")
             texts[name] = path.read_text(encoding="utf-8")
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
-                                 autoescape=False)
+        # only these project files are templates; user text (scenarios, completions, personas)
+        # enters as variables, and the sandbox keeps even an edited prompt file from running code
+        env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
+                                   autoescape=False)
         return cls(directory, env, texts)
 
     def hash(self, name: str) -> str:
