@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from warehouse.errors import UserError
 from warehouse.judge_schema import CRITERIA, spec
 from warehouse.keys import text_hash
 
@@ -53,7 +54,6 @@ class Prompts:
         for name, fname in PROMPT_FILES.items():
             path = directory / fname
             if not path.is_file():
-                from warehouse.db import UserError
                 raise UserError(f"{path}:0: prompt file missing")
             texts[name] = path.read_text(encoding="utf-8")
         # only these project files are templates; user text (scenarios, completions, personas)
@@ -74,10 +74,13 @@ class Prompts:
         return text_hash("\x1e".join(f"{PROMPT_FILES[n]}\x1f{self.texts[n]}" for n in names))
 
     def render(self, name: str, **ctx) -> str:
-        compiled = self._compiled.get(name)
-        if compiled is None:
-            compiled = self._compiled[name] = self.env.from_string(self.texts[name])
-        return compiled.render(**ctx).strip()
+        try:
+            compiled = self._compiled.get(name)
+            if compiled is None:
+                compiled = self._compiled[name] = self.env.from_string(self.texts[name])
+            return compiled.render(**ctx).strip()
+        except jinja2.TemplateError as exc:   # SecurityError (the sandbox said no), syntax, undefined
+            raise UserError(f"{self.directory / PROMPT_FILES[name]}: {type(exc).__name__}: {exc}") from None
 
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from warehouse.db import DBT_DIR, UserError, db_path
+from warehouse.db import DBT_DIR, UserError, connect, db_path
 
 
 def add_parser(sub) -> None:
@@ -73,6 +73,7 @@ def run(args) -> int:
     db = db_path(args.db)
     if not db.exists():
         raise UserError(f"{db}: no warehouse here yet; run `psw ingest FILE...` first")
+    connect(db).close()   # wait (bounded, with a message) while another process holds the lock
     extra = list(args.passthrough)
     if not args.unit_tests:
         extra += ["--exclude-resource-type", "unit_test"]
