@@ -22,8 +22,8 @@ SCENARIOS = REFERENCE / "scenarios_v2_candidates.jsonl"
 
 
 def payload(marker) -> str:
-    return ("{{ cycler.__init__.__globals__.os.system('id > " + str(marker) + "') }}"
-            "Be a {persona} person. {{ 7 * 7 }} {% if true %}literal{% endif %} {{persona}}")
+    """The issue's exploit, as a template line (literal braces: see the verbatim test below)."""
+    return "{{ cycler.__init__.__globals__.os.system('id > " + str(marker) + "') }}Be a {persona} person."
 
 
 def expected(marker, persona: str) -> str:
@@ -39,13 +39,13 @@ def dry_run(psw, tmp_path, *sources) -> list[dict]:
 
 
 def assert_verbatim(items: list[dict], marker) -> None:
+    assert not marker.exists(), "template text ran a shell command"
     pos = {p["id"]: p["pos"] for p in map(json.loads, PAIRS.read_text().splitlines())}
     mine = [item for item in items if "cycler" in item["template_text"]]
     assert mine, "the template did not reach the plan"
     for item in mine:
         assert item["template_text"] == payload(marker)
         assert item["pos_prompt"] == expected(marker, pos[item["persona_pair_id"]])
-    assert not marker.exists(), "template text ran a shell command"
 
 
 def test_templates_file(psw, tmp_path):
