@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from warehouse.errors import UserError
@@ -79,7 +80,7 @@ class Prompts:
             if compiled is None:
                 compiled = self._compiled[name] = self.env.from_string(self.texts[name])
             return compiled.render(**ctx).strip()
-        except jinja2.TemplateError as exc:   # SecurityError (the sandbox said no), syntax, undefined
+        except (SecurityError, jinja2.TemplateSyntaxError) as exc:   # the sandbox said no; a broken file
             raise UserError(f"{self.directory / PROMPT_FILES[name]}: {type(exc).__name__}: {exc}") from None
 
 
