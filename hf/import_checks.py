@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -50,7 +50,6 @@ class Caps:
     max_bytes: int = DEFAULT_MAX_BYTES
     rows: int = 0
     bytes: int = 0
-    flag: dict = field(default_factory=lambda: {"rows": "--max-rows", "bytes": "--max-bytes"})
 
     @classmethod
     def from_settings(cls, max_rows: int | None = None, max_bytes: int | str | None = None) -> "Caps":
@@ -89,26 +88,20 @@ def _mb(n: int) -> str:
 def read_parquet(path: Path, caps: Caps) -> pa.Table:
     """A parquet file as a table, counted against the caps before it is decoded."""
     try:
-        meta = pq.ParquetFile(path).metadata
+        plain = pq.ParquetFile(path)
+        meta = plain.metadata
         declared = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
         caps.fits(meta.num_rows, declared, str(path))
-        texts = [f.name for f in pq.ParquetFile(path).schema_arrow
-                 if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-        reader = pq.ParquetFile(path, read_dictionary=texts)   # repeated text stays one copy
-        schema = reader.schema_arrow
+        texts = [f.name for f in plain.schema_arrow if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        reader = pq.ParquetFile(path, read_dictionary=texts)   # repeated text stays one copy until counted
         batches = []
         for batch in reader.iter_batches(batch_size=BATCH_ROWS):
             caps.add(batch.num_rows, decoded_bytes(batch), str(path))
             batches.append(batch)
-        table = pa.Table.from_batches(batches, schema=batches[0].schema if batches else None) \
-            if batches else reader.read()
+        table = pa.Table.from_batches(batches) if batches else reader.read()
+        return table.cast(plain.schema_arrow) if texts else table
     except (pa.ArrowException, OSError) as exc:
         raise UserError(f"{path}: not a readable parquet file ({exc}); nothing imported") from None
-    return table.cast(_plain(schema)) if texts else table
-
-
-def _plain(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema])
 
 
 def decoded_bytes(batch: pa.RecordBatch) -> int:

@@ -10,10 +10,9 @@ Two layouts are understood:
 
 Examples rows go to raw.exported_pairs (the record shape `psw ingest` writes for an examples
 export), candidates to raw.persona_pairs / raw.templates / raw.scenarios, metadata to
-raw.measurements. Every split is read and checked before anything is written; then everything
-is written in one transaction. Every record passes exactly ingest's checks, and the whole import
-stays within row and byte caps (hf/import_checks.py). Derived splits (scores, reviews, lengths) are not imported:
-dbt derives them again.
+raw.measurements. Every split is read and checked before anything is written (exactly ingest's
+checks, within row and byte caps: hf/import_checks.py); then everything is written in one
+transaction. Derived splits (scores, reviews, lengths) are not imported: dbt derives them again.
 """
 
 from __future__ import annotations
