@@ -6,7 +6,9 @@
   exponential backoff and full jitter, honouring Retry-After; `max_attempts` in all,
   then the call returns an error (the caller writes an error row).
 - Other 4xx answers are not retried.
-- Any text that could carry the key (error messages, bodies) passes `redact`.
+- The key is registered with warehouse.secrets; every text that comes back from the server
+  (answers, bodies, error messages) passes `redact` before anyone sees it, so a server that
+  echoes the Authorization header cannot plant the key in a completion, a judgment or the cache.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field
 import sys
 
 import httpx
+
+from warehouse import secrets
 
 try:  # httpcore imports sniffio on every request; a failed import is not cached and
     import sniffio  # noqa: F401  (re-scans sys.path each time: ~0.5 ms per request)
@@ -87,6 +91,7 @@ class ChatClient:
         self.base_url = base_url.rstrip("/")
         self.url = self.base_url + "/chat/completions"
         self._key = api_key or None
+        secrets.register(self._key)
         self.max_attempts = max(1, max_attempts)
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -135,10 +140,9 @@ class ChatClient:
         for http in self._all:
             await http.aclose()
 
-    def redact(self, text: str | None) -> str | None:
-        if text is None or not self._key:
-            return text
-        return text.replace(self._key, "***")
+    @staticmethod
+    def redact(text: str | None) -> str | None:
+        return secrets.redact(text)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -180,7 +184,7 @@ class ChatClient:
             else:
                 status = resp.status_code
                 if status in RETRY_STATUS or status >= 500:
-                    last_error = f"HTTP {status}: {resp.text[:200]}"
+                    last_error = self.redact(f"HTTP {status}: {resp.text[:200]}")
                     retry_after = _retry_after(resp.headers.get("retry-after"))
                 elif status >= 400:
                     st.failed_calls += 1
@@ -192,6 +196,7 @@ class ChatClient:
                         last_error = parsed
                     else:
                         result, data = parsed
+                        result.content = self.redact(result.content)
                         result.attempts = attempt
                         self.cache[key] = (result.content, result.finish_reason)
                         st.tokens += result.prompt_tokens + result.completion_tokens
@@ -199,9 +204,9 @@ class ChatClient:
                         if self.on_response is not None:
                             self.on_response({
                                 "cache_key": key, "base_url": self.base_url, "model": model,
-                                "request": body.decode("utf-8"),
+                                "request": self.redact(body.decode("utf-8")),
                                 "response": self.redact(resp.text),
-                                "content": self.redact(result.content),
+                                "content": result.content,
                                 "finish_reason": result.finish_reason,
                                 "prompt_tokens": result.prompt_tokens,
                                 "completion_tokens": result.completion_tokens,

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 
+from warehouse.errors import UserError
 from warehouse.judge_schema import CRITERIA, spec
 from warehouse.keys import text_hash
 
@@ -52,11 +55,12 @@ class Prompts:
         for name, fname in PROMPT_FILES.items():
             path = directory / fname
             if not path.is_file():
-                from warehouse.db import UserError
                 raise UserError(f"{path}:0: prompt file missing")
             texts[name] = path.read_text(encoding="utf-8")
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
-                                 autoescape=False)
+        # only these project files are templates; user text (scenarios, completions, personas)
+        # enters as variables, and the sandbox keeps even an edited prompt file from running code
+        env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
+                                   autoescape=False)
         return cls(directory, env, texts)
 
     def hash(self, name: str) -> str:
@@ -71,10 +75,13 @@ class Prompts:
         return text_hash("\x1e".join(f"{PROMPT_FILES[n]}\x1f{self.texts[n]}" for n in names))
 
     def render(self, name: str, **ctx) -> str:
-        compiled = self._compiled.get(name)
-        if compiled is None:
-            compiled = self._compiled[name] = self.env.from_string(self.texts[name])
-        return compiled.render(**ctx).strip()
+        try:
+            compiled = self._compiled.get(name)
+            if compiled is None:
+                compiled = self._compiled[name] = self.env.from_string(self.texts[name])
+            return compiled.render(**ctx).strip()
+        except (SecurityError, jinja2.TemplateSyntaxError) as exc:   # the sandbox said no; a broken file
+            raise UserError(f"{self.directory / PROMPT_FILES[name]}: {type(exc).__name__}: {exc}") from None
 
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)

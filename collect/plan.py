@@ -6,15 +6,12 @@ same command plans the same pairs (same pair_id, same pos_label) and resumes.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import jinja2
 
 from warehouse.keys import pair_id as make_pair_id
 from warehouse.errors import UserError
@@ -107,33 +104,43 @@ def _scenario(rec: dict, where: str) -> Scenario:
     return Scenario(str(sid), text)
 
 
-_SLOT = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
+# A slot is `{name}` (spaces allowed inside) not doubled: `{{name}}` and any other braces are
+# literal text and come out verbatim. Templates are data: a slot is filled by plain substitution,
+# never rendered as Jinja (a template line must not be able to run code).
+_SLOT = re.compile(r"(?<!\{)\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}(?!\})")
+SLOTS = ("persona",)
 
 
 def make_template(text: str, where: str) -> Template:
-    if "{persona}" not in text:
+    names = [m.group(1) for m in _SLOT.finditer(text)]
+    unknown = next((name for name in names if name not in SLOTS), None)
+    if unknown is not None:
+        raise UserError(f"{where}: template slot '{unknown}' is undefined (only {{persona}} is filled)")
+    if "persona" not in names:
         raise UserError(f"{where}: template has no {{persona}} slot")
-    jinja_src = _SLOT.sub(lambda m: "{{ " + m.group(1) + " }}", text)
-    tpl = Template(text, jinja_src, where)
-    render_template(tpl, "x")  # fail early on unknown slots or bad syntax
-    return tpl
+    return Template(text, _jinja_form(text), where)
 
 
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+def _jinja_form(text: str) -> str:
+    """The template as Jinja2 with `{{ persona }}`, literal text quoted where Jinja would read it,
+    for tools that want Jinja; this project never renders it."""
+    out, last = [], 0
+    for m in _SLOT.finditer(text):
+        out += [_jinja_literal(text[last:m.start()]), "{{ persona }}"]
+        last = m.end()
+    out.append(_jinja_literal(text[last:]))
+    return "".join(out)
 
 
-@functools.lru_cache(maxsize=4096)
-def _compile(source: str) -> jinja2.Template:
-    return _ENV.from_string(source)
+def _jinja_literal(text: str) -> str:
+    if not any(mark in text for mark in ("{{", "{%", "{#", "}}", "%}", "#}")):
+        return text
+    return "{{ " + repr(text) + " }}"   # a Jinja string literal: printed as it is
 
 
 def render_template(tpl: Template, persona: str) -> str:
-    try:
-        return _compile(tpl.jinja).render(persona=persona)
-    except jinja2.UndefinedError as exc:
-        raise UserError(f"{tpl.origin}: template slot {exc.message}") from None
-    except jinja2.TemplateSyntaxError as exc:
-        raise UserError(f"{tpl.origin}: template syntax ({exc.message})") from None
+    """The template with every slot replaced by the persona text, all else verbatim."""
+    return _SLOT.sub(lambda _: persona, tpl.text)
 
 
 def _unique(items, key, where_of):

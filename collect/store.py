@@ -5,7 +5,8 @@ written in one Arrow batch per table: single-row DuckDB inserts manage only a fe
 hundred rows a second, a batch tens of thousands. Every insert skips the keys the
 table already holds (an anti join on its content key), so a re-run never duplicates.
 A hard kill loses at most the rows of the last `flush_interval`; those calls are
-simply made again on resume.
+simply made again on resume. Every value passes warehouse.secrets.redact on its way in:
+no API key or bearer token is ever written, whatever a server sent back.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 import duckdb
 import pyarrow as pa
 
+from warehouse import secrets
 from warehouse.schema import ensure_raw_schema
 
 
@@ -92,7 +94,7 @@ class Store:
     def record_measurement(self, measurement_id: str, load_id: str, generator: str,
                            judges: list[str], temperature: float, seed: int, params: dict) -> bool:
         """One row per distinct parameter set of a measurement (a plain re-run adds none)."""
-        params_json = json.dumps(params, sort_keys=True)
+        params_json = json.dumps(secrets.redact_value(params), sort_keys=True)
         exists = self.con.execute(
             "select count(*) from raw.measurements where measurement_id = ? "
             "and source_format = 'collect' and params::varchar = ?::json::varchar",
@@ -139,6 +141,8 @@ class Store:
         data = {}
         for c in cols:
             vals = [r.get(c) for r in uniq]
+            if c not in ("loaded_at", "created_at"):
+                vals = [secrets.redact_value(v) for v in vals]
             if c in _JSON_COLS:
                 vals = [None if v is None else (v if isinstance(v, str) else json.dumps(v))
                         for v in vals]

@@ -20,8 +20,8 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from psw.commands.sql import check_read_only
-from warehouse.db import UserError, db_path
+from warehouse.db import (UserError, WarehouseLocked, check_read_only, connect_user_sql, db_path,
+                          describe_sql_error, sql_max_rows, sql_timeout_s, time_limit)
 
 CACHE = True  # the benchmark turns this off to time the queries themselves
 LOCK_RETRIES = 5
@@ -81,7 +81,7 @@ def _host_connection() -> duckdb.DuckDBPyConnection:
     return _host
 
 
-def _fetch(path: str, sql: str, params: tuple, limit: int | None = None) -> pd.DataFrame:
+def _fetch(path: str, sql: str, params: tuple) -> pd.DataFrame:
     for attempt in range(LOCK_RETRIES):
         with _host_lock:  # one query at a time: sessions share the host instance
             con = _host_connection()
@@ -93,8 +93,6 @@ def _fetch(path: str, sql: str, params: tuple, limit: int | None = None) -> pd.D
             else:
                 try:
                     con.execute("use warehouse")
-                    if limit is not None:  # the SQL page: a user's query, fetched up to a row limit
-                        return con.sql(sql).limit(limit).df()
                     return con.execute(sql, list(params)).df()
                 finally:
                     con.execute("use memory")
@@ -104,18 +102,24 @@ def _fetch(path: str, sql: str, params: tuple, limit: int | None = None) -> pd.D
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _cached(path: str, version: tuple, sql: str, params: tuple, limit: int | None) -> pd.DataFrame:
-    return _fetch(path, sql, params, limit)
+def _cached(path: str, version: tuple, sql: str, params: tuple) -> pd.DataFrame:
+    return _fetch(path, sql, params)
 
 
-def query(sql: str, params: tuple = (), limit: int | None = None) -> pd.DataFrame:
+def query(sql: str, params: tuple = ()) -> pd.DataFrame:
+    return _served(_cached, _fetch, sql, params)
+
+
+def _served(cached, fetch, sql: str, *args) -> pd.DataFrame:
+    """`fetch(path, sql, *args)`, through `cached` (keyed on the file's version) unless CACHE is off;
+    while a writer holds the lock, the last result of the same query, if there is one."""
     path = db_file()
-    key = (str(path), sql, repr(params), limit)
+    key = (str(path), fetch.__name__, sql, repr(args))
     try:
         if CACHE:
-            df = _cached(str(path), db_version(path), sql, params, limit)
+            df = cached(str(path), db_version(path), sql, *args)
         else:
-            df = _fetch(str(path), sql, params, limit)
+            df = fetch(str(path), sql, *args)
     except (WarehouseBusy, duckdb.CatalogException):
         # locked, or a mart is between dbt's drop and rename: show the last result if there is one
         if key not in _last_good:
@@ -344,11 +348,36 @@ def geometry_layers() -> list[int]:
 
 
 # ---- SQL page ------------------------------------------------------------------------
+# A user's query runs on its own sandboxed connection (warehouse.db.connect_user_sql: the
+# warehouse only, no files, network or extensions), interrupted after the time limit, so a
+# writer waiting for the lock waits at most that long.
+
+def _fetch_user_sql(path: str, sql: str, limit: int, seconds: float) -> pd.DataFrame:
+    try:
+        con = connect_user_sql(Path(path), wait_s=0.5)
+    except WarehouseLocked:
+        raise WarehouseBusy("the warehouse is being written (a build or an ingest is running); "
+                            "refresh in a moment") from None
+    try:
+        with time_limit(con, seconds):
+            return con.sql(sql).limit(limit).df()
+    except duckdb.InterruptException:
+        raise UserError(f"stopped after {seconds:g} s, the SQL page's time limit (PSW_SQL_TIMEOUT_S); "
+                        "narrow the query or run it with `psw sql`") from None
+    except duckdb.Error as exc:
+        raise UserError(describe_sql_error(exc)) from None
+    finally:
+        con.close()
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _cached_user_sql(path: str, version: tuple, sql: str, limit: int, seconds: float) -> pd.DataFrame:
+    return _fetch_user_sql(path, sql, limit, seconds)
+
 
 def run_sql(sql: str, limit: int = 1000) -> pd.DataFrame:
-    """One read-only statement, at most `limit` rows; UserError for anything else."""
+    """One read-only statement, at most `limit` rows (capped by PSW_SQL_MAX_ROWS), within the
+    time limit; UserError (one line saying why) for anything else."""
     check_read_only(sql)
-    try:
-        return query(sql.strip().rstrip(";"), (), limit=int(limit))
-    except duckdb.Error as exc:
-        raise UserError(str(exc).splitlines()[0]) from exc
+    limit = max(1, min(int(limit), sql_max_rows()))
+    return _served(_cached_user_sql, _fetch_user_sql, sql.strip().rstrip(";"), limit, sql_timeout_s())

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import duckdb
 
 from extract.store import md5, now
+from warehouse import secrets
 from warehouse.schema import ensure_raw_schema
 from warehouse.errors import UserError
 
@@ -106,8 +107,9 @@ def judge_generations(con: duckdb.DuckDBPyConnection, generation_ids: Sequence[s
     rows = []
     for (gid, judge, criterion, _), result in zip(todo, results):
         score, error = (None, result.error) if result.error else parse_score(result.content)
-        rows.append((md5(gid, judge, criterion, prompt_hash(criterion), result.content, error), gid, judge,
-                     criterion, prompt_hash(criterion), score, result.content, error, created))
+        content, error = secrets.redact(result.content), secrets.redact(error)
+        rows.append((md5(gid, judge, criterion, prompt_hash(criterion), content, error), gid, judge,
+                     criterion, prompt_hash(criterion), score, content, error, created))
     con.executemany("insert into raw.steering_judgments values (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "on conflict do nothing", rows)
     return len(rows)
@@ -116,7 +118,9 @@ def judge_generations(con: duckdb.DuckDBPyConnection, generation_ids: Sequence[s
 def _store_api_calls(con: duckdb.DuckDBPyConnection, calls: list[dict], created) -> None:
     columns = ["cache_key", "base_url", "model", "request", "response", "content", "finish_reason",
                "prompt_tokens", "completion_tokens", "cost", "attempts", "latency_s"]
-    rows = [[call.get(c) for c in columns] + [None, "extract_steer_judge", created] for call in calls]
+    # the client redacts what the server sends; this catches anything that reached a row another way
+    rows = [[secrets.redact_value(call.get(c)) for c in columns] + [None, "extract_steer_judge", created]
+            for call in calls]
     if rows:
         con.executemany("insert into raw.api_calls values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                         "on conflict do nothing", rows)

@@ -3,7 +3,9 @@
 Deterministic: every split is read with an ORDER BY over its keys, parquet is written with fixed
 options and no schema metadata, and the card carries no date, so the same warehouse gives the
 same bytes. Atomic: everything is written to a temporary folder beside --out and renamed into
-place, so a failure leaves nothing half-written.
+place, so a failure leaves nothing half-written. Safe: every text value is scanned for secrets
+before anything is written (hf/secret_scan.py), and --out is replaced only when it is empty or
+holds this command's marker file (`.psw-export`), never someone else's dataset.
 """
 
 from __future__ import annotations
@@ -15,16 +17,19 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import jinja2
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
+from jinja2.sandbox import SandboxedEnvironment
 
-from warehouse.db import DBT_DIR, UserError
+from hf.secret_scan import check_splits
+from warehouse.db import DBT_DIR, UserError, connect
 
 CARD_TEMPLATE = "card.md.j2"
 DATA_DIR = "data"
+MARKER = ".psw-export"   # a dot-file: kept out of uploads (push_folder ignores `.*`)
+MARKER_TEXT = "written by `psw export-hf`; a later export may replace this folder\n"
 
 # (split, mart or view, ORDER BY) for the splits that are not one per measurement
 MEASURED_SPLITS = [
@@ -138,16 +143,13 @@ def export_library(db: Path, out: Path, measurements: list[str] | None = None) -
     if not db.exists():
         raise UserError(f"{db}: no warehouse here yet; run `psw ingest ...` then `psw build`")
     _check_out(out)
-    try:
-        con = duckdb.connect(str(db), read_only=True)
-    except duckdb.IOException as exc:
-        raise UserError(f"{db}: cannot open read-only ({str(exc).splitlines()[0]})") from None
-    with con:
+    with connect(db, read_only=True) as con:
         _check_built(con, db)
         chosen = _choose_measurements(con, measurements)
         splits = _read_splits(con, chosen)
     measurements = next(s for s in splits if s.name == "measurements").table.to_pylist()
     card = render_card(splits, measurements)
+    check_splits(splits, card)
     _write_atomically(out, splits, card)
     return ExportReport(out, splits, measurements)
 
@@ -156,22 +158,16 @@ def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
     if out.is_dir() and not _is_empty_or_export(out):
-        raise UserError(f"--out {out}: folder is not empty and is not a previous export (README.md + data/*.parquet "
-                        f"only); choose an empty or new folder")
+        raise UserError(f"--out {out}: folder is not empty and was not written by `psw export-hf` (no {MARKER} "
+                        f"file); choose an empty or new folder")
 
 
 def _is_empty_or_export(out: Path) -> bool:
-    """Only a folder this command wrote (README.md with front matter, data/ of parquet files) is replaced."""
-    entries = {e.name: e for e in out.iterdir() if not e.name.startswith(".")}
-    if not entries:
+    """Only a folder this command wrote (its marker file) is replaced; dot-entries (a clone's .git)
+    alone count as empty. A folder that merely looks like a dataset may be someone else's."""
+    if (out / MARKER).is_file():
         return True
-    if set(entries) - {"README.md", DATA_DIR} or "README.md" not in entries:
-        return False
-    card = entries["README.md"].read_text(encoding="utf-8", errors="replace")
-    if not (card.startswith("---\n") and "\nconfigs:\n" in card):
-        return False
-    data = entries.get(DATA_DIR)
-    return data is None or (data.is_dir() and all(f.suffix == ".parquet" and f.is_file() for f in data.iterdir()))
+    return not any(not e.name.startswith(".") for e in out.iterdir())
 
 
 def _check_built(con, db: Path) -> None:
@@ -269,11 +265,12 @@ def _write_atomically(out: Path, splits: list[Split], card: str) -> None:
         for split in splits:
             write_parquet(split.table, tmp / split.path)
         (tmp / "README.md").write_text(card, encoding="utf-8")
+        (tmp / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
         os.chmod(tmp, 0o755)
         old = None
         if out.exists():
             for entry in out.iterdir():    # keep a clone's .git, .gitattributes, ...
-                if entry.name.startswith("."):
+                if entry.name.startswith(".") and entry.name != MARKER:
                     entry.rename(tmp / entry.name)
             old = out.with_name(f"{tmp.name}.old")
             out.rename(old)
@@ -305,9 +302,9 @@ def push_folder(out: Path, repo_id: str, token: str) -> str:
 
 def render_card(splits: list[Split], measurements: list[dict]) -> str:
     docs = column_docs()
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent),
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
+    env = SandboxedEnvironment(loader=jinja2.FileSystemLoader(Path(__file__).parent),
+                               keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                               undefined=jinja2.StrictUndefined)
     configs = [{"config_name": s.name, **({"default": True} if s.name == "template_pair_scores" else {}),
                 "data_files": [{"split": s.name, "path": s.path}]} for s in splits]
     front = yaml.safe_dump({"pretty_name": "Persona steering template library",
@@ -349,7 +346,7 @@ def column_docs(dbt_dir: Path = DBT_DIR) -> dict[str, dict[str, str]]:
     for md in sorted((dbt_dir / "models").rglob("*.md")):
         for name, body in re.findall(r"{%\s*docs\s+(\w+)\s*%}(.*?){%\s*enddocs\s*%}", md.read_text(), re.S):
             blocks[name] = body.strip()
-    env = jinja2.Environment()
+    env = SandboxedEnvironment()
     env.globals["doc"] = lambda name: blocks.get(name, "")
 
     def render(text: str | None) -> str:

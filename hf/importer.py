@@ -10,9 +10,9 @@ Two layouts are understood:
 
 Examples rows go to raw.exported_pairs (the record shape `psw ingest` writes for an examples
 export), candidates to raw.persona_pairs / raw.templates / raw.scenarios, metadata to
-raw.measurements. Every split is read and checked before anything is written; then everything
-is written in one transaction. Derived splits (scores, reviews, lengths) are not imported:
-dbt derives them again.
+raw.measurements. Every split is read and checked before anything is written (exactly ingest's
+checks, within row and byte caps: hf/import_checks.py); then everything is written in one
+transaction. Derived splits (scores, reviews, lengths) are not imported: dbt derives them again.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import yaml
 
+from hf.import_checks import Caps, check_loads, count_table, read_parquet
 from warehouse import keys
 from ingest.loader import MeasurementMeta, insert_measurement
 from warehouse.append import append, transaction
@@ -113,9 +113,10 @@ class ImportReport:
         return text + ". Run `psw build` to derive the marts."
 
 
-def import_library(db: Path, source: str) -> ImportReport:
-    splits = read_source(source)
+def import_library(db: Path, source: str, caps: Caps | None = None) -> ImportReport:
+    splits = read_source(source, caps)
     loads, skipped = plan_loads(splits, source)
+    check_loads(loads)
     report = ImportReport(source, loads, skipped=skipped)
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
     with connect(db) as con:
@@ -140,24 +141,26 @@ def import_library(db: Path, source: str) -> ImportReport:
 
 # --- reading ---------------------------------------------------------------------------------
 
-def read_source(source: str) -> dict[str, SourceSplit]:
+def read_source(source: str, caps: Caps | None = None) -> dict[str, SourceSplit]:
+    caps = caps or Caps.from_settings()
     path = Path(source).expanduser()
     if path.exists():
         if not path.is_dir():
             raise UserError(f"{source}: not a folder (give an export folder or a HF dataset repo id)")
-        return read_folder(path)
+        return read_folder(path, caps)
     if REPO_ID.match(source):
-        return read_with_datasets(source)
+        return read_with_datasets(source, caps)
     raise UserError(f"{source}: no such folder, and not a HF dataset repo id (owner/name)")
 
 
-def read_folder(folder: Path) -> dict[str, SourceSplit]:
+def read_folder(folder: Path, caps: Caps | None = None) -> dict[str, SourceSplit]:
     """Parquet splits of a local folder, named by the card's `configs` when it has them, else by file name."""
     files = sorted(p for p in folder.rglob("*.parquet")
                    if not any(part.startswith(".") for part in p.relative_to(folder).parts))
     if not files:
         raise UserError(f"{folder}: no parquet splits here (expected data/<split>.parquet, as `psw export-hf` "
                         f"writes); nothing imported")
+    caps = caps or Caps.from_settings()
     by_split: dict[str, list[Path]] = {}
     named = _names_from_card(folder)
     for file in files:
@@ -168,11 +171,8 @@ def read_folder(folder: Path) -> dict[str, SourceSplit]:
         digest = hashlib.sha256()
         tables = []
         for p in paths:
+            tables.append(read_parquet(p, caps))    # within the caps, before the bytes are hashed
             digest.update(p.read_bytes())
-            try:
-                tables.append(pq.read_table(p))
-            except (pa.ArrowException, OSError) as exc:
-                raise UserError(f"{p}: not a readable parquet file ({exc}); nothing imported") from None
         table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
         splits[name] = SourceSplit(name, table, ", ".join(str(p) for p in paths), digest.hexdigest())
     return splits
@@ -201,18 +201,19 @@ def _names_from_card(folder: Path) -> dict[Path, str]:
     return names
 
 
-def read_with_datasets(repo: str) -> dict[str, SourceSplit]:
+def read_with_datasets(repo: str, caps: Caps | None = None) -> dict[str, SourceSplit]:
     """Every config and split of a dataset through the datasets library (a Hub repo id or a local path).
 
     A repo whose one config holds splits of different schemas cannot be loaded by `datasets`;
     then its files are fetched with huggingface_hub and read like a local folder."""
     import datasets
 
+    caps = caps or Caps.from_settings()
     try:
         configs = datasets.get_dataset_config_names(repo)
         loaded = {config: datasets.load_dataset(repo, config) for config in configs}
     except datasets.exceptions.DatasetGenerationError:
-        return _read_repo_files(repo)
+        return _read_repo_files(repo, caps)
     except Exception as exc:  # offline, unknown repo, no access: one line, not a traceback
         raise UserError(f"{repo}: could not load with the datasets library ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0] if str(exc) else ''}); nothing imported") from None
@@ -220,6 +221,7 @@ def read_with_datasets(repo: str) -> dict[str, SourceSplit]:
     for config, dataset_dict in loaded.items():
         for split, ds in dataset_dict.items():
             name = config if split == "train" and config != "default" else split
+            count_table(ds.data.table, caps, f"{repo}:{config}/{split}")
             table = ds.data.table.combine_chunks()
             sink = pa.BufferOutputStream()
             with pa.ipc.new_stream(sink, table.schema) as writer:
@@ -231,14 +233,14 @@ def read_with_datasets(repo: str) -> dict[str, SourceSplit]:
     return splits
 
 
-def _read_repo_files(repo: str) -> dict[str, SourceSplit]:
+def _read_repo_files(repo: str, caps: Caps) -> dict[str, SourceSplit]:
     from huggingface_hub import snapshot_download
 
     try:
         folder = snapshot_download(repo, repo_type="dataset", allow_patterns=["*.parquet", "README.md"])
     except Exception as exc:
         raise UserError(f"{repo}: could not download ({type(exc).__name__}); nothing imported") from None
-    return read_folder(Path(folder))
+    return read_folder(Path(folder), caps)
 
 
 # --- planning: check everything, build the raw rows -------------------------------------------

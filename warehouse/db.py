@@ -1,8 +1,22 @@
-"""Where the warehouse lives and how commands connect to it."""
+"""Where the warehouse lives and how commands connect to it.
+
+Two kinds of connection:
+- `connect`: the project's own code (ingest, collect, extract, build, export). A file locked by
+  another process (a writer, or a long read) is waited for, up to `PSW_LOCK_WAIT_S` seconds, with
+  a message, then refused with one line.
+- `connect_user_sql`: SQL a user types (`psw sql`, the dashboard's SQL page). Read-only, external
+  access off (no files, no network, no extensions), configuration locked: it sees the warehouse
+  and nothing else. `check_read_only` admits one SELECT; `time_limit` interrupts a long one.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import sys
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -21,13 +35,140 @@ def db_path(cli_value: str | None = None) -> Path:
     return Path(value).expanduser().resolve()
 
 
+def _setting(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise UserError(f"{name}={value!r}: expected a number") from None
+
+
 # DuckDB spills to disk past this, so a million-pair ingest stays within a laptop's memory
 MEMORY_LIMIT = os.environ.get("PSW_MEMORY_LIMIT", "2GB")
 
 
-def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def lock_wait_s() -> float:
+    """How long a connection waits for another process's lock (default 30 s: three times the
+    dashboard's query time limit, so a writer outlasts any dashboard query)."""
+    return _setting("PSW_LOCK_WAIT_S", 30.0)
+
+
+def sql_timeout_s() -> float:
+    """Time limit of one query on the dashboard's SQL page (default 10 s)."""
+    return _setting("PSW_SQL_TIMEOUT_S", 10.0)
+
+
+def sql_max_rows() -> int:
+    """Most rows the dashboard's SQL page fetches (default 10000)."""
+    return max(1, int(_setting("PSW_SQL_MAX_ROWS", 10000)))
+
+
+class WarehouseLocked(UserError):
+    """Another process held the warehouse's lock for longer than the wait."""
+
+
+def is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "could not set lock" in text or "conflicting lock" in text
+
+
+def _open(path: Path, read_only: bool, config: dict, wait_s: float | None) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, waiting out another process's lock (bounded), with one message."""
+    wait_s = lock_wait_s() if wait_s is None else wait_s
+    deadline = time.monotonic() + wait_s
+    told = False
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            if not is_lock_error(exc):
+                raise UserError(f"{path}: cannot open ({str(exc).splitlines()[0]})") from None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WarehouseLocked(f"{path}: locked by another process (a build, an ingest or a long "
+                                      f"query) for over {wait_s:g} s; try again when it is done "
+                                      f"(PSW_LOCK_WAIT_S sets the wait)") from None
+            if not told and wait_s >= 2:  # a short wait (the dashboard's) needs no message
+                print(f"{path}: locked by another process; waiting up to {wait_s:g} s", file=sys.stderr, flush=True)
+                told = True
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 1.0)
+
+
+def connect(path: Path, read_only: bool = False, wait_s: float | None = None) -> duckdb.DuckDBPyConnection:
     if read_only and not path.exists():
         raise UserError(f"{path}: no warehouse here yet; run `psw ingest ...` then `psw build`")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": MEMORY_LIMIT})
+    return _open(path, read_only, {"memory_limit": MEMORY_LIMIT}, wait_s)
 
+
+# ---- SQL a user types -------------------------------------------------------------------------
+
+SANDBOX = {
+    "enable_external_access": False,       # no files, no URLs, no ATTACH, no COPY
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,            # and nothing above can be SET back
+}
+READ_ONLY_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+
+
+def connect_user_sql(path: Path, wait_s: float | None = None) -> duckdb.DuckDBPyConnection:
+    """The warehouse read-only in a sandbox: user SQL sees its tables and nothing else."""
+    if not path.exists():
+        raise UserError(f"{path}: no warehouse here yet; run `psw ingest ...` then `psw build`")
+    return _open(path, True, {"memory_limit": MEMORY_LIMIT, **SANDBOX}, wait_s)
+
+
+def check_read_only(query: str) -> None:
+    """Refuse anything but a single SELECT (`psw sql` and the dashboard's SQL page)."""
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        raise UserError(f"query: {describe_sql_error(exc)}") from None
+    if len(statements) != 1:
+        raise UserError(f"query: expected exactly one statement, got {len(statements)}")
+    if statements[0].type not in READ_ONLY_STATEMENTS:
+        raise UserError(f"query: only SELECT is allowed here, not {statements[0].type.name}")
+
+
+REFUSED = ("refused: SQL typed here reads the warehouse only (no files, URLs, extensions or settings)")
+
+
+def describe_sql_error(exc: Exception) -> str:
+    """DuckDB's error on one line, keeping its hints ("Candidate bindings: ...", "Did you mean ...")
+    and turning its `LINE n:` caret into a line and column."""
+    if isinstance(exc, duckdb.PermissionException):
+        return REFUSED
+    if isinstance(exc, duckdb.InterruptException):
+        return "stopped: over the time limit"
+    lines = [line for line in str(exc).splitlines()]
+    where = ""
+    for i, line in enumerate(lines):
+        match = re.match(r"LINE (\d+): ", line)
+        if match and i + 1 < len(lines) and "^" in lines[i + 1]:
+            column = lines[i + 1].index("^") - len(match.group(0)) + 1
+            where = f" (line {match.group(1)}, column {column})"
+            lines = lines[:i]
+            break
+    return " ".join(line.strip() for line in lines if line.strip()) + where
+
+
+@contextlib.contextmanager
+def time_limit(con: duckdb.DuckDBPyConnection, seconds: float | None):
+    """Interrupt whatever `con` runs after `seconds` (None or <= 0: no limit); the query then
+    raises duckdb.InterruptException and the connection's locks go with it when it is closed."""
+    if not seconds or seconds <= 0:
+        yield
+        return
+    timer = threading.Timer(seconds, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()

@@ -9,6 +9,7 @@ stored as they are; dbt derives the metrics.
 from __future__ import annotations
 
 import csv
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,8 @@ def spec(criterion: str, dims=STYLE_DIMS) -> dict[str, tuple]:
 
 def _value_problem(key: str, value: Any, kind: str, lo, hi) -> str | None:
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value) \
-                or not lo <= value <= hi:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or float(value) != int(value) or not lo <= value <= hi:
             return f"field {key}: expected an integer in {lo}..{hi}, got {value!r}"
     elif kind == "bool" and not isinstance(value, bool):
         return f"field {key}: expected true or false, got {value!r}"

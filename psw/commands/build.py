@@ -74,7 +74,9 @@ def run(args) -> int:
     db = db_path(args.db)
     if not db.exists():
         raise UserError(f"{db}: no warehouse here yet; run `psw ingest FILE...` first")
-    with connect(db) as con:  # a warehouse from an older psw gains the raw tables and columns dbt reads
+    # waits (bounded, with a message) while another process holds the lock; a warehouse from an
+    # older psw gains the raw tables and columns dbt reads
+    with connect(db) as con:
         ensure_raw_schema(con)
     extra = list(args.passthrough)
     if not args.unit_tests:
