@@ -157,7 +157,7 @@ def vector_rows(path: Path, sha: str, shape: ModelShape, opts: ImportOptions) ->
 
 
 def projection_rows(path: Path, sha: str, shape: ModelShape, opts: ImportOptions) -> tuple[list[dict], str]:
-    from extract.imported_projections import CONVENTION, DEFAULT_OFFSET, projection_value, read_table
+    from extract.imported_projections import DEFAULT_OFFSET, projection_value, read_table
 
     source_format, records = read_table(path)
     if not records:
@@ -184,7 +184,9 @@ def projection_rows(path: Path, sha: str, shape: ModelShape, opts: ImportOptions
                 "projection": projection_value(path, line_no, column.name, record[column.name]),
                 "extra": json.dumps(extra, default=str) if extra else None})
     traits = sorted({c.trait for c in columns.values() if c is not None})
-    return rows, f"projections: {len(records)} records, trait {', '.join(traits)}, {CONVENTION}, offset {offset:+d}"
+    layers = sorted({row["layer"] for row in rows})
+    return rows, (f"projections: {len(records)} records, trait {', '.join(traits)}, layers {layers[0]}..{layers[-1]}, "
+                  f"offset {offset:+d}")
 
 
 def _checked_column(path: Path, name: str, shape: ModelShape, opts: ImportOptions, offset: int):
