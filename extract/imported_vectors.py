@@ -73,6 +73,10 @@ def read_pt(path: Path) -> VectorFile:
 
     import torch
 
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head != b"PK\x03\x04" and head[:1] != b"\x80":
+        raise UserError(f"{path}: not a torch tensor file (neither torch's zip format nor a pickle)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's notes on pickle protocols
