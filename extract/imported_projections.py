@@ -20,8 +20,8 @@ from pathlib import Path
 from extract.imported_vectors import PERSONA_VECTOR_KINDS
 from warehouse.errors import UserError
 
-PROJECTION_COLUMN = re.compile(r"(?P<stem>.+)_(?P<kind>" + "|".join(PERSONA_VECTOR_KINDS) + r")_proj_layer(?P<layer>\d+)")
-CONVENTION = "column layer L = hidden_states[L] (L = 0 embedding output, L+1 = output of layer L)"
+PROJECTION_COLUMN = re.compile(
+    r"(?P<stem>.+)_(?P<kind>" + "|".join(PERSONA_VECTOR_KINDS) + r")_proj_layer(?P<layer>\d+)")
 DEFAULT_OFFSET = -1
 
 

@@ -162,7 +162,7 @@ def read_safetensors(path: Path) -> VectorFile:
         name, stack = next(iter(tensors.items()))
         _check_floats(path, name, stack)
         vectors = [RawVector(f"{name}[{row}]", row, "unspecified", stack[row]) for row in range(stack.shape[0])]
-        return VectorFile("safetensors_stacked", 0, f"row L = output of model.layers[L] (0-based)", None,
+        return VectorFile("safetensors_stacked", 0, "row L = output of model.layers[L] (0-based)", None,
                           vectors, stacked=(name, list(stack.shape)), metadata=metadata)
     vectors = [_named_vector(path, name, tensor, "unspecified") for name, tensor in tensors.items()]
     if provenance is not None:
