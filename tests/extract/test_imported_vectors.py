@@ -113,6 +113,10 @@ def test_imported_vectors_reach_geometry_projections_and_the_marts(examples_db, 
         {"question_id": "q2", "prompt": "And then?", "answer": "Keep quiet.", "evil": 81,
          "tiny_evil_response_avg_diff_proj_layer2": 2.5, "tiny_evil_response_avg_diff_proj_layer3": 4.0}])
     assert main(["--db", db, "ingest", str(table), "--model", tiny_path, "--trait", "evil"]) == 0
+    scenarios = tmp_path / "s.txt"
+    scenarios.write_text("What now?\n")
+    assert main(["--db", db, "extract", "steer", "--vector", "calm", "--layer", "1", "--coeffs", "0,2",
+                 "--scenarios", str(scenarios), "--max-new-tokens", "3"]) == 0
     assert main(["--db", db, "build"]) == 0
 
     copies = query(db, """select layer, cosine from trait_geometry
@@ -133,8 +137,38 @@ def test_imported_vectors_reach_geometry_projections_and_the_marts(examples_db, 
     assert [(r[0], r[2], r[3]) for r in imported] == [
         (f"{table}:2", 1, 1.25), (f"{table}:2", 2, -0.5), (f"{table}:3", 1, 2.5), (f"{table}:3", 2, 4.0)]
     assert {(r[1], r[4], r[6]) for r in imported} == {("evil", str(table), "response_mean")}
-    listed = query(db, "select trait, count(*), min(layer), max(layer) from imported_vectors group by 1 order by 1")
-    assert listed == [("calm", 3, 0, 2), ("evil", 3, 0, 2), ("evil_copy", 3, 0, 2)]
+    listed = query(db, "select trait, count(*), min(layer), max(layer), sum(n_steering_generations) "
+                       "from imported_vectors group by 1 order by 1")
+    assert listed == [("calm", 3, 0, 2, 2), ("evil", 3, 0, 2, 0), ("evil_copy", 3, 0, 2, 0)]
+    assert query(db, "select cell_id, coeff, n_generations from steering_summary order by coeff") == [
+        ("trait:calm", 0, 1), ("trait:calm", 2, 1)]
+
+
+def test_the_steering_page_lists_imported_vectors(pilot_copy, tiny_path, files, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    db = str(pilot_copy)
+    for path, trait in ((files["pt"], "evil"), (files["pt"], "evil_copy"), (files["gguf"], "calm")):
+        assert main(["--db", db, "ingest", str(path), "--model", tiny_path, "--trait", trait]) == 0
+    scenarios = tmp_path / "s.txt"
+    scenarios.write_text("What now?\n")
+    assert main(["--db", db, "extract", "steer", "--vector", "calm", "--layer", "1", "--coeffs", "0,2",
+                 "--scenarios", str(scenarios), "--max-new-tokens", "3"]) == 0
+    assert main(["--db", db, "build", "--select", "+imported_vectors", "+trait_geometry", "+steering_summary"]) == 0
+    monkeypatch.setenv("PSW_DB", db)
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("views/steering.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    listed = next(frame.value for frame in at.dataframe if "source_format" in frame.value.columns)
+    assert sorted(listed["trait"]) == ["calm", "evil", "evil_copy"] and set(listed["n_layers"]) == {3}
+    assert listed.set_index("trait").loc["calm", "n_steering_generations"] == 2
+    cell = at.selectbox(key="steering_cell")
+    assert cell.value == "trait:calm" and "imported vector trait:calm" in cell.format_func("trait:calm")
+    geometry = [c.proto.spec for c in at.get("vega_lite_chart") if '"rect"' in c.proto.spec]
+    assert len(geometry) == 1
 
 
 def test_steer_and_project_with_an_imported_vector(examples_db, tiny_path, files, tmp_path):
