@@ -189,3 +189,10 @@ def test_steer_and_project_with_an_imported_vector(examples_db, tiny_path, files
     assert main(["--db", db, "extract", "project", "--vector", "calm", "--layer", "1", "--cell", "cell-0"]) == 0
     assert query(db, "select count(*) from raw.activation_projections as p join raw.imported_vectors as v "
                      "using (vector_id) where v.layer = 1") == [(6,)]
+
+
+def test_judging_an_imported_vector_asks_about_its_trait_by_name():
+    from psw.commands.extract import _trait_description
+
+    described = _trait_description(None, {"cell_id": None, "trait": "evil"})
+    assert "'evil'" in described["pos"] and "none of the trait 'evil'" in described["neg"]
