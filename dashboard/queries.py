@@ -36,7 +36,7 @@ FACTORS = [  # (column, label): the six factors whose product x 100 is the score
     ("factor_echo", "1 - persona echo rate"),
     ("factor_refusal", "1 - refusal rate"),
 ]
-ACTIVATION_MARTS = ["activation_cell_stats", "steering_summary", "trait_geometry"]
+ACTIVATION_MARTS = ["activation_cell_stats", "steering_summary", "trait_geometry", "imported_vectors"]
 
 
 class WarehouseBusy(Exception):
@@ -337,10 +337,28 @@ def projection_distribution(cell_id: str) -> pd.DataFrame:
 
 
 def geometry(layer: int | None = None) -> pd.DataFrame:
+    """Cosines at one layer; an imported vector is named `trait:<name>` (and its reduction when known)."""
     return query("""
-        select layer, reduction, cell_id_a, cell_id_b, cosine from trait_geometry
+        select layer, reduction, cell_id_a, cell_id_b, cosine,
+            coalesce(label_a, cell_id_a) || case when vector_kind_a = 'imported' and reduction <> 'unspecified'
+                then ' (' || reduction || ')' else '' end as label_a,
+            coalesce(label_b, cell_id_b) || case when vector_kind_b = 'imported' and reduction_b <> 'unspecified'
+                then ' (' || reduction_b || ')' else '' end as label_b,
+        from trait_geometry
         where ?::integer is null or layer = ?
-        order by layer, reduction, cell_id_a, cell_id_b""", (layer, layer))
+        order by layer, reduction, label_a, label_b""", (layer, layer))
+
+
+def imported_vectors() -> pd.DataFrame:
+    """Vectors imported from other tools: one row per trait, model, reduction and file."""
+    return query("""
+        select trait, model_id, reduction, source_format, min(layer) as first_layer, max(layer) as last_layer,
+            count(*) as n_layers, any_value(layer_offset) as layer_offset, any_value(layer_convention) as convention,
+            sum(n_steering_generations) as n_steering_generations, sum(n_projections) as n_projections,
+            source_path, any_value(file_sha256) as file_sha256,
+        from imported_vectors
+        group by trait, model_id, reduction, source_format, source_path
+        order by trait, model_id, reduction, source_path""")
 
 
 def geometry_layers() -> list[int]:

@@ -13,7 +13,7 @@ import torch
 from tqdm import tqdm
 
 from extract.masks import encode_pair_side, pole_messages, supports_system
-from extract.store import examples_columns, md5, messages_columns, now, persona_prompt
+from extract.store import examples_columns, md5, messages_columns, now, persona_prompt, steering_label
 from warehouse.messages import parse_messages
 from warehouse.schema import ensure_raw_schema
 from extract.vectors import extract_activations
@@ -32,10 +32,12 @@ def project_texts(model, tokenizer, conversations: Sequence[tuple[list[dict], st
             for p, e, (_, response) in zip(projections, items, conversations)]
 
 
-def responses_to_project(con: duckdb.DuckDBPyConnection, tokenizer, vector_row: dict,
-                         all_cells: bool) -> list[tuple[str, str, list[dict], str]]:
+def responses_to_project(con: duckdb.DuckDBPyConnection, tokenizer, vector_row: dict, all_cells: bool,
+                         cell_id: str | None = None) -> list[tuple[str, str, list[dict], str]]:
     """(kind, response id, prompt messages, response) for the examples of the vector's cell
-    (or of its whole measurement) and for the vector's steering generations."""
+    (or of its whole measurement; every measurement when it has none) and for the vector's
+    steering generations. An imported vector has no cell: `cell_id` names one, else every
+    example is projected."""
     system_ok = supports_system(tokenizer)
     rows = con.execute(
         f"""
@@ -43,10 +45,12 @@ def responses_to_project(con: duckdb.DuckDBPyConnection, tokenizer, vector_row: 
                {messages_columns(examples_columns(con))}
         from main.examples
         where not coalesce(is_error, false)
-          and (($all and measurement_id is not distinct from $measurement) or cell_id = $cell)
+          and case when $all then ($measurement is null or measurement_id = $measurement)
+                   when $cell is not null then cell_id = $cell
+                   else true end
         order by pair_id
         """,
-        {"all": all_cells, "measurement": vector_row["measurement_id"], "cell": vector_row["cell_id"]},
+        {"all": all_cells, "measurement": vector_row["measurement_id"], "cell": vector_row["cell_id"] or cell_id},
     ).fetchall()
     out = []
     for pair_id, template, pos, neg, scenario, pos_response, neg_response, pos_sent, neg_sent in rows:
@@ -66,16 +70,16 @@ def responses_to_project(con: duckdb.DuckDBPyConnection, tokenizer, vector_row: 
 
 
 def project_vector(con: duckdb.DuckDBPyConnection, model, tokenizer, vector_row: dict, vector: torch.Tensor,
-                   all_cells: bool = False, max_batch_size: int = 16) -> int:
+                   all_cells: bool = False, max_batch_size: int = 16, cell_id: str | None = None) -> int:
     """Project and store; returns the number of new rows."""
     ensure_raw_schema(con)
-    todo = responses_to_project(con, tokenizer, vector_row, all_cells)
+    todo = responses_to_project(con, tokenizer, vector_row, all_cells, cell_id)
     done = {row[0] for row in con.execute(
         "select projection_id from raw.activation_projections where vector_id = ?",
         [vector_row["vector_id"]]).fetchall()}
     todo = [t for t in todo if md5(vector_row["vector_id"], t[0], t[1]) not in done]
     rows = []
-    for start in tqdm(range(0, len(todo), 256), desc=f"project {vector_row['cell_id']}", unit="chunk",
+    for start in tqdm(range(0, len(todo), 256), desc=f"project {steering_label(vector_row)}", unit="chunk",
                       disable=len(todo) <= 256):
         chunk = todo[start: start + 256]
         results = project_texts(model, tokenizer, [(m, r) for _, _, m, r in chunk], vector_row["layer"],

@@ -16,7 +16,7 @@ from extract.local_gen import generate_texts
 from extract.masks import render_prompt
 from extract.project import project_texts
 from extract.steering import ActivationSteerer
-from extract.store import md5, now
+from extract.store import md5, now, steering_label
 from warehouse.schema import ensure_raw_schema
 from warehouse.errors import UserError
 
@@ -91,7 +91,7 @@ def store_sweep(con: duckdb.DuckDBPyConnection, vector_row: dict, positions: str
         scenario = r["scenario"]
         generation_id = md5(vector_row["vector_id"], positions, r["coeff"], scenario.scenario_id, scenario.text,
                             max_new_tokens, temperature, seed, model_id, model_revision)
-        rows.append((generation_id, vector_row["vector_id"], vector_row["cell_id"], vector_row["layer"],
+        rows.append((generation_id, vector_row["vector_id"], steering_label(vector_row), vector_row["layer"],
                      positions, r["coeff"], scenario.scenario_id, scenario.text, r["text"], r["n_tokens"],
                      r["projection"], max_new_tokens, temperature, seed, model_id,
                      model_revision, created))

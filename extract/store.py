@@ -224,3 +224,32 @@ def vectors_to_project(con: duckdb.DuckDBPyConnection, cell_id: str | None, laye
              "and ($layer is null or v.layer = $layer)",
         {"cell": cell_id, "layer": layer}, order="r.model_id, r.model_revision, v.cell_id, v.layer")
 
+
+
+# ---- imported vectors (`psw ingest --kind vectors`) ------------------------------------------------
+
+def imported_vectors(con: duckdb.DuckDBPyConnection, trait: str, layer: int | None = None) -> list[dict]:
+    """The imported vectors of a trait, one per model and layer: its response_mean vector when
+    there is one, else the newest. Shaped like `stored_vectors` rows (cell_id None)."""
+    try:
+        cursor = con.execute(
+            """
+            select vector_id, null::varchar as cell_id, trait, layer, reduction, null::varchar as safetensors_path,
+                   vector, model_id, model_revision, null::varchar as chat_template_hash,
+                   null::varchar as measurement_id, source_path, source_format
+            from raw.imported_vectors
+            where trait = $trait and ($layer is null or layer = $layer)
+            qualify row_number() over (
+                partition by model_id, coalesce(model_revision, ''), layer
+                order by reduction = 'response_mean' desc, loaded_at desc, vector_id) = 1
+            order by model_id, layer
+            """, {"trait": trait, "layer": layer})
+    except duckdb.CatalogException:
+        return []
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
+def steering_label(vector_row: dict) -> str:
+    """What a sweep's rows name as their cell: the cell, or `trait:<name>` for an imported vector."""
+    return vector_row["cell_id"] or f"trait:{vector_row['trait']}"

@@ -18,6 +18,8 @@ Who writes what:
 - `psw collect` (collect/): pairs + judgments (the same shape as an
   artifact), measurements, api_calls (the HTTP cache).
 - `psw extract` (extract/): the activation_* and steering_* tables it declares.
+- `psw ingest --kind vectors|projections` (extract/imported.py): imported_vectors,
+  imported_projections, and their loads.
 
 Conventions shared with dbt:
 - `pairs.pos_label` is 'A' or 'B': the label the positive completion had in
@@ -289,6 +291,54 @@ create table if not exists raw.activation_projections (
     projection double not null,
     n_tokens integer not null,
     created_at timestamp not null
+);
+
+-- vectors and projection tables from other tools, written by `psw ingest --kind vectors|projections`
+-- (extract/imported.py). Layer L here is ours: the output of model.layers[L]; source_layer is the
+-- index the file used, and layer = source_layer + layer_offset.
+
+create table if not exists raw.imported_vectors (
+    vector_id varchar primary key,      -- md5 over file sha256, tensor, layers, trait, model
+    load_id varchar not null,
+    source_path varchar not null,
+    file_sha256 varchar not null,
+    source_format varchar not null,     -- persona_vectors_pt | pt_per_layer | repeng_gguf | safetensors_* | psw_safetensors
+    tensor_name varchar not null,       -- the tensor read (and its row, for a stacked tensor)
+    model_id varchar not null,
+    model_revision varchar,
+    trait varchar not null,
+    reduction varchar not null,         -- response_mean | prompt_mean | prompt_last | unspecified
+    layer integer not null,
+    source_layer integer not null,
+    layer_offset integer not null,
+    layer_convention varchar not null,  -- how the file numbers its layers, in words
+    hidden_size integer not null,
+    norm double not null,
+    vector float[] not null,
+    provenance json not null,           -- file metadata, model type, dtype, skipped rows, options
+    loaded_at timestamp not null
+);
+
+create table if not exists raw.imported_projections (
+    projection_id varchar primary key,  -- md5 over file sha256, line, column, trait, model, offset
+    load_id varchar not null,
+    source_path varchar not null,
+    file_sha256 varchar not null,
+    source_format varchar not null,     -- persona_vectors_csv | persona_vectors_jsonl
+    line_no integer not null,           -- the record's first line in the file
+    column_name varchar not null,
+    model_id varchar not null,
+    model_revision varchar,
+    trait varchar not null,
+    reduction varchar not null,
+    layer integer not null,
+    source_layer integer not null,
+    layer_offset integer not null,
+    prompt varchar using compression zstd,
+    answer varchar using compression zstd,
+    projection double not null,
+    extra json,                         -- the record's other fields
+    loaded_at timestamp not null
 );
 """
 

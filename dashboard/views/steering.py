@@ -1,4 +1,5 @@
-"""Steering: dose-response per cell, projections by condition, and the trait-geometry heatmap."""
+"""Steering: dose-response per cell (or imported vector), projections by condition, the trait-geometry
+heatmap, and the vectors imported from other tools."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from dashboard.widgets import seed, set_url, url_value
 
 st.title("Steering")
 counts = queries.activation_row_counts()
-if not counts.get("steering_summary") and not counts.get("trait_geometry"):
-    st.info("No activation data yet. Extract vectors and sweep coefficients, then rebuild:\n\n"
+if not any(counts.get(mart) for mart in ("steering_summary", "trait_geometry", "imported_vectors")):
+    st.info("No activation data yet. Extract vectors (or import them) and sweep coefficients, then rebuild:\n\n"
             "```\npsw extract vectors --model MODEL --layers 10,15,20\n"
+            "psw ingest evil_response_avg_diff.pt --model MODEL   # or a repeng .gguf, a .safetensors\n"
             "psw extract steer --cell CELL_ID --layer 15 --coeffs -4,0,4\npsw extract project --cell CELL_ID "
             "--layer 15\npsw build\n```")
     st.stop()
@@ -27,12 +29,14 @@ def dose_response_chart(df, y: str, title: str) -> alt.Chart:
 
 if counts.get("steering_summary"):
     cells = queries.steering_cells()
-    labels = {r.cell_id: f"{r.score} · {r.template_text} × {r.persona_pair_id}" for r in cells.itertuples()}
+    labels = {r.cell_id: f"{r.score} · {r.template_text} × {r.persona_pair_id}" if isinstance(r.template_text, str)
+              else f"imported vector {r.cell_id}" for r in cells.itertuples()}
     wanted = url_value("cell", "")
     seed("steering_cell", wanted if wanted in labels else next(iter(labels)))
     cell_id = st.selectbox("Cell", list(labels), format_func=labels.get, key="steering_cell")
     set_url(cell=cell_id)
-    st.page_link("views/cell.py", label="Open this cell's pairs", query_params={"cell": cell_id})
+    if not cell_id.startswith("trait:"):
+        st.page_link("views/cell.py", label="Open this cell's pairs", query_params={"cell": cell_id})
     curves = queries.dose_response(cell_id)
     trait, projection = st.columns(2)
     with trait:
@@ -59,7 +63,14 @@ if counts.get("trait_geometry"):
     layer = st.selectbox("Layer", layers, key="geometry_layer")
     geo = queries.geometry(layer)
     heatmap = alt.Chart(geo).mark_rect().encode(
-        x=alt.X("cell_id_a:N", title=None), y=alt.Y("cell_id_b:N", title=None),
+        x=alt.X("label_a:N", title=None), y=alt.Y("label_b:N", title=None),
         color=alt.Color("cosine:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
-        tooltip=["cell_id_a", "cell_id_b", "reduction", alt.Tooltip("cosine:Q", format=".3f")])
+        tooltip=["label_a", "label_b", "reduction", alt.Tooltip("cosine:Q", format=".3f")])
     st.altair_chart(heatmap.facet(column="reduction:N"), width="content")
+
+if counts.get("imported_vectors"):
+    st.subheader("Imported vectors")
+    st.caption("Vectors from other tools (`psw ingest --kind vectors`), in our layer numbering (output of "
+               "model.layers[L]); steer with `psw extract steer --vector TRAIT`, project pairs with "
+               "`psw extract project --vector TRAIT`. In the geometry above they are `trait:<name>`.")
+    st.dataframe(queries.imported_vectors(), hide_index=True, key="imported_vectors_table")

@@ -28,8 +28,12 @@ def add_parser(subparsers) -> None:
     _batch_options(v)
     v.set_defaults(func=cmd_vectors)
 
-    s = sub.add_parser("steer", help="generate at several coefficients with a stored cell vector")
-    s.add_argument("--cell", required=True, metavar="ID")
+    s = sub.add_parser("steer", help="generate at several coefficients with a stored cell vector "
+                       "or an imported one")
+    which = s.add_mutually_exclusive_group(required=True)
+    which.add_argument("--cell", metavar="ID", help="a cell's vector (from `psw extract vectors`)")
+    which.add_argument("--vector", metavar="TRAIT", help="an imported vector (`psw ingest --kind vectors`); "
+                       "needs --scenarios")
     s.add_argument("--layer", required=True, type=int)
     s.add_argument("--coeffs", default="-3,-1,0,1,3,5", help="comma-separated (default -3,-1,0,1,3,5)")
     s.add_argument("--positions", default="response", choices=("all", "prompt", "response"))
@@ -50,7 +54,9 @@ def add_parser(subparsers) -> None:
     s.set_defaults(func=cmd_steer)
 
     j = sub.add_parser("project", help="project stored responses (prompted, baseline, steered) on vectors")
-    j.add_argument("--cell", metavar="ID", help="only this cell's vectors")
+    j.add_argument("--cell", metavar="ID", help="only this cell's vectors (with --vector: only its pairs)")
+    j.add_argument("--vector", metavar="TRAIT", help="an imported vector instead: every pair (or --cell's) "
+                   "and its own steering generations")
     j.add_argument("--layer", type=int, help="only this layer's vectors")
     j.add_argument("--all-cells", action="store_true",
                    help="project every example of the vector's measurement, not only its cell's")
@@ -135,8 +141,8 @@ def _vector_tensor(row: dict):
 
     from extract.store import load_vector
 
-    path = Path(row["safetensors_path"])
-    if path.exists():
+    path = Path(row["safetensors_path"] or "")
+    if row["safetensors_path"] and path.exists():
         return load_vector(path, row["layer"], row["reduction"])[0]
     return torch.tensor(row["vector"], dtype=torch.float32)
 
@@ -144,27 +150,50 @@ def _vector_tensor(row: dict):
 def _model_for_vector(args, row: dict):
     model, tokenizer, prov = _load(args, args.model or row["model_id"],
                                    None if args.model else row["model_revision"])
-    if prov.chat_template_hash != row["chat_template_hash"]:
+    if row["cell_id"] is not None and prov.chat_template_hash != row["chat_template_hash"]:
         print(f"warning: chat template differs from the one the vector was extracted with "
               f"({row['model_id']})", file=sys.stderr)
     if not 0 <= row["layer"] < prov.n_layers:
         raise UserError(f"--layer {row['layer']}: the model has {prov.n_layers} layers")
+    if len(row["vector"]) != prov.hidden_size:
+        raise UserError(f"{prov.model_id}: hidden size {prov.hidden_size}, the vector has {len(row['vector'])}")
     return model, tokenizer, prov
+
+
+def _imported_vector(con, args, layer: int | None) -> list[dict]:
+    from extract.store import imported_vectors
+
+    rows = imported_vectors(con, args.vector, layer)
+    if not rows:
+        at = f" at layer {layer}" if layer is not None else ""
+        raise UserError(f"--vector {args.vector}: no imported vector{at}; load one with "
+                        "`psw ingest FILE --kind vectors --model ID --trait NAME`")
+    return rows
 
 
 def cmd_steer(args) -> int:
     from extract.steer import cell_scenarios, parse_coeffs, read_scenarios, store_sweep, sweep
-    from extract.store import find_vector
+    from extract.store import find_vector, steering_label
 
     coeffs = parse_coeffs(args.coeffs)
     if args.max_new_tokens < 1:
         raise UserError("--max-new-tokens: must be >= 1")
+    if args.vector and not args.scenarios:
+        raise UserError("--vector: pass --scenarios FILE (an imported vector has no cell to take scenarios from)")
     db = db_path(args.db)
     con = connect(db, read_only=True)
     try:
-        row = find_vector(con, args.cell, args.layer, vector_id=args.vector_id)
+        if args.vector:
+            rows = _imported_vector(con, args, args.layer)
+            rows = [r for r in rows if r["model_id"] == args.model] or rows
+            if len(rows) > 1:
+                raise UserError(f"--vector {args.vector}: imported for several models "
+                                f"({', '.join(r['model_id'] for r in rows)}); pass --model")
+            row = rows[0]
+        else:
+            row = find_vector(con, args.cell, args.layer, vector_id=args.vector_id)
         scenarios = read_scenarios(args.scenarios) if args.scenarios else cell_scenarios(con, row["cell_id"])
-        trait = _trait_description(con, row["cell_id"]) if args.judge else None
+        trait = _trait_description(con, row) if args.judge else None
     finally:
         con.close()
     model, tokenizer, prov = _model_for_vector(args, row)
@@ -181,12 +210,16 @@ def cmd_steer(args) -> int:
             judge_generations(con, ids, args.judge, trait, args.base_url, args.api_key_env)
     finally:
         con.close()
-    print(f"extract steer: cell {row['cell_id']} layer {row['layer']}: {len(results)} generations "
+    print(f"extract steer: {steering_label(row)} layer {row['layer']}: {len(results)} generations "
           f"({len(coeffs)} coeffs x {len(scenarios)} scenarios)", file=sys.stderr)
     return 0
 
 
-def _trait_description(con, cell_id: str) -> dict:
+def _trait_description(con, vector_row: dict) -> dict:
+    if vector_row["cell_id"] is None:  # an imported vector: its trait name is all there is
+        trait = vector_row["trait"]
+        return {"pos": f"strongly shows the trait '{trait}'", "neg": f"shows none of the trait '{trait}'"}
+    cell_id = vector_row["cell_id"]
     row = con.execute("select any_value(pos_persona), any_value(neg_persona) from main.examples "
                       "where cell_id = ?", [cell_id]).fetchone()
     if not row or row[0] is None:
@@ -203,7 +236,7 @@ def cmd_project(args) -> int:
     db = db_path(args.db)
     con = connect(db, read_only=True)
     try:
-        rows = vectors_to_project(con, args.cell, args.layer)
+        rows = _imported_vector(con, args, args.layer) if args.vector else vectors_to_project(con, args.cell, args.layer)
     finally:
         con.close()
     if not rows:
@@ -219,7 +252,7 @@ def cmd_project(args) -> int:
         con = connect(db)
         try:
             added += project_vector(con, model, tokenizer, row, _vector_tensor(row), args.all_cells,
-                                    args.batch_size)
+                                    args.batch_size, cell_id=args.cell if args.vector else None)
         finally:
             con.close()
     print(f"extract project: {len(rows)} vectors, {added} new projections", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from extract.imported import IMPORT_KINDS, ImportOptions, detect_kind, ingest_import
 from ingest.loader import MeasurementMeta, ingest_file
 from ingest.read import KINDS
 from warehouse.db import UserError, connect, db_path
@@ -17,20 +18,36 @@ def add_parser(sub) -> None:
                        description="Load files into the raw schema. The kind of each file is detected "
                        "from its content unless --kind says it.")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    p.add_argument("--kind", choices=KINDS, help="skip detection: treat every FILE as this kind")
+    p.add_argument("--kind", choices=KINDS + IMPORT_KINDS, help="skip detection: treat every FILE as this kind")
     p.add_argument("--measurement", help="measured sweep id (default: from the file name)")
     p.add_argument("--generator-model", help="generator model of a measurement whose files do not say")
     p.add_argument("--judge-model", action="append", default=[], help="judge model(s), repeatable")
     p.add_argument("--temperature", type=float, help="generation temperature of the measurement")
     p.add_argument("--seed", type=int, help="sampling seed of the measurement")
+    g = p.add_argument_group("activation vectors and projection tables from other tools (extract/README.md)")
+    g.add_argument("--model", metavar="ID", help="the model they belong to: a local folder or a cached hub id "
+                   "(only its config is read, offline)")
+    g.add_argument("--revision", help="hub revision of --model")
+    g.add_argument("--trait", metavar="NAME", help="trait name (default: from the file name or its columns)")
+    g.add_argument("--layer-offset", type=int, metavar="K", help="our layer = the file's index + K "
+                   "(default: the format's own: -1 for persona_vectors, 0 for repeng GGUF and safetensors)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     meta = MeasurementMeta(args.generator_model, args.judge_model, args.temperature, args.seed)
+    imports = ImportOptions(args.model, args.revision, args.trait, args.layer_offset)
     failed = 0
     with connect(db_path(args.db)) as con:
         for path in args.files:
+            kind = args.kind or detect_kind(path)
+            if kind in IMPORT_KINDS:
+                try:
+                    print(ingest_import(con, path, kind, imports))
+                except UserError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    failed += 1
+                continue
             try:
                 report = ingest_file(con, path, args.kind, args.measurement, meta)
             except UserError as exc:
