@@ -16,8 +16,14 @@ def _md5(*parts: object) -> str:
 
 
 def pair_id(measurement_id: str, template_text: str, persona_pair_id: str,
-            scenario_text: str, sample_idx: int = 0) -> str:
-    return "pr_" + _md5(measurement_id, template_text, persona_pair_id, scenario_text, sample_idx)[:20]
+            scenario_text: str, sample_idx: int = 0, *, scenario_id: str | None = None,
+            source_run: str | None = None, row_idx: int | None = None) -> str:
+    """The keyword parts name pairs that share the rest (a pooled export's runs and rows, two
+    scenarios with the same text); left out, the key is what it was before they existed."""
+    named = [f"{k}={v}" for k, v in (("scenario_id", scenario_id), ("source_run", source_run),
+                                     ("row_idx", row_idx)) if v is not None]
+    return "pr_" + _md5(measurement_id, template_text, persona_pair_id, scenario_text, sample_idx,
+                        *named)[:20]
 
 
 def judgment_id(pair: str, judge_model: str, prompt_hash: str, criterion: str,
