@@ -123,6 +123,7 @@ class FakeLLM:
         self.rules: list[Fault] = []
         self.delay = 0.0            # added to every reply (used by the kill/resume test)
         self.no_cost_models: set[str] = set()   # their usage has tokens but no cost
+        self.reported: dict[str, float] = {}    # usage summed over every answer sent
 
     def add_fault(self, kind: str, match=None, times: int = 1, **opts) -> None:
         with self.lock:
@@ -178,6 +179,9 @@ class FakeLLM:
         }
         if body.get("model") in self.no_cost_models:   # like a server that reports no cost
             del payload["usage"]["cost"]
+        with self.lock:
+            for key, value in payload["usage"].items():
+                self.reported[key] = self.reported.get(key, 0) + value
         return 200, {}, json.dumps(payload).encode(), delay
 
 
