@@ -105,6 +105,7 @@ class Collector:
         self.local_generators = dict(local_generators or {})
         self.local_batch_size = local_batch_size
         self.prompt_hash = prompts.judge_set_hash()
+        self.generation_hash = prompts.generation_hash()
         self.needed = cfg.criteria()
         mids = sorted({item.measurement_id for item in plan})
         self.pairs = store.existing_pairs(mids)
@@ -143,7 +144,7 @@ class Collector:
             "pos_messages": item.pos_messages, "neg_messages": item.neg_messages,
             "prompt_set": self.prompts.layout,
             "extra": {"source": "collect", "template_jinja": item.template.jinja,
-                      "generation_prompt_hash": self.prompts.generation_hash(),
+                      "generation_prompt_hash": self.generation_hash,
                       "gen_params": self.cfg.gen_params,
                       "pos_descriptor": pp.pos, "neg_descriptor": pp.neg,
                       "positive_behavior": pp.positive_behavior,
