@@ -43,13 +43,13 @@ def observed_completion_tokens(con) -> dict[tuple[str, str], float]:
                                       "where table_schema = 'raw' and table_name = 'api_calls'").fetchall()}
     if "purpose" not in have:
         return {}
-    rows = con.execute("select model, purpose, completion_tokens from raw.api_calls "
-                       "where purpose is not null and completion_tokens > 0").fetchall()
+    rows = con.execute("select model, purpose, sum(completion_tokens), count(*) from raw.api_calls "
+                       "where purpose is not null and completion_tokens > 0 group by all").fetchall()
     sums = defaultdict(lambda: [0, 0])
-    for model, purpose, tokens in rows:
+    for model, purpose, tokens, n in rows:
         acc = sums[(model, kind_of(purpose))]
         acc[0] += tokens
-        acc[1] += 1
+        acc[1] += n
     return {key: total / n for key, (total, n) in sums.items()}
 
 
