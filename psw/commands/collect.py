@@ -228,16 +228,7 @@ def cmd_collect(args) -> int:
     con = connect(path)
     try:
         store = Store(con)
-        by_mid = {}
-        for item in plan:
-            by_mid.setdefault(item.measurement_id, item.generator)
-        store.record_load(cfg.load_id, f"collect {params['inputs']['pairs']} x "
-                          f"{params['inputs']['templates']} x {params['inputs']['scenarios']}",
-                          next(iter(by_mid)) if len(by_mid) == 1 else None, len(plan))
-        for mid, generator in by_mid.items():
-            store.record_measurement(mid, cfg.load_id, generator,
-                                     list(dict.fromkeys([*cfg.axis_judges, cfg.style_judge])),
-                                     args.gen_temperature, args.seed, {**params, "generator": generator})
+        _record_run(store, plan, cfg, params, args)
         models = list(dict.fromkeys([*params["generators"], *cfg.axis_judges, cfg.style_judge]))
         cache = store.load_cache(args.base_url, models)
 
@@ -263,6 +254,20 @@ def cmd_collect(args) -> int:
         con.close()
     _summary(collector, counters)
     return exit_status(counters)
+
+
+def _record_run(store, plan, cfg, params, args) -> None:
+    """One load row for this invocation; one measurement row per generator (and parameter set)."""
+    by_mid = {}
+    for item in plan:
+        by_mid.setdefault(item.measurement_id, item.generator)
+    store.record_load(cfg.load_id, f"collect {params['inputs']['pairs']} x "
+                      f"{params['inputs']['templates']} x {params['inputs']['scenarios']}",
+                      next(iter(by_mid)) if len(by_mid) == 1 else None, len(plan))
+    for mid, generator in by_mid.items():
+        store.record_measurement(mid, cfg.load_id, generator,
+                                 list(dict.fromkeys([*cfg.axis_judges, cfg.style_judge])),
+                                 args.gen_temperature, args.seed, {**params, "generator": generator})
 
 
 def exit_status(counters) -> int:
