@@ -74,7 +74,7 @@ def main() -> int:
             files = write_candidates(tmp / "cand", a.templates, a.pairs, a.scenarios)
             db = tmp / "bench.duckdb"
             judges = [f"judge/{i}" for i in range(a.judges)]
-            calls = files["n"] * (2 + 4 * a.judges)
+            calls = files["n"] * (2 + 4 * a.judges + 2)   # generations, axis calls in both orders, style + confound
             common = ["--concurrency", str(a.concurrency)]
 
             r0 = server_requests(base_url)
@@ -89,7 +89,7 @@ def main() -> int:
                                                       judges=judges))
             replay_req = server_requests(base_url) - r1
 
-            print(f"plan: {files['n']} pairs x {2 + 4 * a.judges} calls = {calls} calls, "
+            print(f"plan: {files['n']} pairs x {2 + 4 * a.judges + 2} calls = {calls} calls, "
                   f"concurrency {a.concurrency}, cores {os.cpu_count()}")
             print(f"live:   {calls} calls in {live_s:.2f}s = {calls / live_s:,.0f} calls/s "
                   f"({live_req} HTTP requests; client CPU {1000 * live_cpu / calls:.2f} ms/call)")

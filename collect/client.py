@@ -42,7 +42,7 @@ class ChatResult:
     finish_reason: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cost: float = 0.0
+    cost: float | None = None      # usage.cost when the API reports it
     cached: bool = False
     attempts: int = 0
     error: str | None = None
@@ -97,6 +97,7 @@ class ChatClient:
         self.backoff_max = backoff_max
         self.retry_after_max = retry_after_max
         self.cache = cache if cache is not None else {}
+        self._inflight: dict[str, asyncio.Future] = {}   # cache key -> the answer on its way
         self.on_response = on_response
         self.stats = stats or Stats()
         # One single-connection AsyncClient per concurrent request, handed out from a
@@ -153,7 +154,8 @@ class ChatClient:
         return cache_key(self.base_url, model, messages, params)
 
     async def chat(self, model: str, messages: list[dict], params: dict,
-                   key: str | None = None) -> ChatResult:
+                   key: str | None = None, tag: dict | None = None) -> ChatResult:
+        """One call; `tag` (pair_id, purpose) goes with a paid answer into raw.api_calls."""
         st = self.stats
         st.calls += 1
         if key is None:
@@ -162,6 +164,23 @@ class ChatClient:
         if hit is not None:
             st.cache_hits += 1
             return ChatResult(content=hit[0], finish_reason=hit[1], cached=True)
+        pending = self._inflight.get(key)
+        if pending is not None:   # the same call is on its way (the control arm's twins): wait for it
+            st.cache_hits += 1
+            result = await asyncio.shield(pending)
+            return result if result.error else ChatResult(
+                content=result.content, finish_reason=result.finish_reason, cached=True)
+        self._inflight[key] = asyncio.get_running_loop().create_future()
+        result = ChatResult(error="interrupted")
+        try:
+            result = await self._request(key, model, messages, params, tag)
+        finally:
+            self._inflight.pop(key).set_result(result)
+        return result
+
+    async def _request(self, key: str, model: str, messages: list[dict], params: dict,
+                       tag: dict | None) -> ChatResult:
+        st = self.stats
         body = json.dumps({"model": model, "messages": messages, **params},
                           ensure_ascii=False).encode("utf-8")
         last_error = "no attempt made"
@@ -200,9 +219,9 @@ class ChatClient:
                         result.attempts = attempt
                         self.cache[key] = (result.content, result.finish_reason)
                         st.tokens += result.prompt_tokens + result.completion_tokens
-                        st.cost += result.cost
+                        st.cost += result.cost or 0.0
                         if self.on_response is not None:
-                            self.on_response({
+                            self.on_response({**(tag or {}),
                                 "cache_key": key, "base_url": self.base_url, "model": model,
                                 "request": self.redact(body.decode("utf-8")),
                                 "response": self.redact(resp.text),
@@ -234,13 +253,15 @@ class ChatClient:
             return f"malformed response body: {resp.text[:200]!r}"
         usage = data.get("usage") or {}
 
-        def num(name, cast):
+        def num(name, cast, missing=0):
+            if usage.get(name) is None:
+                return missing
             try:
-                return cast(usage.get(name) or 0)
+                return cast(usage[name])
             except (TypeError, ValueError):
-                return cast(0)
+                return missing
 
         return ChatResult(content=content, finish_reason=choice.get("finish_reason"),
                           prompt_tokens=num("prompt_tokens", int),
                           completion_tokens=num("completion_tokens", int),
-                          cost=num("cost", float)), data
+                          cost=num("cost", float, None)), data

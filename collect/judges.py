@@ -1,8 +1,14 @@
 """Prompts (Jinja2 files under data/prompts/), judge-reply parsing and validation.
 
-The judge objects keep the seed validator's keys (ARCHITECTURE.md, "Scoring"), in
-A/B terms; dbt maps A/B back to pos/neg with `pos_label`. Nothing here derives a
-score: a reply is either a validated object or an error with a reason.
+The judge objects keep the upstream validator's keys (warehouse/judge_schema.py, the 'v3'
+protocol), in A/B terms; dbt maps A/B back to pos/neg with `pos_label` (and, for the
+`*_reverse` axis calls, the swap). Nothing here derives a score: a reply is either a
+validated object or an error with a reason.
+
+A prompt set is a generation layout under data/prompts/layouts/<name>/: `user.j2` (the user
+turn) and, optionally, `system.j2` (a system message; none is sent when it renders empty).
+The judge prompts (judge_*.j2) are shared by every layout. Only these project files are
+templates; user text (personas, scenarios, completions) is passed in as variables.
 """
 
 from __future__ import annotations
@@ -14,28 +20,34 @@ from pathlib import Path
 
 import jinja2
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+import jinja2.sandbox
 
 from warehouse.errors import UserError
-from warehouse.judge_schema import CRITERIA, spec
+from warehouse.judge_schema import V3_CRITERIA, number_problem, panel, spec
 from warehouse.keys import text_hash
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "data" / "prompts"
+DEFAULT_LAYOUT = "user_turn"
 
-PROMPT_FILES = {
-    "generation": "generation_user.j2",
-    "positive_axis": "judge_positive_axis.j2",
-    "negative_axis": "judge_negative_axis.j2",
+JUDGE_FILES = {
+    "axis": "judge_axis.j2",
     "style": "judge_style.j2",
     "confound": "judge_confound.j2",
     "retry": "judge_retry.j2",
 }
+LAYOUT_FILES = {"system": "system.j2", "user": "user.j2"}
 
-SPECS = {criterion: spec(criterion) for criterion in CRITERIA}
+SPECS = {criterion: spec(criterion, protocol="v3") for criterion in V3_CRITERIA}
 
 
 class JudgeOutputError(ValueError):
     """A judge reply that cannot be used; the message is the reason stored."""
+
+
+def layouts(directory: Path | None = None) -> list[str]:
+    """The prompt sets (generation layouts) a prompts folder offers."""
+    root = Path(directory or PROMPTS_DIR) / "layouts"
+    return sorted(p.name for p in root.iterdir() if (p / "user.j2").is_file()) if root.is_dir() else []
 
 
 @dataclass
@@ -43,36 +55,47 @@ class Prompts:
     """The prompt files of one run: Jinja2 templates plus the hash of each file's text."""
 
     directory: Path
+    layout: str
     env: jinja2.Environment
     texts: dict[str, str]
     _compiled: dict = field(default_factory=dict)
-    memo: dict = field(default_factory=dict)   # scenario text -> rendered generation prompt
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> "Prompts":
+    def load(cls, directory: Path | None = None, layout: str = DEFAULT_LAYOUT) -> "Prompts":
         directory = Path(directory or PROMPTS_DIR)
+        if layout not in layouts(directory):
+            raise UserError(f"--prompt-set:0: unknown prompt set {layout!r}; "
+                            f"{directory / 'layouts'} has {', '.join(layouts(directory)) or 'none'}")
+        files = {name: directory / fname for name, fname in JUDGE_FILES.items()}
+        files.update({f"generation_{name}": directory / "layouts" / layout / fname
+                      for name, fname in LAYOUT_FILES.items()})
         texts = {}
-        for name, fname in PROMPT_FILES.items():
-            path = directory / fname
-            if not path.is_file():
+        for name, path in files.items():
+            if path.is_file():
+                texts[name] = path.read_text(encoding="utf-8")
+            elif name != "generation_system":
                 raise UserError(f"{path}:0: prompt file missing")
-            texts[name] = path.read_text(encoding="utf-8")
-        # only these project files are templates; user text (scenarios, completions, personas)
-        # enters as variables, and the sandbox keeps even an edited prompt file from running code
-        env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
-                                   autoescape=False)
-        return cls(directory, env, texts)
+        env = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined,
+                                                  keep_trailing_newline=False, autoescape=False)
+        return cls(directory, layout, env, texts)
 
     def hash(self, name: str) -> str:
         return text_hash(self.texts[name])
 
+    def generation_hash(self) -> str:
+        """The hash of the generation prompt set: its name and its files."""
+        parts = [self.layout] + [f"{n}\x1f{self.texts[n]}" for n in ("generation_system", "generation_user")
+                                 if n in self.texts]
+        return text_hash("\x1e".join(parts))
+
     def judge_set_hash(self) -> str:
-        """The `prompt_hash` of every rating: one hash over the four judge prompt files and the
-        retry prompt, so the four calls of one pair x judge share it (dbt groups by it) and a
-        change to any judge prompt re-judges side by side. Per-file hashes go to
+        """The `prompt_hash` of every rating: one hash over the judge prompt files, the retry
+        prompt and the two panels they list, so all calls of one pair x judge share it (dbt groups
+        by it) and a change to any of them re-judges side by side. Per-file hashes go to
         raw.measurements.params.prompt_hashes."""
-        names = (*CRITERIA, "retry")
-        return text_hash("\x1e".join(f"{PROMPT_FILES[n]}\x1f{self.texts[n]}" for n in names))
+        parts = [f"{JUDGE_FILES[n]}\x1f{self.texts[n]}" for n in JUDGE_FILES]
+        parts += [f"{name}\x1f{json.dumps(panel(name))}" for name in ("style", "off_axis")]
+        return text_hash("\x1e".join(parts))
 
     def render(self, name: str, **ctx) -> str:
         try:
@@ -82,6 +105,17 @@ class Prompts:
             return compiled.render(**ctx).strip()
         except (SecurityError, jinja2.TemplateSyntaxError) as exc:   # the sandbox said no; a broken file
             raise UserError(f"{self.directory / PROMPT_FILES[name]}: {type(exc).__name__}: {exc}") from None
+
+    def generation_messages(self, persona: str, scenario: str, self_contained: bool) -> list[dict]:
+        """The exact chat messages of one generation under this prompt set."""
+        ctx = {"persona": persona, "scenario": scenario, "self_contained": self_contained}
+        messages = []
+        if "generation_system" in self.texts:
+            system = self.render("generation_system", **ctx)
+            if system:
+                messages.append({"role": "system", "content": system})
+        messages.append({"role": "user", "content": self.render("generation_user", **ctx)})
+        return messages
 
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
@@ -111,18 +145,22 @@ def extract_json(text: str | None) -> dict:
     raise JudgeOutputError("no JSON object in reply")
 
 
-def _coerce(key: str, value, kind: str, lo, hi):
-    if kind == "int":
-        if isinstance(value, bool):
-            raise JudgeOutputError(f"{key}={value!r} is not an integer")
-        if isinstance(value, float) and value.is_integer():
+_NUMBER = re.compile(r"\s*-?\d+(\.\d+)?\s*")
+
+
+def _coerce(key: str, value, kind: str, lo, hi, step):
+    if kind in ("int", "num"):
+        if isinstance(value, str) and _NUMBER.fullmatch(value):
+            value = float(value)
+        if kind == "int" and isinstance(value, float) and value.is_integer():
             value = int(value)
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-            value = int(value)
-        if not isinstance(value, int):
-            raise JudgeOutputError(f"{key}={value!r} is not an integer")
+        if isinstance(value, bool) or not isinstance(value, int if kind == "int" else (int, float)):
+            raise JudgeOutputError(f"{key}={value!r} is not {'an integer' if kind == 'int' else 'a number'}")
         if not lo <= value <= hi:
             raise JudgeOutputError(f"{key}={value} out of range {lo}-{hi}")
+        found = number_problem(key, value, lo, hi, step)
+        if found:
+            raise JudgeOutputError(found.removeprefix("field "))
         return value
     if kind == "bool":
         if isinstance(value, bool):

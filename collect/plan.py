@@ -10,11 +10,15 @@ import hashlib
 import json
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from warehouse.keys import pair_id as make_pair_id
 from warehouse.errors import UserError
+
+
+CONTROL_TEMPLATE = ""        # the no-persona baseline arm (`--control`)
+ENGINEERED_TEMPLATE = "__verbatim_skill_persona__"   # the pair's long pos_persona/neg_persona
 
 
 @dataclass(frozen=True)
@@ -24,12 +28,16 @@ class PersonaPair:
     neg: str
     positive_behavior: str
     negative_behavior: str
+    pos_persona: str = ""      # long descriptors, used by the engineered template
+    neg_persona: str = ""
+    origin: str = ""           # file:line, for error messages
 
 
 @dataclass(frozen=True)
 class Scenario:
     id: str
     text: str
+    self_contained: bool = False   # carries its own question and length: no second instruction
 
 
 @dataclass(frozen=True)
@@ -43,26 +51,42 @@ class Template:
 class PlanItem:
     pair_id: str
     measurement_id: str
+    generator: str
     template: Template
     persona_pair: PersonaPair
     scenario: Scenario
     pos_label: str
+    row_idx: int
+    pos_persona: str               # the persona text each pole's prompt carries ('' for the control)
+    neg_persona: str
+    pos_messages: list[dict]       # exactly what is sent to generate each pole
+    neg_messages: list[dict]
     sample_idx: int = 0
-    pos_system: str = ""
-    neg_system: str = ""
-    extra: dict = field(default_factory=dict)
+
+    @property
+    def same_prompts(self) -> bool:
+        """Both poles get the same messages (the control arm): generate once, use it twice."""
+        return self.pos_messages == self.neg_messages
+
+    @staticmethod
+    def user_turn(messages: list[dict]) -> str:
+        return messages[-1]["content"]
 
     def as_dict(self) -> dict:
         return {
             "pair_id": self.pair_id,
             "measurement_id": self.measurement_id,
+            "generator_model": self.generator,
             "template_text": self.template.text,
             "persona_pair_id": self.persona_pair.id,
             "scenario_id": self.scenario.id,
+            "row_idx": self.row_idx,
             "sample_idx": self.sample_idx,
             "pos_label": self.pos_label,
-            "pos_prompt": self.pos_system,
-            "neg_prompt": self.neg_system,
+            "pos_persona": self.pos_persona,
+            "neg_persona": self.neg_persona,
+            "pos_messages": self.pos_messages,
+            "neg_messages": self.neg_messages,
         }
 
 
@@ -89,8 +113,12 @@ def _persona_pair(rec: dict, where: str) -> PersonaPair:
     for key in ("id", "pos", "neg", "positive_behavior", "negative_behavior"):
         if not isinstance(rec.get(key), str) or not rec[key].strip():
             raise UserError(f"{where}: persona pair needs a non-empty string '{key}'")
+    for key in ("pos_persona", "neg_persona"):
+        if rec.get(key) is not None and not isinstance(rec[key], str):
+            raise UserError(f"{where}: persona pair field '{key}' must be a string")
     return PersonaPair(rec["id"], rec["pos"], rec["neg"], rec["positive_behavior"],
-                       rec["negative_behavior"])
+                       rec["negative_behavior"], rec.get("pos_persona") or "",
+                       rec.get("neg_persona") or "", where)
 
 
 def _scenario(rec: dict, where: str) -> Scenario:
@@ -101,7 +129,9 @@ def _scenario(rec: dict, where: str) -> Scenario:
     sid = rec.get("id")
     if sid is None or (isinstance(sid, str) and not sid.strip()):
         raise UserError(f"{where}: scenario needs an 'id'")
-    return Scenario(str(sid), text)
+    if not isinstance(rec.get("self_contained", False), bool):
+        raise UserError(f"{where}: scenario field 'self_contained' must be true or false")
+    return Scenario(str(sid), text, rec.get("self_contained", False))
 
 
 # A slot is `{name}` (spaces allowed inside) not doubled: `{{name}}` and any other braces are
@@ -112,6 +142,8 @@ SLOTS = ("persona",)
 
 
 def make_template(text: str, where: str) -> Template:
+    if text in (CONTROL_TEMPLATE, ENGINEERED_TEMPLATE):
+        return Template(text, text, where)   # no slot: persona_text() supplies the persona
     names = [m.group(1) for m in _SLOT.finditer(text)]
     unknown = next((name for name in names if name not in SLOTS), None)
     if unknown is not None:
@@ -220,12 +252,19 @@ def load_templates_table(con) -> list[Template]:
 
 # ---------------------------------------------------------------- planning
 
-def sample_scenarios(scenarios: list[Scenario], n: int | None, seed: int) -> list[Scenario]:
-    """A seeded shuffle, first n: a larger --n with the same seed extends the same sample."""
+def sample_rows(scenarios: list[Scenario], n: int | None, seed: int) -> list[tuple[int, Scenario]]:
+    """(row, scenario) of a seeded shuffle's first n, in file order. The row is the 1-based
+    place in the shuffle (upstream's `row`), so a larger --n with the same seed extends the
+    same sample and keeps every row number."""
     order = list(range(len(scenarios)))
     random.Random(seed).shuffle(order)
     take = order if n is None else order[:n]
-    return [scenarios[i] for i in sorted(take)]
+    rows = sorted(enumerate(take, 1), key=lambda row_index: row_index[1])
+    return [(row, scenarios[index]) for row, index in rows]
+
+
+def sample_scenarios(scenarios: list[Scenario], n: int | None, seed: int) -> list[Scenario]:
+    return [sc for _, sc in sample_rows(scenarios, n, seed)]
 
 
 def pos_label_for(seed: int, persona_pair_id: str, template_text: str, scenario_id: str) -> str:
@@ -234,26 +273,50 @@ def pos_label_for(seed: int, persona_pair_id: str, template_text: str, scenario_
     return "A" if digest[0] % 2 == 0 else "B"
 
 
-def default_measurement_id(generator: str, temperature: float, seed: int, gen_prompt_hash: str,
-                           max_tokens: int) -> str:
-    """Same generator + sampling settings = same measurement, so new judges sit beside old ones."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", generator.split("/")[-1]).strip("-").lower()[:40]
-    h = hashlib.sha256(json.dumps([generator, float(temperature), seed, gen_prompt_hash,
+def default_measurement_id(temperature: float, seed: int, gen_prompt_hash: str, max_tokens: int) -> str:
+    """Same sampling settings = same measurement, so new judges sit beside old ones. The
+    generator is not part of it: `measurement_ids` adds it, one measurement per generator."""
+    h = hashlib.sha256(json.dumps([float(temperature), seed, gen_prompt_hash,
                                    max_tokens]).encode()).hexdigest()[:8]
-    return f"collect-{slug}-s{seed}-{h}"
+    return f"collect-s{seed}-{h}"
 
 
-def build_plan(measurement_id: str, templates: list[Template], pairs: list[PersonaPair],
-               scenarios: list[Scenario], seed: int) -> list[PlanItem]:
+def measurement_id_for(base: str, generator: str) -> str:
+    """One measurement per generator, named losslessly: `<measurement>/<generator model>`."""
+    return f"{base}/{generator}"
+
+
+def persona_text(tpl: Template, pp: PersonaPair, pole: str) -> str:
+    """What the prompt says about the persona: the template filled with the pole's descriptor,
+    the pair's long descriptor for the engineered template, nothing for the control."""
+    if tpl.text == CONTROL_TEMPLATE:
+        return ""
+    if tpl.text == ENGINEERED_TEMPLATE:
+        text = pp.pos_persona if pole == "pos" else pp.neg_persona
+        if not text.strip():
+            raise UserError(f"{pp.origin or pp.id}: persona pair {pp.id!r} has no '{pole}_persona' "
+                            f"for the template {ENGINEERED_TEMPLATE}")
+        return text
+    return render_template(tpl, pp.pos if pole == "pos" else pp.neg)
+
+
+def build_plan(base_measurement: str, generators: list[str], templates: list[Template],
+               pairs: list[PersonaPair], rows: list[tuple[int, Scenario]], seed: int,
+               prompts) -> list[PlanItem]:
+    """Every pair to measure: generator x template x persona pair x scenario row."""
     plan = []
-    for tpl in templates:
-        for pp in pairs:
-            pos_system = render_template(tpl, pp.pos)
-            neg_system = render_template(tpl, pp.neg)
-            for sc in scenarios:
-                plan.append(PlanItem(
-                    pair_id=make_pair_id(measurement_id, tpl.text, pp.id, sc.text, 0),
-                    measurement_id=measurement_id, template=tpl, persona_pair=pp, scenario=sc,
-                    pos_label=pos_label_for(seed, pp.id, tpl.text, sc.id),
-                    pos_system=pos_system, neg_system=neg_system))
+    for generator in generators:
+        mid = measurement_id_for(base_measurement, generator)
+        for tpl in templates:
+            for pp in pairs:
+                personas = {pole: persona_text(tpl, pp, pole) for pole in ("pos", "neg")}
+                for row, sc in rows:
+                    messages = {pole: prompts.generation_messages(text, sc.text, sc.self_contained)
+                                for pole, text in personas.items()}
+                    plan.append(PlanItem(
+                        pair_id=make_pair_id(mid, tpl.text, pp.id, sc.text, 0, scenario_id=sc.id),
+                        measurement_id=mid, generator=generator, template=tpl, persona_pair=pp,
+                        scenario=sc, pos_label=pos_label_for(seed, pp.id, tpl.text, sc.id),
+                        row_idx=row, pos_persona=personas["pos"], neg_persona=personas["neg"],
+                        pos_messages=messages["pos"], neg_messages=messages["neg"]))
     return plan

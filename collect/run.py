@@ -1,4 +1,10 @@
-"""The collect loop: generate each pair, judge it blind, write rows as they complete."""
+"""The collect loop: generate each pair, judge it blind, write rows as they complete.
+
+Per pair (the v3 protocol, warehouse/judge_schema.py): one generation per pole (one in all
+when both poles get the same prompt: the control arm), then per axis judge the positive and
+the negative target, each asked in the forward A/B order and (with judge_orders=2) again
+with the two texts swapped; then one style and one confound call by the style judge.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +14,33 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from warehouse.keys import judgment_id
 from collect.client import ChatClient, ChatResult, Stats
 from collect.judges import JudgeOutputError, Prompts, parse_reply
-from warehouse.judge_schema import CRITERIA, STYLE_DIMS
 from collect.plan import PlanItem
 from collect.store import Store, now
+from warehouse.judge_schema import panel
+from warehouse.keys import judgment_id
+
+ORDERS = ("forward", "reverse")
 
 
 @dataclass
 class RunConfig:
-    measurement_id: str
     load_id: str
-    generator: str
-    judges: list[str]
+    axis_judges: list[str]
+    style_judge: str
     gen_params: dict
     judge_params: dict
+    judge_orders: int = 2
     concurrency: int = 16
     progress: bool = True
+
+    def criteria(self) -> list[tuple[str, str]]:
+        """(judge model, criterion) of every judge call one pair needs."""
+        axis = [f"{target}_axis_{order}" for target in ("positive", "negative")
+                for order in ORDERS[:self.judge_orders]]
+        return [(judge, c) for judge in self.axis_judges for c in axis] + \
+            [(self.style_judge, "style"), (self.style_judge, "confound")]
 
 
 @dataclass
@@ -37,22 +52,9 @@ class Counters:
     judgments: int = 0        # judgment rows written by this run
     judge_errors: int = 0     # ... of which error rows
     judge_retries: int = 0    # validation retries (a second call with the reason)
+    complete: int = 0         # planned pairs generated and fully judged (this run or before)
     elapsed: float = 0.0
     error_samples: list = field(default_factory=list)
-
-
-def user_prompt(prompts: Prompts, scenario: str) -> str:
-    memo = prompts.memo
-    text = memo.get(scenario)
-    if text is None:
-        text = memo[scenario] = prompts.render("generation", scenario=scenario)
-    return text
-
-
-def generation_messages(item: PlanItem, prompts: Prompts, pole: str) -> list[dict]:
-    system = item.pos_system if pole == "pos" else item.neg_system
-    return [{"role": "system", "content": system},
-            {"role": "user", "content": user_prompt(prompts, item.scenario.text)}]
 
 
 def generation_error(pole: str, res: ChatResult) -> str | None:
@@ -66,24 +68,32 @@ def generation_error(pole: str, res: ChatResult) -> str | None:
 
 
 def judge_context(item: PlanItem, criterion: str, pos_response: str, neg_response: str) -> dict:
+    """The variables of one judge prompt. Response A is the A-labelled text, except in a
+    `*_reverse` call, which asks the same question with the two texts swapped."""
     pp = item.persona_pair
     a, b = (pos_response, neg_response) if item.pos_label == "A" else (neg_response, pos_response)
+    if criterion.endswith("_reverse"):
+        a, b = b, a
     ctx = {"scenario": item.scenario.text, "response_a": a, "response_b": b}
-    if criterion == "positive_axis":
-        ctx.update(target_persona=pp.pos, target_behavior=pp.positive_behavior)
-    elif criterion == "negative_axis":
-        ctx.update(target_persona=pp.neg, target_behavior=pp.negative_behavior)
+    if criterion.startswith("positive_axis"):
+        ctx.update(target_behavior=pp.positive_behavior)
+    elif criterion.startswith("negative_axis"):
+        ctx.update(target_behavior=pp.negative_behavior)
     elif criterion == "style":
-        ctx.update(dims=STYLE_DIMS)
+        ctx.update(dims=panel("style"))
     else:
-        ctx.update(pos_persona=pp.pos, neg_persona=pp.neg, positive_behavior=pp.positive_behavior,
+        ctx.update(categories=panel("off_axis"), positive_behavior=pp.positive_behavior,
                    negative_behavior=pp.negative_behavior)
     return ctx
 
 
+def prompt_name(criterion: str) -> str:
+    return "axis" if "_axis_" in criterion else criterion
+
+
 class Collector:
     def __init__(self, cfg: RunConfig, plan: list[PlanItem], store: Store, client: ChatClient,
-                 prompts: Prompts, *, retry_errors: bool = False, local_generator=None,
+                 prompts: Prompts, *, retry_errors: bool = False, local_generators: dict | None = None,
                  local_batch_size: int = 8):
         self.cfg = cfg
         self.plan = plan
@@ -92,18 +102,21 @@ class Collector:
         self.prompts = prompts
         self.stats: Stats = client.stats
         self.counters = Counters(planned=len(plan))
-        self.local_generator = local_generator
+        self.local_generators = dict(local_generators or {})
         self.local_batch_size = local_batch_size
-        judge_hash = prompts.judge_set_hash()
-        self.hashes = {c: judge_hash for c in CRITERIA}
-        self.pairs = store.existing_pairs(cfg.measurement_id)
-        self.done = store.done_judgments(cfg.measurement_id, include_errors=not retry_errors)
+        self.prompt_hash = prompts.judge_set_hash()
+        self.generation_hash = prompts.generation_hash()
+        self.needed = cfg.criteria()
+        mids = sorted({item.measurement_id for item in plan})
+        self.pairs = store.existing_pairs(mids)
+        self.done = store.done_judgments(mids, include_errors=not retry_errors)
+        self.ok = store.done_judgments(mids, include_errors=False)
         self.bar = None
 
     # ------------------------------------------------------------------ helpers
-    def _todo_judgments(self, item: PlanItem) -> list[tuple[str, str]]:
-        return [(j, c) for j in self.cfg.judges for c in CRITERIA
-                if (item.pair_id, j, c, self.hashes[c]) not in self.done]
+    def _todo_judgments(self, item: PlanItem, done: set | None = None) -> list[tuple[str, str]]:
+        done = self.done if done is None else done
+        return [(j, c) for j, c in self.needed if (item.pair_id, j, c, self.prompt_hash) not in done]
 
     def _pending(self, item: PlanItem) -> bool:
         got = self.pairs.get(item.pair_id)
@@ -113,26 +126,30 @@ class Collector:
             return False
         return bool(self._todo_judgments(item))
 
+    def is_complete(self, item: PlanItem) -> bool:
+        got = self.pairs.get(item.pair_id)
+        return got is not None and got[2] is None and not self._todo_judgments(item, self.ok)
+
     def _pair_row(self, item: PlanItem, pos: str | None, neg: str | None, error: str | None) -> dict:
         pp = item.persona_pair
         return {
             "pair_id": item.pair_id, "load_id": self.cfg.load_id,
-            "measurement_id": self.cfg.measurement_id, "template_text": item.template.text,
-            "persona_pair_id": pp.id, "pos_persona": pp.pos, "neg_persona": pp.neg,
+            "measurement_id": item.measurement_id, "template_text": item.template.text,
+            "persona_pair_id": pp.id, "pos_persona": item.pos_persona, "neg_persona": item.neg_persona,
             "scenario_id": item.scenario.id, "scenario_text": item.scenario.text,
             "sample_idx": item.sample_idx, "pos_label": item.pos_label,
-            "pos_prompt": item.pos_system, "neg_prompt": item.neg_system,
-            # what was sent, stored so extract teacher-forces the same prompt (never rebuilt)
-            "pos_messages": generation_messages(item, self.prompts, "pos"),
-            "neg_messages": generation_messages(item, self.prompts, "neg"),
-            "pos_response": pos, "neg_response": neg, "generator_model": self.cfg.generator,
-            "error": error,
+            "pos_prompt": item.user_turn(item.pos_messages), "neg_prompt": item.user_turn(item.neg_messages),
+            "pos_response": pos, "neg_response": neg, "generator_model": item.generator,
+            "error": error, "source_run": None, "row_idx": item.row_idx,
+            "pos_messages": item.pos_messages, "neg_messages": item.neg_messages,
+            "prompt_set": self.prompts.layout,
             "extra": {"source": "collect", "template_jinja": item.template.jinja,
-                      "user_prompt": user_prompt(self.prompts, item.scenario.text),
-                      "generation_prompt_hash": self.prompts.hash("generation"),
+                      "generation_prompt_hash": self.generation_hash,
                       "gen_params": self.cfg.gen_params,
+                      "pos_descriptor": pp.pos, "neg_descriptor": pp.neg,
                       "positive_behavior": pp.positive_behavior,
-                      "negative_behavior": pp.negative_behavior},
+                      "negative_behavior": pp.negative_behavior,
+                      "self_contained": item.scenario.self_contained},
             "loaded_at": now(),
         }
 
@@ -156,25 +173,32 @@ class Collector:
     # ------------------------------------------------------------------ one pair
     async def _generate(self, item: PlanItem) -> bool:
         """Both generations; writes the pair row. True when the pair can be judged."""
-        pos_res, neg_res = await asyncio.gather(
-            self.client.chat(self.cfg.generator, generation_messages(item, self.prompts, "pos"),
-                             self.cfg.gen_params),
-            self.client.chat(self.cfg.generator, generation_messages(item, self.prompts, "neg"),
-                             self.cfg.gen_params))
+        params = self.cfg.gen_params
+
+        def call(pole, messages):
+            return self.client.chat(item.generator, messages, params,
+                                    tag={"pair_id": item.pair_id, "purpose": f"generation{pole}"})
+
+        if item.same_prompts:   # the control arm: one completion serves both poles
+            pos_res = neg_res = await call("", item.pos_messages)
+        else:
+            pos_res, neg_res = await asyncio.gather(call("_pos", item.pos_messages),
+                                                    call("_neg", item.neg_messages))
         error = generation_error("pos", pos_res) or generation_error("neg", neg_res)
         self._write_pair(item, pos_res.content, neg_res.content, error)
         return error is None
 
     def _judge_messages(self, item: PlanItem, criterion: str, pos: str, neg: str) -> list[dict]:
-        text = self.prompts.render(criterion, **judge_context(item, criterion, pos, neg))
+        text = self.prompts.render(prompt_name(criterion), **judge_context(item, criterion, pos, neg))
         return [{"role": "user", "content": text}]
 
-    async def _judge(self, item: PlanItem, judge: str, criterion: str, messages: list[dict],
-                     key: str | None = None):
+    async def _ask(self, item, judge, criterion, messages, key):
+        """(output, raw text, error): the reply validated, asked again once with the reason."""
         output, raw, error = None, None, None
+        tag = {"pair_id": item.pair_id, "purpose": criterion}
         for attempt in (1, 2):
             res = await self.client.chat(judge, messages, self.cfg.judge_params,
-                                         key=key if attempt == 1 else None)
+                                         key=key if attempt == 1 else None, tag=tag)
             if res.error:
                 if attempt == 1:
                     raw, error = None, res.error
@@ -183,9 +207,7 @@ class Collector:
                 break
             raw = res.content
             try:
-                output = parse_reply(criterion, raw)
-                error = None
-                break
+                return parse_reply(criterion, raw), raw, None
             except JudgeOutputError as exc:
                 error = f"invalid judge output: {exc}"
                 if res.finish_reason == "length":
@@ -195,22 +217,28 @@ class Collector:
                     messages = messages + [
                         {"role": "assistant", "content": raw or ""},
                         {"role": "user", "content": self.prompts.render("retry", reason=str(exc))}]
+        return output, raw, error
+
+    async def _judge(self, item: PlanItem, judge: str, criterion: str, messages: list[dict],
+                     key: str | None = None):
+        output, raw, error = await self._ask(item, judge, criterion, messages, key)
         if error is not None:
             error = self.client.redact(error)
             raw = self.client.redact(raw)
-            output = None
             self.counters.judge_errors += 1
             if len(self.counters.error_samples) < 5:
                 self.counters.error_samples.append(f"{item.pair_id} {judge} {criterion}: {error}")
-        phash = self.hashes[criterion]
+        phash = self.prompt_hash
         self.store.add("raw.judgments", {
             "judgment_id": judgment_id(item.pair_id, judge, phash, criterion,
                                        (raw or "") + "\x1f" + (error or "")),
-            "pair_id": item.pair_id, "measurement_id": self.cfg.measurement_id,
+            "pair_id": item.pair_id, "measurement_id": item.measurement_id,
             "load_id": self.cfg.load_id, "judge_model": judge, "criterion": criterion,
             "prompt_hash": phash, "pos_label": item.pos_label, "output": output,
             "raw_text": raw, "error": error, "loaded_at": now()})
         self.done.add((item.pair_id, judge, criterion, phash))
+        if error is None:
+            self.ok.add((item.pair_id, judge, criterion, phash))
         self.counters.judgments += 1
 
     async def _pair(self, item: PlanItem):
@@ -246,20 +274,20 @@ class Collector:
 
     # ------------------------------------------------------------------ local generation
     async def _generate_local(self, items: list[PlanItem]):
-        need = [it for it in items if it.pair_id not in self.pairs]
-        if not need:
-            return
-        gen = self.local_generator
-        if callable(gen) and not hasattr(gen, "generate_batch"):
-            gen = self.local_generator = await asyncio.to_thread(gen)   # load the model now
+        for generator, factory in self.local_generators.items():
+            need = [it for it in items if it.generator == generator and it.pair_id not in self.pairs]
+            if need:
+                gen = factory
+                if callable(gen) and not hasattr(gen, "generate_batch"):
+                    gen = self.local_generators[generator] = await asyncio.to_thread(gen)  # load now
+                await self._local_batches(gen, need)
+
+    async def _local_batches(self, gen, need: list[PlanItem]):
         max_tokens = int(self.cfg.gen_params.get("max_tokens", 400))
         temperature = float(self.cfg.gen_params.get("temperature", 0.0))
         for i in range(0, len(need), self.local_batch_size):
             batch = need[i:i + self.local_batch_size]
-            msgs = []
-            for it in batch:
-                msgs.append(generation_messages(it, self.prompts, "pos"))
-                msgs.append(generation_messages(it, self.prompts, "neg"))
+            msgs = [m for it in batch for m in (it.pos_messages, it.neg_messages)]
             try:
                 outs = await asyncio.to_thread(gen.generate_batch, msgs, max_tokens, temperature)
             except Exception as exc:  # a crash of the local model marks this batch only
@@ -269,7 +297,7 @@ class Collector:
                 if outs is None:
                     self._write_pair(it, None, None, err)
                     continue
-                pos, neg = outs[2 * k], outs[2 * k + 1]
+                pos, neg = outs[2 * k], outs[2 * k + (0 if it.same_prompts else 1)]
                 error = None
                 for pole, text in (("pos", pos), ("neg", neg)):
                     if error is None and (text is None or not str(text).strip()):
@@ -287,7 +315,7 @@ class Collector:
             self.bar = tqdm(total=len(self.plan), initial=self.counters.already_done,
                             unit="pair", file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
         try:
-            if self.local_generator is not None:
+            if self.local_generators:
                 await self._generate_local(pending)
             # a fixed pool of workers (pairs in flight = concurrency; each pair's calls run
             # in parallel, bounded by the client's HTTP slots): no task per planned pair
@@ -299,4 +327,5 @@ class Collector:
             if self.bar is not None:
                 self.bar.close()
             self.counters.elapsed = time.monotonic() - t0
+        self.counters.complete = sum(self.is_complete(item) for item in self.plan)
         return self.counters

@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from warehouse import secrets
+from warehouse.append import append, transaction
 from warehouse.schema import ensure_raw_schema
 
 
@@ -27,15 +28,21 @@ _COLUMNS = {
     "raw.pairs": ["pair_id", "load_id", "measurement_id", "template_text", "persona_pair_id",
                   "pos_persona", "neg_persona", "scenario_id", "scenario_text", "sample_idx",
                   "pos_label", "pos_prompt", "neg_prompt", "pos_response", "neg_response",
-                  "generator_model", "error", "extra", "loaded_at", "pos_messages", "neg_messages"],
+                  "generator_model", "error", "extra", "loaded_at", "source_run", "row_idx",
+                  "pos_messages", "neg_messages", "prompt_set"],
     "raw.judgments": ["judgment_id", "pair_id", "measurement_id", "load_id", "judge_model",
                       "criterion", "prompt_hash", "pos_label", "output", "raw_text", "error",
                       "loaded_at"],
     "raw.api_calls": ["cache_key", "base_url", "model", "request", "response", "content",
                       "finish_reason", "prompt_tokens", "completion_tokens", "cost", "attempts",
-                      "latency_s", "measurement_id", "load_id", "created_at"],
+                      "latency_s", "measurement_id", "load_id", "created_at", "pair_id", "purpose"],
 }
 _JSON_COLS = {"extra", "output", "request", "response", "pos_messages", "neg_messages"}
+# columns that can be all-null in a batch, typed so Arrow does not infer `null`
+_TYPES = {"cost": pa.float64(), "source_run": pa.string(), "row_idx": pa.int32(),
+          "error": pa.string(), "raw_text": pa.string(), "pair_id": pa.string(),
+          "purpose": pa.string(), "pos_response": pa.string(), "neg_response": pa.string(),
+          "finish_reason": pa.string()}
 _KEY = {"raw.pairs": "pair_id", "raw.judgments": "judgment_id", "raw.api_calls": "cache_key"}
 # order of writes inside one flush: the cache first, so a paid answer is never lost to a
 # failure further down
@@ -71,18 +78,18 @@ class Store:
             [base_url.rstrip("/"), list(models)]).fetchall()
         return {k: (c, f) for k, c, f in rows}
 
-    def existing_pairs(self, measurement_id: str) -> dict:
+    def existing_pairs(self, measurement_ids: list[str]) -> dict:
         rows = self.con.execute(
             "select pair_id, pos_response, neg_response, error from raw.pairs "
-            "where measurement_id = ?", [measurement_id]).fetchall()
+            "where list_contains(?, measurement_id)", [list(measurement_ids)]).fetchall()
         return {p: (pr, nr, e) for p, pr, nr, e in rows}
 
-    def done_judgments(self, measurement_id: str, include_errors: bool = True) -> set:
+    def done_judgments(self, measurement_ids: list[str], include_errors: bool = True) -> set:
         sql = ("select distinct pair_id, judge_model, criterion, prompt_hash from raw.judgments "
-               "where measurement_id = ?")
+               "where list_contains(?, measurement_id)")
         if not include_errors:
             sql += " and error is null"
-        return {tuple(r) for r in self.con.execute(sql, [measurement_id]).fetchall()}
+        return {tuple(r) for r in self.con.execute(sql, [list(measurement_ids)]).fetchall()}
 
     # -------------------------------------------------------------- one-off rows
     def record_load(self, load_id: str, source_path: str, measurement_id: str, n_records: int):
@@ -131,16 +138,9 @@ class Store:
         self._write(self._take())
 
     def _insert(self, table: str, rows: list[dict]) -> None:
-        cols = _COLUMNS[table]
-        key = _KEY[table]
-        seen, uniq = set(), []
-        for r in rows:
-            if r[key] not in seen:
-                seen.add(r[key])
-                uniq.append(r)
         data = {}
-        for c in cols:
-            vals = [r.get(c) for r in uniq]
+        for c in _COLUMNS[table]:
+            vals = [r.get(c) for r in rows]
             if c not in ("loaded_at", "created_at"):
                 vals = [secrets.redact_value(v) for v in vals]
             if c in _JSON_COLS:
@@ -149,19 +149,12 @@ class Store:
                 data[c] = pa.array(vals, type=pa.string())
             elif c in ("loaded_at", "created_at"):
                 data[c] = pa.array(vals, type=pa.timestamp("us"))
+            elif c in _TYPES:
+                data[c] = pa.array(vals, type=_TYPES[c])
             else:
                 data[c] = pa.array(vals)
-        batch = pa.table(data)  # noqa: F841 (read by DuckDB below)
-        select = ", ".join(f"{c}::json" if c in _JSON_COLS else c for c in cols)
-        self.con.execute("begin")
-        try:
-            self.con.execute(f"insert into {table} ({', '.join(cols)}) select {select} from batch "
-                             f"where {key} not in (select {key} from {table})")
-            self.con.execute("commit")
-        except Exception:
-            self.con.execute("rollback")
-            raise
-        self.rows_written[table] += len(uniq)
+        with transaction(self.con):
+            self.rows_written[table] += append(self.con, table, pa.table(data), _KEY[table])
 
     async def _flusher(self) -> None:
         # Stops on a flag, not by cancellation: on Python < 3.12, asyncio.wait_for can

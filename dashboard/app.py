@@ -15,6 +15,7 @@ PAGES = [
     st.Page("views/templates.py", title="Templates", url_path="templates"),
     st.Page("views/persona_pairs.py", title="Persona pairs", url_path="persona-pairs"),
     st.Page("views/on_off_axis.py", title="On/off axis", url_path="on-off-axis"),
+    st.Page("views/models.py", title="Models", url_path="models"),
     st.Page("views/steering.py", title="Steering", url_path="steering"),
     st.Page("views/sql.py", title="SQL", url_path="sql"),
 ]

@@ -399,3 +399,24 @@ def run_sql(sql: str, limit: int = 1000) -> pd.DataFrame:
     check_read_only(sql)
     limit = max(1, min(int(limit), sql_max_rows()))
     return _served(_cached_user_sql, _fetch_user_sql, sql.strip().rstrip(";"), limit, sql_timeout_s())
+
+
+# ---- model matrix --------------------------------------------------------------------
+
+def model_matrix() -> pd.DataFrame:
+    """template_model_scores: one row per template, most reliable across models first."""
+    return query("""
+        select * exclude (model_scores),
+            case when template_text = '' then '(control: no persona)' else template_text end as template_label,
+        from template_model_scores
+        order by score_t desc nulls last, score_mean desc, template_id""")
+
+
+def model_matrix_cells() -> pd.DataFrame:
+    """The heatmap: one row per template x generator model with that model's template score."""
+    return query("""
+        select template_id, template_text,
+            case when template_text = '' then '(control: no persona)' else template_text end as template_label,
+            unnest(map_keys(model_scores)) as generator_model, unnest(map_values(model_scores)) as score,
+        from template_model_scores
+        order by template_id, generator_model""")

@@ -122,5 +122,6 @@ def _store_api_calls(con: duckdb.DuckDBPyConnection, calls: list[dict], created)
     rows = [[secrets.redact_value(call.get(c)) for c in columns] + [None, "extract_steer_judge", created]
             for call in calls]
     if rows:
-        con.executemany("insert into raw.api_calls values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        names = ", ".join([*columns, "measurement_id", "load_id", "created_at"])
+        con.executemany(f"insert into raw.api_calls ({names}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                         "on conflict do nothing", rows)

@@ -1,9 +1,19 @@
-"""The keys and scales of the four raw judge objects (ARCHITECTURE.md, "Scoring").
+"""The keys and scales of the raw judge objects (ARCHITECTURE.md, "Scoring").
 
 One definition for both ways judge objects arrive: `psw collect` validates (and
-coerces) live judge replies against `spec(criterion)`, and artifact ingest refuses
-malformed stored objects with `problem(criterion, obj)`. Objects that pass are
-stored as they are; dbt derives the metrics.
+coerces) live judge replies against `spec(criterion, protocol)`, and ingest refuses
+malformed stored objects with `problem(criterion, obj, protocol)`. Objects that pass
+are stored as they are; dbt derives the metrics.
+
+Two protocols:
+- 'pilot' (the seed's v2 validator): `positive_axis` / `negative_axis` calls with
+  integer 1-5 pairwise ratings and target scores, an 8-dim integer style call, and a
+  confound call with one integer off-axis Likert.
+- 'v3' (upstream's later validator): per axis judge, the positive and negative target
+  asked in both A/B orders (`positive_axis_forward`, `..._reverse`, `negative_axis_*`),
+  each `{target_reason, A_more_target_than_B}` with a 1.0-5.0 rating in steps of 0.1;
+  a style call rating the 20 dims of panel('style') 1.0-7.0; a confound call rating the
+  21 categories of panel('off_axis') 1.0-7.0 (`<category>_likert`) plus the overall Likert.
 """
 
 from __future__ import annotations
@@ -25,48 +35,101 @@ def panel(name: str) -> dict[str, str]:
     with DIMENSIONS_CSV.open(newline="", encoding="utf-8") as handle:
         return {row["name"]: row["description"] for row in csv.DictReader(handle) if row["panel"] == name}
 
-CRITERIA = ("positive_axis", "negative_axis", "style", "confound")
+
+CRITERIA = ("positive_axis", "negative_axis", "style", "confound")   # the pilot protocol
+PILOT_CRITERIA = CRITERIA
+V3_AXIS_CRITERIA = ("positive_axis_forward", "positive_axis_reverse",
+                    "negative_axis_forward", "negative_axis_reverse")
+V3_CRITERIA = (*V3_AXIS_CRITERIA, "style", "confound")
+PROTOCOLS = {"pilot": PILOT_CRITERIA, "v3": V3_CRITERIA}
 STYLE_DIMS = ("verbosity", "confidence", "hedging", "warmth", "enthusiasm", "praise", "directness", "formality")
 STYLE_FLAGS = ("persona_echo", "refusal_or_ai_break")
 
-# key -> (kind, lo, hi); kind in int | bool | str
+# key -> (kind, lo, hi, step); kind in int | num | bool | str. `num` is any finite number
+# in lo..hi (a multiple of step when step is set); `int` a whole number.
 AXIS_KEYS = {
-    "A_more_target_than_B": ("int", 1, 5),
-    "B_more_target_than_A": ("int", 1, 5),
-    "target_score_A": ("int", 1, 5),
-    "target_score_B": ("int", 1, 5),
-    "target_reason": ("str", None, None),
+    "A_more_target_than_B": ("int", 1, 5, None),
+    "B_more_target_than_A": ("int", 1, 5, None),
+    "target_score_A": ("int", 1, 5, None),
+    "target_score_B": ("int", 1, 5, None),
+    "target_reason": ("str", None, None, None),
 }
 CONFOUND_KEYS = {
-    "off_axis_problem_likert": ("int", 1, 7),
-    "likely_spurious_axis": ("str", None, None),
-    "usable_for_training": ("bool", None, None),
-    "confound_reason": ("str", None, None),
+    "off_axis_problem_likert": ("int", 1, 7, None),
+    "likely_spurious_axis": ("str", None, None, None),
+    "usable_for_training": ("bool", None, None, None),
+    "confound_reason": ("str", None, None, None),
+}
+V3_AXIS_KEYS = {
+    "target_reason": ("str", None, None, None),
+    "A_more_target_than_B": ("num", 1.0, 5.0, 0.1),
 }
 
 
-def style_keys(dims=STYLE_DIMS) -> dict[str, tuple]:
-    keys = {f"{dim}_{side}": ("int", 1, 7) for dim in dims for side in "AB"}
-    keys.update({f"{flag}_{side}": ("bool", None, None) for flag in STYLE_FLAGS for side in "AB"})
-    keys["style_reason"] = ("str", None, None)
+def style_keys(dims=STYLE_DIMS, kind: str = "int") -> dict[str, tuple]:
+    lo, hi = (1, 7) if kind == "int" else (1.0, 7.0)
+    keys = {f"{dim}_{side}": (kind, lo, hi, None) for dim in dims for side in "AB"}
+    keys.update({f"{flag}_{side}": ("bool", None, None, None) for flag in STYLE_FLAGS for side in "AB"})
+    keys["style_reason"] = ("str", None, None, None)
     return keys
 
 
-def spec(criterion: str, dims=STYLE_DIMS) -> dict[str, tuple]:
+def v3_confound_keys(categories=None) -> dict[str, tuple]:
+    categories = tuple(panel("off_axis")) if categories is None else categories
+    keys = {f"{category}_likert": ("num", 1.0, 7.0, None) for category in categories}
+    keys.update({
+        "off_axis_problem_likert": ("num", 1.0, 7.0, None),
+        "likely_spurious_axis": ("str", None, None, None),
+        "usable_for_training": ("bool", None, None, None),
+        "confound_reason": ("str", None, None, None),
+    })
+    return keys
+
+
+def protocol_of(criterion: str, protocol: str | None = None) -> str:
+    """The protocol a criterion belongs to: the v3 axis criteria name theirs; style and confound
+    exist in both, and are 'pilot' unless told."""
+    if protocol is not None:
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"unknown judge protocol {protocol}")
+        return protocol
+    return "v3" if criterion in V3_AXIS_CRITERIA else "pilot"
+
+
+def spec(criterion: str, dims=None, protocol: str | None = None) -> dict[str, tuple]:
+    protocol = protocol_of(criterion, protocol)
+    if criterion not in PROTOCOLS[protocol]:
+        raise ValueError(f"unknown criterion {criterion} for the {protocol} protocol")
+    if criterion in V3_AXIS_CRITERIA:
+        return V3_AXIS_KEYS
     if criterion in ("positive_axis", "negative_axis"):
         return AXIS_KEYS
     if criterion == "style":
-        return style_keys(dims)
-    if criterion == "confound":
-        return CONFOUND_KEYS
-    raise ValueError(f"unknown criterion {criterion}")
+        if protocol == "v3":
+            return style_keys(tuple(panel("style")) if dims is None else dims, "num")
+        return style_keys(STYLE_DIMS if dims is None else dims)
+    return v3_confound_keys() if protocol == "v3" else CONFOUND_KEYS
 
 
-def _value_problem(key: str, value: Any, kind: str, lo, hi) -> str | None:
+def number_problem(key: str, value: Any, lo, hi, step=None) -> str | None:
+    """Why `value` is not a number in lo..hi (in steps of `step`), or None. Shared by collect's
+    reply validation and ingest's stored-object checks."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return f"field {key}: expected a number in {lo}..{hi}, got {value!r}"
+    if not lo <= value <= hi:
+        return f"field {key}: {value} is out of range {lo}..{hi}"
+    if step is not None and abs(value / step - round(value / step)) > 1e-6:
+        return f"field {key}: {value} is not in steps of {step}"
+    return None
+
+
+def _value_problem(key: str, value: Any, kind: str, lo, hi, step) -> str | None:
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
                 or float(value) != int(value) or not lo <= value <= hi:
             return f"field {key}: expected an integer in {lo}..{hi}, got {value!r}"
+    elif kind == "num":
+        return number_problem(key, value, lo, hi, step)
     elif kind == "bool" and not isinstance(value, bool):
         return f"field {key}: expected true or false, got {value!r}"
     elif kind == "str" and not isinstance(value, str):
@@ -74,18 +137,21 @@ def _value_problem(key: str, value: Any, kind: str, lo, hi) -> str | None:
     return None
 
 
-def problem(criterion: str, obj: Any) -> str | None:
+def problem(criterion: str, obj: Any, protocol: str | None = None) -> str | None:
     """The first problem with a stored judge object, or None. Reasons (free text) are optional;
-    the style dimensions are the ones the object rates (v2 has 8, later exports more)."""
+    a pilot style object's dimensions are the ones it rates (v2 has 8, later exports more); a v3
+    style or confound object must rate every dimension of its panel."""
     if not isinstance(obj, dict):
         return f"expected a JSON object, got {type(obj).__name__}"
-    dims = sorted({k[:-2] for k in obj if k.endswith(("_A", "_B"))} - set(STYLE_FLAGS)) or STYLE_DIMS
-    for key, (kind, lo, hi) in spec(criterion, dims).items():
+    dims = None
+    if criterion == "style" and protocol_of(criterion, protocol) == "pilot":
+        dims = sorted({k[:-2] for k in obj if k.endswith(("_A", "_B"))} - set(STYLE_FLAGS)) or STYLE_DIMS
+    for key, (kind, lo, hi, step) in spec(criterion, dims, protocol).items():
         if key.endswith("_reason"):
             continue
         if key not in obj:
             return f"missing required field {key}"
-        found = _value_problem(key, obj[key], kind, lo, hi)
+        found = _value_problem(key, obj[key], kind, lo, hi, step)
         if found:
             return found
     return None

@@ -24,9 +24,12 @@ Who writes what:
 Conventions shared with dbt:
 - `pairs.pos_label` is 'A' or 'B': the label the positive completion had in
   every blind judge call of that pair.
-- `judgments.criterion` is one of positive_axis, negative_axis, style, confound;
-  `judgments.output` holds the judge's JSON object with the seed validator's keys
-  (see ARCHITECTURE.md), or null with `error` set.
+- `judgments.criterion` is one of positive_axis, negative_axis, style, confound (the
+  pilot protocol) or positive_axis_forward, positive_axis_reverse, negative_axis_forward,
+  negative_axis_reverse, style, confound (v3: warehouse/judge_schema.py);
+  `judgments.output` holds the judge's JSON object with the validator's keys
+  (see ARCHITECTURE.md), or null with `error` set. A `*_reverse` call showed the
+  two texts swapped; `pos_label` is always the forward order's label.
 """
 
 from __future__ import annotations
@@ -349,6 +352,9 @@ ADDED_COLUMNS = {
     "raw.exported_pairs": [("pair_id", "varchar")],
     "raw.pairs": [("source_run", "varchar"), ("row_idx", "integer"), ("pos_messages", "json"),
                   ("neg_messages", "json"), ("prompt_set", "varchar")],
+    # the pair a paid call was made for, and what for (generation_pos|generation_neg|generation
+    # for a control arm's one generation, or the judge criterion): cost per pair and per cell
+    "raw.api_calls": [("pair_id", "varchar"), ("purpose", "varchar")],
 }
 
 

@@ -14,30 +14,53 @@ from warehouse.db import UserError, connect, db_path
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 DEFAULT_KEY_ENV = "OPENROUTER_API_KEY"
+EXIT_ALL_DONE, EXIT_SOME_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_SUCCEEDED = 0, 1, 2, 3
+EXIT_CODES = """exit status:
+  0  every planned pair is generated and fully judged
+  1  some pairs failed (a generation error, or a judge call that still has no valid reply)
+  2  bad input (a file, a flag, a missing key): nothing was called
+  3  nothing succeeded: no planned pair could be generated and fully judged
+  130 interrupted (what had landed is kept; run again to resume)"""
 
 
 def add_parser(subparsers) -> None:
+    import argparse
     p = subparsers.add_parser(
         "collect", help="generate paired completions and blind judgments into the warehouse",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES,
         description="Measure template x persona-pair cells: per pair one generation under the "
-        "positive persona and one under the negative, then four blind judge calls per judge. "
-        "Every HTTP call is cached in raw.api_calls; re-running resumes without paying twice.")
+        "positive persona and one under the negative (one for the --control arm), then per axis "
+        "judge the positive and negative target in both A/B orders, and one style and one "
+        "confound call. Every HTTP call is cached in raw.api_calls; re-running resumes without "
+        "paying twice.")
     src = p.add_argument_group("candidates (default: the tables loaded by `psw ingest`)")
-    src.add_argument("--pairs", type=Path, help="persona pairs JSONL {id,pos,neg,positive_behavior,negative_behavior}")
-    src.add_argument("--templates", type=Path, help="templates TXT, one {persona} template per line")
-    src.add_argument("--scenarios", type=Path, help="scenarios JSONL {id, prompt|question|text}")
+    src.add_argument("--pairs", type=Path, help="persona pairs JSONL {id,pos,neg,positive_behavior,"
+                     "negative_behavior[,pos_persona,neg_persona]}")
+    src.add_argument("--templates", type=Path, help="templates TXT, one {persona} template per line "
+                     "(or __verbatim_skill_persona__: the pairs' pos_persona/neg_persona)")
+    src.add_argument("--scenarios", type=Path, help="scenarios JSONL {id, prompt|question|text[, self_contained]}")
     src.add_argument("--persona-pair", action="append", default=[], metavar="ID",
                      help="measure only this persona pair (repeatable)")
+    p.add_argument("--control", action="store_true",
+                   help="add the no-persona control arm (template '') for every persona pair and scenario")
     p.add_argument("--n", type=int, default=4, help="scenarios sampled per cell (default 4; 0 = all)")
     p.add_argument("--seed", type=int, default=23, help="sampling and A/B seed (default 23)")
-    p.add_argument("--generator", required=True,
-                   help="generator model id at --base-url, or hf:<path> for local transformers")
+    p.add_argument("--generator", action="append", default=[], metavar="MODEL",
+                   help="generator model id at --base-url, or hf:<path> for local transformers "
+                   "(repeatable: one measurement per generator)")
     p.add_argument("--judge", action="append", default=[], metavar="MODEL",
-                   help="judge model (repeatable; at least one)")
+                   help="axis judge model (repeatable; at least one)")
+    p.add_argument("--style-judge", metavar="MODEL",
+                   help="model for the style and confound calls (default: the first --judge)")
+    p.add_argument("--judge-orders", type=int, choices=(1, 2), default=2,
+                   help="ask each axis question in 1 (forward) or 2 (forward and A/B-swapped) orders (default 2)")
+    p.add_argument("--prompt-set", default="user_turn", metavar="NAME",
+                   help="generation layout under <prompts-dir>/layouts/: user_turn (upstream: the persona "
+                   "opens the user message; default) or system (the persona as a system message)")
     p.add_argument("--gen-temperature", type=float, default=0.0)
     p.add_argument("--judge-temperature", type=float, default=0.0)
     p.add_argument("--max-tokens", type=int, default=400, help="generation max_tokens (default 400)")
-    p.add_argument("--judge-max-tokens", type=int, default=800)
+    p.add_argument("--judge-max-tokens", type=int, default=1200)
     p.add_argument("--base-url", default=DEFAULT_BASE_URL,
                    help=f"OpenAI-compatible endpoint (default {DEFAULT_BASE_URL})")
     p.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, metavar="NAME",
@@ -48,13 +71,14 @@ def add_parser(subparsers) -> None:
     p.add_argument("--backoff-base", type=float, default=1.0, help="first backoff ceiling, seconds")
     p.add_argument("--backoff-max", type=float, default=30.0)
     p.add_argument("--measurement", metavar="ID",
-                   help="measurement id (default: derived from generator, temperature, seed)")
+                   help="measurement id; each generator's is ID/<generator> (default ID: derived "
+                   "from temperature, seed, prompt set and max tokens)")
     p.add_argument("--retry-errors", action="store_true",
                    help="call judges again where only an error row exists (adds rows)")
     p.add_argument("--prompts-dir", type=Path, help="prompt templates (default data/prompts)")
     p.add_argument("--local-batch-size", type=int, default=8, help="hf: generator batch size")
     p.add_argument("--dry-run", action="store_true",
-                   help="write the plan (pairs with A/B labels) as JSONL and call nothing")
+                   help="write the plan as JSONL, estimate its calls, tokens and cost, call nothing")
     p.add_argument("--plan-out", type=Path, help="with --dry-run: plan file (default stdout)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_collect)
@@ -82,6 +106,8 @@ def _candidates(args, con):
         if unknown:
             raise UserError(f"--persona-pair:0: unknown persona pair id(s): {', '.join(unknown)}")
         pairs = [p for p in pairs if p.id in set(args.persona_pair)]
+    if args.control and all(t.text != P.CONTROL_TEMPLATE for t in templates):
+        templates = [P.make_template(P.CONTROL_TEMPLATE, "--control"), *templates]
     return pairs, templates, scenarios
 
 
@@ -99,106 +125,121 @@ def _local_generator(spec: str):
     return lambda: LocalGenerator(path, device="auto", dtype="auto")
 
 
-def build_run(args):
-    """Everything `collect` decides before calling anything: (plan, settings)."""
-    from collect import plan as P
-    from collect.judges import Prompts
-    from warehouse.judge_schema import CRITERIA
-
+def _check_flags(args) -> None:
+    if not args.generator:
+        raise UserError("--generator:0: at least one --generator MODEL is required")
     if not args.judge:
         raise UserError("--judge:0: at least one --judge MODEL is required")
     if args.n is not None and args.n < 0:
         raise UserError("--n:0: must be >= 0")
-    prompts = Prompts.load(args.prompts_dir)
+    for flag, values in (("--generator", args.generator), ("--judge", args.judge)):
+        if any(not v.strip() for v in values):
+            raise UserError(f"{flag}:0: a model id cannot be empty")
+
+
+def build_run(args):
+    """Everything `collect` decides before calling anything: (plan, prompts, config, params, path)."""
+    from collect import plan as P
+    from collect.judges import Prompts
+    from collect.run import RunConfig
+
+    _check_flags(args)
+    prompts = Prompts.load(args.prompts_dir, args.prompt_set)
     path = db_path(args.db)
     need_db = not (args.pairs and args.templates and args.scenarios)
-    con = None
-    if need_db and path.exists():
-        con = connect(path, read_only=True)
+    con = connect(path, read_only=True) if need_db and path.exists() else None
     try:
         pairs, templates, scenarios = _candidates(args, con)
     finally:
         if con is not None:
             con.close()
-    scenarios = P.sample_scenarios(scenarios, args.n or None, args.seed)
+    rows = P.sample_rows(scenarios, args.n or None, args.seed)
     gen_params = {"temperature": args.gen_temperature, "max_tokens": args.max_tokens}
     judge_params = {"temperature": args.judge_temperature, "max_tokens": args.judge_max_tokens}
     if "openrouter.ai" in args.base_url:
         # OpenRouter reports the cost in `usage` when asked to
         gen_params["usage"] = judge_params["usage"] = {"include": True}
-    mid = args.measurement or P.default_measurement_id(
-        args.generator, args.gen_temperature, args.seed, prompts.hash("generation"), args.max_tokens)
-    plan = P.build_plan(mid, templates, pairs, scenarios, args.seed)
+    generators = list(dict.fromkeys(args.generator))
+    base = args.measurement or P.default_measurement_id(
+        args.gen_temperature, args.seed, prompts.generation_hash(), args.max_tokens)
+    plan = P.build_plan(base, generators, templates, pairs, rows, args.seed, prompts)
+    cfg = RunConfig(load_id="collect_" + uuid.uuid4().hex[:16], axis_judges=list(dict.fromkeys(args.judge)),
+                    style_judge=args.style_judge or args.judge[0], gen_params=gen_params,
+                    judge_params=judge_params, judge_orders=args.judge_orders,
+                    concurrency=args.concurrency, progress=not args.no_progress)
     params = {
-        "generator": args.generator, "judges": list(args.judge), "base_url": args.base_url,
-        "api_key_env": args.api_key_env, "n": args.n, "seed": args.seed,
-        "gen_params": gen_params, "judge_params": judge_params,
-        "prompt_hashes": {c: prompts.hash(c) for c in ("generation", *CRITERIA, "retry")},
+        "generators": generators, "judges": cfg.axis_judges, "style_judge": cfg.style_judge,
+        "judge_orders": cfg.judge_orders, "judge_protocol": "v3", "prompt_set": prompts.layout,
+        "control": bool(args.control), "base_url": args.base_url, "api_key_env": args.api_key_env,
+        "n": args.n, "seed": args.seed, "gen_params": gen_params, "judge_params": judge_params,
+        "prompt_hashes": {name: prompts.hash(name) for name in prompts.texts},
+        "generation_prompt_hash": prompts.generation_hash(),
         "judge_prompt_hash": prompts.judge_set_hash(),
         "inputs": {"pairs": str(args.pairs) if args.pairs else "raw.persona_pairs",
                    "templates": str(args.templates) if args.templates else "raw.templates",
                    "scenarios": str(args.scenarios) if args.scenarios else "raw.scenarios"},
-        "persona_pairs": [p.id for p in pairs], "scenario_ids": [s.id for s in scenarios],
+        "persona_pairs": [p.id for p in pairs], "scenario_ids": [s.id for _, s in rows],
         "n_templates": len(templates),
     }
-    return plan, prompts, mid, gen_params, judge_params, params, path
+    return plan, prompts, cfg, params, path
+
+
+def _dry_run(args, plan, prompts, cfg, path) -> int:
+    from collect.estimate import describe, estimate, observed_completion_tokens
+    out = open(args.plan_out, "w", encoding="utf-8") if args.plan_out else sys.stdout
+    try:
+        for item in plan:
+            out.write(json.dumps({**item.as_dict(), "judge_calls": [list(c) for c in cfg.criteria()]},
+                                 ensure_ascii=False) + "\n")
+    finally:
+        if args.plan_out:
+            out.close()
+    con = connect(path, read_only=True) if path.exists() else None
+    try:
+        observed = observed_completion_tokens(con)
+    finally:
+        if con is not None:
+            con.close()
+    mids = sorted({item.measurement_id for item in plan})
+    print(f"dry run: measurement{'s' if len(mids) > 1 else ''} {', '.join(mids)}: {len(plan)} pairs "
+          f"planned; nothing called", file=sys.stderr)
+    print(describe(estimate(plan, cfg, prompts, observed)), file=sys.stderr)
+    return EXIT_ALL_DONE
 
 
 def cmd_collect(args) -> int:
-    plan, prompts, mid, gen_params, judge_params, params, path = build_run(args)
+    plan, prompts, cfg, params, path = build_run(args)
     if args.dry_run:
-        out = open(args.plan_out, "w", encoding="utf-8") if args.plan_out else sys.stdout
-        try:
-            for item in plan:
-                out.write(json.dumps({**item.as_dict(), "generator_model": args.generator,
-                                      "judge_models": args.judge}, ensure_ascii=False) + "\n")
-        finally:
-            if args.plan_out:
-                out.close()
-        print(f"dry run: measurement {mid}: {len(plan)} pairs planned, "
-              f"{len(plan) * (2 + 4 * len(args.judge))} calls at most; nothing called",
-              file=sys.stderr)
-        return 0
-
-    local_gen = None
-    if args.generator.startswith("hf:"):
-        local_gen = _local_generator(args.generator)
+        return _dry_run(args, plan, prompts, cfg, path)
+    local_gens = {g: _local_generator(g) for g in params["generators"] if g.startswith("hf:")}
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
     if not api_key and not _is_loopback(args.base_url):
         raise UserError(f"--api-key-env:0: environment variable {args.api_key_env or '(none)'} "
                         f"is not set; {args.base_url} needs a key")
 
     from collect.client import ChatClient
-    from collect.run import Collector, RunConfig
+    from collect.run import Collector
     from collect.store import Store, now
 
-    load_id = "collect_" + uuid.uuid4().hex[:16]
     con = connect(path)
     try:
         store = Store(con)
-        store.record_load(load_id, f"collect {params['inputs']['pairs']} x "
-                          f"{params['inputs']['templates']} x {params['inputs']['scenarios']}",
-                          mid, len(plan))
-        store.record_measurement(mid, load_id, args.generator, args.judge, args.gen_temperature,
-                                 args.seed, params)
-        models = list(dict.fromkeys([args.generator, *args.judge]))
+        _record_run(store, plan, cfg, params, args)
+        models = list(dict.fromkeys([*params["generators"], *cfg.axis_judges, cfg.style_judge]))
         cache = store.load_cache(args.base_url, models)
-        cfg = RunConfig(measurement_id=mid, load_id=load_id, generator=args.generator,
-                        judges=list(dict.fromkeys(args.judge)), gen_params=gen_params,
-                        judge_params=judge_params, concurrency=args.concurrency,
-                        progress=not args.no_progress)
 
         async def main():
             def on_response(row):
-                row.update(measurement_id=mid, load_id=load_id, created_at=now())
+                row.update(measurement_id=measurement_of.get(row.get("pair_id")), load_id=cfg.load_id,
+                           created_at=now())
                 store.add("raw.api_calls", row)
+            measurement_of = {item.pair_id: item.measurement_id for item in plan}
             client = ChatClient(args.base_url, api_key, concurrency=args.concurrency,
                                 timeout=args.timeout, max_attempts=args.max_attempts,
                                 backoff_base=args.backoff_base, backoff_max=args.backoff_max,
                                 cache=cache, on_response=on_response)
-            collector = Collector(cfg, plan, store, client, prompts,
-                                  retry_errors=args.retry_errors, local_generator=local_gen,
-                                  local_batch_size=args.local_batch_size)
+            collector = Collector(cfg, plan, store, client, prompts, retry_errors=args.retry_errors,
+                                  local_generators=local_gens, local_batch_size=args.local_batch_size)
             try:
                 return collector, await collector.run()
             finally:
@@ -208,20 +249,43 @@ def cmd_collect(args) -> int:
     finally:
         con.close()
     _summary(collector, counters)
-    return 0
+    return exit_status(counters)
+
+
+def _record_run(store, plan, cfg, params, args) -> None:
+    """One load row for this invocation; one measurement row per generator (and parameter set)."""
+    by_mid = {}
+    for item in plan:
+        by_mid.setdefault(item.measurement_id, item.generator)
+    store.record_load(cfg.load_id, f"collect {params['inputs']['pairs']} x "
+                      f"{params['inputs']['templates']} x {params['inputs']['scenarios']}",
+                      next(iter(by_mid)) if len(by_mid) == 1 else None, len(plan))
+    for mid, generator in by_mid.items():
+        store.record_measurement(mid, cfg.load_id, generator,
+                                 list(dict.fromkeys([*cfg.axis_judges, cfg.style_judge])),
+                                 args.gen_temperature, args.seed, {**params, "generator": generator})
+
+
+def exit_status(counters) -> int:
+    if counters.planned and counters.complete == 0:
+        return EXIT_NOTHING_SUCCEEDED
+    if counters.complete < counters.planned:
+        return EXIT_SOME_FAILED
+    return EXIT_ALL_DONE
 
 
 def _summary(collector, c) -> None:
     s = collector.stats
     rate = s.calls / c.elapsed if c.elapsed > 0 else 0.0
+    mids = sorted({item.measurement_id for item in collector.plan})
     lines = [
-        f"measurement {collector.cfg.measurement_id} (load {collector.cfg.load_id})",
+        f"measurement{'s' if len(mids) > 1 else ''} {', '.join(mids)} (load {collector.cfg.load_id})",
         f"  pairs: {c.planned} planned, {c.already_done} already done, {c.pairs_done} done now, "
-        f"{c.pair_errors} generation errors",
+        f"{c.pair_errors} generation errors; {c.complete} complete, {c.planned - c.complete} pairs failed",
         f"  judgments: {c.judgments} written, {c.judge_errors} errors, "
         f"{c.judge_retries} re-asked after invalid output",
         f"  calls: {s.calls} ({s.cache_hits} from cache), {s.requests} HTTP requests, "
-        f"{s.retries} retries, {s.failed_calls} failed",
+        f"{s.retries} retries, {s.failed_calls} calls failed",
         f"  tokens: {s.tokens}  cost: ${s.cost:.4f}  time: {c.elapsed:.1f}s  ({rate:.0f} calls/s)",
     ]
     lines += [f"  error: {e}" for e in c.error_samples]

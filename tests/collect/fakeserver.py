@@ -8,6 +8,7 @@ a ThreadingHTTPServer in a background thread. Faults are rules consumed in order
     llm.add_fault("malformed_body")            # 200 whose body is not JSON
     llm.add_fault("content", content="{...}")  # a chosen reply (bad JSON, out of range, "")
     llm.add_fault("finish_length")             # a reply cut at max_tokens
+    llm.no_cost_models = {"some/model"}        # usage without `cost` for that model
 
 Run it standalone (for the benchmark) with `python tests/collect/fakeserver.py`; it
 prints the base URL on its first line.
@@ -15,32 +16,42 @@ prints the base URL on its first line.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from typing import Callable
 
-STYLE_DIMS = ("verbosity", "confidence", "hedging", "warmth", "enthusiasm", "praise",
-              "directness", "formality")
+# the judge panels, read from the project's seed table (this file also runs standalone)
+_PANELS_CSV = Path(__file__).resolve().parents[2] / "dbt" / "seeds" / "judge_dimensions.csv"
+with _PANELS_CSV.open(newline="", encoding="utf-8") as _handle:
+    _ROWS = list(csv.DictReader(_handle))
+STYLE_DIMS = tuple(r["name"] for r in _ROWS if r["panel"] == "style")
+OFF_AXIS = tuple(r["name"] for r in _ROWS if r["panel"] == "off_axis")
 
 
 def prompt_text(body: dict) -> str:
     return "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
 
 
+def first_prompt(body: dict) -> str:
+    return str((body.get("messages") or [{}])[0].get("content", ""))
+
+
 def is_generation(body: dict) -> bool:
-    msgs = body.get("messages") or []
-    return bool(msgs) and msgs[0].get("role") == "system"
+    """Judge prompts show two responses; generation prompts (either layout) do not."""
+    return bool(body.get("messages")) and "Response A:" not in first_prompt(body)
 
 
 def criterion_of(body: dict) -> str | None:
     if is_generation(body):
         return None
-    first = str((body.get("messages") or [{}])[0].get("content", ""))
+    first = first_prompt(body)
     if "off_axis_problem_likert" in first:
         return "confound"
     if "persona_echo_A" in first:
@@ -59,15 +70,27 @@ def is_judge(criterion: str | None = None) -> Callable[[dict], bool]:
 
 def default_judge_object(criterion: str) -> dict:
     if criterion == "axis":
-        return {"A_more_target_than_B": 4, "B_more_target_than_A": 2, "target_score_A": 4,
-                "target_score_B": 2, "target_reason": "A shows it more."}
+        return {"target_reason": "A shows it more.", "A_more_target_than_B": 4.2}
     if criterion == "style":
-        obj = {f"{d}_{s}": 4 for d in STYLE_DIMS for s in "AB"}
+        obj = {"style_reason": "Similar style."}
+        obj.update({f"{d}_{s}": 4.0 for d in STYLE_DIMS for s in "AB"})
         obj.update(persona_echo_A=False, persona_echo_B=False, refusal_or_ai_break_A=False,
-                   refusal_or_ai_break_B=False, style_reason="Similar style.")
+                   refusal_or_ai_break_B=False)
         return obj
-    return {"off_axis_problem_likert": 2, "likely_spurious_axis": "none",
-            "usable_for_training": True, "confound_reason": "Differs on the axis only."}
+    obj = {"confound_reason": "Differs on the axis only."}
+    obj.update({f"{c}_likert": 1.5 for c in OFF_AXIS})
+    obj.update(off_axis_problem_likert=2.0, likely_spurious_axis="none", usable_for_training=True)
+    return obj
+
+
+def persona_line(body: dict) -> str:
+    """What a generation prompt says before the scenario: the system message, or the user
+    turn's first paragraph (upstream's layout); '' for the control arm."""
+    messages = body["messages"]
+    if messages[0].get("role") == "system":
+        return messages[0]["content"]
+    head = messages[0]["content"].split("\n\n")[0]
+    return "" if head.startswith("Scenario:") else head
 
 
 def default_responder(body: dict):
@@ -75,8 +98,7 @@ def default_responder(body: dict):
     text = prompt_text(body)
     if is_generation(body):
         h = hashlib.md5(text.encode()).hexdigest()[:8]
-        system = body["messages"][0]["content"]
-        return f"[{system}] Considering this carefully ({h}), I would act openly and explain."
+        return f"[{persona_line(body)}] Considering this carefully ({h}), I would act openly and explain."
     obj = default_judge_object(criterion_of(body))
     return "Here is my rating:\n```json\n" + json.dumps(obj) + "\n```\nHope this helps."
 
@@ -100,6 +122,8 @@ class FakeLLM:
         self.keep_bodies = True
         self.rules: list[Fault] = []
         self.delay = 0.0            # added to every reply (used by the kill/resume test)
+        self.no_cost_models: set[str] = set()   # their usage has tokens but no cost
+        self.reported: dict[str, float] = {}    # usage summed over every answer sent
 
     def add_fault(self, kind: str, match=None, times: int = 1, **opts) -> None:
         with self.lock:
@@ -153,6 +177,11 @@ class FakeLLM:
             "usage": {"prompt_tokens": ptoks, "completion_tokens": ctoks,
                       "total_tokens": ptoks + ctoks, "cost": round((ptoks + ctoks) * 1e-6, 8)},
         }
+        if body.get("model") in self.no_cost_models:   # like a server that reports no cost
+            del payload["usage"]["cost"]
+        with self.lock:
+            for key, value in payload["usage"].items():
+                self.reported[key] = self.reported.get(key, 0) + value
         return 200, {}, json.dumps(payload).encode(), delay
 
 

@@ -14,6 +14,10 @@ import pytest
 from collect_helpers import (KEY_ENV, ROOT, SECRET, collect_args, dump_all_text, q, run_cli,
                       write_candidates)
 from fakeserver import criterion_of, is_generation, is_judge
+from warehouse.judge_schema import V3_CRITERIA
+
+# one judge, both A/B orders: 4 axis calls, then one style and one confound call
+CALLS_PER_JUDGE = 6
 
 
 def summary_value(out: str, label: str) -> int:
@@ -29,29 +33,30 @@ def test_collect_writes_everything_and_rerun_makes_no_request(tmp_path, fake, se
     db = tmp_path / "w.duckdb"
     assert run_cli(collect_args(db, fake.base_url, files)) == 0
     n_pairs = files["n"]
-    assert fake.llm.requests == n_pairs * 2 + n_pairs * 4
+    assert fake.llm.requests == n_pairs * 2 + n_pairs * CALLS_PER_JUDGE
 
     pairs = q(db, "select pair_id, pos_label, pos_response, neg_response, error, pos_prompt, "
-                  "neg_prompt, template_text, generator_model from raw.pairs")
+                  "neg_prompt, template_text, generator_model, prompt_set from raw.pairs")
     assert len(pairs) == n_pairs
-    for pid, label, pos, neg, err, pos_prompt, neg_prompt, tpl, gen in pairs:
+    for pid, label, pos, neg, err, pos_prompt, neg_prompt, tpl, gen, prompt_set in pairs:
         assert err is None and pos and neg and label in ("A", "B")
         assert "{persona}" in tpl and "alpha" in pos_prompt and "omega" in neg_prompt
-        assert gen == "gen/model"
+        assert gen == "gen/model" and prompt_set == "user_turn"
     assert {p[1] for p in pairs} == {"A", "B"}  # both orders occur
     rows = q(db, "select j.criterion, j.pos_label = p.pos_label, j.output is not null, j.error, "
                  "j.prompt_hash from raw.judgments j join raw.pairs p using (pair_id)")
-    assert len(rows) == n_pairs * 4
-    assert {r[0] for r in rows} == {"positive_axis", "negative_axis", "style", "confound"}
+    assert len(rows) == n_pairs * CALLS_PER_JUDGE
+    assert {r[0] for r in rows} == set(V3_CRITERIA)
     assert all(r[1] and r[2] and r[3] is None and len(r[4]) == 16 for r in rows)
-    # keys exactly as ARCHITECTURE.md
+    # keys exactly as the v3 protocol (warehouse/judge_schema.py)
     (style,) = q(db, "select output from raw.judgments where criterion='style' limit 1")[0]
-    assert set(json.loads(style)) >= {"verbosity_A", "formality_B", "persona_echo_A",
+    assert set(json.loads(style)) >= {"verbosity_A", "incoherence_B", "persona_echo_A",
                                       "refusal_or_ai_break_B", "style_reason"}
     assert q(db, "select count(*) from raw.api_calls")[0][0] == fake.llm.requests
     (m,) = q(db, "select measurement_id, judge_models, seed, source_format, params::varchar "
                  "from raw.measurements")
     assert m[1] == ["judge/one"] and m[2] == 23 and m[3] == "collect"
+    assert m[0].endswith("/gen/model")
     assert q(db, "select kind, n_records from raw.loads") == [("collect", n_pairs)]
 
     before = fake.llm.requests
@@ -78,9 +83,10 @@ def test_new_judge_reuses_generations(tmp_path, fake, secret, capfd):
     assert run_cli(collect_args(db, fake.base_url, files)) == 0
     before = fake.llm.requests
     assert run_cli(collect_args(db, fake.base_url, files, judges=("judge/one", "judge/two"))) == 0
-    assert fake.llm.requests - before == files["n"] * 4  # only the new judge's calls
+    # only the new judge's axis calls: style and confound stay with the first judge
+    assert fake.llm.requests - before == files["n"] * 4
     assert q(db, "select judge_model, count(*) from raw.judgments group by all order by 1") == [
-        ("judge/one", files["n"] * 4), ("judge/two", files["n"] * 4)]
+        ("judge/one", files["n"] * CALLS_PER_JUDGE), ("judge/two", files["n"] * 4)]
     assert q(db, "select count(*) from raw.pairs")[0][0] == files["n"]
 
 
@@ -97,12 +103,12 @@ def test_transient_faults_are_retried_and_counted(tmp_path, fake, secret, capfd)
     assert time.monotonic() - t0 >= 1.0, "Retry-After: 1 was not honoured"
     out, err = capfd.readouterr()
     assert summary_value(out, "retries") == 6
-    assert summary_value(out, "failed") == 0
+    assert summary_value(out, "calls failed") == 0
     assert fake.llm.faults_served == {"status": 4, "slow": 1, "malformed_body": 1}
     n = files["n"]
-    assert fake.llm.requests == n * 6 + 6
+    assert fake.llm.requests == n * (2 + CALLS_PER_JUDGE) + 6
     assert q(db, "select count(*), count(error) from raw.pairs") == [(n, 0)]
-    assert q(db, "select count(*), count(error) from raw.judgments") == [(n * 4, 0)]
+    assert q(db, "select count(*), count(error) from raw.judgments") == [(n * CALLS_PER_JUDGE, 0)]
     (attempts,) = q(db, "select sum(attempts) - count(*) from raw.api_calls")[0]
     assert attempts == 6  # each answer records the attempts it took
     assert SECRET not in out + err
@@ -113,9 +119,9 @@ def test_exhausted_retries_become_error_rows(tmp_path, fake, secret, capfd):
     db = tmp_path / "w.duckdb"
 
     def first_pair_pos_generation(body):
-        return is_generation(body) and "alpha0-kind" in body["messages"][0]["content"] \
-            and "variant 0" in body["messages"][0]["content"] and "number 0" in \
-            body["messages"][1]["content"]
+        text = body["messages"][0]["content"]
+        return is_generation(body) and "alpha0-kind" in text and "variant 0" in text \
+            and "number 0" in text
 
     def one_confound(body):
         return criterion_of(body) == "confound" and "number 1" in body["messages"][0]["content"] \
@@ -123,7 +129,7 @@ def test_exhausted_retries_become_error_rows(tmp_path, fake, secret, capfd):
 
     fake.llm.add_fault("status", code=500, match=first_pair_pos_generation, times=100)
     fake.llm.add_fault("status", code=429, match=one_confound, times=100)
-    assert run_cli(collect_args(db, fake.base_url, files, "--max-attempts", "3")) == 0
+    assert run_cli(collect_args(db, fake.base_url, files, "--max-attempts", "3")) == 1
     out, _ = capfd.readouterr()
     pair_err = q(db, "select error, pos_response from raw.pairs where error is not null")
     assert len(pair_err) == 1
@@ -138,29 +144,29 @@ def test_exhausted_retries_become_error_rows(tmp_path, fake, secret, capfd):
     for crit, output, raw, error in judge_err:
         assert crit == "confound" and output is None and raw is None
         assert error.startswith("HTTP 429") and "gave up after 3 attempts" in error
-    # every planned pair has exactly one row; every judgable pair has all four criteria
+    # every planned pair has exactly one row; every judgable pair has every criterion
     assert q(db, "select count(*) from raw.pairs")[0][0] == files["n"]
-    assert q(db, "select count(*) from raw.judgments")[0][0] == (files["n"] - 1) * 4
+    assert q(db, "select count(*) from raw.judgments")[0][0] == (files["n"] - 1) * CALLS_PER_JUDGE
     assert summary_value(out, "generation errors") == 1
+    assert summary_value(out, "pairs failed") == 1 + len(judge_err)
 
     # a re-run does not call again for rows already final (error rows included) ...
     before = fake.llm.requests
-    assert run_cli(collect_args(db, fake.base_url, files, "--max-attempts", "3")) == 0
+    assert run_cli(collect_args(db, fake.base_url, files, "--max-attempts", "3")) == 1
     assert fake.llm.requests == before
-    # ... unless asked to retry judge errors; the fault is gone now
+    # ... unless asked to retry judge errors; the fault is gone now (the generation error stays)
     fake.llm.rules.clear()
-    assert run_cli(collect_args(db, fake.base_url, files, "--retry-errors")) == 0
+    assert run_cli(collect_args(db, fake.base_url, files, "--retry-errors")) == 1
     assert fake.llm.requests - before == len(judge_err)
     assert q(db, "select count(*) from raw.judgments where error is null")[0][0] == \
-        (files["n"] - 1) * 4
+        (files["n"] - 1) * CALLS_PER_JUDGE
 
 
 def test_invalid_judge_output_retried_once_then_error_row(tmp_path, fake, secret, capfd):
     files = write_candidates(tmp_path / "cand", n_templates=1, n_pairs=2, n_scenarios=2)
     db = tmp_path / "w.duckdb"
     bad_style = '{"verbosity_A": 4, oops this is not json'
-    oob = json.dumps({"A_more_target_than_B": 4, "B_more_target_than_A": 2,
-                      "target_score_A": 9, "target_score_B": 2, "target_reason": "x"})
+    oob = json.dumps({"target_reason": "x", "A_more_target_than_B": 9})
 
     def pair_of(pp, sc):  # generations echo their system prompt, so judges see the personas
         return lambda b: f"alpha{pp}-kind" in str(b) and f"number {sc}" in str(b)
@@ -168,15 +174,15 @@ def test_invalid_judge_output_retried_once_then_error_row(tmp_path, fake, secret
     # style of pair (pp0, sc0): malformed once, then fine -> retried, success
     fake.llm.add_fault("content", content=bad_style,
                        match=lambda b: criterion_of(b) == "style" and pair_of(0, 0)(b), times=1)
-    # positive axis of pair (pp0, sc1): out of range twice -> error row with the raw text
-    fake.llm.add_fault("content", content=oob, times=2, match=lambda b: criterion_of(b) == "axis"
-                       and 'Target behaviour ("alpha0-kind")' in str(b) and pair_of(0, 1)(b))
+    # positive axis of pair (pp0, sc1), both orders: out of range twice -> error rows with the raw text
+    fake.llm.add_fault("content", content=oob, times=4, match=lambda b: criterion_of(b) == "axis"
+                       and "helps people (axis 0)" in str(b) and pair_of(0, 1)(b))
     # pair (pp1, sc0): empty positive generation; pair (pp1, sc1): truncated negative
     fake.llm.add_fault("content", content="", match=lambda b: is_generation(b) and
                        "alpha1-kind" in str(b) and "number 0" in str(b), times=1)
     fake.llm.add_fault("finish_length", match=lambda b: is_generation(b) and
                        "omega1-cold" in str(b) and "number 1" in str(b), times=1)
-    assert run_cli(collect_args(db, fake.base_url, files)) == 0
+    assert run_cli(collect_args(db, fake.base_url, files)) == 1
     out, err = capfd.readouterr()
 
     errs = dict(q(db, "select scenario_id || '/' || persona_pair_id, error from raw.pairs"))
@@ -186,17 +192,16 @@ def test_invalid_judge_output_retried_once_then_error_row(tmp_path, fake, secret
 
     rows = q(db, "select p.scenario_id, j.criterion, j.output is null, j.raw_text, j.error "
                  "from raw.judgments j join raw.pairs p using (pair_id) order by 1, 2")
-    assert len(rows) == 8  # two judgable pairs x four criteria, one row each
+    assert len(rows) == 2 * CALLS_PER_JUDGE  # two judgable pairs x every criterion, one row each
     failed = [r for r in rows if r[4] is not None]
-    assert len(failed) == 1
-    sc, crit, out_null, raw, error = failed[0]
-    assert sc == "sc1" and crit == "positive_axis" and out_null
-    assert raw == oob and "target_score_A=9 out of range 1-5" in error
+    assert [r[:2] for r in failed] == [("sc1", "positive_axis_forward"), ("sc1", "positive_axis_reverse")]
+    for sc, crit, out_null, raw, error in failed:
+        assert out_null and raw == oob and "A_more_target_than_B=9 out of range 1.0-5.0" in error
     style = [r for r in rows if r[0] == "sc0" and r[1] == "style"][0]
     assert style[4] is None and not style[2]
     assert "re-asked after invalid output" in out
-    assert summary_value(out, "re-asked after invalid output") == 2
-    assert summary_value(out, "errors,") == 1  # judgments: 8 written, 1 errors
+    assert summary_value(out, "re-asked after invalid output") == 3
+    assert summary_value(out, "errors,") == 2  # judgments: 12 written, 2 errors
 
 
 def test_key_in_error_bodies_is_redacted(tmp_path, fake, secret, capfd):
@@ -213,7 +218,7 @@ def test_key_in_error_bodies_is_redacted(tmp_path, fake, secret, capfd):
 
     fake.llm.handle = echo_auth
     fake.httpd.llm = fake.llm
-    assert run_cli(collect_args(db, fake.base_url, files)) == 0
+    assert run_cli(collect_args(db, fake.base_url, files)) == 3   # nothing succeeded
     out, err = capfd.readouterr()
     (error,) = q(db, "select error from raw.pairs")[0]
     assert "HTTP 401 (not retried)" in error and "***" in error
@@ -243,7 +248,7 @@ def test_dry_run_records_plan_and_calls_nothing(tmp_path, fake, secret):
     plan = [json.loads(line) for line in plan_file.read_text().splitlines()]
     assert len(plan) == files["n"]
     assert {p["pos_label"] for p in plan} == {"A", "B"}
-    assert all(p["pos_prompt"].startswith("You are a alpha") for p in plan)
+    assert all(p["pos_messages"][0]["content"].startswith("You are a alpha") for p in plan)
     # the real run uses exactly the planned pairs and labels
     assert run_cli(collect_args(db, fake.base_url, files)) == 0
     assert sorted(q(db, "select pair_id, pos_label from raw.pairs")) == \
@@ -281,12 +286,12 @@ def test_candidates_from_ingested_tables_and_runs_command(tmp_path, fake, secret
     capfd.readouterr()
     assert run_cli(["--db", str(db), "runs"]) == 0
     out = capfd.readouterr().out
-    assert "gen/model" in out and "judge/one" in out and f" {files['n'] * 4} " in out
+    assert "gen/model" in out and "judge/one" in out and f" {files['n'] * CALLS_PER_JUDGE} " in out
     assert run_cli(["--db", str(db), "runs", "--json"]) == 0
     (row,) = [json.loads(line) for line in capfd.readouterr().out.splitlines()]
-    assert row["n_pairs"] == files["n"] and row["n_judgments"] == files["n"] * 4
-    assert row["n_api_calls"] == files["n"] * 6 and row["prompt_tokens"] + row["completion_tokens"] > 0
-    assert row["cost"] > 0
+    assert row["n_pairs"] == files["n"] and row["n_judgments"] == files["n"] * CALLS_PER_JUDGE
+    assert row["n_api_calls"] == files["n"] * (2 + CALLS_PER_JUDGE)
+    assert row["prompt_tokens"] + row["completion_tokens"] > 0 and row["cost"] > 0
 
 
 def test_registered_in_psw_cli(tmp_path, fake, secret, capfd):
@@ -334,7 +339,7 @@ def test_hf_generator_dispatch(tmp_path, fake, secret, monkeypatch, capfd):
     assert calls[1] == ("batch", 4, 400, 0.0)
     assert run_cli(argv) == 0
     assert len(calls) == 2, "a resumed run with nothing to generate must not load the model"
-    assert fake.llm.requests == 2 * 4  # judges only
+    assert fake.llm.requests == 2 * CALLS_PER_JUDGE  # judges only
     rows = q(db, "select generator_model, pos_response, error from raw.pairs")
     assert all(g == "hf:/models/tiny" and r.startswith("local reply to You are a alpha")
                and e is None for g, r, e in rows)
@@ -354,7 +359,7 @@ def test_killed_run_resumes_without_duplicates(tmp_path, fake, secret, sig):
     files = write_candidates(tmp_path / "cand", n_templates=3, n_pairs=2, n_scenarios=4)
     db = tmp_path / "w.duckdb"
     n = files["n"]
-    total = n * 6
+    total = n * (2 + CALLS_PER_JUDGE)
     fake.llm.delay = 0.03
     argv = collect_args(db, fake.base_url, files, "--concurrency", "4")
     env = {**os.environ, KEY_ENV: SECRET}
@@ -380,7 +385,7 @@ def test_killed_run_resumes_without_duplicates(tmp_path, fake, secret, sig):
     assert q(db, "select count(*), count(distinct pair_id), count(error) from raw.pairs") == \
         [(n, n, 0)]
     assert q(db, "select count(*), count(distinct (pair_id, judge_model, criterion)), "
-                 "count(error) from raw.judgments") == [(n * 4, n * 4, 0)]
+                 "count(error) from raw.judgments") == [(n * CALLS_PER_JUDGE, n * CALLS_PER_JUDGE, 0)]
     # every distinct call answered once in the cache; nothing already stored was asked again
     assert q(db, "select count(*) from raw.api_calls")[0][0] == total
     assert fake.llm.requests - asked == total - landed
@@ -396,13 +401,14 @@ def test_connection_errors_exhaust_into_error_rows(tmp_path, secret, capfd):
         port = s.getsockname()[1]
     files = write_candidates(tmp_path / "cand", 1, 1, 2)
     db = tmp_path / "w.duckdb"
+    # nothing listening: every call fails, and the exit status says nothing succeeded
     assert run_cli(collect_args(db, f"http://127.0.0.1:{port}/v1", files,
-                                "--max-attempts", "2")) == 0
+                                "--max-attempts", "2")) == 3
     out, err = capfd.readouterr()
     rows = q(db, "select error from raw.pairs")
     assert len(rows) == 2
     assert all("connection error" in e and "gave up after 2 attempts" in e for (e,) in rows)
-    assert summary_value(out, "retries") == 4 and summary_value(out, "failed") == 4
+    assert summary_value(out, "retries") == 4 and summary_value(out, "calls failed") == 4
     assert SECRET not in out + err + dump_all_text(db)
 
 
@@ -437,10 +443,12 @@ def test_hf_generator_with_the_real_local_generator(tmp_path, fake, secret):
     argv = collect_args(db, fake.base_url, files, "--max-tokens", "8")
     argv[argv.index("gen/model")] = f"hf:{tmp_path / 'tiny'}"
     assert run_cli(argv) == 0
-    assert fake.llm.requests == 2 * 4          # the judges only
-    rows = q(db, "select generator_model, pos_response, error from raw.pairs")
-    assert len(rows) == 2 and all(g.startswith("hf:") for g, _, _ in rows)
-    assert q(db, "select count(*) from raw.judgments")[0][0] == 8
+    rows = q(db, "select generator_model, pos_response, error, pos_response = neg_response from raw.pairs")
+    assert len(rows) == 2 and all(g.startswith("hf:") for g, _, _, _ in rows)
+    # the judges only; when a random model writes the same text for both poles, the swapped
+    # axis questions are the forward ones again, answered from the cache
+    assert fake.llm.requests == sum(CALLS_PER_JUDGE - 2 * same for *_, same in rows)
+    assert q(db, "select count(*) from raw.judgments")[0][0] == 2 * CALLS_PER_JUDGE
     before = fake.llm.requests
     assert run_cli(argv) == 0                  # resumes: nothing to generate or judge
     assert fake.llm.requests == before

@@ -24,15 +24,10 @@ judgments as (
     group by measurement_id
 ),
 
-calls as (
-    select
-        measurement_id,
-        count(*) as n_api_calls,
-        sum(prompt_tokens) as prompt_tokens,
-        sum(completion_tokens) as completion_tokens,
-        sum(cost) as cost,
-    from {{ ref('stg_raw__api_calls') }}
-    group by measurement_id
+calls as (  -- the costs mart owns usage and pricing
+    select measurement_id, n_calls as n_api_calls, prompt_tokens, completion_tokens, cost,
+    from {{ ref('costs') }}
+    where grain = 'measurement'
 ),
 
 final as (

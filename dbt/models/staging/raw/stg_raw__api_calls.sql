@@ -5,18 +5,19 @@ with source as (
 renamed as (
     select
         -- ids
-        cache_key,
+        cache_key as api_call_id,
         measurement_id,
+        pair_id,
         model,
-        base_url,
+        purpose,
+        case when purpose like 'generation%' then 'generation' when purpose is not null then 'judge' end
+            as call_kind,
         -- numerics
         coalesce(prompt_tokens, 0) as prompt_tokens,
         coalesce(completion_tokens, 0) as completion_tokens,
-        cost,
+        cost as reported_cost,
         attempts,
         latency_s,
-        -- text
-        finish_reason,
         -- timestamps
         created_at,
     from source

@@ -1,0 +1,59 @@
+{#- The model matrix (upstream's template x model summary): how a template (or a cell's
+    template x persona pair) holds up across generator models. Written once, used by
+    template_model_scores and template_pair_model_scores. -#}
+
+{#- (metric column in template_pair_scores, name in the matrix marts) -#}
+{% macro model_matrix_metrics() -%}
+    {{ return([
+        ('strict_pass_rate', 'strict_pass_rate'),
+        ('mean_axis_delta', 'axis_delta'),
+        ('mean_off_axis_problem', 'off_axis_problem'),
+        ('mean_axis_delta_judge_std', 'judge_std'),
+        ('mean_max_style_abs_delta', 'style_delta'),
+        ('persona_echo_rate', 'persona_echo_rate'),
+        ('refusal_or_ai_break_rate', 'refusal_or_ai_break_rate'),
+    ]) }}
+{%- endmacro %}
+
+{#- One row per generator model x template x persona pair: the model's cells of that pair
+    (one per measurement) pooled by their successful pairs, and the upstream score of the
+    pooled means. Cells without a successful pair or without a generator are left out. -#}
+{% macro model_cells(cells_relation) -%}
+    select
+        generator_model,
+        template_id,
+        any_value(template_text) as template_text,
+        persona_pair_id,
+        sum(n_success) as n_success,
+        list(cell_id order by cell_id) as cell_ids,
+        {%- for column, name in model_matrix_metrics() %}
+        sum({{ column }} * n_success) filter (where {{ column }} is not null)
+            / sum(n_success) filter (where {{ column }} is not null) as {{ column }},
+        {%- endfor %}
+    from {{ cells_relation }}
+    where generator_model is not null and n_success > 0
+        and mean_axis_delta is not null and mean_off_axis_problem is not null
+    group by generator_model, template_id, persona_pair_id
+{%- endmacro %}
+
+{#- Across the models of a group: the score's mean, sample std (0 for one model), inclusive
+    25th percentile and t = mean / (std / sqrt(k)) (0 when both are 0, null when only the
+    standard error is 0), and each metric's mean and sample std. -#}
+{% macro across_models(score) -%}
+        count(distinct generator_model) as model_count,
+        list(distinct generator_model order by generator_model) as models,
+        map(list(generator_model order by generator_model), list({{ score }} order by generator_model))
+            as model_scores,
+        avg({{ score }}) as score_mean,
+        coalesce(stddev_samp({{ score }}), 0.0) as score_std,
+        quantile_cont({{ score }}, 0.25) as score_p25,
+        case
+            when coalesce(stddev_samp({{ score }}), 0.0) > 0
+                then avg({{ score }}) / (stddev_samp({{ score }}) / sqrt(count(*)))
+            when avg({{ score }}) = 0 then 0.0
+        end as score_t,
+        {%- for column, name in model_matrix_metrics() %}
+        avg({{ column }}) as {{ name }}_mean,
+        coalesce(stddev_samp({{ column }}), 0.0) as {{ name }}_std,
+        {%- endfor %}
+{%- endmacro %}
