@@ -1,7 +1,9 @@
-{{ config(materialized='incremental', unique_key='pair_id', incremental_strategy='delete+insert') }}
+{{ config(materialized='incremental', unique_key='pair_id', incremental_strategy='delete+insert',
+          on_schema_change='sync_all_columns') }}
 -- Pairs from exported examples files, parsed once: a build reads only the records loaded
 -- since the last build. A later export of the same pair (same measurement, template,
--- persona pair, scenario, sample) replaces the earlier one.
+-- persona pair, scenario, sample) replaces the earlier one. v3 exports carry more per-pair
+-- numbers, read under upstream's names in one parse (macros/exported_v3.sql).
 with exported as (
     select *
     from {{ ref('stg_raw__exported_pairs') }}
@@ -18,6 +20,14 @@ latest as (
         *,
     from exported
     qualify row_number() over (partition by pair_id order by loaded_at desc, line_no desc) = 1
+),
+
+with_v3 as (
+    select
+        *,
+        {{ exported_v3_fields('record') }} as v3,
+        json_transform(axis_judgments, '{{ exported_judge_axis_type() }}') as judge_axis,
+    from latest
 ),
 
 final as (
@@ -41,17 +51,23 @@ final as (
         is_error,
         case when is_error then 0 else coalesce(len(judge_models), 1) end as n_judges,
         judge_models,
-        null::map(varchar, double) as axis_delta_by_judge,
+        map_from_entries(list_transform(judge_axis, lambda judge: {'k': judge.judge_model, 'v': judge.axis_delta}))
+            as axis_delta_by_judge,
         axis_delta,
         axis_delta_judge_std,
         axis_judge_mean_abs_disagreement,
         positive_delta,
         negative_delta,
-        pairwise_positive_delta,
-        pairwise_negative_delta,
+        -- a v3 export carries its judges' pairwise deltas, not their mean
+        coalesce(pairwise_positive_delta, list_avg(list_transform(judge_axis, lambda judge: judge.pairwise_positive_delta)))
+            as pairwise_positive_delta,
+        coalesce(pairwise_negative_delta, list_avg(list_transform(judge_axis, lambda judge: judge.pairwise_negative_delta)))
+            as pairwise_negative_delta,
+        list_avg(list_transform(judge_axis, lambda judge: (abs(judge.positive_forward_delta - judge.positive_reverse_delta)
+            + abs(judge.negative_forward_delta - judge.negative_reverse_delta)) / 2)) as axis_order_disagreement,
         off_axis_problem,
         max_style_abs_delta,
-        {{ style_map_from_export('record') }} as style_deltas,
+        {{ exported_v3_columns('v3') }}
         is_usable_for_training,
         has_persona_echo,
         has_refusal_or_ai_break,
@@ -64,9 +80,10 @@ final as (
         is_strict_pass as exported_is_strict_pass,
         null::varchar as partial_judge_error,
         axis_judgments::varchar as exported_axis_judgments,
+        judge_axis as exported_judge_axis,
         'exported' as metrics_origin,
         loaded_at,
-    from latest
+    from with_v3
 )
 
 select * from final
