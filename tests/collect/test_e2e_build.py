@@ -49,11 +49,12 @@ def responder(body):
         s = int(re.search(r"number (\d)", text).group(1))
         if pole == "omega" and generation_fails(int(t), int(p), s):
             return ""
-        return f"[{body['messages'][0]['content']}] My answer to situation {s}."
+        # a tag for the pole, not the persona text itself (a verbatim persona text is an echo)
+        return f"[{pole} {p} {t}] My answer to situation {s}."
     # the judge prompt lists response A before response B; each response starts with its
-    # system prompt in brackets, which says which pole wrote it
+    # tag in brackets, which says which pole wrote it
     marks = [(m.start(), m.group(1), int(m.group(2)), int(m.group(3)))
-             for m in re.finditer(r"\[You are a (alpha|omega)(\d)-\w+ person, variant (\d)\.\]", text)]
+             for m in re.finditer(r"\[(alpha|omega) (\d) (\d)\]", text)]
     (_, first, p, t), (_, second, _, _) = marks[:2]
     s = int(re.search(r"number (\d)", text).group(1))
     j = JUDGES.index(body["model"])
