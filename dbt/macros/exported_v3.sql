@@ -12,26 +12,27 @@
         'pos_persona_echo_hits': 'varchar[]', 'neg_persona_echo_hits': 'varchar[]'}) }}
 {%- endmacro %}
 
-{% macro exported_v3_paths() -%}
+{% macro exported_v3_paths(panels) -%}
     {%- set paths = [] -%}
     {%- for name in exported_v3_scalars() %}{% do paths.append(name) %}{% endfor -%}
-    {%- for dim in judge_panel('style') %}{% do paths.append('style_delta_' ~ dim ~ '_pos_minus_neg') %}{% endfor -%}
-    {%- for category in judge_panel('off_axis') %}{% do paths.append('off_axis_' ~ category) %}{% endfor -%}
+    {%- for dim in panels['style'] %}{% do paths.append('style_delta_' ~ dim ~ '_pos_minus_neg') %}{% endfor -%}
+    {%- for category in panels['off_axis'] %}{% do paths.append('off_axis_' ~ category) %}{% endfor -%}
     {{ return(paths) }}
 {%- endmacro %}
 
-{% macro exported_v3_fields(record) -%}
+{#- The fields of `record`, as a list of strings; `panels` is judge_panels(). -#}
+{% macro exported_v3_fields(record, panels) -%}
     json_extract_string({{ record }}, [
-        {%- for path in exported_v3_paths() %}'$."{{ path }}"'{{ ', ' if not loop.last }}{% endfor -%}
+        {%- for path in exported_v3_paths(panels) %}'$."{{ path }}"'{{ ', ' if not loop.last }}{% endfor -%}
     ])
 {%- endmacro %}
 
 {#- The typed columns, from the list `fields` that exported_v3_fields returned (each ends with a comma). -#}
-{% macro exported_v3_columns(fields) -%}
+{% macro exported_v3_columns(fields, panels) -%}
     {%- set scalars = exported_v3_scalars() -%}
     {%- set n = scalars | length -%}
-    {%- set style_dims = judge_panel('style') -%}
-    {%- set categories = judge_panel('off_axis') -%}
+    {%- set style_dims = panels['style'] -%}
+    {%- set categories = panels['off_axis'] -%}
     {%- for name, type in scalars.items() %}
         {%- set value = fields ~ '[' ~ loop.index ~ ']' %}
         {{ value ~ '::json::varchar[]' if type == 'varchar[]' else value ~ '::' ~ type }} as

@@ -48,6 +48,6 @@
                      'recommended_max_off_axis_problem', 'recommended_max_style_abs_delta'] -%}
     {%- set values = {} -%}
     {%- for name in names -%}{%- do values.update({name: var(name)}) -%}{%- endfor -%}
-    {%- do values.update({'judge_panels': {'style': judge_panel('style'), 'off_axis': judge_panel('off_axis')}}) -%}
+    {%- do values.update({'judge_panels': judge_panels()}) -%}
     {{ tojson(values, sort_keys=true) | replace("'", "''") }}
 {%- endmacro %}

@@ -3,6 +3,7 @@
     Upstream's naming: for a per-pair number X the group has mean_X, for a flag Y it has Y_rate;
     one column per style dimension and off-axis category of the judge panels (the seed). -#}
 {% macro pair_metric_means() -%}
+        {%- set panels = judge_panels() %}
         count(*) filter (where not is_error) as n_success,
         count(*) filter (where is_error) as n_errors,
         count(*) as n_planned,
@@ -36,10 +37,10 @@
             as persona_echo_hit_rate,
         avg((len(pos_refusal_phrase_hits) + len(neg_refusal_phrase_hits) > 0)::int) filter (where not is_error)
             as refusal_phrase_hit_rate,
-        {%- for category in judge_panel('off_axis') %}
+        {%- for category in panels['off_axis'] %}
         avg(off_axis_likerts['{{ category }}']) filter (where not is_error) as mean_off_axis_{{ category }},
         {%- endfor %}
-        {%- for dim in judge_panel('style') %}
+        {%- for dim in panels['style'] %}
         avg(style_deltas['{{ dim }}']) filter (where not is_error) as mean_style_delta_{{ dim }}_pos_minus_neg,
         {%- endfor %}
 {%- endmacro %}
@@ -47,7 +48,8 @@
 {#- The columns pair_metric_means adds per judge panel dimension, for the marts' select lists. -#}
 {% macro panel_mean_columns() -%}
     {%- set names = [] -%}
-    {%- for category in judge_panel('off_axis') %}{% do names.append('mean_off_axis_' ~ category) %}{% endfor -%}
-    {%- for dim in judge_panel('style') %}{% do names.append('mean_style_delta_' ~ dim ~ '_pos_minus_neg') %}{% endfor -%}
+    {%- set panels = judge_panels() -%}
+    {%- for category in panels['off_axis'] %}{% do names.append('mean_off_axis_' ~ category) %}{% endfor -%}
+    {%- for dim in panels['style'] %}{% do names.append('mean_style_delta_' ~ dim ~ '_pos_minus_neg') %}{% endfor -%}
     {{ return(names) }}
 {%- endmacro %}

@@ -4,10 +4,14 @@
 -- since the last build. A later export of the same pair (same measurement, template,
 -- persona pair, scenario, sample) replaces the earlier one. v3 exports carry more per-pair
 -- numbers, read under upstream's names in one parse (macros/exported_v3.sql).
+{%- set panels = judge_panels() %}
+{#- a table built before the v3 columns existed is rebuilt whole (its rows lack them) -#}
+{%- set stored = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
+    if is_incremental() else [] %}
 with exported as (
     select *
     from {{ ref('stg_raw__exported_pairs') }}
-    {% if is_incremental() %}
+    {% if 'exported_judge_axis' in stored %}
     where loaded_at > (select coalesce(max(loaded_at), '-infinity'::timestamp) from {{ this }})
     {% endif %}
 ),
@@ -25,7 +29,7 @@ latest as (
 with_v3 as (
     select
         *,
-        {{ exported_v3_fields('record') }} as v3,
+        {{ exported_v3_fields('record', panels) }} as v3,
         json_transform(axis_judgments, '{{ exported_judge_axis_type() }}') as judge_axis,
     from latest
 ),
@@ -67,7 +71,7 @@ final as (
             + abs(judge.negative_forward_delta - judge.negative_reverse_delta)) / 2)) as axis_order_disagreement,
         off_axis_problem,
         max_style_abs_delta,
-        {{ exported_v3_columns('v3') }}
+        {{ exported_v3_columns('v3', panels) }}
         is_usable_for_training,
         has_persona_echo,
         has_refusal_or_ai_break,
