@@ -55,8 +55,8 @@ final as (
         is_error,
         case when is_error then 0 else coalesce(len(judge_models), 1) end as n_judges,
         judge_models,
-        map_from_entries(list_transform(judge_axis, lambda judge: {'k': judge.judge_model, 'v': judge.axis_delta}))
-            as axis_delta_by_judge,
+        map_from_entries(list_transform(list_filter(judge_axis, lambda judge: judge.judge_model is not null),
+            lambda judge: {'k': judge.judge_model, 'v': judge.axis_delta})) as axis_delta_by_judge,
         axis_delta,
         axis_delta_judge_std,
         axis_judge_mean_abs_disagreement,
