@@ -1,5 +1,5 @@
-{#- The criteria of the order-swapped axis calls (upstream's v3 protocol, v3_protocol.md): each
-    target asked with the blind labels in the forward order and again swapped. -#}
+{#- The criteria of the order-swapped axis calls (upstream's v3 protocol): each target asked
+    with the blind labels in the forward order and again swapped. -#}
 {% macro order_swapped_criteria() -%}
-    ('positive_axis_forward', 'positive_axis_reverse', 'negative_axis_forward', 'negative_axis_reverse')
+    {{ return(['positive_axis_forward', 'positive_axis_reverse', 'negative_axis_forward', 'negative_axis_reverse']) }}
 {%- endmacro %}

@@ -9,14 +9,14 @@ with calls as (
         judge_model,
         prompt_hash,
         any_value(pos_label) as pos_label,
-        {%- for criterion in ['positive_axis_forward', 'positive_axis_reverse', 'negative_axis_forward', 'negative_axis_reverse'] %}
+        {%- for criterion in order_swapped_criteria() %}
         any_value((output ->> 'A_more_target_than_B')::double - 3)
             filter (where criterion = '{{ criterion }}' and not is_error) as {{ criterion }}_signed,
         {%- endfor %}
         string_agg(criterion || ': ' || coalesce(error, 'no output'), '; ' order by criterion)
             filter (where is_error) as judge_error,
     from {{ ref('stg_raw__judgments') }}
-    where criterion in {{ order_swapped_criteria() }}
+    where list_contains({{ sql_text_list(order_swapped_criteria()) }}, criterion)
     group by pair_id, judge_model, prompt_hash
 ),
 

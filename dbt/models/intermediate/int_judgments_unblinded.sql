@@ -9,7 +9,7 @@ with judgments as (
 
 order_swapped as (
     select distinct pair_id from {{ ref('stg_raw__judgments') }}
-    where criterion in {{ order_swapped_criteria() }}
+    where list_contains({{ sql_text_list(order_swapped_criteria()) }}, criterion)
 ),
 
 calls as (
@@ -38,10 +38,11 @@ unblinded as (
         positive_axis is not null and negative_axis is not null
             and style is not null and confound is not null as is_complete,
         pair_id in (select pair_id from order_swapped) as is_order_swapped,
-        -- whether this judge's style and confound calls count for the pair
-        case when pair_id in (select pair_id from order_swapped) then style is not null and confound is not null
-             else positive_axis is not null and negative_axis is not null and style is not null and confound is not null
-        end as is_style_confound_judge,
+        -- whether this judge's style and confound calls count for the pair: under the pilot protocol
+        -- only with its own axis calls, under the order-swapped one on their own
+        style is not null and confound is not null
+            and (pair_id in (select pair_id from order_swapped) or (positive_axis is not null and negative_axis is not null))
+            as is_style_confound_judge,
         -- target scores of each completion, read through the blinding
         (positive_axis ->> (case when pos_label = 'A' then 'target_score_A' else 'target_score_B' end))::double
             as pos_response_positive_score,
