@@ -11,22 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from warehouse.judge_schema import panel
+
 NUMBER_TYPES = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 
-# Style dimensions of the v2 and v3 exports (`style_delta_<dim>_pos_minus_neg`).
-# dbt reads the same list from the `style_dims` var; tests/core/test_style_dims.py keeps them equal.
-STYLE_DIMS = [
-    "helpfulness", "harmlessness_refusal", "honesty_truthfulness", "thoughtfulness_reasoning",
-    "task_context_shift", "coding_style", "multilinguality", "verbosity", "chattiness", "confidence",
-    "hedging", "vagueness", "warmth", "enthusiasm", "praise", "sycophancy", "directness", "formality",
-    "language_shift", "incoherence",
-]
+# Style dimensions (`style_delta_<dim>_pos_minus_neg`) and off-axis categories (`off_axis_<category>`)
+# of the v2 and v3 exports: the judge panels of the seed table that dbt reads too.
+STYLE_DIMS = list(panel("style"))
+OFF_AXIS_CATEGORIES = list(panel("off_axis"))
 
 
 @dataclass(frozen=True)
 class Check:
     field: str
-    kind: str                 # text (non-empty) | string | number | integer | boolean | scalar (text or integer)
+    kind: str                 # text (non-empty) | string (may be empty) | number | integer | boolean | list
+    #                           | scalar (a non-empty string or an integer)
     required: bool = True
     lo: float | None = None
     hi: float | None = None
@@ -55,7 +54,8 @@ IDENTITY = [
 ]
 
 EXAMPLES = [
-    Check("template", "text"), Check("persona_pair", "text"), Check("prompt", "text"), *IDENTITY,
+    # an empty template is the control arm (no persona text); a template without {persona} is engineered
+    Check("template", "string"), Check("persona_pair", "text"), Check("prompt", "text"), *IDENTITY,
     Check("pos_persona", "text", required=False), Check("neg_persona", "text", required=False),
     Check("pos_response", "text", when_ok_only=True),
     Check("neg_response", "text", when_ok_only=True),
@@ -73,6 +73,23 @@ EXAMPLES = [
     Check("pairwise_negative_delta", "number", required=False, lo=-2, hi=2, when_ok_only=True),
 ] + [Check(f"style_delta_{dim}_pos_minus_neg", "number", required=False, lo=-6, hi=6, when_ok_only=True)
      for dim in STYLE_DIMS]
+
+# v3 exports: several axis judges, the off-axis panel, lexical checks and the judge's own flags
+EXAMPLES += [
+    Check("axis_delta_judge_mean", "number", required=False, lo=-8, hi=8, when_ok_only=True),
+    Check("axis_delta_judge_std", "number", required=False, lo=0, hi=8, when_ok_only=True),
+    Check("axis_judge_mean_abs_disagreement", "number", required=False, lo=0, hi=16, when_ok_only=True),
+    Check("max_off_axis_category_likert", "number", required=False, lo=1, hi=7, when_ok_only=True),
+    Check("response_token_jaccard", "number", required=False, lo=0, hi=1, when_ok_only=True),
+    Check("pos_repeated_token_frac", "number", required=False, lo=0, hi=1, when_ok_only=True),
+    Check("neg_repeated_token_frac", "number", required=False, lo=0, hi=1, when_ok_only=True),
+    Check("judge_persona_echo", "boolean", required=False, when_ok_only=True),
+    Check("judge_refusal_or_ai_break", "boolean", required=False, when_ok_only=True),
+    Check("axis_judgments", "list", required=False, when_ok_only=True),
+] + [Check(f"{pole}_{hits}_hits", "list", required=False, when_ok_only=True)
+     for pole in ("pos", "neg") for hits in ("refusal_phrase", "persona_echo")
+] + [Check(f"off_axis_{category}", "number", required=False, lo=1, hi=7, when_ok_only=True)
+     for category in OFF_AXIS_CATEGORIES]
 
 # Published stats (`*_template_pair_stats.jsonl`, `*_template_stats.jsonl`, model-matrix rows):
 # numbers someone else computed, loaded to compare with ours. Only what places a row is checked.
@@ -128,6 +145,9 @@ def _check_sql(check: Check, index: dict[str, int]) -> str:
     elif check.kind == "scalar":
         ok = f"({jt} in ('BIGINT', 'UBIGINT') or ({jt} = 'VARCHAR' and regexp_matches({text}, '\\S')))"
         expect = "a non-empty string or an integer"
+    elif check.kind == "list":
+        ok = f"{jt} = 'ARRAY'"
+        expect = "a list"
     elif check.kind == "boolean":
         ok = f"{jt} = 'BOOLEAN'"
         expect = "true or false"

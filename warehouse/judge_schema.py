@@ -155,3 +155,70 @@ def problem(criterion: str, obj: Any, protocol: str | None = None) -> str | None
         if found:
             return found
     return None
+
+
+# --- The order-swapped protocol (upstream's v3; v3_protocol.md) ---------------------------------
+# Axis calls per judge and target, asked in both A/B orders, each {target_reason, A_more_target_than_B};
+# one style call and one confound call per pair, rated in floats. Kept apart from the pilot-era
+# specs above, which stay valid for old measurements.
+
+ORDER_SWAPPED_CRITERIA = ("positive_axis_forward", "positive_axis_reverse",
+                          "negative_axis_forward", "negative_axis_reverse")
+AXIS_RATING_STEP = 0.1
+
+
+def v3_problem(criterion: str, obj: Any) -> str | None:
+    """The first problem with a stored v3 judge object (an order-swapped axis call, or a style or
+    confound call rated in floats), or None. Reasons (free text) are optional."""
+    if not isinstance(obj, dict):
+        return f"expected a JSON object, got {type(obj).__name__}"
+    if criterion in ORDER_SWAPPED_CRITERIA:
+        return _float_problem(obj, "A_more_target_than_B", 1.0, 5.0, AXIS_RATING_STEP)
+    if criterion == "style":
+        return _v3_style_problem(obj)
+    if criterion == "confound":
+        return _v3_confound_problem(obj)
+    raise ValueError(f"unknown criterion {criterion}")
+
+
+def _v3_style_problem(obj: dict) -> str | None:
+    """Every dimension the call rates (`<dim>_A` and `<dim>_B`, at least one) is a float in
+    1.0..7.0; the persona echo and refusal flags are booleans."""
+    dims = sorted({k[:-2] for k in obj if k.endswith(("_A", "_B"))} - set(STYLE_FLAGS)) or list(panel("style"))
+    for key in [f"{dim}_{side}" for dim in dims for side in "AB"]:
+        found = _float_problem(obj, key, 1.0, 7.0)
+        if found:
+            return found
+    return _required(obj, {f"{flag}_{side}": ("bool", None, None) for flag in STYLE_FLAGS for side in "AB"})
+
+
+def _v3_confound_problem(obj: dict) -> str | None:
+    """Every `<category>_likert` the call rates and off_axis_problem_likert are floats in 1.0..7.0;
+    likely_spurious_axis is text and usable_for_training a boolean."""
+    likerts = sorted(k for k in obj if k.endswith("_likert") and k != "off_axis_problem_likert")
+    for key in ["off_axis_problem_likert", *likerts]:
+        found = _float_problem(obj, key, 1.0, 7.0)
+        if found:
+            return found
+    return _required(obj, {"likely_spurious_axis": ("str", None, None), "usable_for_training": ("bool", None, None)})
+
+
+def _float_problem(obj: dict, key: str, lo: float, hi: float, step: float | None = None) -> str | None:
+    if key not in obj:
+        return f"missing required field {key}"
+    value = obj[key]
+    steps = f" in steps of {step}" if step else ""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi \
+            or (step and abs(value - round(value / step) * step) > 1e-6):
+        return f"field {key}: expected a number in {lo}..{hi}{steps}, got {value!r}"
+    return None
+
+
+def _required(obj: dict, keys: dict[str, tuple]) -> str | None:
+    for key, (kind, lo, hi) in keys.items():
+        if key not in obj:
+            return f"missing required field {key}"
+        found = _value_problem(key, obj[key], kind, lo, hi)
+        if found:
+            return found
+    return None

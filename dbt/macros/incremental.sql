@@ -42,14 +42,16 @@
      where v.versioned_id = {{ column }})
 {%- endmacro %}
 
-{#- Every var that a stored derivation reads, as JSON: changing one rebuilds everything. -#}
+{#- Every var that a stored derivation reads, and the judge panels (the seed judge_dimensions),
+    as JSON: changing one rebuilds everything. -#}
 {% macro derivation_vars_json() -%}
-    {%- set names = ['style_dims', 'strict_min_axis_delta', 'strict_max_off_axis_problem',
+    {%- set names = ['lexical_stopwords', 'refusal_phrases', 'strict_min_axis_delta', 'strict_max_off_axis_problem',
                      'strict_max_style_abs_delta', 'strict_max_abs_word_delta_frac', 'recommended_min_n',
                      'recommended_min_strict_pass_rate', 'recommended_min_axis_delta',
                      'recommended_max_off_axis_problem', 'recommended_max_style_abs_delta',
                      'published_tolerance'] -%}
     {%- set values = {} -%}
     {%- for name in names -%}{%- do values.update({name: var(name)}) -%}{%- endfor -%}
+    {%- do values.update({'judge_panels': judge_panels()}) -%}
     {{ tojson(values, sort_keys=true) | replace("'", "''") }}
 {%- endmacro %}

@@ -1,6 +1,9 @@
 {#- The per-pair metrics averaged over a group of pairs (a cell, a template): successful
-    pairs only, failures counted apart. One list, so cells and templates pool alike. -#}
+    pairs only, failures counted apart. One list, so cells and templates pool alike.
+    Upstream's naming: for a per-pair number X the group has mean_X, for a flag Y it has Y_rate;
+    one column per style dimension and off-axis category of the judge panels (the seed). -#}
 {% macro pair_metric_means() -%}
+        {%- set panels = judge_panels() %}
         count(*) filter (where not is_error) as n_success,
         count(*) filter (where is_error) as n_errors,
         count(*) as n_planned,
@@ -20,4 +23,33 @@
         avg(has_refusal_or_ai_break::int) filter (where not is_error) as refusal_or_ai_break_rate,
         avg(axis_delta_judge_std) filter (where not is_error) as mean_axis_delta_judge_std,
         avg(axis_judge_mean_abs_disagreement) filter (where not is_error) as mean_axis_judge_abs_disagreement,
+        -- upstream's v3 columns
+        avg(axis_delta_judge_mean) filter (where not is_error) as mean_axis_delta_judge_mean,
+        avg(axis_judge_mean_abs_disagreement) filter (where not is_error) as mean_axis_judge_mean_abs_disagreement,
+        avg(axis_order_disagreement) filter (where not is_error) as mean_axis_order_disagreement,
+        avg(max_off_axis_category_likert) filter (where not is_error) as mean_max_off_axis_category_likert,
+        avg(response_token_jaccard) filter (where not is_error) as mean_response_token_jaccard,
+        avg(pos_repeated_token_frac) filter (where not is_error) as mean_pos_repeated_token_frac,
+        avg(neg_repeated_token_frac) filter (where not is_error) as mean_neg_repeated_token_frac,
+        avg(has_judge_persona_echo::int) filter (where not is_error) as judge_persona_echo_rate,
+        avg(has_judge_refusal_or_ai_break::int) filter (where not is_error) as judge_refusal_or_ai_break_rate,
+        avg((len(pos_persona_echo_hits) + len(neg_persona_echo_hits) > 0)::int) filter (where not is_error)
+            as persona_echo_hit_rate,
+        avg((len(pos_refusal_phrase_hits) + len(neg_refusal_phrase_hits) > 0)::int) filter (where not is_error)
+            as refusal_phrase_hit_rate,
+        {%- for category in panels['off_axis'] %}
+        avg(off_axis_likerts['{{ category }}']) filter (where not is_error) as mean_off_axis_{{ category }},
+        {%- endfor %}
+        {%- for dim in panels['style'] %}
+        avg(style_deltas['{{ dim }}']) filter (where not is_error) as mean_style_delta_{{ dim }}_pos_minus_neg,
+        {%- endfor %}
+{%- endmacro %}
+
+{#- The columns pair_metric_means adds per judge panel dimension, for the marts' select lists. -#}
+{% macro panel_mean_columns() -%}
+    {%- set names = [] -%}
+    {%- set panels = judge_panels() -%}
+    {%- for category in panels['off_axis'] %}{% do names.append('mean_off_axis_' ~ category) %}{% endfor -%}
+    {%- for dim in panels['style'] %}{% do names.append('mean_style_delta_' ~ dim ~ '_pos_minus_neg') %}{% endfor -%}
+    {{ return(names) }}
 {%- endmacro %}

@@ -61,22 +61,6 @@
     {{ short_id('tpl', template_text) }}
 {%- endmacro %}
 
-{#- Style deltas of an exported record as a map dim -> delta, one parse for every known dim
-    (var style_dims); dims the record lacks are left out. -#}
-{% macro style_map_from_export(record) -%}
-    map_from_entries(list_filter(
-        list_zip(
-            {{ var('style_dims') | tojson | replace('"', "'") }},
-            json_extract_string({{ record }}, [
-                {%- for dim in var('style_dims') %}
-                '$.style_delta_{{ dim }}_pos_minus_neg'{{ ',' if not loop.last }}
-                {%- endfor %}
-            ])::double[]
-        ),
-        lambda entry: entry[2] is not null
-    ))
-{%- endmacro %}
-
 {#- An exported record failed when its `error` is set: not null, not false, not empty
     (ingest.checks.failed_sql is the same rule over the raw line). -#}
 {% macro exported_error(error) -%}

@@ -2,10 +2,19 @@
 -- Pairs from exported examples files, parsed once per measurement version (macros/incremental.sql).
 -- Ingest computed each record's pair_id (warehouse.keys.pair_id) and refused two different
 -- records with one key, so every record here is its own pair.
+{%- set panels = judge_panels() %}
 with exported as (
     select *
     from {{ ref('stg_raw__exported_pairs') }}
     where {{ measurements_to_build() }}
+),
+
+with_v3 as (
+    select
+        *,
+        {{ exported_v3_fields('record', panels) }} as v3,
+        json_transform(axis_judgments, '{{ exported_judge_axis_type() }}') as judge_axis,
+    from exported
 ),
 
 final as (
@@ -33,17 +42,23 @@ final as (
         is_error,
         case when is_error then 0 else coalesce(len(judge_models), 1) end as n_judges,
         judge_models,
-        null::map(varchar, double) as axis_delta_by_judge,
+        map_from_entries(list_transform(list_filter(judge_axis, lambda judge: judge.judge_model is not null),
+            lambda judge: {'k': judge.judge_model, 'v': judge.axis_delta})) as axis_delta_by_judge,
         axis_delta,
         axis_delta_judge_std,
         axis_judge_mean_abs_disagreement,
         positive_delta,
         negative_delta,
-        pairwise_positive_delta,
-        pairwise_negative_delta,
+        -- a v3 export carries its judges' pairwise deltas, not their mean
+        coalesce(pairwise_positive_delta, list_avg(list_transform(judge_axis, lambda judge: judge.pairwise_positive_delta)))
+            as pairwise_positive_delta,
+        coalesce(pairwise_negative_delta, list_avg(list_transform(judge_axis, lambda judge: judge.pairwise_negative_delta)))
+            as pairwise_negative_delta,
+        list_avg(list_transform(judge_axis, lambda judge: (abs(judge.positive_forward_delta - judge.positive_reverse_delta)
+            + abs(judge.negative_forward_delta - judge.negative_reverse_delta)) / 2)) as axis_order_disagreement,
         off_axis_problem,
         max_style_abs_delta,
-        {{ style_map_from_export('record') }} as style_deltas,
+        {{ exported_v3_columns('v3', panels) }}
         is_usable_for_training,
         has_persona_echo,
         has_refusal_or_ai_break,
@@ -56,10 +71,11 @@ final as (
         is_strict_pass as exported_is_strict_pass,
         null::varchar as partial_judge_error,
         axis_judgments::varchar as exported_axis_judgments,
+        judge_axis as exported_judge_axis,
         'exported' as metrics_origin,
         loaded_at,
         {{ measurement_version() }} as measurement_version,
-    from exported
+    from with_v3
 )
 
 select * from final

@@ -1,8 +1,9 @@
--- Style deltas (pos - neg) per pair x judge x dimension, from the raw style calls.
+-- Style deltas (pos - neg) per pair x judge x dimension, from the raw style calls of the
+-- judges whose style counts for the pair. The dimensions are the ones each call rates.
 with judges as (
     select pair_id, judge_model, prompt_hash, pos_label, style
     from {{ ref('int_judgments_unblinded') }}
-    where is_complete
+    where is_style_confound_judge
 ),
 
 dims as (

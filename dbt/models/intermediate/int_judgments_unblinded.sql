@@ -1,7 +1,15 @@
 -- One row per pair x judge (model + prompt hash): the four blind calls side by side,
 -- with A/B mapped back to the positive and negative completions via pos_label.
+-- Pairs judged with the order-swapped protocol have their axis calls in int_judge_axis_orders;
+-- here they keep their style and confound calls, which count without axis calls of the same judge.
 with judgments as (
     select * from {{ ref('stg_raw__judgments') }}
+    where criterion in ('positive_axis', 'negative_axis', 'style', 'confound')
+),
+
+order_swapped as (
+    select distinct pair_id from {{ ref('stg_raw__judgments') }}
+    where list_contains({{ sql_text_list(order_swapped_criteria()) }}, criterion)
 ),
 
 calls as (
@@ -29,6 +37,12 @@ unblinded as (
         judge_error,
         positive_axis is not null and negative_axis is not null
             and style is not null and confound is not null as is_complete,
+        pair_id in (select pair_id from order_swapped) as is_order_swapped,
+        -- whether this judge's style and confound calls count for the pair: under the pilot protocol
+        -- only with its own axis calls, under the order-swapped one on their own
+        style is not null and confound is not null
+            and (pair_id in (select pair_id from order_swapped) or (positive_axis is not null and negative_axis is not null))
+            as is_style_confound_judge,
         -- target scores of each completion, read through the blinding
         (positive_axis ->> (case when pos_label = 'A' then 'target_score_A' else 'target_score_B' end))::double
             as pos_response_positive_score,
@@ -54,6 +68,7 @@ unblinded as (
             as has_refusal_or_ai_break,
         style ->> 'style_reason' as style_reason,
         style,
+        confound,
     from calls
 ),
 

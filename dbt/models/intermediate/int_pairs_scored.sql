@@ -1,16 +1,19 @@
 {{ incremental_by_measurement() }}
--- Per-pair metrics (no texts): keys, lengths, word_delta_frac and the strict_pass gate.
--- Incremental by measurement (macros/incremental.sql).
+-- Per-pair metrics (no texts): keys, the template's kind, lengths, word_delta_frac and the
+-- strict_pass gate. Incremental by measurement (macros/incremental.sql).
 with measured as (
     select * exclude (pos_prompt, neg_prompt, pos_messages, neg_messages, pos_response, neg_response, scenario_text,
-                      exported_axis_judgments)
+                      exported_axis_judgments, exported_judge_axis)
     from {{ ref('int_pairs_measured') }}
     where {{ measurements_to_build() }}
 ),
 
 with_length as (
     select
-        *,
+        -- upstream publishes the judges' mean beside axis_delta (equal up to its rounding)
+        * replace (coalesce(axis_delta_judge_mean, axis_delta) as axis_delta_judge_mean),
+        {{ template_kind('template_text') }} as template_kind,
+        template_text = '' as is_control,
         -- an export's own word_delta_frac is kept; otherwise it is derived from the word counts
         coalesce(
             exported_word_delta_frac,

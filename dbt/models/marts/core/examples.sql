@@ -31,6 +31,8 @@ final as (
         scored.row_idx,
         -- what was asked
         scored.template_text,
+        scored.template_kind,
+        scored.is_control,
         replace(scored.template_text, '{persona}', '{{ "{{ persona }}" }}') as template_jinja,
         scored.neg_persona || '->' || scored.pos_persona as axis,
         scored.pos_persona,
@@ -53,6 +55,8 @@ final as (
         scored.axis_delta,
         scored.axis_delta_judge_std,
         scored.axis_judge_mean_abs_disagreement,
+        scored.axis_delta_judge_mean,
+        scored.axis_order_disagreement,
         scored.positive_delta,
         scored.negative_delta,
         scored.pairwise_positive_delta,
@@ -60,6 +64,8 @@ final as (
         scored.off_axis_problem,
         scored.max_style_abs_delta,
         scored.style_deltas,
+        scored.off_axis_likerts,
+        scored.max_off_axis_category_likert,
         scored.likely_spurious_axis,
         -- lengths
         scored.pos_words,
@@ -67,8 +73,18 @@ final as (
         scored.pos_chars,
         scored.neg_chars,
         scored.word_delta_frac,
-        -- flags
+        -- cheap lexical checks
+        scored.response_token_jaccard,
+        scored.pos_repeated_token_frac,
+        scored.neg_repeated_token_frac,
+        scored.pos_refusal_phrase_hits,
+        scored.neg_refusal_phrase_hits,
+        scored.pos_persona_echo_hits,
+        scored.neg_persona_echo_hits,
+        -- flags: the style judge's, and combined with the phrase hits
         scored.is_usable_for_training,
+        scored.has_judge_persona_echo,
+        scored.has_judge_refusal_or_ai_break,
         scored.has_persona_echo,
         scored.has_refusal_or_ai_break,
         scored.is_strict_pass,

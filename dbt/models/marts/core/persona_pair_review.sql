@@ -1,4 +1,5 @@
 -- One row per persona pair (measured or only a candidate): its best template and proof grade.
+-- Control cells (no persona text) count as measured cells but are never the best template.
 with candidates as (
     select * from {{ ref('stg_raw__persona_pairs') }}
 ),
@@ -15,11 +16,12 @@ measured as (
         count(*) as n_cells,
         count(distinct measurement_id) as n_measurements,
         sum(n_success)::bigint as n_pairs_judged,
-        avg(score) as mean_score,
-        max(score) as best_score,
-        arg_max(template_id, (coalesce(score, -1), cell_id)) as best_template_id,
-        arg_max(template_text, (coalesce(score, -1), cell_id)) as best_template_text,
-        arg_max(cell_id, (coalesce(score, -1), cell_id)) as best_cell_id,
+        avg(score) filter (where not is_control) as mean_score,
+        max(score) filter (where not is_control) as best_score,
+        count(*) filter (where is_control) as n_control_cells,
+        {%- for column in ['template_id', 'template_text', 'cell_id', 'score_vs_control'] %}
+        arg_max_null({{ column }}, (coalesce(score, -1), cell_id)) filter (where not is_control) as best_{{ column }},
+        {%- endfor %}
         count(*) filter (where recommended) as n_recommended,
     from cells
     group by persona_pair_id
@@ -43,6 +45,8 @@ final as (
         measured.best_template_id,
         measured.best_template_text,
         measured.best_cell_id,
+        measured.best_score_vs_control,
+        coalesce(measured.n_control_cells, 0) as n_control_cells,
         coalesce(measured.n_recommended, 0) as n_recommended,
         case
             when measured.n_recommended > 0 then 'pilot_recommended'

@@ -1,6 +1,14 @@
--- The selection table: one row per measured cell (template x persona pair x measurement).
+-- The selection table: one row per measured cell (template x persona pair x measurement),
+-- compared with its persona pair's control cell (the same measurement without persona text).
 with cells as (
     select * from {{ ref('int_cell_scores') }}
+),
+
+controls as (
+    select measurement_id, persona_pair_id, cell_id as control_cell_id, score as control_score,
+        mean_axis_delta as control_mean_axis_delta,
+    from cells
+    where is_control
 ),
 
 templates as (
@@ -25,6 +33,8 @@ final as (
         cells.persona_pair_id,
         -- what was measured
         cells.template_text,
+        cells.template_kind,
+        cells.is_control,
         replace(cells.template_text, '{persona}', '{{ "{{ persona }}" }}') as template_jinja,
         coalesce(persona_pairs.neg_persona, cells.neg_persona)
             || '->' || coalesce(persona_pairs.pos_persona, cells.pos_persona) as axis,
@@ -44,6 +54,10 @@ final as (
         cells.score,
         cells.score_se,
         cells.score_axis_off_axis,
+        -- against the control arm: null where the measurement has no control cell for this persona pair
+        controls.control_cell_id,
+        cells.score - controls.control_score as score_vs_control,
+        cells.mean_axis_delta - controls.control_mean_axis_delta as axis_delta_vs_control,
         {%- for part in score_parts() %}
         cells.factor_{{ part }},
         {%- endfor %}
@@ -72,10 +86,26 @@ final as (
         case when cells.n_strict_pass > 0 then [cells.persona_pair_id] else []::varchar[] end
             as strict_pass_persona_pairs,
         cells.style_delta_means,
-        {%- for dim in ['confidence', 'directness', 'enthusiasm', 'formality', 'hedging', 'praise', 'verbosity', 'warmth'] %}
-        cells.style_delta_means['{{ dim }}'] as mean_style_delta_{{ dim }}_pos_minus_neg,
+        -- upstream's v3 columns (same names as its published stats)
+        cells.mean_axis_delta_judge_mean,
+        cells.mean_axis_judge_mean_abs_disagreement,
+        cells.mean_axis_order_disagreement,
+        cells.mean_axis_delta_by_judge,
+        cells.axis_order_disagreement_by_judge,
+        cells.mean_max_off_axis_category_likert,
+        cells.off_axis_likert_means,
+        cells.mean_response_token_jaccard,
+        cells.mean_pos_repeated_token_frac,
+        cells.mean_neg_repeated_token_frac,
+        cells.judge_persona_echo_rate,
+        cells.judge_refusal_or_ai_break_rate,
+        cells.persona_echo_hit_rate,
+        cells.refusal_phrase_hit_rate,
+        {%- for column in panel_mean_columns() %}
+        cells.{{ column }},
         {%- endfor %}
     from cells
+    left join controls using (measurement_id, persona_pair_id)
     left join templates using (template_text)
     left join persona_pairs using (persona_pair_id)
     left join measurements using (measurement_id)

@@ -18,12 +18,17 @@ cell_summary as (
         template_id,
         any_value(template_text) as template_text,
         any_value(template_jinja) as template_jinja,
+        any_value(template_kind) as template_kind,
+        any_value(is_control) as is_control,
         count(*) as n_persona_pairs,
         avg(score) as mean_score,
         max(score) as best_score,
         arg_max(persona_pair_id, (coalesce(score, -1), cell_id)) as best_persona_pair_id,
         arg_max(cell_id, (coalesce(score, -1), cell_id)) as best_cell_id,
         count(*) filter (where recommended) as n_recommended,
+        -- against the control arm, over the persona pairs that have a control cell
+        avg(score_vs_control) as mean_score_vs_control,
+        avg(axis_delta_vs_control) as mean_axis_delta_vs_control,
         list(distinct persona_pair_id order by persona_pair_id) filter (where n_strict_pass > 0)
             as strict_pass_persona_pairs,
     from cells

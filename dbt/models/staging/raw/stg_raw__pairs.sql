@@ -25,6 +25,7 @@ renamed as (
         generator_model,
         error,
         error is not null as is_generation_error,
+        extra,
         loaded_at,
     from source
 )

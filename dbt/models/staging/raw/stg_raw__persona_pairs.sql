@@ -16,6 +16,9 @@ renamed as (
         record ->> 'positive_behavior' as positive_behavior,
         record ->> 'negative_behavior' as negative_behavior,
         record ->> 'source_id' as source_id,
+        -- the long persona texts an engineered template uses whole (optional)
+        record ->> 'pos_persona' as pos_persona_text,
+        record ->> 'neg_persona' as neg_persona_text,
         loaded_at,
     from source
     -- a later load of the same id replaces the earlier definition

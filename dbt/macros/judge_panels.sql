@@ -1,0 +1,31 @@
+{#- The judge panels are data: the seed judge_dimensions (panel, name, description) lists the
+    style dimensions ('style') and off-axis categories ('off_axis'); warehouse/judge_schema.py
+    reads the same file. Models that name a column per dimension read the seed's rows when they
+    are built (at parse time the list is empty), so a team edits the seed, never the SQL.
+    Judged pairs keep every dimension their judges rated (in maps); exported records are read
+    for the seed's dimensions. -#}
+{% macro judge_panels() -%}
+    {#- the ref declares the dependency (the seed loads first); a unit test reads the seed as it is -#}
+    {%- if model.resource_type != 'unit_test' -%}{%- set seed = ref('judge_dimensions') -%}{%- endif -%}
+    {%- set panels = {'style': [], 'off_axis': []} -%}
+    {%- if not execute -%}{{ return(panels) }}{%- endif -%}
+    {#- the seed's table (a unit test's context has no graph: seeds load into the target schema) -#}
+    {%- set node = (graph.get('nodes') or {}).get('seed.' ~ project_name ~ '.judge_dimensions') -%}
+    {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)
+        if node else api.Relation.create(database=target.database, schema=target.schema, identifier='judge_dimensions') -%}
+    {%- set found = run_query("select panel, name from " ~ relation ~ " order by rowid") -%}
+    {%- for row in found.rows -%}
+        {%- do panels.setdefault(row[0], []).append(row[1]) -%}
+    {%- endfor -%}
+    {{ return(panels) }}
+{%- endmacro %}
+
+{#- The names of one panel ('style' or 'off_axis'), in the seed's order. -#}
+{% macro judge_panel(panel) -%}
+    {{ return(judge_panels()[panel]) }}
+{%- endmacro %}
+
+{#- A list of Jinja strings as a SQL varchar[] literal. -#}
+{% macro sql_text_list(values) -%}
+    [{%- for value in values %}'{{ value | replace("'", "''") }}'{{ ', ' if not loop.last }}{%- endfor %}]::varchar[]
+{%- endmacro %}
