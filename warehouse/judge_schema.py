@@ -138,15 +138,24 @@ def _value_problem(key: str, value: Any, kind: str, lo, hi, step) -> str | None:
 
 
 def problem(criterion: str, obj: Any, protocol: str | None = None) -> str | None:
-    """The first problem with a stored judge object, or None. Reasons (free text) are optional;
-    a pilot style object's dimensions are the ones it rates (v2 has 8, later exports more); a v3
-    style or confound object must rate every dimension of its panel."""
+    """The first problem with a judge object, or None. Reasons (free text) are optional.
+
+    With `protocol` given (collect validating its own replies) the object must rate every
+    dimension of that protocol's panel. Without it (a stored object from an artifact, an
+    export or an import) the protocol is read off the object (floats or per-category Likerts
+    mean v3) and the dimensions checked are the ones it rates: upstream's panels have changed
+    over time, and a stored rating is kept as it is, once its values are in range."""
     if not isinstance(obj, dict):
         return f"expected a JSON object, got {type(obj).__name__}"
-    dims = None
-    if criterion == "style" and protocol_of(criterion, protocol) == "pilot":
-        dims = sorted({k[:-2] for k in obj if k.endswith(("_A", "_B"))} - set(STYLE_FLAGS)) or STYLE_DIMS
-    for key, (kind, lo, hi, step) in spec(criterion, dims, protocol).items():
+    stored = protocol is None
+    if stored and criterion in ("style", "confound"):
+        protocol = "v3" if _looks_v3(criterion, obj) else "pilot"
+    keys = spec(criterion, _rated_dims(obj) if criterion == "style" and (stored or protocol_of(criterion, protocol) == "pilot") else None,
+                protocol)
+    if stored and criterion == "confound" and protocol == "v3":
+        keys = v3_confound_keys(tuple(k[:-len("_likert")] for k in obj
+                                      if k.endswith("_likert") and k != "off_axis_problem_likert"))
+    for key, (kind, lo, hi, step) in keys.items():
         if key.endswith("_reason"):
             continue
         if key not in obj:
@@ -157,68 +166,16 @@ def problem(criterion: str, obj: Any, protocol: str | None = None) -> str | None
     return None
 
 
-# --- The order-swapped protocol (upstream's v3; v3_protocol.md) ---------------------------------
-# Axis calls per judge and target, asked in both A/B orders, each {target_reason, A_more_target_than_B};
-# one style call and one confound call per pair, rated in floats. Kept apart from the pilot-era
-# specs above, which stay valid for old measurements.
-
-ORDER_SWAPPED_CRITERIA = ("positive_axis_forward", "positive_axis_reverse",
-                          "negative_axis_forward", "negative_axis_reverse")
-AXIS_RATING_STEP = 0.1
+def _rated_dims(obj: dict) -> list[str]:
+    return sorted({k[:-2] for k in obj if k.endswith(("_A", "_B"))} - set(STYLE_FLAGS)) or list(STYLE_DIMS)
 
 
-def v3_problem(criterion: str, obj: Any) -> str | None:
-    """The first problem with a stored v3 judge object (an order-swapped axis call, or a style or
-    confound call rated in floats), or None. Reasons (free text) are optional."""
-    if not isinstance(obj, dict):
-        return f"expected a JSON object, got {type(obj).__name__}"
-    if criterion in ORDER_SWAPPED_CRITERIA:
-        return _float_problem(obj, "A_more_target_than_B", 1.0, 5.0, AXIS_RATING_STEP)
-    if criterion == "style":
-        return _v3_style_problem(obj)
+def _looks_v3(criterion: str, obj: dict) -> bool:
     if criterion == "confound":
-        return _v3_confound_problem(obj)
-    raise ValueError(f"unknown criterion {criterion}")
+        return any(k.endswith("_likert") and k != "off_axis_problem_likert" for k in obj)
+    return any(isinstance(v, float) for k, v in obj.items() if k.endswith(("_A", "_B")))
 
 
-def _v3_style_problem(obj: dict) -> str | None:
-    """Every dimension the call rates (`<dim>_A` and `<dim>_B`, at least one) is a float in
-    1.0..7.0; the persona echo and refusal flags are booleans."""
-    dims = sorted({k[:-2] for k in obj if k.endswith(("_A", "_B"))} - set(STYLE_FLAGS)) or list(panel("style"))
-    for key in [f"{dim}_{side}" for dim in dims for side in "AB"]:
-        found = _float_problem(obj, key, 1.0, 7.0)
-        if found:
-            return found
-    return _required(obj, {f"{flag}_{side}": ("bool", None, None) for flag in STYLE_FLAGS for side in "AB"})
-
-
-def _v3_confound_problem(obj: dict) -> str | None:
-    """Every `<category>_likert` the call rates and off_axis_problem_likert are floats in 1.0..7.0;
-    likely_spurious_axis is text and usable_for_training a boolean."""
-    likerts = sorted(k for k in obj if k.endswith("_likert") and k != "off_axis_problem_likert")
-    for key in ["off_axis_problem_likert", *likerts]:
-        found = _float_problem(obj, key, 1.0, 7.0)
-        if found:
-            return found
-    return _required(obj, {"likely_spurious_axis": ("str", None, None), "usable_for_training": ("bool", None, None)})
-
-
-def _float_problem(obj: dict, key: str, lo: float, hi: float, step: float | None = None) -> str | None:
-    if key not in obj:
-        return f"missing required field {key}"
-    value = obj[key]
-    steps = f" in steps of {step}" if step else ""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi \
-            or (step and abs(value - round(value / step) * step) > 1e-6):
-        return f"field {key}: expected a number in {lo}..{hi}{steps}, got {value!r}"
-    return None
-
-
-def _required(obj: dict, keys: dict[str, tuple]) -> str | None:
-    for key, (kind, lo, hi) in keys.items():
-        if key not in obj:
-            return f"missing required field {key}"
-        found = _value_problem(key, obj[key], kind, lo, hi)
-        if found:
-            return found
-    return None
+# artifacts name the order-swapped axis criteria this way; one validator for both protocols
+ORDER_SWAPPED_CRITERIA = V3_AXIS_CRITERIA
+v3_problem = problem

@@ -215,9 +215,9 @@ def test_a_changed_refusal_phrase_list_recomputes_the_measurement(built, tmp_pat
 @pytest.mark.parametrize("change, message", [
     (lambda r: r["axis_judgments"][1]["negative_axis_reverse_judgment"].update(A_more_target_than_B=3.05),
      "results[0]: axis_judgments[1].negative_axis_reverse_judgment: field A_more_target_than_B: "
-     "expected a number in 1.0..5.0 in steps of 0.1, got 3.05"),
+     "field A_more_target_than_B: 3.05 is not in steps of 0.1"),
     (lambda r: r["confound_judgment"].update(length_likert=7.5),
-     "results[0]: confound_judgment: field length_likert: expected a number in 1.0..7.0, got 7.5"),
+     "results[0]: confound_judgment: field length_likert: 7.5 is out of range 1.0..7.0"),
     (lambda r: r["axis"].pop("pos_persona") and r.update(template=ENGINEERED),
      "results[0]: field template: has no {persona} slot, and axis has no pos_persona/neg_persona to use whole"),
 ])
