@@ -214,7 +214,7 @@ def test_a_changed_refusal_phrase_list_recomputes_the_measurement(built, tmp_pat
 
 @pytest.mark.parametrize("change, message", [
     (lambda r: r["axis_judgments"][1]["negative_axis_reverse_judgment"].update(A_more_target_than_B=3.05),
-     "results[0]: axis_judgments[1].negative_axis_reverse_judgment: field A_more_target_than_B: "
+     "results[0]: axis_judgments[1].negative_axis_reverse_judgment: "
      "field A_more_target_than_B: 3.05 is not in steps of 0.1"),
     (lambda r: r["confound_judgment"].update(length_likert=7.5),
      "results[0]: confound_judgment: field length_likert: 7.5 is out of range 1.0..7.0"),
