@@ -1,6 +1,6 @@
 """Prompts (Jinja2 files under data/prompts/), judge-reply parsing and validation.
 
-The judge objects keep the seed validator's keys (ARCHITECTURE.md, "Scoring"), in
+The judge objects keep the seed validator's keys (warehouse/judge_schema.py), in
 A/B terms; dbt maps A/B back to pos/neg with `pos_label`. Nothing here derives a
 score: a reply is either a validated object or an error with a reason.
 """

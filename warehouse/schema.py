@@ -24,7 +24,7 @@ Conventions shared with dbt:
   every blind judge call of that pair.
 - `judgments.criterion` is one of positive_axis, negative_axis, style, confound;
   `judgments.output` holds the judge's JSON object with the seed validator's keys
-  (see ARCHITECTURE.md), or null with `error` set.
+  (warehouse/judge_schema.py), or null with `error` set.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def test_collect_writes_everything_and_rerun_makes_no_request(tmp_path, fake, se
     assert len(rows) == n_pairs * 4
     assert {r[0] for r in rows} == {"positive_axis", "negative_axis", "style", "confound"}
     assert all(r[1] and r[2] and r[3] is None and len(r[4]) == 16 for r in rows)
-    # keys exactly as ARCHITECTURE.md
+    # keys exactly as warehouse/judge_schema.py
     (style,) = q(db, "select output from raw.judgments where criterion='style' limit 1")[0]
     assert set(json.loads(style)) >= {"verbosity_A", "formality_B", "persona_echo_A",
                                       "refusal_or_ai_break_B", "style_reason"}

@@ -3,7 +3,7 @@ and check the marts against a by-hand computation of the scores from the same ra
 
 The fake judges rate by formula from (template, persona pair, scenario, judge), in pos/neg
 terms, and answer in the blinded A/B terms of the prompt; the by-hand side recomputes
-ARCHITECTURE.md's per-pair metrics and the guide's score from the formula alone.
+the README's per-pair metrics and the guide's score from the formula alone.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def responder(body):
 
 
 def expected_cells() -> dict:
-    """By hand, from ratings(): ARCHITECTURE.md per pair, judges averaged, guide's score."""
+    """By hand, from ratings(): README.md per pair, judges averaged, guide's score."""
     cells = {}
     for t in range(2):
         for p in range(2):
