@@ -9,12 +9,22 @@ from dashboard import queries
 
 st.set_page_config(page_title="Persona Steering Warehouse", layout="wide")
 
+
+
+def home() -> None:
+    """The root URL opens Cells at /cells (the default page itself would be served at / only,
+    so a link to /cells found no page), carrying the query string along."""
+    st.switch_page("views/cells.py", query_params=[(k, v) for k in st.query_params for v in st.query_params.get_all(k)])
+
+
 PAGES = [
-    st.Page("views/cells.py", title="Cells", url_path="cells", default=True),
+    st.Page(home, title="Cells", url_path="home", default=True, visibility="hidden"),
+    st.Page("views/cells.py", title="Cells", url_path="cells"),
     st.Page("views/cell.py", title="Cell", url_path="cell"),
     st.Page("views/templates.py", title="Templates", url_path="templates"),
     st.Page("views/persona_pairs.py", title="Persona pairs", url_path="persona-pairs"),
     st.Page("views/on_off_axis.py", title="On/off axis", url_path="on-off-axis"),
+    st.Page("views/compare.py", title="Compare", url_path="compare"),
     st.Page("views/steering.py", title="Steering", url_path="steering"),
     st.Page("views/sql.py", title="SQL", url_path="sql"),
 ]
