@@ -33,7 +33,8 @@ HOW_TO_BUILD = """
 psw --db {db} ingest persona_pairs.jsonl templates.txt scenarios.jsonl run_examples.jsonl
 psw --db {db} build
 ```
-then refresh this page. `make demo` builds one from the demo data.
+then refresh this page. Or try the synthetic demo: `make demo` builds `data/demo.duckdb`, and
+`psw --db data/demo.duckdb dashboard` browses it.
 """
 
 
@@ -56,7 +57,19 @@ if state != "ok":
     show_no_warehouse(state)
     st.stop()
 
+
+
+def label_synthetic() -> None:
+    """The bundled demo is made up (generator `demo/...`): say so on every page."""
+    demo = list(queries.query("select distinct measurement_id from template_pair_scores "
+                              "where generator_model like 'demo/%' order by 1")["measurement_id"])
+    if demo:
+        st.sidebar.warning(f"DEMO data: `{'`, `'.join(demo)}` is synthetic (made-up completions and ratings), "
+                           "not a measurement.")
+
+
 page = st.navigation(PAGES)
+label_synthetic()
 try:
     page.run()
 except queries.WarehouseBusy as exc:

@@ -12,7 +12,7 @@ import pytest
 
 from dashboard_helpers import query
 from psw.cli import main
-from tests.conftest import PILOT_META, REFERENCE
+from tests.conftest import PILOT_META, REFERENCE, ROOT
 
 TOP_TEMPLATE = "You are a {persona} person thinking through the situation."
 
@@ -138,3 +138,15 @@ def test_compare_by_generator_model(app, two_measurements):
 def test_compare_with_one_measurement_says_what_to_run(app, pilot_db):
     at = app(pilot_db, "views/compare.py")
     assert "nothing to compare yet" in at.info[0].value and "psw build" in at.info[0].value
+
+
+def test_the_synthetic_demo_is_labelled_on_every_page(app, pilot_db, tmp_path):
+    demo = ROOT / "data" / "demo"
+    db = tmp_path / "demo.duckdb"
+    assert main(["--db", str(db), "ingest", *(str(demo / f) for f in ("persona_pairs.jsonl", "templates.txt",
+                 "scenarios.jsonl", "demo_run_artifact.json"))]) == 0
+    assert main(["--db", str(db), "build", "--quiet"]) == 0
+    for page in (None, "views/templates.py"):
+        at = app(db, page)
+        assert any("DEMO data" in w.value and "synthetic" in w.value for w in at.sidebar.warning), page
+    assert not app(pilot_db).sidebar.warning
