@@ -56,7 +56,8 @@ def pairs(cell_a: str, cell_b: str) -> pd.DataFrame:
         with a as ({side}), b as ({side})
         select
             coalesce(a.scenario_text, b.scenario_text) as scenario_text, sample,
-            a.axis_delta as axis_delta_a, b.axis_delta as axis_delta_b, b.axis_delta - a.axis_delta as axis_delta_change,
+            a.axis_delta as axis_delta_a, b.axis_delta as axis_delta_b,
+            b.axis_delta - a.axis_delta as axis_delta_change,
             a.off_axis_problem as off_axis_a, b.off_axis_problem as off_axis_b,
             a.max_style_abs_delta as max_style_a, b.max_style_abs_delta as max_style_b,
             a.is_strict_pass as strict_pass_a, b.is_strict_pass as strict_pass_b,

@@ -33,7 +33,8 @@ def score_heatmap(filters, measurements: list[str]) -> None:
     else:
         measurement = measurements[0]
     grid = queries.score_grid(filters, measurement)
-    st.caption(f"`{measurement}`: up to 40 templates x 40 persona pairs with the best cells. Click a square to open it.")
+    st.caption(f"`{measurement}`: up to 40 templates x 40 persona pairs with the best cells. "
+               "Click a square to open it.")
     pick = alt.selection_point(name="cell", fields=["cell_id"], on="click")
     base = alt.Chart(grid).encode(
         x=alt.X("persona_pair_id:N", title="persona pair", axis=alt.Axis(labelAngle=-40, labelLimit=160)),

@@ -18,7 +18,8 @@ LABELS = {
     "what_changed": st.column_config.TextColumn("what changed most"),
     "template_text": st.column_config.TextColumn("template", width="large"),
     "persona_pair_id": st.column_config.TextColumn("persona pair"),
-    **{f"{c}_change": st.column_config.NumberColumn(f"Δ {label}", format="%+.2f") for c, label in FACTOR_LABELS.items()},
+    **{f"{c}_change": st.column_config.NumberColumn(f"Δ {label}", format="%+.2f")
+       for c, label in FACTOR_LABELS.items()},
     "mean_axis_delta_change": st.column_config.NumberColumn("Δ mean axis delta", format="%+.2f"),
     "mean_off_axis_problem_change": st.column_config.NumberColumn("Δ mean off-axis", format="%+.2f"),
 }
