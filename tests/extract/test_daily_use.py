@@ -55,6 +55,10 @@ def test_a_terminal_gets_a_bar():
 
 
 def test_an_offline_hub_id_fails_at_once_with_what_to_do(examples_db, monkeypatch, capsys):
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # tests/hf sets it for the whole session
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")  # nothing listens there
     started = time.monotonic()
     rc, err = run(capsys, "--db", examples_db, "extract", "vectors", "--model", "nobody/not-cached")
