@@ -3,11 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DB ?= data/warehouse.duckdb
+# the synthetic demo gets its own warehouse, so it never mixes with real measurements
+DEMO_DB ?= data/demo.duckdb
 DEMO := data/demo
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo test bench bench-collect bench-extract bench-dashboard dashboard clean
+.PHONY: setup demo test bench bench-collect bench-extract bench-dashboard dashboard docs clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,14 +22,15 @@ $(BIN)/.installed: pyproject.toml
 setup: $(BIN)/.installed
 
 demo: setup
-	$(BIN)/psw --db $(DB) ingest $(DEMO)/persona_pairs.jsonl $(DEMO)/templates.txt $(DEMO)/scenarios.jsonl $(DEMO)/demo_run_artifact.json
-	$(BIN)/psw --db $(DB) build --quiet
-	$(BIN)/psw --db $(DB) sql "select score, score_se, template_text, persona_pair_id, n, n_errors, \
+	$(BIN)/psw --db $(DEMO_DB) ingest $(DEMO)/persona_pairs.jsonl $(DEMO)/templates.txt $(DEMO)/scenarios.jsonl $(DEMO)/demo_run_artifact.json
+	$(BIN)/psw --db $(DEMO_DB) build --quiet
+	$(BIN)/psw --db $(DEMO_DB) sql "select score, score_se, template_text, persona_pair_id, n, n_errors, \
 		round(strict_pass_rate, 2) as pass_rate, \
 		round(mean_axis_delta, 2) as axis, round(mean_off_axis_problem, 2) as off_axis, \
 		round(mean_max_style_abs_delta, 2) as style, persona_echo_rate as echo, refusal_or_ai_break_rate as refusal, \
 		round(mean_abs_word_delta_frac, 2) as abs_len, recommended \
 		from template_pair_scores order by score desc nulls last limit 10"
+	@echo "DEMO (synthetic data) in $(DEMO_DB); browse it: $(BIN)/psw --db $(DEMO_DB) dashboard"
 
 test: setup
 	$(BIN)/python -m pytest -q tests
@@ -47,5 +50,8 @@ bench-dashboard: setup
 dashboard: setup
 	$(BIN)/psw --db $(DB) dashboard
 
+docs: setup
+	$(BIN)/psw --db $(DB) docs
+
 clean:
-	rm -rf $(VENV) $(DB) data/.warehouse.duckdb.dbt
+	rm -rf $(VENV) $(DB) $(DEMO_DB) data/.warehouse.duckdb.dbt data/.demo.duckdb.dbt

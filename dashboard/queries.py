@@ -152,6 +152,13 @@ def existing_marts() -> list[str]:
     return sorted(df["table_name"])
 
 
+def column_descriptions(table: str) -> dict[str, str]:
+    """A mart's column descriptions, stored by `psw build` as DuckDB comments (dbt persist_docs)."""
+    df = query("select column_name, comment from duckdb_columns() where database_name = current_database() "
+               "and schema_name = 'main' and table_name = ? and comment is not null", (table,))
+    return dict(zip(df["column_name"], df["comment"]))
+
+
 # ---- cells ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -203,20 +210,42 @@ def cell_columns() -> list[str]:
     return list(query("select * exclude (style_delta_means) from template_pair_scores limit 0").columns)
 
 
+FACTOR_LIST = "[" + ", ".join(column for column, _ in FACTORS) + "]"
+
+
 def cells(filters: CellFilters, sort: str = "score", descending: bool = True, limit: int = 1000) -> pd.DataFrame:
-    """The Cells page: filtered template_pair_scores, every column but the style map."""
+    """The Cells page: filtered template_pair_scores, every column but the style map, and
+    `factors`, the six score factors as one list (drawn as a bar chart per row)."""
     if sort not in cell_columns():
         raise UserError(f"unknown sort column {sort!r}")
     where, params = filters.where()
     order = f'"{sort}" {"desc" if descending else "asc"} nulls last, cell_id'
     # the limit is a literal (an int) so DuckDB plans a top-n rather than a full sort
-    return query(f"select * exclude (style_delta_means) from template_pair_scores where {where} "
-                 f"order by {order} limit {int(limit)}", params)
+    return query(f"select * exclude (style_delta_means), {FACTOR_LIST} as factors from template_pair_scores "
+                 f"where {where} order by {order} limit {int(limit)}", params)
 
 
 def count_cells(filters: CellFilters) -> int:
     where, params = filters.where()
     return int(query(f"select count(*) as n from template_pair_scores where {where}", params)["n"].iloc[0])
+
+
+def score_grid(filters: CellFilters, measurement: str, max_side: int = 40) -> pd.DataFrame:
+    """One measurement's scores for the heatmap: the `max_side` best templates x best persona pairs."""
+    where, params = filters.where()
+    return query(f"""
+        with cells as (
+            select cell_id, template_text, persona_pair_id, score, n, recommended from template_pair_scores
+            where {where} and measurement_id = ?
+        ),
+        templates as (
+            select template_text from cells group by 1 order by max(score) desc nulls last, 1 limit {int(max_side)}
+        ),
+        pairs as (
+            select persona_pair_id from cells group by 1 order by max(score) desc nulls last, 1 limit {int(max_side)}
+        )
+        select * from cells semi join templates using (template_text) semi join pairs using (persona_pair_id)
+        order by template_text, persona_pair_id""", (*params, measurement))
 
 
 def on_off_axis(filters: CellFilters) -> pd.DataFrame:
@@ -337,16 +366,31 @@ def projection_distribution(cell_id: str) -> pd.DataFrame:
 
 
 def geometry(layer: int | None = None) -> pd.DataFrame:
-    """Cosines at one layer; an imported vector is named `trait:<name>` (and its reduction when known)."""
-    return query("""
-        select layer, reduction, cell_id_a, cell_id_b, cosine,
-            coalesce(label_a, cell_id_a) || case when vector_kind_a = 'imported' and reduction <> 'unspecified'
-                then ' (' || reduction || ')' else '' end as label_a,
-            coalesce(label_b, cell_id_b) || case when vector_kind_b = 'imported' and reduction_b <> 'unspecified'
-                then ' (' || reduction_b || ')' else '' end as label_b,
-        from trait_geometry
-        where ?::integer is null or layer = ?
-        order by layer, reduction, label_a, label_b""", (layer, layer))
+    """Cosines at one layer. Cells are labelled `persona pair · template` (else by id); an imported
+    vector is named `trait:<name>` (and its reduction when known)."""
+    df = query("""
+        select geometry.layer, geometry.reduction, geometry.cell_id_a, geometry.cell_id_b, geometry.cosine,
+            coalesce(a.persona_pair_id || ' · ' || a.template_text, geometry.label_a, geometry.cell_id_a)
+                || case when geometry.vector_kind_a = 'imported' and geometry.reduction <> 'unspecified'
+                   then ' (' || geometry.reduction || ')' else '' end as label_a,
+            coalesce(b.persona_pair_id || ' · ' || b.template_text, geometry.label_b, geometry.cell_id_b)
+                || case when geometry.vector_kind_b = 'imported' and geometry.reduction_b <> 'unspecified'
+                   then ' (' || geometry.reduction_b || ')' else '' end as label_b,
+        from trait_geometry as geometry
+        left join template_pair_scores as a on a.cell_id = geometry.cell_id_a
+        left join template_pair_scores as b on b.cell_id = geometry.cell_id_b
+        where ?::integer is null or geometry.layer = ?
+        order by geometry.layer, geometry.reduction, label_a, label_b""", (layer, layer))
+    return unique_labels(unique_labels(df, "cell_id_a", "label_a"), "cell_id_b", "label_b")
+
+
+def unique_labels(df: pd.DataFrame, id_column: str, label_column: str) -> pd.DataFrame:
+    """Cells sharing a label (two measurements) get their id's end appended: never drawn as one."""
+    ids_per_label = df.groupby(label_column)[id_column].transform("nunique")
+    df = df.copy()
+    ids = df[id_column].fillna("")
+    df[label_column] = df[label_column].where(ids_per_label <= 1, df[label_column] + " · " + ids.str[-6:])
+    return df
 
 
 def imported_vectors() -> pd.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.queries import CellFilters, filter_options
+from dashboard.queries import CellFilters, column_descriptions, filter_options
 
 FILTER_PARAMS = {  # URL name -> default
     "measurement": [], "generator": [], "judge": [], "pair": [], "template": "",
@@ -80,3 +80,18 @@ def cell_filters(prefix: str, sidebar: bool = True) -> CellFilters:
             min_n=filters.min_n, recommended=filters.recommended_only,
             score_min=filters.score_min, score_max=filters.score_max)
     return filters
+
+
+def described_columns(table: str, columns, extra: dict | None = None, typed: dict | None = None) -> dict:
+    """column_config whose headers show the mart's description (dbt docs) as a tooltip.
+
+    `extra` describes columns the mart lacks; `typed` gives a column its own config
+    (st.column_config.NumberColumn(...)), to which the description is added."""
+    descriptions = {**column_descriptions(table), **(extra or {})}
+    config = {}
+    for column in columns:
+        base = dict((typed or {}).get(column) or st.column_config.Column())
+        if descriptions.get(column):
+            base["help"] = descriptions[column]
+        config[column] = base
+    return config

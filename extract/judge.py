@@ -14,7 +14,7 @@ import duckdb
 from extract.store import md5, now
 from warehouse import secrets
 from warehouse.schema import ensure_raw_schema
-from warehouse.errors import UserError
+from warehouse.errors import missing_api_key
 
 TRAIT_PROMPT = """You are rating one assistant response on a persona axis.
 High end (100): {pos}
@@ -67,8 +67,7 @@ def _client(base_url: str, api_key_env: str, cache: dict, on_response):
     key = os.environ.get(api_key_env) if api_key_env else None
     loopback = re.match(r"https?://(localhost|127\.|\[::1\])", base_url)
     if not key and not loopback:
-        raise UserError(f"--api-key-env: environment variable {api_key_env or '(none)'} is not set; "
-                        f"{base_url} needs a key")
+        raise missing_api_key(api_key_env, base_url)
     return ChatClient(base_url, key, concurrency=8, cache=cache, on_response=on_response)
 
 

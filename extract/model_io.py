@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
+import threading
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -101,6 +106,63 @@ def provenance_for(model: nn.Module, tokenizer, model_id: str, revision: str | N
     )
 
 
+HUB_PROBE_SECONDS = 5.0
+
+
+def _looks_like_path(model_id: str) -> bool:
+    return model_id.startswith(("/", ".", "~")) or model_id.count("/") > 1 or Path(model_id).expanduser().exists()
+
+
+def _hub_reachable(endpoint: str, timeout: float = HUB_PROBE_SECONDS) -> bool:
+    """Can a TCP connection to the hub be opened within `timeout` (name lookup included)?"""
+    url = urlparse(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((url.hostname or "", port), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)  # bounds a name lookup that hangs, too
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def hub_source(model_id: str, revision: str | None) -> dict:
+    """from_pretrained options: local files only when the model is a folder or already cached.
+
+    A hub id that must be downloaded while the hub cannot be reached fails here at once with
+    what to do, instead of after a minute of retries inside huggingface_hub.
+    """
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if _looks_like_path(model_id):
+        if not Path(model_id).expanduser().is_dir():
+            raise UserError(f"--model {model_id}: no such folder (give a model folder or a hub id like org/name)")
+        return {}
+    cache = constants.HF_HUB_CACHE
+    try:
+        cached = try_to_load_from_cache(model_id, "config.json", cache_dir=cache, revision=revision)
+    except ValueError:  # not a valid repo id
+        raise UserError(f"--model {model_id}: neither a model folder nor a hub id like org/name") from None
+    if isinstance(cached, str):
+        return {"local_files_only": True, "cache_dir": cache}
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or constants.HF_HUB_OFFLINE
+    where = "HF_HUB_OFFLINE is set" if offline else None
+    endpoint = os.environ.get("HF_ENDPOINT") or constants.ENDPOINT
+    if not offline and not _hub_reachable(endpoint):
+        where = f"{endpoint} cannot be reached"
+    if where:
+        raise UserError(f"--model {model_id}: not a folder, not in the Hugging Face cache ({cache}), and {where}: "
+                        f"pass a local model folder, or download it where there is network "
+                        f"(`hf download {model_id}`) and copy the cache (HF_HOME)")
+    return {"cache_dir": cache}
+
+
 def load_model(model_id: str, revision: str | None = None, dtype: str = "auto",
                device: str = "auto", trust_remote_code: bool = False):
     """(model, tokenizer, provenance) for a hub id or a local path. No remote code unless asked."""
@@ -108,17 +170,19 @@ def load_model(model_id: str, revision: str | None = None, dtype: str = "auto",
 
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
+    source = hub_source(model_id, revision)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_id, revision=revision,
-                                                  trust_remote_code=trust_remote_code)
+                                                  trust_remote_code=trust_remote_code, **source)
         import transformers
 
         # transformers 5 calls it `dtype`; 4.x `torch_dtype`
         dtype_kw = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
         model = AutoModelForCausalLM.from_pretrained(model_id, revision=revision, trust_remote_code=trust_remote_code,
-                                                     **{dtype_kw: torch_dtype})
+                                                     **{dtype_kw: torch_dtype}, **source)
     except (OSError, ValueError) as exc:
-        raise UserError(f"--model {model_id}: cannot load ({str(exc).splitlines()[0]})") from None
+        hint = "; the cache may hold part of it: run `hf download` again" if source.get("local_files_only") else ""
+        raise UserError(f"--model {model_id}: cannot load ({str(exc).splitlines()[0]}){hint}") from None
     model.to(dev).eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -6,11 +6,10 @@ teacher-forced under its own prompt, dotted with v / |v|.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import duckdb
 import torch
-from tqdm import tqdm
 
 from extract.masks import encode_pair_side, pole_messages, supports_system
 from extract.store import examples_columns, md5, messages_columns, now, persona_prompt, steering_label
@@ -20,12 +19,14 @@ from extract.vectors import extract_activations
 
 
 def project_texts(model, tokenizer, conversations: Sequence[tuple[list[dict], str]], layer: int,
-                  vector: torch.Tensor, max_batch_size: int = 16) -> list[tuple[float | None, int]]:
+                  vector: torch.Tensor, max_batch_size: int = 16,
+                  progress: Callable[[int], None] | None = None) -> list[tuple[float | None, int]]:
     """(projection, n response tokens) per (prompt messages, response); None for empty responses."""
     if not conversations:
         return []
     items = [encode_pair_side(tokenizer, messages, response) for messages, response in conversations]
-    acts = extract_activations(model, items, [layer], tokenizer.pad_token_id, max_batch_size)["response_mean"]
+    acts = extract_activations(model, items, [layer], tokenizer.pad_token_id, max_batch_size,
+                               progress=progress)["response_mean"]
     unit = vector.float().cpu() / vector.float().norm().clamp(min=1e-12)
     projections = acts[:, 0] @ unit
     return [(float(p) if response.strip() else None, e.response_end - e.response_start)
@@ -70,20 +71,23 @@ def responses_to_project(con: duckdb.DuckDBPyConnection, tokenizer, vector_row: 
 
 
 def project_vector(con: duckdb.DuckDBPyConnection, model, tokenizer, vector_row: dict, vector: torch.Tensor,
-                   all_cells: bool = False, max_batch_size: int = 16, cell_id: str | None = None) -> int:
-    """Project and store; returns the number of new rows."""
+                   all_cells: bool = False, max_batch_size: int = 16, progress=None,
+                   cell_id: str | None = None) -> int:
+    """Project and store; returns the number of new rows. `progress` (an extract.progress.Progress)
+    grows by the responses to project and advances as they are done."""
     ensure_raw_schema(con)
     todo = responses_to_project(con, tokenizer, vector_row, all_cells, cell_id)
     done = {row[0] for row in con.execute(
         "select projection_id from raw.activation_projections where vector_id = ?",
         [vector_row["vector_id"]]).fetchall()}
     todo = [t for t in todo if md5(vector_row["vector_id"], t[0], t[1]) not in done]
+    if progress:
+        progress.add_total(len(todo))
     rows = []
-    for start in tqdm(range(0, len(todo), 256), desc=f"project {steering_label(vector_row)}", unit="chunk",
-                      disable=len(todo) <= 256):
+    for start in range(0, len(todo), 256):
         chunk = todo[start: start + 256]
         results = project_texts(model, tokenizer, [(m, r) for _, _, m, r in chunk], vector_row["layer"],
-                                vector, max_batch_size)
+                                vector, max_batch_size, progress.update if progress else None)
         created = now()
         rows += [(md5(vector_row["vector_id"], kind, rid), vector_row["vector_id"], kind, rid, proj, n, created)
                  for (kind, rid, _, _), (proj, n) in zip(chunk, results) if proj is not None]

@@ -4,14 +4,12 @@ text, its length and its (unsteered, teacher-forced) projection onto the vector.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import torch
-from tqdm import tqdm
-
 from extract.local_gen import generate_texts
 from extract.masks import render_prompt
 from extract.project import project_texts
@@ -64,12 +62,13 @@ def cell_scenarios(con: duckdb.DuckDBPyConnection, cell_id: str) -> list[Scenari
 
 def sweep(model, tokenizer, vector: torch.Tensor, layer: int, coeffs: Sequence[float], positions: str,
           scenarios: Sequence[Scenario], max_new_tokens: int, temperature: float = 0.0, seed: int = 0,
-          batch_size: int = 8) -> list[dict]:
-    """One generation per coefficient x scenario: coeff, scenario, text, n_tokens, projection."""
+          batch_size: int = 8, progress: Callable[[int], None] | None = None) -> list[dict]:
+    """One generation per coefficient x scenario: coeff, scenario, text, n_tokens, projection.
+    `progress(k)` is called as each coefficient's k generations are done."""
     conversations = [[{"role": "user", "content": s.text}] for s in scenarios]
     prompts = [render_prompt(tokenizer, c) for c in conversations]
     out = []
-    for coeff in tqdm(coeffs, desc=f"steer layer {layer}", unit="coeff", disable=len(coeffs) < 2):
+    for coeff in coeffs:
         with ActivationSteerer(model, vector, coeff=coeff, layer=layer, positions=positions):
             texts = generate_texts(model, tokenizer, prompts, max_new_tokens, temperature, batch_size, seed)
         projections = project_texts(model, tokenizer, [(c, t) for c, (t, _) in zip(conversations, texts)],
@@ -77,6 +76,8 @@ def sweep(model, tokenizer, vector: torch.Tensor, layer: int, coeffs: Sequence[f
         for scenario, (text, n_tokens), (projection, _) in zip(scenarios, texts, projections):
             out.append({"coeff": float(coeff), "scenario": scenario, "text": text, "n_tokens": n_tokens,
                         "projection": projection})
+        if progress:
+            progress(len(scenarios))
     return out
 
 

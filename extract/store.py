@@ -213,8 +213,27 @@ def find_vector(con: duckdb.DuckDBPyConnection, cell_id: str, layer: int, reduct
         {"vid": vector_id, "cell": cell_id, "layer": layer, "reduction": reduction},
         order="v.created_at desc", limit=1)
     if not rows:
-        raise UserError(f"--cell {cell_id} --layer {layer}: no stored vector; run `psw extract vectors` first")
+        raise UserError(_no_vector(con, cell_id, layer, reduction, vector_id))
     return rows[0]
+
+
+def _no_vector(con: duckdb.DuckDBPyConnection, cell_id: str, layer: int, reduction: str,
+               vector_id: str | None) -> str:
+    """Why find_vector found nothing, and which layers are there to use instead."""
+    if vector_id:
+        return f"--vector-id {vector_id}: no stored vector with this id"
+    try:
+        layers = [r[0] for r in con.execute(
+            "select distinct layer from raw.activation_vectors where cell_id = ? and reduction = ? order by layer",
+            [cell_id, reduction]).fetchall()]
+    except duckdb.CatalogException:
+        layers = []
+    if not layers:
+        return (f"--cell {cell_id}: no stored vector for this cell; run `psw extract vectors --model MODEL "
+                f"--cell {cell_id}` first")
+    return (f"--layer {layer}: no stored vector for cell {cell_id} at this layer; stored layers: "
+            f"{', '.join(map(str, layers))} (or run `psw extract vectors --model MODEL --cell {cell_id} "
+            f"--layers {layer}`)")
 
 
 def vectors_to_project(con: duckdb.DuckDBPyConnection, cell_id: str | None, layer: int | None) -> list[dict]:

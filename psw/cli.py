@@ -2,7 +2,9 @@
 
 Each feature module exposes `add_parser(subparsers)`, which registers its
 subcommand and sets `func(args) -> int`. Add a module to COMMANDS to add a
-subcommand.
+subcommand, and its one example to EXAMPLES.
+
+Global options (`--db`) are accepted before or after the subcommand.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import textwrap
+from importlib import metadata
+from pathlib import Path
 
 from warehouse.errors import UserError
 
@@ -22,20 +27,98 @@ COMMANDS = [
     "psw.commands.runs",
     "psw.commands.extract",
     "psw.commands.dashboard",
+    "psw.commands.docs",
     "psw.commands.export_hf",
 ]
+
+# one example per command (`psw COMMAND --help` shows it; `psw --help` lists them all)
+EXAMPLES = {
+    "ingest": "psw ingest pairs.jsonl templates.txt scenarios.jsonl my_run_examples.jsonl --judge-model M",
+    "build": "psw build",
+    "sql": 'psw sql "select score, template_text, persona_pair_id from template_pair_scores '
+           'order by score desc limit 5"',
+    "collect": "psw collect --pairs P.jsonl --templates T.txt --scenarios S.jsonl --n 4 "
+               "--generator qwen/qwen3.5-27b --judge google/gemini-3.1-flash-lite-preview",
+    "runs": "psw runs",
+    "extract": "psw extract vectors --model Qwen/Qwen2.5-0.5B-Instruct --layers 8,12,16",
+    "extract vectors": "psw extract vectors --model Qwen/Qwen2.5-0.5B-Instruct --layers 8,12,16",
+    "extract steer": "psw extract steer --cell CELL_ID --layer 12 --coeffs -3,-1,0,1,3,5",
+    "extract project": "psw extract project --cell CELL_ID --layer 12",
+    "dashboard": "psw --db data/demo.duckdb dashboard --port 8501",
+    "docs": "psw docs --port 8080",
+    "export-hf": "psw export-hf --out hf_export/",
+    "import-hf": "psw import-hf hf_export/",
+}
+DB_HELP = "DuckDB file (env PSW_DB; default data/warehouse.duckdb); before or after the subcommand"
+
+
+class Formatter(argparse.HelpFormatter):
+    """Wraps prose as usual but keeps indented lines (the examples) as written."""
+
+    def _fill_text(self, text, width, indent):
+        out = []
+        for paragraph in text.split("\n\n"):
+            lines = paragraph.splitlines()
+            if any(line.startswith("  ") for line in lines):
+                out.append("\n".join(indent + line for line in lines))
+            else:
+                out.append(textwrap.fill(" ".join(paragraph.split()), width, initial_indent=indent,
+                                         subsequent_indent=indent))
+        return "\n\n".join(out)
+
+
+def version() -> str:
+    try:
+        own = metadata.version("persona-steering-warehouse")
+    except metadata.PackageNotFoundError:
+        import tomllib
+
+        own = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    deps = []
+    for name in ("duckdb", "dbt-core", "dbt-duckdb"):
+        try:
+            deps.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return f"psw {own} ({', '.join(deps)})" if deps else f"psw {own}"
+
+
+def _subcommands(parser: argparse.ArgumentParser, prefix: str = ""):
+    """(name path, parser) of every subcommand, nested ones included."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            seen = set()
+            for name, sub in action.choices.items():
+                if id(sub) not in seen:
+                    seen.add(id(sub))
+                    yield prefix + name, sub
+                    yield from _subcommands(sub, f"{prefix}{name} ")
+
+
+def _finish_subcommand(name: str, sub: argparse.ArgumentParser) -> None:
+    # SUPPRESS: a subcommand's --db only overrides the global one when it is given
+    if "--db" not in sub._option_string_actions:
+        sub.add_argument("--db", default=argparse.SUPPRESS, metavar="PATH", help=DB_HELP)
+    sub.formatter_class = Formatter
+    if name in EXAMPLES and not sub.epilog:
+        sub.epilog = f"example:\n  {EXAMPLES[name]}"
 
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="psw",
+        prog="psw", formatter_class=Formatter,
         description="Persona Steering Warehouse: measure template x persona-pair cells, "
         "derive clean-axis scores with dbt, browse and publish them.",
     )
-    parser.add_argument("--db", help="DuckDB file (env PSW_DB; default data/warehouse.duckdb)")
+    parser.add_argument("--db", metavar="PATH", help=DB_HELP)
+    parser.add_argument("--version", action="version", version=version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(name).add_parser(sub)
+    for name, subparser in _subcommands(parser):
+        _finish_subcommand(name, subparser)
+    top = [f"  {EXAMPLES[name]}" for name in sub.choices if name in EXAMPLES]
+    parser.epilog = "examples (`psw COMMAND --help` for every option):\n" + "\n".join(top)
     return parser
 
 

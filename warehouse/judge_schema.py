@@ -1,4 +1,4 @@
-"""The keys and scales of the raw judge objects (ARCHITECTURE.md, "Scoring").
+"""The keys and scales of the raw judge objects (README.md, "The score").
 
 One definition for both ways judge objects arrive: `psw collect` validates (and
 coerces) live judge replies against `spec(criterion, protocol)`, and ingest refuses

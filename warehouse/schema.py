@@ -28,7 +28,7 @@ Conventions shared with dbt:
   pilot protocol) or positive_axis_forward, positive_axis_reverse, negative_axis_forward,
   negative_axis_reverse, style, confound (v3: warehouse/judge_schema.py);
   `judgments.output` holds the judge's JSON object with the validator's keys
-  (see ARCHITECTURE.md), or null with `error` set. A `*_reverse` call showed the
+  (warehouse/judge_schema.py), or null with `error` set. A `*_reverse` call showed the
   two texts swapped; `pos_label` is always the forward order's label.
 """
 

@@ -36,9 +36,10 @@ def flag(value, good: bool) -> str:
     return f":{'green' if bool(value) == good else 'red'}[{'yes' if value else 'no'}]"
 
 
-def show_pair(pair, style, ratings) -> None:
+def show_pair(number: int, pair, style, ratings) -> None:
     with st.container(border=True):
-        st.markdown(f"**Scenario** `{pair.scenario_id or pair.pair_id}`")
+        named = isinstance(pair.scenario_id, str) and pair.scenario_id
+        st.markdown(f"**Scenario {number}**" + (f" · `{pair.scenario_id}`" if named else ""))
         st.markdown(pair.scenario_text or "_(scenario text not stored)_")
         if pair.is_error:
             st.error(f"Generation or judging failed: {pair.error}")
@@ -51,7 +52,8 @@ def show_pair(pair, style, ratings) -> None:
         st.caption(f"axis delta {pair.axis_delta} (pos {pair.positive_delta}, neg {pair.negative_delta}) · "
                    f"off-axis {pair.off_axis_problem} · max style {pair.max_style_abs_delta} · "
                    f"words {pair.pos_words} vs {pair.neg_words} (delta {pair.word_delta}, "
-                   f"frac {pair.word_delta_frac}) · likely spurious axis: {pair.likely_spurious_axis}")
+                   f"frac {pair.word_delta_frac}) · likely spurious axis: {pair.likely_spurious_axis} · "
+                   f"pair `{pair.pair_id}`")
         pos, neg = st.columns(2)
         pos.markdown(f"**Positive** · {pair.pos_persona}")
         pos.markdown(pair.pos_response or "_(no completion)_")
@@ -92,13 +94,17 @@ st.markdown(f"**Template** `{cell['template_text']}`  \n**Persona pair** `{cell[
 factors_col, components_col = st.columns([3, 2])
 with factors_col:
     show_factors(cell_id)
+descriptions = queries.column_descriptions("template_pair_scores")
 with components_col:
     grid = st.columns(3)
     for i, (column, label) in enumerate(COMPONENTS):
         value = cell[column]
-        grid[i % 3].metric(label, f"{value:.2f}" if isinstance(value, float) else str(value))
+        grid[i % 3].metric(label, f"{value:.2f}" if isinstance(value, float) else str(value),
+                           help=descriptions.get(column))
 with st.expander("Every component"):
-    st.dataframe(summary.T.rename(columns={summary.index[0]: "value"}).astype(str))
+    every = summary.T.rename(columns={summary.index[0]: "value"}).astype(str)
+    every["description"] = [descriptions.get(column, "") for column in every.index]
+    st.dataframe(every)
 
 n_pairs = int(cell["n_planned"] or 0)
 st.header(f"Pairs ({n_pairs})")
@@ -108,5 +114,5 @@ if n_pairs > PAIRS_PER_PAGE:
 pairs = queries.cell_pairs(cell_id, PAIRS_PER_PAGE, (page - 1) * PAIRS_PER_PAGE)
 style = queries.cell_style_deltas(cell_id)
 ratings = queries.cell_ratings(cell_id)
-for pair in pairs.itertuples():
-    show_pair(pair, style[style["pair_id"] == pair.pair_id], ratings[ratings["pair_id"] == pair.pair_id])
+for number, pair in enumerate(pairs.itertuples(), start=(page - 1) * PAIRS_PER_PAGE + 1):
+    show_pair(number, pair, style[style["pair_id"] == pair.pair_id], ratings[ratings["pair_id"] == pair.pair_id])

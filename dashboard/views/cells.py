@@ -1,49 +1,97 @@
-"""Cells: the template x persona-pair leaderboard. Select a row to open the cell."""
+"""Cells: the template x persona-pair leaderboard, the six score factors as a bar per row, and
+a template x persona-pair heatmap of scores. Select a row (or a square) to open the cell."""
 
 from __future__ import annotations
 
+import altair as alt
 import streamlit as st
 
 from dashboard import queries
-from dashboard.widgets import cell_filters, seed, set_url, url_value
+from dashboard.widgets import cell_filters, described_columns, seed, set_url, url_value
 
-FIRST_COLUMNS = ["score", "template_text", "persona_pair_id", "n", "n_errors", "recommended", "strict_pass_rate",
-                 "mean_axis_delta", "mean_off_axis_problem", "mean_max_style_abs_delta", "persona_echo_rate",
-                 "refusal_or_ai_break_rate", "mean_abs_word_delta_frac", "cell_id"]
+COMPACT = ["score", "factors", "template_text", "persona_pair_id", "measurement_id", "n", "n_errors", "recommended",
+           "strict_pass_rate", "mean_axis_delta", "mean_off_axis_problem", "mean_max_style_abs_delta",
+           "persona_echo_rate", "refusal_or_ai_break_rate", "mean_abs_word_delta_frac", "score_se"]
 ROW_LIMITS = [100, 500, 1000, 10000, 100000]
 DEFAULT_ROWS = 500
+FACTORS_HELP = ("The six score factors, each 0-1, left to right: " + ", ".join(label for _, label in queries.FACTORS)
+                + ". The score is 100 x their product: the shortest bar is what holds the cell back.")
+TYPED = {
+    "score": st.column_config.NumberColumn("score", format="%.1f"),
+    "factors": st.column_config.BarChartColumn("score factors", y_min=0.0, y_max=1.0),
+    "template_text": st.column_config.TextColumn("template", width="large"),
+    "persona_pair_id": st.column_config.TextColumn("persona pair"),
+    "measurement_id": st.column_config.TextColumn("measurement"),
+}
+
+
+def score_heatmap(filters, measurements: list[str]) -> None:
+    st.subheader("Scores: template x persona pair")
+    if len(measurements) > 1:
+        seed("cells_grid_measurement", measurements[0])
+        measurement = st.selectbox("Measurement", measurements, key="cells_grid_measurement")
+    else:
+        measurement = measurements[0]
+    grid = queries.score_grid(filters, measurement)
+    st.caption(f"`{measurement}`: up to 40 templates x 40 persona pairs with the best cells. "
+               "Click a square to open it.")
+    pick = alt.selection_point(name="cell", fields=["cell_id"], on="click")
+    base = alt.Chart(grid).encode(
+        x=alt.X("persona_pair_id:N", title="persona pair", axis=alt.Axis(labelAngle=-40, labelLimit=160)),
+        y=alt.Y("template_text:N", title=None, axis=alt.Axis(labelLimit=320)),
+        tooltip=["template_text", "persona_pair_id", alt.Tooltip("score:Q", format=".1f"), "n", "recommended"])
+    squares = base.mark_rect(stroke="white").encode(
+        color=alt.Color("score:Q", scale=alt.Scale(scheme="viridis", domain=[0, 100]), title="score"),
+    ).add_params(pick)
+    labels = base.mark_text(fontSize=11).encode(
+        text=alt.Text("score:Q", format=".1f"),
+        color=alt.condition("datum.score > 60", alt.value("black"), alt.value("white")))
+    chart = (squares + labels).properties(height=alt.Step(30))
+    event = st.altair_chart(chart, width="stretch", on_select="rerun", key="cells_heatmap")
+    chosen = ((event or {}).get("selection") or {}).get("cell") or []
+    if chosen and chosen[0].get("cell_id"):
+        st.switch_page("views/cell.py", query_params={"cell": chosen[0]["cell_id"]})
+
 
 st.title("Cells")
-st.caption("The score is a sorting key; the examples are the proof. Select a row to read its pairs.")
+st.caption("The score is a sorting key; the examples are the proof. Select a row to read its pairs. "
+           "Hover a column header for what it means.")
 filters = cell_filters("cells")
 
 columns = queries.cell_columns()
 seed("cells_sort", url_value("sort", "score") if url_value("sort", "score") in columns else "score")
 seed("cells_desc", url_value("desc", True))
 seed("cells_limit", url_value("limit", DEFAULT_ROWS) if url_value("limit", DEFAULT_ROWS) in ROW_LIMITS else DEFAULT_ROWS)
-sort_col, desc_col, limit_col = st.columns([3, 1, 1])
+seed("cells_every_column", url_value("columns", "") == "all")
+sort_col, desc_col, limit_col, every_col = st.columns([3, 1, 1, 1])
 sort = sort_col.selectbox("Sort by", columns, key="cells_sort")
 descending = desc_col.toggle("Descending", key="cells_desc")
 limit = limit_col.selectbox("Rows", ROW_LIMITS, key="cells_limit")
+every = every_col.toggle("Every column", key="cells_every_column")
 set_url(sort=None if sort == "score" else sort, desc=None if descending else "0",
-        limit=None if limit == DEFAULT_ROWS else limit)
+        limit=None if limit == DEFAULT_ROWS else limit, columns="all" if every else None)
 
 df = queries.cells(filters, sort, descending, limit)
 total = queries.count_cells(filters)
 st.markdown(f"**{total} cells** match" + (f" (showing the first {len(df)})" if total > len(df) else ""))
-order = [c for c in FIRST_COLUMNS if c in df.columns] + [c for c in df.columns if c not in FIRST_COLUMNS]
+if not len(df):
+    st.info("No cell matches these filters: widen them in the sidebar (or clear the URL's query string).")
+    st.stop()
+shown = [c for c in COMPACT if c in df.columns]
+order = shown + ([c for c in df.columns if c not in shown and c != "cell_id"] + ["cell_id"] if every else [])
 event = st.dataframe(
     df, key="cells_table", on_select="rerun", selection_mode="single-row", hide_index=True, column_order=order,
-    column_config={"score": st.column_config.NumberColumn("score", format="%.1f"),
-                   "template_text": st.column_config.TextColumn("template", width="large")},
+    column_config=described_columns("template_pair_scores", order, {"factors": FACTORS_HELP}, TYPED),
 )
 if event.selection.rows:
     st.switch_page("views/cell.py", query_params={"cell": df["cell_id"].iloc[event.selection.rows[0]]})
 
 left, right = st.columns([3, 1])
-if len(df):
-    top = df.iloc[0]
-    left.page_link("views/cell.py", label=f"Open the top cell: {top['score']} · {top['template_text']} "
-                   f"× {top['persona_pair_id']}", icon=":material/open_in_new:", query_params={"cell": top["cell_id"]})
-right.download_button("Download CSV", df.to_csv(index=False), file_name="template_pair_scores.csv",
-                      mime="text/csv", key="cells_download")
+top = df.iloc[0]
+left.page_link("views/cell.py", label=f"Open the top cell: {top['score']} · {top['template_text']} "
+               f"× {top['persona_pair_id']}", icon=":material/open_in_new:", query_params={"cell": top["cell_id"]})
+right.download_button("Download CSV", df.drop(columns=["factors"]).to_csv(index=False),
+                      file_name="template_pair_scores.csv", mime="text/csv", key="cells_download")
+# the best cell's measurement first, then the other measurements that pass the filters
+score_heatmap(filters, list(dict.fromkeys([*df["measurement_id"].dropna(),
+                                           *(filters.measurements or queries.filter_options()["measurements"])])))

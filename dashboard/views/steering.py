@@ -41,8 +41,12 @@ if counts.get("steering_summary"):
     trait, projection = st.columns(2)
     with trait:
         st.subheader("Trait score")
-        st.altair_chart(dose_response_chart(curves, "mean_trait_score", "judged trait score (0-100)"),
-                        width="stretch")
+        if curves["mean_trait_score"].notna().any():
+            st.altair_chart(dose_response_chart(curves, "mean_trait_score", "judged trait score (0-100)"),
+                            width="stretch")
+        else:
+            st.info(f"No judged trait scores for this cell: run `psw extract steer --cell {cell_id} --layer L "
+                    "--judge MODEL` (add `--base-url` for a local endpoint), then `psw build`.")
     with projection:
         st.subheader("Projection")
         st.altair_chart(dose_response_chart(curves, "mean_projection", "mean projection on the cell vector"),
@@ -51,10 +55,13 @@ if counts.get("steering_summary"):
     st.caption("Every response's projection on the cell vector: the measured pairs' completions under the "
                "positive and negative persona, the unsteered baseline (coefficient 0) and the steered ones.")
     proj = queries.projection_distribution(cell_id)
+    if not len(proj):
+        st.info(f"No projections for this cell yet: run `psw extract project --cell {cell_id}`, then `psw build`.")
     box = alt.Chart(proj).mark_boxplot(extent="min-max").encode(
         x=alt.X("projection:Q", title="projection"), y=alt.Y("label:N", title=None, sort=None),
         color="condition:N", tooltip=["condition", "coeff", "positions", "reduction"])
-    st.altair_chart(box.facet(row="layer:N"), width="stretch")
+    if len(proj):
+        st.altair_chart(box.facet(row="layer:N"), width="stretch")
     st.dataframe(curves, hide_index=True, key="steering_table")
 
 if counts.get("trait_geometry"):
@@ -63,9 +70,10 @@ if counts.get("trait_geometry"):
     layer = st.selectbox("Layer", layers, key="geometry_layer")
     geo = queries.geometry(layer)
     heatmap = alt.Chart(geo).mark_rect().encode(
-        x=alt.X("label_a:N", title=None), y=alt.Y("label_b:N", title=None),
+        x=alt.X("label_a:N", title=None, axis=alt.Axis(labelLimit=240)),
+        y=alt.Y("label_b:N", title=None, axis=alt.Axis(labelLimit=240)),
         color=alt.Color("cosine:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
-        tooltip=["label_a", "label_b", "reduction", alt.Tooltip("cosine:Q", format=".3f")])
+        tooltip=["label_a", "label_b", "reduction", alt.Tooltip("cosine:Q", format=".3f"), "cell_id_a", "cell_id_b"])
     st.altair_chart(heatmap.facet(column="reduction:N"), width="content")
 
 if counts.get("imported_vectors"):

@@ -31,7 +31,7 @@
     100.0 * {{ clamp01(axis ~ ' / 8.0') }} * (1.0 - {{ clamp01('(' ~ off_axis ~ ' - 1.0) / 6.0') }})
 {%- endmacro %}
 
-{#- Words are runs of [A-Za-z'] (ARCHITECTURE.md): the count equals
+{#- Words are runs of [A-Za-z'] (README.md, "The score"): the count equals
     len(regexp_extract_all(text, '[A-Za-z'']+')). The regex engine's cost is per match, so
     one pass matches either a block of 16 words, each followed by separators or the end of
     the text (counted 16), or a single word (counted 1): about 7x fewer matches, 2.4x faster

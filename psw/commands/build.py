@@ -44,17 +44,23 @@ def run_dbt(db: Path, command: str, extra: list[str]) -> bool:
     db = db.resolve()
     env = {**os.environ, "PSW_DB_PATH": db.name, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
            "DO_NOT_TRACK": "1"}
-    work = db.parent / f".{db.name}.dbt"
-    target = work / "target"
+    target = target_dir(db)
+    work = target.parent
     cached = PARSE_CACHE / f"{db.name}.msgpack"
     _copy(cached, target / PARSE_FILE, only_if_missing=True)
     dbt = Path(sys.executable).with_name("dbt")
-    args = [str(dbt), command, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+    args = [str(dbt), *command.split(), "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
             "--target-path", str(target), "--log-path", str(work / "logs")]
     ok = subprocess.run(args + [a for a in extra if a != "--"], env=env, cwd=db.parent).returncode == 0
     if ok:
         _copy(target / PARSE_FILE, cached)
     return ok
+
+
+def target_dir(db: Path) -> Path:
+    """dbt's target folder for this warehouse (compiled SQL, manifest, docs), beside the file."""
+    db = db.resolve()
+    return db.parent / f".{db.name}.dbt" / "target"
 
 
 def _copy(source: Path, dest: Path, only_if_missing: bool = False) -> None:

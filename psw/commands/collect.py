@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from warehouse.db import UserError, connect, db_path
+from warehouse.errors import missing_api_key
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 DEFAULT_KEY_ENV = "OPENROUTER_API_KEY"
@@ -99,12 +100,12 @@ def _candidates(args, con):
     for name, got, flag in (("persona pairs", pairs, "--pairs"), ("templates", templates, "--templates"),
                             ("scenarios", scenarios, "--scenarios")):
         if not got:
-            raise UserError(f"{flag}:0: no {name}: pass {flag} or load them with `psw ingest`")
+            raise UserError(f"{flag}: no {name}: pass {flag} or load them with `psw ingest`")
     if args.persona_pair:
         known = {p.id for p in pairs}
         unknown = [i for i in args.persona_pair if i not in known]
         if unknown:
-            raise UserError(f"--persona-pair:0: unknown persona pair id(s): {', '.join(unknown)}")
+            raise UserError(f"--persona-pair: unknown persona pair id(s): {', '.join(unknown)}")
         pairs = [p for p in pairs if p.id in set(args.persona_pair)]
     if args.control and all(t.text != P.CONTROL_TEMPLATE for t in templates):
         templates = [P.make_template(P.CONTROL_TEMPLATE, "--control"), *templates]
@@ -119,7 +120,7 @@ def _local_generator(spec: str):
         from extract.local_gen import LocalGenerator
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("extract"):
-            raise UserError(f"--generator:0: {spec}: local generation needs extract.local_gen, "
+            raise UserError(f"--generator: {spec}: local generation needs extract.local_gen, "
                             "which is not installed in this checkout yet") from None
         raise
     return lambda: LocalGenerator(path, device="auto", dtype="auto")
@@ -129,12 +130,12 @@ def _check_flags(args) -> None:
     if not args.generator:
         raise UserError("--generator:0: at least one --generator MODEL is required")
     if not args.judge:
-        raise UserError("--judge:0: at least one --judge MODEL is required")
+        raise UserError("--judge: at least one --judge MODEL is required")
     if args.n is not None and args.n < 0:
-        raise UserError("--n:0: must be >= 0")
+        raise UserError("--n: must be >= 0")
     for flag, values in (("--generator", args.generator), ("--judge", args.judge)):
         if any(not v.strip() for v in values):
-            raise UserError(f"{flag}:0: a model id cannot be empty")
+            raise UserError(f"{flag}: a model id cannot be empty")
 
 
 def build_run(args):
@@ -214,8 +215,7 @@ def cmd_collect(args) -> int:
     local_gens = {g: _local_generator(g) for g in params["generators"] if g.startswith("hf:")}
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
     if not api_key and not _is_loopback(args.base_url):
-        raise UserError(f"--api-key-env:0: environment variable {args.api_key_env or '(none)'} "
-                        f"is not set; {args.base_url} needs a key")
+        raise missing_api_key(args.api_key_env, args.base_url)
 
     from collect.client import ChatClient
     from collect.run import Collector

@@ -81,8 +81,11 @@ def _batch_options(p) -> None:
 
 
 def _load(args, model_id: str, revision: str | None = None):
+    from tqdm import tqdm
+
     from extract.model_io import load_model
 
+    tqdm.write(f"loading {model_id} ...", file=sys.stderr)  # above any progress bar
     return load_model(model_id, revision=revision or args.revision, dtype=args.dtype, device=args.device,
                       trust_remote_code=args.trust_remote_code)
 
@@ -90,9 +93,8 @@ def _load(args, model_id: str, revision: str | None = None):
 # ---- vectors ------------------------------------------------------------------------
 
 def cmd_vectors(args) -> int:
-    from tqdm import tqdm
-
     from extract.model_io import parse_layers
+    from extract.progress import Progress
     from extract.store import load_pairs, prompt_provenance, write_extraction
     from extract.vectors import extract_cells
 
@@ -115,9 +117,9 @@ def cmd_vectors(args) -> int:
               "differ from what produced the responses", file=sys.stderr)
     model, tokenizer, prov = _load(args, args.model)
     layers = parse_layers(args.layers, prov.n_layers)
-    with tqdm(total=2 * len(pairs), desc="extract", unit="seq", disable=None) as bar:
+    with Progress("extract vectors", total=2 * len(pairs), unit="seq") as progress:
         vectors, stats = extract_cells(model, tokenizer, pairs, layers, args.batch_size,
-                                       args.max_batch_tokens, progress=bar.update)
+                                       args.max_batch_tokens, progress=progress.update)
     params = {"batch_size": args.batch_size, "device": str(next(model.parameters()).device),
               "selection": {"measurement_id": args.measurement, "cell_id": args.cell,
                             "strict_only": args.strict_only, "min_pairs": args.min_pairs},
@@ -172,6 +174,7 @@ def _imported_vector(con, args, layer: int | None) -> list[dict]:
 
 
 def cmd_steer(args) -> int:
+    from extract.progress import Progress
     from extract.steer import cell_scenarios, parse_coeffs, read_scenarios, store_sweep, sweep
     from extract.store import find_vector, steering_label
 
@@ -198,8 +201,9 @@ def cmd_steer(args) -> int:
         con.close()
     model, tokenizer, prov = _model_for_vector(args, row)
     vector = _vector_tensor(row)
-    results = sweep(model, tokenizer, vector, row["layer"], coeffs, args.positions, scenarios,
-                    args.max_new_tokens, args.temperature, args.seed, args.batch_size)
+    with Progress("extract steer", total=len(coeffs) * len(scenarios), unit="generation") as progress:
+        results = sweep(model, tokenizer, vector, row["layer"], coeffs, args.positions, scenarios,
+                        args.max_new_tokens, args.temperature, args.seed, args.batch_size, progress.update)
     con = connect(db)
     try:
         ids = store_sweep(con, row, args.positions, results, args.max_new_tokens, args.temperature,
@@ -230,6 +234,7 @@ def _trait_description(con, vector_row: dict) -> dict:
 # ---- project ------------------------------------------------------------------------
 
 def cmd_project(args) -> int:
+    from extract.progress import Progress
     from extract.project import project_vector
     from extract.store import vectors_to_project
 
@@ -243,18 +248,19 @@ def cmd_project(args) -> int:
         raise UserError("extract project: no stored response_mean vectors match; run `psw extract vectors`")
     added = 0
     loaded: dict = {}
-    for row in rows:
-        key = (args.model or row["model_id"], None if args.model else row["model_revision"])
-        if key not in loaded:
-            loaded.clear()  # one model in memory at a time
-            loaded[key] = _model_for_vector(args, row)
-        model, tokenizer, _ = loaded[key]
-        con = connect(db)
-        try:
-            added += project_vector(con, model, tokenizer, row, _vector_tensor(row), args.all_cells,
-                                    args.batch_size, cell_id=args.cell if args.vector else None)
-        finally:
-            con.close()
+    with Progress("extract project", unit="response") as progress:
+        for row in rows:
+            key = (args.model or row["model_id"], None if args.model else row["model_revision"])
+            if key not in loaded:
+                loaded.clear()  # one model in memory at a time
+                loaded[key] = _model_for_vector(args, row)
+            model, tokenizer, _ = loaded[key]
+            con = connect(db)
+            try:
+                added += project_vector(con, model, tokenizer, row, _vector_tensor(row), args.all_cells,
+                                        args.batch_size, progress, cell_id=args.cell if args.vector else None)
+            finally:
+                con.close()
     print(f"extract project: {len(rows)} vectors, {added} new projections", file=sys.stderr)
     return 0
 

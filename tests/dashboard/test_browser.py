@@ -154,3 +154,19 @@ def test_build_succeeds_while_the_dashboard_runs(dashboard, browser, tmp_path):
     assert reloads >= 1 and proc.poll() is None
     browser.navigate(cell_url)
     browser.wait_for_text("Score 36.6", "Positive", "Negative", scenarios=4)
+
+
+def test_every_page_opens_by_its_url(dashboard, browser):
+    """The URLs in dashboard/README.md, typed into the address bar (a link to /cells found no page)."""
+    url, db, _ = dashboard
+    browser.send("Page.enable")
+    for path, snippet in [("/cells", "16 cells match"), ("/cells?pair=wellbeing_authority", "4 cells match"),
+                          ("/templates", "4 templates"), ("/persona-pairs", "16 persona pairs"),
+                          ("/on-off-axis", "16 cells with both means"), ("/compare", "nothing to compare yet"),
+                          ("/steering", "No activation data yet"), ("/sql", "10 rows")]:
+        browser.navigate(url + path)
+        text = browser.wait_for_text(snippet)
+        assert "Page not found" not in text, path
+    browser.navigate(url + "/?min_n=4")  # the root opens Cells, query string and all
+    browser.wait_for_text("11 cells match")
+    assert browser.evaluate("location.pathname") == "/cells" and "min_n=4" in browser.evaluate("location.search")

@@ -42,7 +42,8 @@ def test_filters_change_the_rows_and_the_url(app, pilot_db):
     at.slider(key="cells_score").set_value((15.0, 100.0)).run()
     assert list(at.dataframe[0].value["score"]) == [36.6, 29.5, 18.7]
     at.text_input(key="cells_template").set_value("pretend").run()
-    assert len(at.dataframe[0].value) == 0 and "**0 cells** match" in markdown(at)
+    assert not at.dataframe and "**0 cells** match" in markdown(at)
+    assert "widen them" in at.info[0].value  # an empty state says what to do
     at.slider(key="cells_score").set_value((0.0, 100.0)).run()
     at.text_input(key="cells_template").set_value("").run()
     at.multiselect(key="cells_pair").set_value([]).run()
@@ -69,7 +70,8 @@ def test_cell_page_shows_four_scenarios_with_both_completions(app, pilot_db, top
     text = markdown(at)
     pairs = query(pilot_db, "select scenario_text, pos_response, neg_response from examples where cell_id = ?",
                   [top_cell])
-    assert len(pairs) == 4 and text.count("**Scenario**") == 4
+    assert len(pairs) == 4 and [text.count(f"**Scenario {i}**") for i in range(1, 6)] == [1, 1, 1, 1, 0]
+    assert "**Scenario** `pr_" not in text  # a label, not a pair id
     for scenario, pos, neg in pairs:
         assert scenario in text and pos[:60] in text and neg[:60] in text
     assert "**Positive** · wellbeing-focused" in text and "**Negative** · authority-deferential" in text

@@ -1,0 +1,80 @@
+"""`psw docs`: dbt's documentation site (lineage graph, every column's description) for the
+selected warehouse, generated offline and served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from psw.commands.build import run_dbt, target_dir
+from warehouse.db import UserError, db_path
+
+SITE_FILES = ("index.html", "manifest.json", "catalog.json")  # all the site reads; nothing else is served
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("docs", help="generate dbt's docs (lineage, column descriptions) and serve them locally",
+                       description="Runs `dbt docs generate` against the warehouse (offline: the site is "
+                       "self-contained) and serves it on http://127.0.0.1:PORT until Ctrl-C. The marts' "
+                       "descriptions are also stored as DuckDB comments by `psw build`, so any SQL client "
+                       "sees them (`select column_name, comment from duckdb_columns()`).")
+    p.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080; 0 = any free port)")
+    p.add_argument("--no-serve", action="store_true", help="only generate; print the folder holding the site")
+    p.set_defaults(func=run)
+
+
+class SiteHandler(SimpleHTTPRequestHandler):
+    """Serves the three files of dbt's site, and nothing else from the target folder."""
+
+    def do_GET(self) -> None:
+        name = self.path.split("?", 1)[0].lstrip("/") or "index.html"
+        if name not in SITE_FILES:
+            self.send_error(404, "not part of the docs site")
+            return
+        self.path = "/" + name
+        super().do_GET()
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def log_message(self, format, *args) -> None:  # a request log would drown the one useful line
+        pass
+
+
+def generate(db: Path) -> Path:
+    """`dbt docs generate` for this warehouse; returns the folder holding the site."""
+    if not db.exists():
+        raise UserError(f"{db}: no warehouse here yet; run `psw ingest FILE...` then `psw build`")
+    if not run_dbt(db, "docs generate", ["--quiet"]):
+        raise UserError("dbt docs generate failed (see the dbt output above)")
+    site = target_dir(db)
+    missing = [name for name in SITE_FILES if not (site / name).exists()]
+    if missing:
+        raise UserError(f"{site}: dbt wrote no {', '.join(missing)}")
+    return site
+
+
+def serve(site: Path, port: int) -> ThreadingHTTPServer:
+    try:
+        return ThreadingHTTPServer(("127.0.0.1", port), functools.partial(SiteHandler, directory=str(site)))
+    except OSError as exc:
+        raise UserError(f"--port {port}: cannot listen on 127.0.0.1 ({exc.strerror})") from None
+
+
+def run(args) -> int:
+    db = db_path(args.db)
+    site = generate(db)
+    if args.no_serve:
+        print(f"dbt docs for {db} in {site} (open index.html through a web server: `psw docs`)")
+        return 0
+    server = serve(site, args.port)
+    print(f"dbt docs for {db} on http://127.0.0.1:{server.server_address[1]} (Ctrl-C stops it)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    finally:
+        server.server_close()
+    return 0

@@ -1,0 +1,74 @@
+"""`psw docs`: dbt's docs for the selected warehouse, served on 127.0.0.1; descriptions as DuckDB comments."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import duckdb
+from psw.cli import main
+from tests.conftest import ROOT
+
+
+def comments(db, table: str) -> dict[str, str | None]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return dict(con.execute("select column_name, comment from duckdb_columns() "
+                                "where schema_name = 'main' and table_name = ?", [table]).fetchall())
+    finally:
+        con.close()
+
+
+def test_build_stores_every_mart_columns_description_as_a_comment(pilot_db):
+    for mart in ("template_pair_scores", "template_scores", "persona_pair_review", "examples", "length_deltas"):
+        described = comments(pilot_db, mart)
+        assert described and all(described.values()), (mart, [c for c, d in described.items() if not d])
+    assert comments(pilot_db, "template_pair_scores")["factor_axis"].startswith("Score factor: clamp(mean_axis")
+
+
+def test_docs_without_a_warehouse_is_one_line(tmp_path, capsys):
+    assert main(["docs", "--db", str(tmp_path / "none.duckdb"), "--no-serve"]) == 2
+    assert "no warehouse here yet" in capsys.readouterr().err
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, b""
+
+
+def test_docs_generates_and_serves_the_site_for_the_selected_warehouse(pilot_copy, tmp_path):
+    log = tmp_path / "docs.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "psw.cli", "docs", "--port", "0", "--db", str(pilot_copy)],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=out, text=True)
+    try:
+        line = proc.stdout.readline()  # printed once the site is generated and the port is open
+        assert "http://127.0.0.1:" in line, log.read_text()[-3000:]
+        url = line.split(" on ")[1].split()[0]
+        status, index = get(url + "/")
+        assert status == 200 and b"dbt" in index
+        status, manifest = get(url + "/manifest.json")
+        nodes = json.loads(manifest)["nodes"]
+        scores = next(n for n in nodes.values() if n["name"] == "template_pair_scores")
+        assert scores["columns"]["score"]["description"]
+        status, catalog = get(url + "/catalog.json")
+        assert status == 200 and scores["unique_id"] in json.loads(catalog)["nodes"]
+        assert get(url + "/run_results.json")[0] == 404  # only the site's own files are served
+        assert get(url + "/../warehouse.duckdb")[0] == 404
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
+    assert (pilot_copy.parent / f".{pilot_copy.name}.dbt" / "target" / "catalog.json").exists()
+
+
+def test_docs_no_serve_prints_the_folder(pilot_copy, capsys):
+    assert main(["--db", str(pilot_copy), "docs", "--no-serve"]) == 0
+    out = capsys.readouterr().out
+    assert f".{pilot_copy.name}.dbt" in out and "index.html" in out

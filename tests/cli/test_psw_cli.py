@@ -1,0 +1,77 @@
+"""The CLI as a user types it: global options anywhere, PSW_DB, --version, --help with examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from psw.cli import EXAMPLES, _subcommands, main, make_parser
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    capsys.readouterr()
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_db_after_the_subcommand(pilot_db, capsys):
+    rc, out, err = run(capsys, "sql", "--db", pilot_db, "select count(*) as n from template_pair_scores")
+    assert rc == 0, err
+    assert "16" in out
+    rc, out, err = run(capsys, "sql", "select count(*) as n from template_pair_scores", "--db", pilot_db,
+                       "--format", "csv")
+    assert (rc, out.split()) == (0, ["n", "16"])
+
+
+def test_db_after_build_is_psws_not_dbts(tmp_path, capsys):
+    """`psw build --db W` selects W (here: not built yet) instead of passing --db on to dbt."""
+    missing = tmp_path / "none.duckdb"
+    rc, _, err = run(capsys, "build", "--db", missing, "--select", "marts")
+    assert rc == 2 and f"{missing}: no warehouse here yet" in err and "No such option" not in err
+
+
+def test_db_after_a_nested_subcommand(tmp_path, capsys):
+    missing = tmp_path / "none.duckdb"
+    rc, _, err = run(capsys, "extract", "steer", "--cell", "c", "--layer", "1", "--db", missing)
+    assert rc == 2 and str(missing) in err
+
+
+def test_the_subcommands_db_beats_the_global_one(pilot_db, tmp_path, capsys):
+    rc, out, err = run(capsys, "--db", tmp_path / "none.duckdb", "sql", "--db", pilot_db, "select 42 as x")
+    assert rc == 0 and "42" in out, err
+
+
+def test_psw_db_selects_the_warehouse(pilot_db, monkeypatch, capsys):
+    monkeypatch.setenv("PSW_DB", str(pilot_db))
+    rc, out, err = run(capsys, "sql", "select count(*) as n from examples", "--format", "csv")
+    assert (rc, out.split()) == (0, ["n", "64"]), err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and out.startswith("psw 0.") and "duckdb" in out
+
+
+def test_every_command_has_an_example_in_its_help(capsys):
+    parser = make_parser()
+    names = [name for name, _ in _subcommands(parser)]
+    assert {"ingest", "build", "sql", "collect", "runs", "extract vectors", "extract steer", "docs",
+            "dashboard", "export-hf", "import-hf"} <= set(names)
+    for name in names:
+        with pytest.raises(SystemExit):
+            main([*name.split(), "--help"])
+        out = capsys.readouterr().out
+        assert "example:" in out and f"  psw " in out and "--db PATH" in out, name
+        assert EXAMPLES.get(name, "psw").split()[1] in out.split("example:")[1], name
+
+
+def test_top_level_help_lists_one_example_per_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    examples = [line.split() for line in out.split("examples (`psw COMMAND")[1].splitlines()[1:] if line.strip()]
+    commands = {words[3] if words[1] == "--db" else words[1] for words in examples}
+    assert commands >= {"ingest", "build", "sql", "collect", "runs", "extract", "dashboard", "docs", "export-hf"}
+    assert "--version" in out
