@@ -104,7 +104,13 @@ class Prompts:
                 compiled = self._compiled[name] = self.env.from_string(self.texts[name])
             return compiled.render(**ctx).strip()
         except (SecurityError, jinja2.TemplateSyntaxError) as exc:   # the sandbox said no; a broken file
-            raise UserError(f"{self.directory / PROMPT_FILES[name]}: {type(exc).__name__}: {exc}") from None
+            raise UserError(f"{self.path_of(name)}: {type(exc).__name__}: {exc}") from None
+
+    def path_of(self, name: str) -> Path:
+        """The prompt file a prompt name comes from (for messages)."""
+        if name.startswith("generation_"):
+            return self.directory / "layouts" / self.layout / LAYOUT_FILES[name[len("generation_"):]]
+        return self.directory / JUDGE_FILES[name]
 
     def generation_messages(self, persona: str, scenario: str, self_contained: bool) -> list[dict]:
         """The exact chat messages of one generation under this prompt set."""

@@ -11,7 +11,6 @@ import json
 import random
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from warehouse.keys import pair_id as make_pair_id
 from warehouse.errors import UserError
@@ -91,47 +90,46 @@ class PlanItem:
 
 
 # ---------------------------------------------------------------- candidates
+# Candidates are read from dbt's staging views (the latest definition of each id, the rule
+# the marts use); files reach them through `psw ingest`'s checks first (psw/commands/collect.py).
 
-def _jsonl(path: Path):
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UserError(f"{path}:0: cannot read ({exc.strerror})") from None
-    for no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError as exc:
-            raise UserError(f"{path}:{no}: invalid JSON ({exc.msg})") from None
-        if not isinstance(rec, dict):
-            raise UserError(f"{path}:{no}: expected a JSON object")
-        yield no, rec
+STAGING = "staging"
 
 
-def _persona_pair(rec: dict, where: str) -> PersonaPair:
-    for key in ("id", "pos", "neg", "positive_behavior", "negative_behavior"):
-        if not isinstance(rec.get(key), str) or not rec[key].strip():
-            raise UserError(f"{where}: persona pair needs a non-empty string '{key}'")
-    for key in ("pos_persona", "neg_persona"):
-        if rec.get(key) is not None and not isinstance(rec[key], str):
-            raise UserError(f"{where}: persona pair field '{key}' must be a string")
-    return PersonaPair(rec["id"], rec["pos"], rec["neg"], rec["positive_behavior"],
-                       rec["negative_behavior"], rec.get("pos_persona") or "",
-                       rec.get("neg_persona") or "", where)
+def load_candidates(con, pair_ids: list[str] | None = None, template_texts: list[str] | None = None,
+                    scenario_ids: list[str] | None = None):
+    """(persona pairs, templates, scenarios) from the staging views; each list restricted to the
+    given keys (in their order) when they are given, else every candidate."""
+    pairs = [_persona_pair(row) for row in _rows(con, "stg_raw__persona_pairs", """
+        select persona_pair_id, pos_persona, neg_persona, positive_behavior, negative_behavior,
+               pos_persona_text, neg_persona_text from {view} order by loaded_at, persona_pair_id""")]
+    templates = [make_template(text, f"template {text!r}") for (text,) in _rows(con, "stg_raw__templates", """
+        select template_text from {view} where template_status = 'active' order by loaded_at, line_no, template_text""")]
+    scenarios = [Scenario(str(sid), text, bool(contained)) for sid, text, contained in _rows(con, "stg_raw__scenarios", """
+        select scenario_id, scenario_text, is_self_contained from {view} order by loaded_at, scenario_id""")]
+    return (_select(pairs, pair_ids, lambda p: p.id), _select(templates, template_texts, lambda t: t.text),
+            _select(scenarios, scenario_ids, lambda s: s.id))
 
 
-def _scenario(rec: dict, where: str) -> Scenario:
-    text = next((rec[k] for k in ("prompt", "question", "text")
-                 if isinstance(rec.get(k), str) and rec[k].strip()), None)
-    if text is None:
-        raise UserError(f"{where}: scenario needs a non-empty 'prompt', 'question' or 'text'")
-    sid = rec.get("id")
-    if sid is None or (isinstance(sid, str) and not sid.strip()):
-        raise UserError(f"{where}: scenario needs an 'id'")
-    if not isinstance(rec.get("self_contained", False), bool):
-        raise UserError(f"{where}: scenario field 'self_contained' must be true or false")
-    return Scenario(str(sid), text, rec.get("self_contained", False))
+def _rows(con, view: str, sql: str) -> list[tuple]:
+    if con is None:
+        return []
+    return con.execute(sql.format(view=f"{STAGING}.{view}")).fetchall()
+
+
+def _select(items: list, keys: list[str] | None, key_of) -> list:
+    if keys is None:
+        return items
+    by_key = {key_of(item): item for item in items}
+    return [by_key[k] for k in keys if k in by_key]
+
+
+def _persona_pair(row: tuple) -> PersonaPair:
+    pid, pos, neg, positive, negative, pos_text, neg_text = row
+    for name, value in (("positive_behavior", positive), ("negative_behavior", negative)):
+        if not value:
+            raise UserError(f"persona pair {pid!r}: no {name}; the judges need it (add it to the pair's file)")
+    return PersonaPair(pid, pos, neg, positive, negative, pos_text or "", neg_text or "", f"persona pair {pid!r}")
 
 
 # A slot is `{name}` (spaces allowed inside) not doubled: `{{name}}` and any other braces are
@@ -173,81 +171,6 @@ def _jinja_literal(text: str) -> str:
 def render_template(tpl: Template, persona: str) -> str:
     """The template with every slot replaced by the persona text, all else verbatim."""
     return _SLOT.sub(lambda _: persona, tpl.text)
-
-
-def _unique(items, key, where_of):
-    seen = {}
-    for item, where in zip(items, where_of):
-        k = key(item)
-        if k in seen:
-            raise UserError(f"{where}: duplicate id {k!r} (first at {seen[k]})")
-        seen[k] = where
-    return items
-
-
-def load_pairs_file(path: Path) -> list[PersonaPair]:
-    rows = [(_persona_pair(rec, f"{path}:{no}"), f"{path}:{no}") for no, rec in _jsonl(path)]
-    if not rows:
-        raise UserError(f"{path}:0: no persona pairs")
-    return _unique([r[0] for r in rows], lambda p: p.id, [r[1] for r in rows])
-
-
-def load_scenarios_file(path: Path) -> list[Scenario]:
-    rows = [(_scenario(rec, f"{path}:{no}"), f"{path}:{no}") for no, rec in _jsonl(path)]
-    if not rows:
-        raise UserError(f"{path}:0: no scenarios")
-    return _unique([r[0] for r in rows], lambda s: s.id, [r[1] for r in rows])
-
-
-def load_templates_file(path: Path) -> list[Template]:
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UserError(f"{path}:0: cannot read ({exc.strerror})") from None
-    out, seen = [], set()
-    for no, line in enumerate(lines, 1):
-        text = line.strip()
-        if not text or text.startswith("#") or text in seen:
-            continue
-        seen.add(text)
-        out.append(make_template(text, f"{path}:{no}"))
-    if not out:
-        raise UserError(f"{path}:0: no templates")
-    return out
-
-
-def _has_table(con, name: str) -> bool:
-    return bool(con.execute(
-        "select count(*) from information_schema.tables where table_schema='raw' and table_name=?",
-        [name]).fetchone()[0])
-
-
-def _latest_records(con, table: str, key: str) -> list[tuple[dict, str]]:
-    """(record, 'raw.<table>:<line>') per key, the newest load winning (the staging rule)."""
-    if con is None or not _has_table(con, table):
-        return []
-    rows = con.execute(f"""
-        select record::varchar, line_no from raw.{table}
-        qualify row_number() over (partition by {key} order by loaded_at desc, line_no) = 1
-        order by loaded_at, line_no, {key}""").fetchall()
-    return [(json.loads(rec), f"raw.{table}:{line}") for rec, line in rows]
-
-
-def load_pairs_table(con) -> list[PersonaPair]:
-    return [_persona_pair(rec, where) for rec, where in _latest_records(con, "persona_pairs", "persona_pair_id")]
-
-
-def load_scenarios_table(con) -> list[Scenario]:
-    return [_scenario(rec, where) for rec, where in _latest_records(con, "scenarios", "scenario_id")]
-
-
-def load_templates_table(con) -> list[Template]:
-    if con is None or not _has_table(con, "templates"):
-        return []
-    rows = con.execute("""
-        select template_text, min(line_no) as line_no from raw.templates
-        group by template_text order by min(loaded_at), min(line_no), template_text""").fetchall()
-    return [make_template(t, f"raw.templates:{line}") for t, line in rows]
 
 
 # ---------------------------------------------------------------- planning

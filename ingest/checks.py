@@ -43,7 +43,8 @@ PAIRS = [Check("id", "text"), *(Check(name, "text", required=False) for names in
          Check("negative_behavior", "text", required=False),
          Check("source_id", "text", required=False)]
 
-SCENARIOS = [Check("id", "text")]  # plus: one of prompt | question | text (below)
+SCENARIOS = [Check("id", "scalar"), Check("self_contained", "boolean", required=False),
+             Check("source", "text", required=False)]  # plus: one of prompt | question | text (below)
 SCENARIO_TEXT_FIELDS = ("prompt", "question", "text")
 
 # What names a pair in an export (warehouse.keys.pair_id): its run, its row in that run, its sample

@@ -75,6 +75,11 @@ def catalog_rows(path: Path) -> tuple[list[dict], list[Reject]]:
     return rows, rejects
 
 
+def active_templates(rows: list[dict]) -> list[str]:
+    """The runtime templates of a catalog's active entries (the candidates it offers)."""
+    return [row["template_text"] for row in rows if json.loads(row["record"]).get("status", "active") == "active"]
+
+
 def _catalog_problem(entry: Any) -> str | None:
     if not isinstance(entry, dict):
         return "expected a mapping (one template with its attributes)"

@@ -53,6 +53,7 @@ class LoadReport:
     duplicates: identity.Duplicates = field(default_factory=identity.Duplicates)
     notes: list[str] = field(default_factory=list)  # lines deliberately not loaded, said aloud
     load_id: str = ""
+    keys: list[str] = field(default_factory=list)   # candidates: the ids (templates: texts) the file defines
 
     def summary(self) -> str:
         where = f" into measurement {self.measurement_id}" if self.measurement_id else ""
@@ -93,6 +94,11 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
     report = LoadReport(path, kind, measurement_id, load_id=load_id)
     if con.execute("select 1 from raw.loads where load_id = ? and forgotten_at is null", [load_id]).fetchone():
         report.already_loaded = True
+        if kind in CANDIDATE_KEYS:
+            _read_lines(con, scan)
+            report.keys = _candidate_keys(con, kind)
+        elif kind == "catalog":
+            report.keys = documents.active_templates(documents.catalog_rows(scan.path)[0])
         return report
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
     try:
@@ -122,6 +128,7 @@ def _load_document(con, scan, report, load_id, loaded_at) -> None:
     stamp = {"load_id": load_id, "loaded_at": loaded_at}
     if report.kind == "catalog":
         rows, report.rejects = documents.catalog_rows(scan.path)
+        report.keys = documents.active_templates(rows)
         tables = {"raw.template_catalog": [{**row, **stamp} for row in rows]}
     else:
         pairs, scenarios, report.rejects = documents.trait_rows(scan.path)
@@ -145,6 +152,32 @@ def _still_the_scanned_file(scan: read.FileScan) -> None:
     """Called inside the load's transaction: the bytes loaded are the bytes hashed, or nothing lands."""
     if not read.unchanged(scan):
         raise UserError(f"{scan.path}: the file changed while it was being loaded; nothing loaded (load it again)")
+
+
+# what names a candidate in a file of its kind (collect runs exactly the candidates a file names)
+CANDIDATE_KEYS = {
+    "pairs": "line::json ->> 'id'",
+    "scenarios": "line::json ->> 'id'",
+    "templates": "trim(line)",
+}
+
+
+def _candidate_keys(con, kind: str) -> list[str]:
+    """The candidates the lines in _lines define, in file order (templates: not the comments)."""
+    where = "where not (starts_with(ltrim(line), '#') and position('{persona}' in line) = 0)" \
+        if kind == "templates" else ""
+    return [k for (k,) in con.execute(f"""
+        select key from (select {CANDIDATE_KEYS[kind]} as key, min(line_no) as first from _lines {where} group by key)
+        order by first""").fetchall()]
+
+
+def _read_lines(con, scan) -> list[Reject]:
+    """_lines from the file: DuckDB's reader, else Python's (which names undecodable lines)."""
+    try:
+        _fast_lines(con, scan.path)
+        return []
+    except duckdb.Error:
+        return _slow_lines(con, scan.path)
 
 
 def _fast_lines(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -216,7 +249,12 @@ def _check_templates(con, report: LoadReport) -> None:
     con.execute(f"""
         create or replace temp table _records as
         select line_no, md5(trim(line)) as record_id, false as invalid_json,
-               case when position('{{persona}}' in line) > 0 or regexp_matches(trim(line), '{ENGINEERED_TEMPLATE}')
+               case when list_filter(regexp_extract_all(line, '(?:^|[^{{])\\{{\\s*([A-Za-z_][A-Za-z0-9_]*)\\s*\\}}', 1),
+                                     lambda slot: slot <> 'persona') <> []
+                    then ['template slot {{' || list_filter(regexp_extract_all(line,
+                          '(?:^|[^{{])\\{{\\s*([A-Za-z_][A-Za-z0-9_]*)\\s*\\}}', 1), lambda slot: slot <> 'persona')[1]
+                          || '}} is not filled (only {{persona}} is)']
+                    when position('{{persona}}' in line) > 0 or regexp_matches(trim(line), '{ENGINEERED_TEMPLATE}')
                     then []::varchar[]
                     when regexp_matches(line, '^\\s*[\\[{{"]') and try(json(trim(line))) is not null
                     then ['a JSON value, not a template: a templates file holds one template per line']
@@ -229,11 +267,7 @@ def _check_templates(con, report: LoadReport) -> None:
 
 
 def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
-    bad_bytes: list[Reject] = []
-    try:
-        _fast_lines(con, scan.path)
-    except duckdb.Error:
-        bad_bytes = _slow_lines(con, scan.path)
+    bad_bytes = _read_lines(con, scan)
     report.rejects.extend(bad_bytes)
     _check_records(con, report)
     _reject_invalid_json(con, report)
@@ -250,6 +284,8 @@ def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
     if report.rejects:
         return
     report.duplicates = identity.exact_duplicates(con)
+    if report.kind in CANDIDATE_KEYS:
+        report.keys = _candidate_keys(con, report.kind)
     if report.kind in ("pairs", "scenarios"):
         report.notes.extend(identity.redefined_ids(con, report.kind))
     with transaction(con):

@@ -94,8 +94,11 @@ def detect_kind(scan_: FileScan) -> str | None:
         try:
             obj = json.loads(stripped)
         except (json.JSONDecodeError, RecursionError):
-            # a pretty-printed JSON document: only run artifacts come that way
-            return "artifact" if _looks_like_artifact(scan_.path) else None
+            # a pretty-printed JSON document: only run artifacts come that way; a template may
+            # open with a brace too
+            if _looks_like_artifact(scan_.path):
+                return "artifact"
+            return "templates" if "{persona}" in stripped else None
         if not isinstance(obj, dict):
             return None
         if "results" in obj:

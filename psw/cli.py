@@ -40,6 +40,7 @@ EXAMPLES = {
     "collect": "psw collect --pairs P.jsonl --templates T.txt --scenarios S.jsonl --n 4 "
                "--generator qwen/qwen3.5-27b --judge google/gemini-3.1-flash-lite-preview",
     "runs": "psw runs",
+    "forget": "psw forget --load 3fa2c1d09b7e && psw build",
     "extract": "psw extract vectors --model Qwen/Qwen2.5-0.5B-Instruct --layers 8,12,16",
     "extract vectors": "psw extract vectors --model Qwen/Qwen2.5-0.5B-Instruct --layers 8,12,16",
     "extract steer": "psw extract steer --cell CELL_ID --layer 12 --coeffs -3,-1,0,1,3,5",

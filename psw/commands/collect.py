@@ -92,11 +92,61 @@ def _is_loopback(url: str) -> bool:
     return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
 
 
-def _candidates(args, con):
+CANDIDATE_FILES = (("--pairs", "pairs", ("pairs",)), ("--templates", "templates", ("templates", "catalog")),
+                   ("--scenarios", "scenarios", ("scenarios",)))
+STAGING_VIEWS = ("stg_raw__persona_pairs", "stg_raw__templates", "stg_raw__scenarios")
+
+
+def _ingest_candidates(args, path) -> dict[str, list[str]]:
+    """Load the candidate files through `psw ingest`'s checks (one validator; a file loads whole
+    or not at all); returns the keys each file names, which are what this run measures."""
+    from ingest.loader import ingest_file
+
+    keys = {}
+    with connect(path) as con:
+        for flag, attr, kinds in CANDIDATE_FILES:
+            file = getattr(args, attr)
+            if file is None:
+                continue
+            kind = attr if attr != "templates" else ("catalog" if file.suffix in (".yaml", ".yml") else attr)
+            report = ingest_file(con, file, kind)
+            if report.rejects:
+                first = report.rejects[0]
+                raise UserError(f"{file}:{first.line_no or 1}: {first.reason} ({len(report.rejects)} malformed "
+                                f"record(s); nothing loaded, nothing collected)")
+            if report.kind not in kinds:
+                raise UserError(f"{flag} {file}: this is a {report.kind} file, not {' or '.join(kinds)}")
+            if not report.keys:
+                raise UserError(f"{flag} {file}: no {attr} in this file")
+            print(report.summary(), file=sys.stderr)
+            keys[attr] = report.keys
+    return keys
+
+
+def _staging_views(path) -> None:
+    """dbt's staging views over the candidates exist once any build ran; build just them if not."""
+    from psw.commands.build import run_dbt
+
+    with connect(path, read_only=True) as con:
+        have = {name for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'staging'").fetchall()}
+    if set(STAGING_VIEWS) <= have:
+        return
+    if not run_dbt(path, "run", ["--quiet", "--select", *STAGING_VIEWS]):
+        raise UserError("dbt could not build the staging views over the candidates (see its output above)")
+
+
+def _candidates(args, path):
     from collect import plan as P
-    pairs = P.load_pairs_file(args.pairs) if args.pairs else P.load_pairs_table(con)
-    templates = P.load_templates_file(args.templates) if args.templates else P.load_templates_table(con)
-    scenarios = P.load_scenarios_file(args.scenarios) if args.scenarios else P.load_scenarios_table(con)
+
+    keys = _ingest_candidates(args, path) if (args.pairs or args.templates or args.scenarios) else {}
+    if not path.exists():
+        raise UserError(f"{path}: no candidates: pass --pairs, --templates and --scenarios, "
+                        f"or load them with `psw ingest`")
+    _staging_views(path)
+    with connect(path, read_only=True) as con:
+        pairs, templates, scenarios = P.load_candidates(con, keys.get("pairs"), keys.get("templates"),
+                                                        keys.get("scenarios"))
     for name, got, flag in (("persona pairs", pairs, "--pairs"), ("templates", templates, "--templates"),
                             ("scenarios", scenarios, "--scenarios")):
         if not got:
@@ -147,13 +197,7 @@ def build_run(args):
     _check_flags(args)
     prompts = Prompts.load(args.prompts_dir, args.prompt_set)
     path = db_path(args.db)
-    need_db = not (args.pairs and args.templates and args.scenarios)
-    con = connect(path, read_only=True) if need_db and path.exists() else None
-    try:
-        pairs, templates, scenarios = _candidates(args, con)
-    finally:
-        if con is not None:
-            con.close()
+    pairs, templates, scenarios = _candidates(args, path)
     rows = P.sample_rows(scenarios, args.n or None, args.seed)
     gen_params = {"temperature": args.gen_temperature, "max_tokens": args.max_tokens}
     judge_params = {"temperature": args.judge_temperature, "max_tokens": args.judge_max_tokens}

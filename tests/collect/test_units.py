@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -154,47 +155,54 @@ def test_sampling_is_seeded_and_extends():
     assert sorted(r for r, _ in rows4) == [1, 2, 3, 4] and set(rows4) <= set(rows8)
 
 
-def test_templates_render_with_strict_undefined(tmp_path):
-    f = tmp_path / "t.txt"
-    f.write_text("You are a {persona} person.\n\nAct as {persona} with {mood}.\n")
-    with pytest.raises(UserError, match=r"t.txt:3: template slot 'mood' is undefined"):
-        P.load_templates_file(f)
-    f.write_text("No slot here.\n")
-    with pytest.raises(UserError, match=r"t.txt:1: template has no \{persona\} slot"):
-        P.load_templates_file(f)
-    f.write_text("You are a {persona} person.\n")
-    (tpl,) = P.load_templates_file(f)
+def test_templates_fill_only_the_persona_slot():
+    with pytest.raises(UserError, match=r"t:3: template slot 'mood' is undefined"):
+        P.make_template("Act as {persona} with {mood}.", "t:3")
+    with pytest.raises(UserError, match=r"t:1: template has no \{persona\} slot"):
+        P.make_template("No slot here.", "t:1")
+    tpl = P.make_template("You are a {persona} person.", "t:1")
     assert tpl.jinja == "You are a {{ persona }} person."
     assert P.render_template(tpl, "kind") == "You are a kind person."
 
 
-def test_bad_candidate_lines_point_at_file_and_line(tmp_path):
-    f = tmp_path / "pairs.jsonl"
-    f.write_text('{"id": "a", "pos": "x", "neg": "y", "positive_behavior": "p", '
-                 '"negative_behavior": "n"}\n{"id": "b", "pos": "x"\n')
-    with pytest.raises(UserError, match=r"pairs.jsonl:2: invalid JSON"):
-        P.load_pairs_file(f)
-    f.write_text('{"id": "a", "pos": "x", "neg": "y", "positive_behavior": "p"}\n')
-    with pytest.raises(UserError, match=r"pairs.jsonl:1: .*'negative_behavior'"):
-        P.load_pairs_file(f)
-    s = tmp_path / "sc.jsonl"
-    s.write_text('{"id": "s1", "question": "Q?"}\n{"id": "s2"}\n')
-    with pytest.raises(UserError, match=r"sc.jsonl:2: scenario needs"):
-        P.load_scenarios_file(s)
+def dry_run(tmp_path, capfd, *files):
+    from psw.cli import main
+
+    capfd.readouterr()
+    rc = main(["--db", str(tmp_path / "w.duckdb"), "collect", "--pairs", str(files[0]), "--templates", str(files[1]),
+               "--scenarios", str(files[2]), "--generator", "g1", "--generator", "g2", "--judge", "j",
+               "--n", "4", "--dry-run", "--plan-out", str(tmp_path / "plan.jsonl")])
+    return rc, capfd.readouterr().err
 
 
-def test_real_seed_candidates_load():
-    ref = P.Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "pilot-v2-seed23"
-    if not ref.is_dir():
-        pytest.skip("shared reference data not present")
-    pairs = P.load_pairs_file(ref / "persona_pairs_v2_candidates.jsonl")
-    templates = P.load_templates_file(ref / "templates_v2_candidates.txt")
-    scenarios = P.load_scenarios_file(ref / "scenarios_v2_candidates.jsonl")
-    plan = P.build_plan("m", ["g1", "g2"], templates, pairs, P.sample_rows(scenarios, 4, 23), 23,
-                        Prompts.load())
-    assert len(plan) == 2 * len(templates) * len(pairs) * 4
-    assert len({p.pair_id for p in plan}) == len(plan)
-    assert {p.measurement_id for p in plan} == {"m/g1", "m/g2"}
+def test_candidate_files_pass_ingests_checks_with_file_and_line(tmp_path, capfd):
+    """collect reads candidate files through `psw ingest` (one validator): a bad line is named."""
+    ref = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "pilot-v2-seed23"
+    pairs, templates, scenarios = (ref / "persona_pairs_v2_candidates.jsonl", ref / "templates_v2_candidates.txt",
+                                   ref / "scenarios_v2_candidates.jsonl")
+    bad_pairs = tmp_path / "pairs.jsonl"
+    bad_pairs.write_text(pairs.read_text().splitlines()[0] + '\n{"id": "b", "pos": "x"\n')
+    rc, err = dry_run(tmp_path, capfd, bad_pairs, templates, scenarios)
+    assert rc == 2 and f"{bad_pairs}:2: invalid JSON" in err
+    bad_scenarios = tmp_path / "sc.jsonl"
+    bad_scenarios.write_text('{"id": "s1", "question": "Q?"}\n{"id": "s2"}\n')
+    rc, err = dry_run(tmp_path, capfd, pairs, templates, bad_scenarios)
+    assert rc == 2 and f"{bad_scenarios}:2: missing required field prompt" in err
+    bad_templates = tmp_path / "t.txt"
+    bad_templates.write_text("You are a {persona} person.\n\nAct as {persona} with {mood}.\n")
+    rc, err = dry_run(tmp_path, capfd, pairs, bad_templates, scenarios)
+    assert rc == 2 and f"{bad_templates}:3: template slot {{mood}} is not filled" in err
+
+
+def test_real_seed_candidates_plan(tmp_path, capfd):
+    ref = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "pilot-v2-seed23"
+    rc, err = dry_run(tmp_path, capfd, ref / "persona_pairs_v2_candidates.jsonl", ref / "templates_v2_candidates.txt",
+                      ref / "scenarios_v2_candidates.jsonl")
+    assert rc == 0, err
+    plan = [json.loads(line) for line in (tmp_path / "plan.jsonl").read_text().splitlines()]
+    assert len(plan) == 2 * 12 * 16 * 4
+    assert len({p["pair_id"] for p in plan}) == len(plan)
+    assert {p["measurement_id"].rsplit("/", 1)[1] for p in plan} == {"g1", "g2"}
 
 
 def test_cache_key_covers_url_model_messages_params():

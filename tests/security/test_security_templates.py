@@ -13,7 +13,7 @@ import pytest
 from jinja2.sandbox import SandboxedEnvironment
 
 from collect import plan as P
-from collect.judges import PROMPT_FILES, PROMPTS_DIR, Prompts
+from collect.judges import PROMPTS_DIR, Prompts
 from tests.conftest import REFERENCE
 from warehouse.errors import UserError
 
@@ -45,7 +45,8 @@ def assert_verbatim(items: list[dict], marker) -> None:
     assert mine, "the template did not reach the plan"
     for item in mine:
         assert item["template_text"] == payload(marker)
-        assert item["pos_prompt"] == expected(marker, pos[item["persona_pair_id"]])
+        assert item["pos_persona"] == expected(marker, pos[item["persona_pair_id"]])
+        assert item["pos_messages"][-1]["content"].startswith(expected(marker, pos[item["persona_pair_id"]]))
 
 
 def test_templates_file(psw, tmp_path):
@@ -96,9 +97,10 @@ def test_prompt_files_render_in_a_sandbox(tmp_path):
     marker = tmp_path / "pwned-prompt"
     prompts = tmp_path / "prompts"
     shutil.copytree(PROMPTS_DIR, prompts)
-    (prompts / PROMPT_FILES["generation"]).write_text(
+    (prompts / "layouts" / "user_turn" / "user.j2").write_text(
         "{{ cycler.__init__.__globals__.os.system('id > " + str(marker) + "') }}{{ scenario }}")
-    with pytest.raises(UserError, match="generation_user.j2"):
-        Prompts.load(prompts).render("generation", scenario="hi")
+    with pytest.raises(UserError, match="user.j2"):
+        Prompts.load(prompts).render("generation_user", persona="p", scenario="hi", self_contained=False)
     assert not marker.exists()
-    assert Prompts.load().render("generation", scenario="{{ 7 * 7 }}").startswith("{{ 7 * 7 }}")
+    rendered = Prompts.load().render("generation_user", persona="p", scenario="{{ 7 * 7 }}", self_contained=False)
+    assert "{{ 7 * 7 }}" in rendered and "49" not in rendered

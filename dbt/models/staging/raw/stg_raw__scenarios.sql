@@ -8,6 +8,8 @@ renamed as (
         coalesce(record ->> 'prompt', record ->> 'question', record ->> 'text') as scenario_text,
         record ->> 'source' as scenario_source,
         record ->> 'config' as scenario_config,
+        -- carries its own question and length: collect adds no length instruction
+        coalesce((record ->> 'self_contained')::boolean, false) as is_self_contained,
         loaded_at,
     from source
     qualify row_number() over (partition by scenario_id order by loaded_at desc, line_no desc) = 1
