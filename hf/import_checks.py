@@ -30,7 +30,8 @@ from warehouse.judge_schema import CRITERIA, problem
 DEFAULT_MAX_ROWS = 1_000_000
 DEFAULT_MAX_BYTES = 512 << 20
 BATCH_ROWS = 256
-CHECKED_KINDS = {"raw.exported_pairs": "examples", "raw.persona_pairs": "pairs", "raw.scenarios": "scenarios"}
+CHECKED_KINDS = {"raw.exported_pairs": "examples", "raw.persona_pairs": "pairs", "raw.scenarios": "scenarios",
+                 "raw.published_stats": "stats"}
 _UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
 
 

@@ -29,6 +29,7 @@ import yaml
 
 from hf.import_checks import Caps, check_loads, count_table, read_parquet
 from warehouse import keys
+from hf import upstream
 from ingest.loader import MeasurementMeta, insert_measurement
 from warehouse.append import append, transaction
 from warehouse.messages import messages_json
@@ -113,9 +114,10 @@ class ImportReport:
         return text + ". Run `psw build` to derive the marts."
 
 
-def import_library(db: Path, source: str, caps: Caps | None = None) -> ImportReport:
+def import_library(db: Path, source: str, caps: Caps | None = None,
+                   measurement: str | None = None) -> ImportReport:
     splits = read_source(source, caps)
-    loads, skipped = plan_loads(splits, source)
+    loads, skipped = plan_loads(splits, source, measurement)
     check_loads(loads)
     report = ImportReport(source, loads, skipped=skipped)
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -129,7 +131,7 @@ def import_library(db: Path, source: str, caps: Caps | None = None) -> ImportRep
                     rows = [{**row, "load_id": ld.load_id, "loaded_at": loaded_at} for row in table_rows]
                     n_new = append(con, table, rows, key)
                     report.n_new[table] = report.n_new.get(table, 0) + n_new
-                if ld.measurement_id:
+                if ld.measurement_id and ld.kind != "stats":  # stats describe a measurement, not make one
                     insert_measurement(con, ld.measurement_id, ld.load_id, ld.meta or MeasurementMeta(),
                                        "import", ld.params, loaded_at)
                 con.execute("insert into raw.loads (load_id, file_sha256, kind, source_path, measurement_id, "
@@ -245,7 +247,9 @@ def _read_repo_files(repo: str, caps: Caps) -> dict[str, SourceSplit]:
 
 # --- planning: check everything, build the raw rows -------------------------------------------
 
-def plan_loads(splits: dict[str, SourceSplit], source: str) -> tuple[list[Load], list[str]]:
+def plan_loads(splits: dict[str, SourceSplit], source: str,
+               measurement: str | None = None) -> tuple[list[Load], list[str]]:
+    splits = upstream.rename_examples(splits, source, measurement)
     examples = {name: s for name, s in splits.items() if name.endswith("_examples")}
     if not examples:
         raise UserError(f"{source}: no `<measurement>_examples` split among {', '.join(sorted(splits))}; "
@@ -257,8 +261,12 @@ def plan_loads(splits: dict[str, SourceSplit], source: str) -> tuple[list[Load],
     for name in ("persona_pairs", "templates", "scenarios"):
         if name in splits:
             loads.append(_candidate_load(name, splits[name]))
-    skipped = sorted(n for n in splits if n not in examples and n not in {"persona_pairs", "templates",
-                                                                            "scenarios", "measurements"})
+    stats = upstream.stats_splits(splits)
+    for name, split in sorted(stats.items()):
+        m = upstream.stats_measurement(name, source, measurement)
+        loads.append(Load("stats", split, [("raw.published_stats", "record_id", upstream.stats_rows(split, m))], m))
+    skipped = sorted(n for n in splits if n not in examples and n not in stats
+                     and n not in {"persona_pairs", "templates", "scenarios", "measurements"})
     return loads, skipped
 
 

@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
                        description="Append a library exported by `psw export-hf`, or the upstream persona "
                        "steering template library layout, to the raw tables; then run `psw build`.")
     p.add_argument("source", metavar="DIR_OR_REPO_ID", help="a local export folder, or a HF dataset repo id")
+    p.add_argument("--measurement", metavar="ID",
+                   help="upstream's layout (one `examples` split beside its stats splits): the measurement "
+                        "it is (default: the folder or repo name)")
     p.add_argument("--max-rows", type=int, metavar="N",
                    help="refuse an import of more rows in all (default 1000000; env PSW_IMPORT_MAX_ROWS)")
     p.add_argument("--max-bytes", metavar="SIZE",
@@ -49,6 +52,7 @@ def run_import(args) -> int:
     from hf.import_checks import Caps
     from hf.importer import import_library
 
-    report = import_library(db_path(args.db), args.source, Caps.from_settings(args.max_rows, args.max_bytes))
+    report = import_library(db_path(args.db), args.source, Caps.from_settings(args.max_rows, args.max_bytes),
+                            args.measurement)
     print(report.summary())
     return 0
