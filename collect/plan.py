@@ -102,7 +102,7 @@ def load_candidates(con, pair_ids: list[str] | None = None, template_texts: list
     given keys (in their order) when they are given, else every candidate."""
     pairs = [_persona_pair(row) for row in _rows(con, "stg_raw__persona_pairs", """
         select persona_pair_id, pos_persona, neg_persona, positive_behavior, negative_behavior,
-               pos_persona_text, neg_persona_text from {view} order by loaded_at, persona_pair_id""")]
+               pos_persona_text, neg_persona_text, defined_at from {view} order by loaded_at, persona_pair_id""")]
     templates = [make_template(text, f"template {text!r}") for (text,) in _rows(con, "stg_raw__templates", """
         select template_text from {view} where template_status = 'active' order by loaded_at, line_no, template_text""")]
     scenarios = [Scenario(str(sid), text, bool(contained)) for sid, text, contained in _rows(con, "stg_raw__scenarios", """
@@ -125,11 +125,11 @@ def _select(items: list, keys: list[str] | None, key_of) -> list:
 
 
 def _persona_pair(row: tuple) -> PersonaPair:
-    pid, pos, neg, positive, negative, pos_text, neg_text = row
+    pid, pos, neg, positive, negative, pos_text, neg_text, defined_at = row
     for name, value in (("positive_behavior", positive), ("negative_behavior", negative)):
         if not value:
-            raise UserError(f"persona pair {pid!r}: no {name}; the judges need it (add it to the pair's file)")
-    return PersonaPair(pid, pos, neg, positive, negative, pos_text or "", neg_text or "", f"persona pair {pid!r}")
+            raise UserError(f"{defined_at}: persona pair {pid!r} has no {name}; the judges need it")
+    return PersonaPair(pid, pos, neg, positive, negative, pos_text or "", neg_text or "", defined_at)
 
 
 # A slot is `{name}` (spaces allowed inside) not doubled: `{{name}}` and any other braces are
@@ -237,7 +237,7 @@ def build_plan(base_measurement: str, generators: list[str], templates: list[Tem
                     messages = {pole: prompts.generation_messages(text, sc.text, sc.self_contained)
                                 for pole, text in personas.items()}
                     plan.append(PlanItem(
-                        pair_id=make_pair_id(mid, tpl.text, pp.id, sc.text, 0, scenario_id=sc.id),
+                        pair_id=make_pair_id(mid, tpl.text, pp.id, sc.text, 0, scenario_id=sc.id, row_idx=row),
                         measurement_id=mid, generator=generator, template=tpl, persona_pair=pp,
                         scenario=sc, pos_label=pos_label_for(seed, pp.id, tpl.text, sc.id),
                         row_idx=row, pos_persona=personas["pos"], neg_persona=personas["neg"],

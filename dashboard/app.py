@@ -26,6 +26,7 @@ PAGES = [
     st.Page("views/on_off_axis.py", title="On/off axis", url_path="on-off-axis"),
     st.Page("views/models.py", title="Models", url_path="models"),
     st.Page("views/compare.py", title="Compare", url_path="compare"),
+    st.Page("views/reproduce.py", title="Reproduce", url_path="reproduce"),
     st.Page("views/steering.py", title="Steering", url_path="steering"),
     st.Page("views/sql.py", title="SQL", url_path="sql"),
 ]

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from ingest.checks import extract_sql, reasons_sql
 from warehouse.errors import UserError
-from warehouse.judge_schema import CRITERIA, problem
+from warehouse.judge_schema import PILOT_CRITERIA, V3_CRITERIA, problem
 
 DEFAULT_MAX_ROWS = 1_000_000
 DEFAULT_MAX_BYTES = 512 << 20
@@ -163,7 +163,7 @@ def _check_judgments(split, rows: list[dict]) -> None:
         if row.get("error") is not None or row.get("output") is None:
             continue    # an error row keeps its raw text and reason; it is never scored
         criterion, output = row["criterion"], row["output"]
-        found = f"unknown criterion {criterion!r}" if criterion not in CRITERIA else None
+        found = f"unknown criterion {criterion!r}" if criterion not in {*PILOT_CRITERIA, *V3_CRITERIA} else None
         if found is None:
             try:
                 found = problem(criterion, json.loads(output) if isinstance(output, str) else output)

@@ -101,8 +101,8 @@ def _finish_subcommand(name: str, sub: argparse.ArgumentParser) -> None:
     if "--db" not in sub._option_string_actions:
         sub.add_argument("--db", default=argparse.SUPPRESS, metavar="PATH", help=DB_HELP)
     sub.formatter_class = Formatter
-    if name in EXAMPLES and not sub.epilog:
-        sub.epilog = f"example:\n  {EXAMPLES[name]}"
+    if name in EXAMPLES and "example:" not in (sub.epilog or ""):
+        sub.epilog = "\n\n".join(filter(None, [f"example:\n  {EXAMPLES[name]}", sub.epilog]))
 
 
 def make_parser() -> argparse.ArgumentParser:

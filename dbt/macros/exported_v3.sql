@@ -1,5 +1,5 @@
 {#- The per-pair fields of a v3 examples export beyond the v2 ones, under upstream's names
-    (ARCHITECTURE.md, "Input formats"): read with one parse into a list of strings, then typed
+    (README.md, "Commands": the examples kind): read with one parse into a list of strings, then typed
     here. The style and off-axis columns follow the judge panels (macros/judge_panels.sql);
     a field the record lacks is null, a panel name it lacks is left out of the map. -#}
 

@@ -29,3 +29,24 @@
 {% macro sql_text_list(values) -%}
     [{%- for value in values %}'{{ value | replace("'", "''") }}'{{ ', ' if not loop.last }}{%- endfor %}]::varchar[]
 {%- endmacro %}
+
+{#- Column comments for the columns a mart names per panel entry (persist_docs covers the yml's
+    columns; these come from the seed, so they are described from the seed too). Used as a
+    post-hook: `psw docs`, the dashboard's tooltips and any SQL client then see them. -#}
+{% macro comment_panel_columns() -%}
+    {%- if not execute -%}{{ return('select 1') }}{%- endif -%}
+    {%- set node = graph.get('nodes', {}).get('seed.' ~ project_name ~ '.judge_dimensions') -%}
+    {%- set seed = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
+    {%- set rows = run_query("select panel, name, description from " ~ seed ~ " order by rowid").rows -%}
+    {%- set have = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {%- set statements = [] -%}
+    {%- for panel, name, description in rows -%}
+        {%- set column = 'mean_off_axis_' ~ name if panel == 'off_axis' else 'mean_style_delta_' ~ name ~ '_pos_minus_neg' -%}
+        {%- set text = ('Mean off-axis Likert (1-7) the confound judge gave category ' if panel == 'off_axis'
+                        else 'Mean style delta (pos - neg, -6..6) of dimension ') ~ name ~ ': ' ~ description -%}
+        {%- if column in have -%}
+            {%- do statements.append("comment on column " ~ this ~ '."' ~ column ~ '" is \'' ~ (text | replace("'", "''")) ~ "'") -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return((statements | join(';\n')) if statements else 'select 1') }}
+{%- endmacro %}

@@ -253,13 +253,14 @@ def _dry_run(args, plan, prompts, cfg, path) -> int:
 
 
 def cmd_collect(args) -> int:
+    _check_flags(args)
+    api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
+    if not args.dry_run and not api_key and not _is_loopback(args.base_url):
+        raise missing_api_key(args.api_key_env, args.base_url)   # before anything is loaded or called
     plan, prompts, cfg, params, path = build_run(args)
     if args.dry_run:
         return _dry_run(args, plan, prompts, cfg, path)
     local_gens = {g: _local_generator(g) for g in params["generators"] if g.startswith("hf:")}
-    api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
-    if not api_key and not _is_loopback(args.base_url):
-        raise missing_api_key(args.api_key_env, args.base_url)
 
     from collect.client import ChatClient
     from collect.run import Collector

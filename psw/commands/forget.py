@@ -11,8 +11,7 @@ def add_parser(sub) -> None:
                        description="Removes the raw rows of one load (its id or a prefix of it, as printed "
                        "by `psw sql \"select load_id, source_path from raw.loads\"`) or of every load of a "
                        "measurement. raw.loads keeps the load with forgotten_at set, and raw.forgets records "
-                       "what was removed. Run `psw build` afterwards to update the marts.",
-                       epilog="example: psw forget --load 3fa2c1d09b7e && psw build")
+                       "what was removed. Run `psw build` afterwards to update the marts.")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--load", metavar="ID", help="a load id, or a unique prefix of one")
     which.add_argument("--measurement", metavar="ID", help="every load of this measurement")

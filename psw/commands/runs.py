@@ -15,8 +15,7 @@ COLUMNS = [("measurement_id", "measurement"), ("source_format", "source"), ("gen
 
 def add_parser(sub) -> None:
     p = sub.add_parser("runs", help="list measurements with counts, errors, tokens and cost",
-                       description="Lists the `measurements` mart (run `psw build` after loading).",
-                       epilog="example: psw runs --json | jq .measurement_id")
+                       description="Lists the `measurements` mart (run `psw build` after loading).")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=run)
 

@@ -90,8 +90,9 @@ def test_the_demo_and_the_pilot_block_as_written_stay_apart(tmp_path, monkeypatc
         assert main(psw_argv(line, env)) == 0, capsys.readouterr().err
     pilot_top = capsys.readouterr().out
     assert query(default_db, "select distinct measurement_id from template_pair_scores") == [("v2_pilot_seed23",)]
-    rows = pilot_top.split("├")[1].splitlines()[1:]
-    assert "36.6" in rows[0]  # the first row under the header is the pilot's best cell
+    lines = pilot_top.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line.startswith("─"))
+    assert "36.6" in lines[rule + 1]  # the first row under the header is the pilot's best cell
     demo_scores = {s for (s,) in query(demo_db, "select score from template_pair_scores where score > 40")}
     assert demo_scores and not any(str(s) in pilot_top for s in demo_scores)
     assert str(max(demo_scores)) in demo_top

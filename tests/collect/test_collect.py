@@ -57,7 +57,10 @@ def test_collect_writes_everything_and_rerun_makes_no_request(tmp_path, fake, se
                  "from raw.measurements")
     assert m[1] == ["judge/one"] and m[2] == 23 and m[3] == "collect"
     assert m[0].endswith("/gen/model")
-    assert q(db, "select kind, n_records from raw.loads") == [("collect", n_pairs)]
+    # the candidate files load through `psw ingest` first (one load each), then the run
+    assert q(db, "select kind, n_records from raw.loads where kind = 'collect'") == [("collect", n_pairs)]
+    assert sorted(k for (k,) in q(db, "select kind from raw.loads where kind <> 'collect'")) == [
+        "pairs", "scenarios", "templates"]
 
     before = fake.llm.requests
     counts = q(db, "select (select count(*) from raw.pairs), (select count(*) from raw.judgments),"
@@ -244,7 +247,9 @@ def test_dry_run_records_plan_and_calls_nothing(tmp_path, fake, secret):
     plan_file = tmp_path / "plan.jsonl"
     assert run_cli(collect_args(db, fake.base_url, files, "--dry-run", "--plan-out",
                                 str(plan_file))) == 0
-    assert fake.llm.requests == 0 and not db.exists()
+    # nothing called and no pair written; the candidate files were loaded (checked) like any ingest
+    assert fake.llm.requests == 0
+    assert q(db, "select count(*) from raw.pairs")[0][0] == 0 and q(db, "select count(*) from raw.api_calls")[0][0] == 0
     plan = [json.loads(line) for line in plan_file.read_text().splitlines()]
     assert len(plan) == files["n"]
     assert {p["pos_label"] for p in plan} == {"A", "B"}

@@ -1,4 +1,4 @@
-"""The package layering ARCHITECTURE.md asks for: warehouse at the bottom, the CLI on top, no cycles."""
+"""The package layering (README.md, the folder table): warehouse at the bottom, the CLI on top, no cycles."""
 
 from __future__ import annotations
 

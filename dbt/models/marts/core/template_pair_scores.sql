@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ comment_panel_columns() }}") }}
 -- The selection table: one row per measured cell (template x persona pair x measurement),
 -- compared with its persona pair's control cell (the same measurement without persona text).
 with cells as (

@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ comment_panel_columns() }}") }}
 {{ incremental_by_measurement() }}
 -- One row per template x measurement: its cells' scores and its pairs pooled.
 -- Incremental by measurement (macros/incremental.sql): every column below comes from the
