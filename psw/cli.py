@@ -21,6 +21,8 @@ COMMANDS = [
     "psw.commands.extract",
     "psw.commands.dashboard",
     "psw.commands.export_hf",
+    "psw.commands.export_selection",
+    "psw.commands.lint",
 ]
 
 
