@@ -64,11 +64,13 @@ class SelectionReport:
     manifest: dict
 
     def summary(self) -> str:
-        counts = self.manifest["counts"]
+        counts, chosen = self.manifest["counts"], self.manifest["selection"]
+        steps = [f"{counts['candidates']} judged positive"]
+        steps += [f"{counts['strict_pass']} strict pass"] if chosen["strict_pass"] else []
+        steps += [f"{counts['activation_agreement']} agree with the activations"] if chosen["activation_agreement"] else []
+        steps += [f"{counts['quota']} within quotas"] if chosen["keep_per_source"] else []
         return (f"{self.out}: {counts['written']} pairs from {len(self.manifest['cells'])} cells "
-                f"({counts['candidates']} judged positive; {counts['strict_pass']} after strict pass, "
-                f"{counts['activation_agreement']} after activation agreement, {counts['quota']} after "
-                f"quotas) -> {', '.join(FILES)}, manifest.json")
+                f"({', '.join(steps)}) -> {', '.join(FILES)}, manifest.json")
 
 
 def export_selection(db: Path, out: Path, options: SelectionOptions) -> SelectionReport:
@@ -114,9 +116,7 @@ def _relations(con) -> dict[str, set[str]]:
 def _require(have: dict, relations: list[str], db: Path) -> None:
     missing = [r for r in relations if r not in have]
     if missing:
-        hint = " (run `psw extract vectors ...` first)" if any("activation" in m or "screening" in m or "layer" in m
-                                                               for m in missing) else ""
-        raise UserError(f"{db}: {', '.join(missing)} missing; run `psw build`{hint}")
+        raise UserError(f"{db}: {', '.join(missing)} missing; run `psw build`")
 
 
 CELL_SQL = """
@@ -202,9 +202,10 @@ def _load_screening(con, plans: list[CellPlan], layer: int | None) -> None:
     chosen = {r[0]: dict(zip(names, r)) for r in cursor.fetchall()}
     missing = [c for c in cells if c not in chosen]
     if missing:
-        what = f"a vector at layer {layer}" if layer is not None else "a recommended layer"
-        raise UserError(f"--agreement: cell {', '.join(missing)} has no {what} in layer_choice; run "
-                        f"`psw extract vectors` for it (and `psw build`), or leave out --agreement")
+        what = f"vector at layer {layer}" if layer is not None else "recommended layer"
+        cells_have = "cell " + missing[0] + " has" if len(missing) == 1 else f"cells {', '.join(missing)} have"
+        raise UserError(f"--agreement: {cells_have} no {what} in layer_choice; run `psw extract vectors` "
+                        f"(then `psw build`), or leave out --agreement")
     flags = con.execute(
         "select vector_id, pair_id, is_flagged, screening_flag from main.pair_screening "
         "where list_contains($vectors, vector_id)", {"vectors": [v["vector_id"] for v in chosen.values()]}).fetchall()

@@ -87,3 +87,8 @@ def planted_cell(screened_db) -> str:
 def planted_pair(screened_db) -> str:
     return query(screened_db, "select pair_id from main.examples where measurement_id = 'planted' "
                               "and starts_with(pos_response, 'I would follow')")[0][0]
+
+
+@pytest.fixture(scope="session")
+def top_cell(pilot_db) -> str:
+    return query(pilot_db, "select cell_id from main.template_pair_scores order by score desc limit 1")[0][0]
