@@ -322,12 +322,9 @@ def layer_choice(cell_id: str | None = None) -> pd.DataFrame:
     cell_id is None."""
     return query("""
         with newest as (
-            select choice.*, vectors.created_at,
-            from layer_choice as choice
-            join staging.stg_activation__vectors as vectors using (vector_id)
-            where choice.reduction = 'response_mean' and (?::varchar is null or choice.cell_id = ?)
-            qualify dense_rank() over (partition by choice.cell_id
-                                       order by vectors.created_at desc, choice.run_id desc) = 1
+            select * from layer_choice
+            where reduction = 'response_mean' and (?::varchar is null or cell_id = ?)
+            qualify dense_rank() over (partition by cell_id order by created_at desc, run_id desc) = 1
         )
         select newest.cell_id, cells.template_text, cells.persona_pair_id, cells.score, newest.layer,
             newest.is_recommended, newest.recommendation_reason, newest.auroc, newest.d_prime,

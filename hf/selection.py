@@ -1,7 +1,7 @@
 """`psw export-selection`: the training set a chosen cell supports, as JSONL plus a manifest.
 
 Reads marts (`template_pair_scores`, `examples`, `layer_choice`, `pair_screening`) and the staging
-views of scenarios, measurements and vectors; never a raw table. Per pair it writes the positive
+views of scenarios and measurements; never a raw table. Per pair it writes the positive
 and negative completions twice: `dpo.jsonl` (prompt / chosen / rejected, the prompt being the
 scenario alone, so a model learns the positive behaviour without being told the persona) and
 `steering.jsonl` (the exact messages each pole was generated from, then the completion: the
@@ -67,7 +67,8 @@ class SelectionReport:
         counts, chosen = self.manifest["counts"], self.manifest["selection"]
         steps = [f"{counts['candidates']} judged positive"]
         steps += [f"{counts['strict_pass']} strict pass"] if chosen["strict_pass"] else []
-        steps += [f"{counts['activation_agreement']} agree with the activations"] if chosen["activation_agreement"] else []
+        if chosen["activation_agreement"]:
+            steps.append(f"{counts['activation_agreement']} agree with the activations")
         steps += [f"{counts['quota']} within quotas"] if chosen["keep_per_source"] else []
         return (f"{self.out}: {counts['written']} pairs from {len(self.manifest['cells'])} cells "
                 f"({', '.join(steps)}) -> {', '.join(FILES)}, manifest.json")
@@ -92,7 +93,7 @@ def export_selection(db: Path, out: Path, options: SelectionOptions) -> Selectio
         plans = [CellPlan(info) for info in _choose_cells(con, options)]
         _load_pairs(con, plans, have)
         if options.agreement:
-            _require(have, ["main.layer_choice", "main.pair_screening", "staging.stg_activation__vectors"], db)
+            _require(have, ["main.layer_choice", "main.pair_screening"], db)
             _load_screening(con, plans, options.layer)
         measurements = _measurements(con, sorted({p.info["measurement_id"] for p in plans}))
     rows = [row for plan in plans for row in _select(plan, options)]
@@ -106,7 +107,8 @@ def export_selection(db: Path, out: Path, options: SelectionOptions) -> Selectio
 # --- reading -------------------------------------------------------------------------------
 
 def _relations(con) -> dict[str, set[str]]:
-    rows = con.execute("select table_schema || '.' || table_name, column_name from information_schema.columns").fetchall()
+    rows = con.execute("select table_schema || '.' || table_name, column_name "
+                       "from information_schema.columns").fetchall()
     have: dict[str, set[str]] = {}
     for relation, column in rows:
         have.setdefault(relation, set()).add(column)
@@ -187,11 +189,10 @@ SCREENING_VECTOR_SQL = """
 select choice.cell_id, choice.vector_id, choice.layer, choice.model_id, choice.run_id,
        choice.recommendation_reason,
 from main.layer_choice as choice
-inner join staging.stg_activation__vectors as vectors using (vector_id)
 where choice.reduction = 'response_mean'
-  and list_contains($cells, choice.cell_id)
+  and list_contains($cells::varchar[], choice.cell_id)
   and (($layer is null and choice.is_recommended) or choice.layer = $layer)
-qualify row_number() over (partition by choice.cell_id order by vectors.created_at desc, choice.vector_id) = 1
+qualify row_number() over (partition by choice.cell_id order by choice.created_at desc, choice.run_id desc) = 1
 """
 
 
@@ -208,7 +209,7 @@ def _load_screening(con, plans: list[CellPlan], layer: int | None) -> None:
                         f"(then `psw build`), or leave out --agreement")
     flags = con.execute(
         "select vector_id, pair_id, is_flagged, screening_flag from main.pair_screening "
-        "where list_contains($vectors, vector_id)", {"vectors": [v["vector_id"] for v in chosen.values()]}).fetchall()
+        "where list_contains($vectors::varchar[], vector_id)", {"vectors": [v["vector_id"] for v in chosen.values()]}).fetchall()
     screened: dict[str, dict[str, str | None]] = {}
     for vector_id, pair_id, is_flagged, flag in flags:
         screened.setdefault(vector_id, {})[pair_id] = flag if is_flagged else None

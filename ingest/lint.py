@@ -161,11 +161,14 @@ def unmirrored(pos: str, neg: str) -> list[tuple[str, str]]:
     """The mirror test on structure: each clause needs a counterpart joined the same way on the other side."""
     (pos_clauses, pos_joins), (neg_clauses, neg_joins) = clauses(pos), clauses(neg)
     found = []
-    for side, mine, theirs, other in (("pos", pos_clauses, neg_clauses, "neg"), ("neg", neg_clauses, pos_clauses, "pos")):
+    for side, mine, theirs, other, other_text in (("pos", pos_clauses, neg_clauses, "neg", neg),
+                                                  ("neg", neg_clauses, pos_clauses, "pos", pos)):
         for clause in mine[len(theirs):]:
+            if set(words(clause)) - NEGATORS <= set(words(other_text)):
+                continue  # 'sober, not on acid' / 'high on acid': the extra clause names the other pole
             found.append(("unmirrored", f"{side} clause {clause!r} has no counterpart in {other}: "
                                         f"unmirrored content becomes its own axis"))
-    if not found and pos_joins != neg_joins:
+    if len(pos_clauses) == len(neg_clauses) and pos_joins != neg_joins:
         found.append(("unmirrored", f"pos joins its clauses with {', '.join(map(repr, pos_joins))}, neg with "
                                     f"{', '.join(map(repr, neg_joins))}: flip only the pole, keep the frame"))
     return found
@@ -205,8 +208,9 @@ def echo_prone(pos: str, neg: str) -> list[tuple[str, str]]:
     for side, text in (("pos", pos), ("neg", neg)):
         for token in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)+", text):
             if token.lower().rsplit("-", 1)[-1] in ECHO_SUFFIXES:
-                found.append(("echo", f"{side} self-label {token!r}: answers tend to repeat it ('as "
-                              f"{'an' if wants_an(token) else 'a'} {token} person, I ...'), and the vector learns the word, not the behaviour"))
+                article = "an" if wants_an(token) else "a"
+                found.append(("echo", f"{side} self-label {token!r}: answers tend to repeat it ('as {article} "
+                              f"{token} person, I ...'), and the vector learns the word, not the behaviour"))
         for role in sorted(set(words(text)) & ROLE_NOUNS):
             found.append(("echo", f"{side} role noun {role!r}: answers introduce themselves by role "
                           f"('as a {role}, I ...'); describe the behaviour instead"))
@@ -246,7 +250,7 @@ def slot_problems(text: str) -> list[str]:
 def slot_articles(text: str, personas: list[tuple[str, str, str]]) -> list[str]:
     """'a {persona}' filled with 'honest' reads 'a honest': one finding per article slot."""
     messages = []
-    for match in re.finditer(r"\b(a|an)\s+\{persona\}", text, re.I):
+    for match in re.finditer(r"\b([Aa]n?)\s+\{persona\}", text):
         article = match.group(1).lower()
         wrong = [f"'{match.group(1)} {persona}' ({pair_id} {side})" for pair_id, side, persona in personas
                  if words(persona) and (article == "an") != wants_an(re.split(r"[\s-]", persona.strip())[0])]

@@ -90,7 +90,8 @@ def test_layer_choice_picks_the_planted_layer_then_the_steered_one(pilot_copy, t
 
 def test_layer_choice_on_the_pilot_with_the_tiny_model(screened_db):
     per_cell = query(screened_db, """
-        select cell_id, reduction, count(*) filter (where is_recommended), count(*) filter (where layer_rank is not null),
+        select cell_id, reduction, count(*) filter (where is_recommended),
+               count(*) filter (where layer_rank is not null),
                count(recommendation_reason), min(auroc), max(auroc)
         from main.layer_choice group by all""")
     n_cells = query(screened_db, "select count(distinct cell_id) from main.pair_screening")[0][0]

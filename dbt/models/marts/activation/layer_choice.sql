@@ -5,7 +5,7 @@
 -- is recommended, with its reason: a swept layer that separates and steers the judged trait most,
 -- else the layer that separates best.
 with vectors as (
-    select vector_id, run_id, cell_id, layer, reduction, n_pairs, vector_norm,
+    select vector_id, run_id, cell_id, layer, reduction, n_pairs, vector_norm, created_at,
     from {{ ref('stg_activation__vectors') }}
 ),
 
@@ -158,6 +158,8 @@ final as (
             printf('best separation of judged-positive from judged-negative completions of %d layers: '
                    || 'AUROC %.2f, d'' %s', n_eligible_layers, auroc, coalesce(printf('%.2f', d_prime), 'n/a'))
         end as recommendation_reason,
+        -- timestamps
+        created_at,
     from picked
 )
 
