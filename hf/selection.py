@@ -152,7 +152,8 @@ def _choose_cells(con, options: SelectionOptions) -> list[dict]:
 
 
 def _pairs_sql(examples_columns: set[str]) -> str:
-    messages = ("pos_messages::varchar as pos_messages, neg_messages::varchar as neg_messages"
+    # to_json: the same text whether the mart stores the messages as JSON or as a list of structs
+    messages = ("to_json(pos_messages)::varchar as pos_messages, to_json(neg_messages)::varchar as neg_messages"
                 if {"pos_messages", "neg_messages"} <= examples_columns
                 else "null::varchar as pos_messages, null::varchar as neg_messages")
     run = "examples.source_run" if "source_run" in examples_columns else "null::varchar"
@@ -265,7 +266,12 @@ def pole_messages(pair: dict, pole: str) -> tuple[list[dict], str]:
     """The messages the `pole` (pos|neg) completion answered, and where they came from."""
     recorded = pair.get(f"{pole}_messages")
     if recorded is not None:
-        messages = json.loads(recorded) if isinstance(recorded, str) else recorded
+        try:
+            messages = json.loads(recorded) if isinstance(recorded, str) else recorded
+            if isinstance(messages, str):  # JSON text stored in a VARCHAR column
+                messages = json.loads(messages)
+        except json.JSONDecodeError:
+            messages = None
         if not (isinstance(messages, list) and messages and all(
                 isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
                 for m in messages)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import duckdb
 import pytest
 from conftest import query
 
@@ -116,6 +117,31 @@ def test_a_folder_that_is_not_a_selection_is_refused(pilot_db, tmp_path, capsys)
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     rc, _, err = Psw(pilot_db, capsys)("export-selection", "--out", tmp_path / "mine")
     assert rc == 2 and "not a previous selection" in err and (tmp_path / "mine" / "notes.txt").exists()
+
+
+@pytest.mark.parametrize("stored", [
+    "to_json([{'role': 'system', 'content': 'Be ' || pos_persona}, {'role': 'user', 'content': scenario_text}])",
+    "[{'role': 'system', 'content': 'Be ' || pos_persona}, {'role': 'user', 'content': scenario_text}]",
+    "to_json([{'role': 'system', 'content': 'Be ' || pos_persona}, {'role': 'user', 'content': scenario_text}])"
+    "::varchar",
+])
+def test_recorded_messages_are_exported_as_sent(pilot_copy, tmp_path, capsys, stored):
+    """When the examples mart carries the messages (JSON, a list of structs or JSON text), they are used."""
+    con = duckdb.connect(str(pilot_copy))
+    con.execute("alter view main.examples rename to examples_without_messages")
+    con.execute(f"create view main.examples as select *, {stored} as pos_messages, "
+                f"{stored.replace('pos_persona', 'neg_persona')} as neg_messages from main.examples_without_messages")
+    con.close()
+    rc, _, err = Psw(pilot_copy, capsys)("export-selection", "--out", tmp_path / "sel")
+    assert rc == 0, err
+    first = read_jsonl(tmp_path / "sel" / "steering.jsonl")[0]
+    persona, scenario = query(pilot_copy, "select neg_persona, scenario_text from main.examples where pair_id = ?",
+                              [first["id"]])[0]
+    assert first["messages_origin"] == "recorded_messages"
+    assert first["negative"][:2] == [{"role": "system", "content": "Be " + persona},
+                                     {"role": "user", "content": scenario}]
+    manifest = json.loads((tmp_path / "sel" / "manifest.json").read_text())
+    assert list(manifest["messages"]["origins"]) == ["recorded_messages"]
 
 
 def test_messages_prefer_what_was_recorded():
