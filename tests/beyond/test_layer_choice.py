@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import duckdb
 import torch
-from conftest import query, run_psw
+from beyond_helpers import query, run_psw
 
 from extract.masks import Encoded
 from extract.model_io import Provenance

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import torch
-from conftest import query
+from beyond_helpers import query
 
 from extract.model_io import load_model
 from extract.store import load_pairs

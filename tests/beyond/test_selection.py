@@ -7,7 +7,7 @@ import json
 
 import duckdb
 import pytest
-from conftest import query
+from beyond_helpers import query
 
 from hf.selection import keep_per_source, pole_messages
 from tests.conftest import Psw
