@@ -44,7 +44,8 @@
     {%- set names = ['style_dims', 'strict_min_axis_delta', 'strict_max_off_axis_problem',
                      'strict_max_style_abs_delta', 'strict_max_abs_word_delta_frac', 'recommended_min_n',
                      'recommended_min_strict_pass_rate', 'recommended_min_axis_delta',
-                     'recommended_max_off_axis_problem', 'recommended_max_style_abs_delta'] -%}
+                     'recommended_max_off_axis_problem', 'recommended_max_style_abs_delta',
+                     'screening_min_margin_cosine', 'layer_choice_min_pairs', 'layer_choice_min_auroc'] -%}
     {%- set values = {} -%}
     {%- for name in names -%}{%- do values.update({name: var(name)}) -%}{%- endfor -%}
     {{ tojson(values, sort_keys=true) | replace("'", "''") }}
