@@ -36,7 +36,8 @@ FACTORS = [  # (column, label): the six factors whose product x 100 is the score
     ("factor_echo", "1 - persona echo rate"),
     ("factor_refusal", "1 - refusal rate"),
 ]
-ACTIVATION_MARTS = ["activation_cell_stats", "steering_summary", "trait_geometry", "imported_vectors"]
+ACTIVATION_MARTS = ["activation_cell_stats", "steering_summary", "trait_geometry", "imported_vectors",
+                    "layer_choice"]
 
 
 class WarehouseBusy(Exception):
@@ -337,14 +338,36 @@ def activation_row_counts() -> dict[str, int]:
     return dict(zip(*query(sql).to_dict("list").values()))
 
 
-def steering_cells() -> pd.DataFrame:
-    return query("""
+def steering_cells(marts: tuple[str, ...] = ("steering_summary",)) -> pd.DataFrame:
+    """Cells with rows in any of `marts` (activation marts that exist), best score first."""
+    union = " union ".join(f"select cell_id from {mart}" for mart in marts if mart in ACTIVATION_MARTS)
+    return query(f"""
         select steering.cell_id, any_value(cells.template_text) as template_text,
             any_value(cells.persona_pair_id) as persona_pair_id, any_value(cells.score) as score,
-        from steering_summary as steering
+        from ({union}) as steering
         left join template_pair_scores as cells using (cell_id)
         group by steering.cell_id
         order by score desc nulls last, steering.cell_id""")
+
+
+def layer_choice(cell_id: str | None = None) -> pd.DataFrame:
+    """Per layer of the cell's newest extraction run (response-mean vectors): separation, consistency,
+    steering effect, and the recommended layer with its reason; every cell's recommended row when
+    cell_id is None."""
+    return query("""
+        with newest as (
+            select * from layer_choice
+            where reduction = 'response_mean' and (?::varchar is null or cell_id = ?)
+            qualify dense_rank() over (partition by cell_id order by created_at desc, run_id desc) = 1
+        )
+        select newest.cell_id, cells.template_text, cells.persona_pair_id, cells.score, newest.layer,
+            newest.is_recommended, newest.recommendation_reason, newest.auroc, newest.d_prime,
+            newest.direction_consistency, newest.agreement_rate, newest.n_labelled_pairs, newest.n_flagged,
+            newest.trait_per_coeff, newest.model_id,
+        from newest
+        left join template_pair_scores as cells using (cell_id)
+        where ?::varchar is not null or newest.is_recommended
+        order by cells.score desc nulls last, newest.cell_id, newest.layer""", (cell_id, cell_id, cell_id))
 
 
 def dose_response(cell_id: str) -> pd.DataFrame:

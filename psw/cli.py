@@ -29,6 +29,8 @@ COMMANDS = [
     "psw.commands.dashboard",
     "psw.commands.docs",
     "psw.commands.export_hf",
+    "psw.commands.export_selection",
+    "psw.commands.lint",
 ]
 
 # one example per command (`psw COMMAND --help` shows it; `psw --help` lists them all)

@@ -1,5 +1,5 @@
-"""Steering: dose-response per cell (or imported vector), projections by condition, the trait-geometry
-heatmap, and the vectors imported from other tools."""
+"""Steering: the layer choice per cell, dose-response per cell (or imported vector), projections by
+condition, the trait-geometry heatmap, and the vectors imported from other tools."""
 
 from __future__ import annotations
 
@@ -11,13 +11,35 @@ from dashboard.widgets import seed, set_url, url_value
 
 st.title("Steering")
 counts = queries.activation_row_counts()
-if not any(counts.get(mart) for mart in ("steering_summary", "trait_geometry", "imported_vectors")):
+if not any(counts.get(mart) for mart in ("layer_choice", "steering_summary", "trait_geometry", "imported_vectors")):
     st.info("No activation data yet. Extract vectors (or import them) and sweep coefficients, then rebuild:\n\n"
             "```\npsw extract vectors --model MODEL --layers 10,15,20\n"
             "psw ingest evil_response_avg_diff.pt --model MODEL   # or a repeng .gguf, a .safetensors\n"
             "psw extract steer --cell CELL_ID --layer 15 --coeffs -4,0,4\npsw extract project --cell CELL_ID "
             "--layer 15\npsw build\n```")
     st.stop()
+
+
+def layer_choice_section(cell_id: str) -> None:
+    st.subheader("Layer choice")
+    st.caption("Per cell, the layer whose direction separates the completions the judges call positive from "
+               "the ones they call negative (AUROC, d\u2032), or, once swept, the one that moves the judged trait "
+               "most per unit coefficient. Newest extraction run, response-mean vectors.")
+    st.dataframe(queries.layer_choice(), hide_index=True, key="layer_choice_table")
+    layers = queries.layer_choice(cell_id)
+    if layers.empty:
+        st.info("No layer choice for this cell yet: `psw extract vectors --cell CELL_ID ...`, then `psw build`.")
+        return
+    picked = layers[layers["is_recommended"]]
+    if not picked.empty:
+        st.markdown(f"**Layer {int(picked['layer'].iloc[0])}**: {picked['recommendation_reason'].iloc[0]}")
+    long = layers.melt(id_vars=["layer"], value_vars=["auroc", "d_prime", "direction_consistency"],
+                       var_name="measure", value_name="value").dropna()
+    chart = alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("layer:O", title="layer"), y=alt.Y("value:Q", title=None),
+        tooltip=["layer", "measure", alt.Tooltip("value:Q", format=".3f")])
+    st.altair_chart(chart.facet(column=alt.Column("measure:N", title=None)).resolve_scale(y="independent"),
+                    width="content")
 
 
 def dose_response_chart(df, y: str, title: str) -> alt.Chart:
@@ -27,8 +49,9 @@ def dose_response_chart(df, y: str, title: str) -> alt.Chart:
         tooltip=["layer", "positions", "coeff", alt.Tooltip(f"{y}:Q", format=".2f"), "n_generations"])
 
 
-if counts.get("steering_summary"):
-    cells = queries.steering_cells()
+with_cells = tuple(m for m in ("layer_choice", "steering_summary") if counts.get(m))
+if with_cells:
+    cells = queries.steering_cells(with_cells)
     labels = {r.cell_id: f"{r.score} · {r.template_text} × {r.persona_pair_id}" if isinstance(r.template_text, str)
               else f"imported vector {r.cell_id}" for r in cells.itertuples()}
     wanted = url_value("cell", "")
@@ -37,7 +60,13 @@ if counts.get("steering_summary"):
     set_url(cell=cell_id)
     if not cell_id.startswith("trait:"):
         st.page_link("views/cell.py", label="Open this cell's pairs", query_params={"cell": cell_id})
-    curves = queries.dose_response(cell_id)
+    if counts.get("layer_choice"):
+        layer_choice_section(cell_id)
+
+curves = queries.dose_response(cell_id) if counts.get("steering_summary") else None
+if curves is not None and curves.empty:
+    st.caption("No steering sweep for this cell yet: `psw extract steer --cell CELL_ID --layer LAYER`.")
+elif curves is not None:
     trait, projection = st.columns(2)
     with trait:
         st.subheader("Trait score")

@@ -1,0 +1,166 @@
+-- One row per stored cell vector (cell x layer x token reduction x extraction run): how well the
+-- layer's direction separates the completions the judges call positive from those they call
+-- negative (d' and AUROC), how consistent the pairs' difference directions are, and, where the
+-- vector was swept, the steering effect per unit coefficient. Per (cell, run, reduction) one layer
+-- is recommended, with its reason: a swept layer that separates and steers the judged trait most,
+-- else the layer that separates best.
+with vectors as (
+    select vector_id, run_id, cell_id, layer, reduction, n_pairs, vector_norm, created_at,
+    from {{ ref('stg_activation__vectors') }}
+),
+
+runs as (
+    select run_id, model_id, measurement_id, from {{ ref('stg_activation__runs') }}
+),
+
+screening as (
+    select * from {{ ref('pair_screening') }}
+),
+
+steering as (
+    select * from {{ ref('steering_summary') }}
+),
+
+completions as (
+    -- each completion of a labelled pair, with the judges' label: the side they call positive is 1
+    select vector_id, pos_projection as projection, judge_label = 'positive' as is_judged_positive,
+    from screening where judge_label in ('positive', 'negative')
+    union all
+    select vector_id, neg_projection as projection, judge_label = 'negative' as is_judged_positive,
+    from screening where judge_label in ('positive', 'negative')
+),
+
+ranked as (
+    -- average ranks, so ties count one half in the AUROC
+    select
+        *,
+        rank() over (partition by vector_id order by projection)
+            + (count(*) over (partition by vector_id, projection) - 1) / 2.0 as projection_rank,
+    from completions
+),
+
+separation as (
+    select
+        vector_id,
+        count(*) filter (where is_judged_positive) as n_pos,
+        count(*) filter (where not is_judged_positive) as n_neg,
+        avg(projection) filter (where is_judged_positive) as mean_judged_positive_projection,
+        avg(projection) filter (where not is_judged_positive) as mean_judged_negative_projection,
+        var_samp(projection) filter (where is_judged_positive) as var_pos,
+        var_samp(projection) filter (where not is_judged_positive) as var_neg,
+        (sum(projection_rank) filter (where is_judged_positive) - n_pos * (n_pos + 1) / 2.0)
+            / nullif(n_pos * n_neg, 0) as auroc,
+    from ranked
+    group by vector_id
+),
+
+per_vector as (
+    select
+        vector_id,
+        count(*) filter (where judge_label in ('positive', 'negative')) as n_labelled_pairs,
+        avg(diff_norm ^ 2) as mean_sq_diff_norm,
+        avg(agreement_cosine) as mean_agreement_cosine,
+        avg(case when agreement_cosine > 0 then 1.0 else 0.0 end) filter (where agreement_cosine is not null)
+            as agreement_rate,
+        count(*) filter (where is_flagged) as n_flagged,
+    from screening
+    group by vector_id
+),
+
+sweeps as (
+    select
+        vector_id,
+        count(*) as n_steering_settings,
+        regr_slope(mean_trait_score, coeff) as trait_per_coeff,
+        regr_slope(mean_projection, coeff) as projection_per_coeff,
+    from steering
+    group by vector_id
+),
+
+measured as (
+    select
+        vectors.*,
+        runs.model_id,
+        runs.measurement_id,
+        coalesce(per_vector.n_labelled_pairs, 0) as n_labelled_pairs,
+        separation.mean_judged_positive_projection,
+        separation.mean_judged_negative_projection,
+        (separation.mean_judged_positive_projection - separation.mean_judged_negative_projection)
+            / nullif(sqrt((separation.var_pos + separation.var_neg) / 2), 0) as d_prime,
+        separation.auroc,
+        vectors.vector_norm ^ 2 / nullif(per_vector.mean_sq_diff_norm, 0) as direction_consistency,
+        per_vector.mean_agreement_cosine,
+        per_vector.agreement_rate,
+        coalesce(per_vector.n_flagged, 0) as n_flagged,
+        coalesce(sweeps.n_steering_settings, 0) as n_steering_settings,
+        sweeps.trait_per_coeff,
+        sweeps.projection_per_coeff,
+        coalesce(per_vector.n_labelled_pairs, 0) >= {{ var('layer_choice_min_pairs') }}
+            and separation.auroc is not null as is_eligible,
+        is_eligible and coalesce(sweeps.trait_per_coeff > 0, false)
+            and separation.auroc >= {{ var('layer_choice_min_auroc') }} as is_steering_backed,
+    from vectors
+    inner join runs using (run_id)
+    left join per_vector using (vector_id)
+    left join separation using (vector_id)
+    left join sweeps using (vector_id)
+),
+
+picked as (
+    select
+        *,
+        case when is_eligible then row_number() over (
+            partition by cell_id, run_id, reduction
+            order by is_eligible desc, is_steering_backed desc,
+                case when is_steering_backed then trait_per_coeff end desc nulls last,
+                auroc desc, d_prime desc nulls last, layer
+        ) end as layer_rank,
+        count(*) filter (where is_eligible) over (partition by cell_id, run_id, reduction) as n_eligible_layers,
+        count(*) filter (where is_steering_backed) over (partition by cell_id, run_id, reduction) as n_steered_layers,
+    from measured
+),
+
+final as (
+    select
+        -- ids
+        vector_id,
+        cell_id,
+        run_id,
+        measurement_id,
+        model_id,
+        -- where
+        layer,
+        reduction,
+        -- separation of the judged poles
+        n_pairs,
+        n_labelled_pairs,
+        mean_judged_positive_projection,
+        mean_judged_negative_projection,
+        d_prime,
+        auroc,
+        -- consistency of the pairs' directions
+        direction_consistency,
+        mean_agreement_cosine,
+        agreement_rate,
+        n_flagged,
+        -- steering
+        n_steering_settings,
+        trait_per_coeff,
+        projection_per_coeff,
+        -- the pick
+        layer_rank,
+        coalesce(layer_rank = 1, false) as is_recommended,
+        case when layer_rank = 1 and is_steering_backed then
+            printf('largest judged steering effect of %d swept layers that separate (AUROC >= %g): '
+                   || '%+.2f trait points per unit coefficient, AUROC %.2f',
+                   n_steered_layers, {{ var('layer_choice_min_auroc') }}, trait_per_coeff, auroc)
+        when layer_rank = 1 then
+            printf('best separation of judged-positive from judged-negative completions of %d layers: '
+                   || 'AUROC %.2f, d'' %s', n_eligible_layers, auroc, coalesce(printf('%.2f', d_prime), 'n/a'))
+        end as recommendation_reason,
+        -- timestamps
+        created_at,
+    from picked
+)
+
+select * from final

@@ -1,0 +1,41 @@
+"""`psw export-selection`: the training set the chosen cells support (JSONL + manifest)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from warehouse.db import db_path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "export-selection", help="write the training pairs of chosen cells (DPO and steering JSONL + manifest)",
+        description="Write the judged pairs of the chosen cells (default: the recommended cells) to DIR: "
+        "dpo.jsonl (prompt/chosen/rejected), steering.jsonl (the exact messages of each pole, then its "
+        "completion) and manifest.json (cells, filters, counts, sha256). Deterministic: the same warehouse "
+        "and options give the same bytes. DIR is replaced whole.")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to write (replaced whole)")
+    p.add_argument("--cell", nargs="+", action="extend", default=[], metavar="ID",
+                   help="export these cells (default: every recommended cell)")
+    p.add_argument("--measurement", nargs="+", action="extend", default=[], metavar="ID",
+                   help="only cells of these measurements")
+    p.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
+                   help="only strict_pass pairs (default); --no-strict keeps every pair judged positive")
+    p.add_argument("--keep-per-source", type=int, metavar="N",
+                   help="at most N pairs per scenario source per cell (largest axis_delta first)")
+    p.add_argument("--agreement", action="store_true",
+                   help="drop the pairs pair_screening flags (activations disagree with the judges) at the "
+                   "cell's recommended layer (needs `psw extract vectors` and `psw build`)")
+    p.add_argument("--layer", type=int, help="with --agreement: screen at this layer instead")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from hf.selection import SelectionOptions, export_selection
+
+    options = SelectionOptions(cells=tuple(args.cell), measurements=tuple(args.measurement), strict=args.strict,
+                               keep_per_source=args.keep_per_source, agreement=args.agreement, layer=args.layer)
+    report = export_selection(db_path(args.db), args.out, options)
+    print(report.summary())
+    return 0
