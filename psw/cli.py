@@ -51,6 +51,8 @@ EXAMPLES = {
     "docs": "psw docs --port 8080",
     "export-hf": "psw export-hf --out hf_export/",
     "import-hf": "psw import-hf hf_export/",
+    "export-selection": "psw export-selection --out selection/ --keep-per-source 2",
+    "lint": "psw lint persona_pairs.jsonl templates.txt",
 }
 DB_HELP = "DuckDB file (env PSW_DB; default data/warehouse.duckdb); before or after the subcommand"
 
