@@ -129,7 +129,7 @@ def test_recorded_messages_are_exported_as_sent(pilot_copy, tmp_path, capsys, st
     """When the examples mart carries the messages (JSON, a list of structs or JSON text), they are used."""
     con = duckdb.connect(str(pilot_copy))
     con.execute("alter view main.examples rename to examples_without_messages")
-    con.execute(f"create view main.examples as select *, {stored} as pos_messages, "
+    con.execute(f"create view main.examples as select * exclude (pos_messages, neg_messages), {stored} as pos_messages, "
                 f"{stored.replace('pos_persona', 'neg_persona')} as neg_messages from main.examples_without_messages")
     con.close()
     rc, _, err = Psw(pilot_copy, capsys)("export-selection", "--out", tmp_path / "sel")

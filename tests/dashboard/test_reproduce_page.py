@@ -17,7 +17,7 @@ def test_it_shows_the_pilot_reproduced_and_a_doctored_number_flagged(app, pilot_
     stats = REFERENCE / "v2_pilot_seed23_template_pair_stats.jsonl"
     assert psw("ingest", stats)[0] == 0 and psw("build")[0] == 0
     at = app(pilot_copy, "views/reproduce.py")
-    assert list(at.dataframe(key="reproduce_summary").value["measurement_id"]) == ["v2_pilot_seed23"]
+    assert list(at.dataframe[0].value["measurement_id"]) == ["v2_pilot_seed23"]
     assert any("Every published number of v2_pilot_seed23 is reproduced" in s.value for s in at.success)
 
     doctored = [json.loads(line) for line in stats.open()]
@@ -26,6 +26,6 @@ def test_it_shows_the_pilot_reproduced_and_a_doctored_number_flagged(app, pilot_
     colleague.write_text("".join(json.dumps(r) + "\n" for r in doctored))
     assert psw("ingest", colleague, "--measurement", "v2_pilot_seed23")[0] == 0 and psw("build")[0] == 0
     at = app(pilot_copy, "views/reproduce.py")
-    flagged = at.dataframe(key="reproduce_flagged").value
+    flagged = at.dataframe[1].value
     assert list(flagged["column_name"]) == ["strict_pass_rate"] and list(flagged["status"]) == ["differs"]
     assert flagged["difference"].iloc[0] == -0.25
