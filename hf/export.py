@@ -56,30 +56,11 @@ CANDIDATE_MODELS = {"persona_pairs": "stg_raw__persona_pairs", "templates": "stg
 
 # One row per measurement: what the card shows and what import-hf needs to restore raw.measurements.
 MEASUREMENTS_SQL = """
-with pairs as (
-    select measurement_id, count(distinct cell_id) as n_cells, count(*) as n_planned,
-           count(*) filter (where not is_error) as n_judged, count(*) filter (where is_error) as n_failed,
-    from main.examples group by measurement_id
-),
-labels as (
-    select measurement_id, count(pos_label) as n_labelled, count(*) filter (where pos_label = 'A') as n_pos_a,
-    from staging.stg_raw__pairs group by measurement_id
-)
-select
-    m.measurement_id, m.generator_model, m.judge_models, m.temperature, m.seed, m.source_format,
-    case when coalesce(labels.n_labelled, 0) > 0
-         then 'blind A/B, order randomised per pair: the positive completion was A in '
-              || labels.n_pos_a || ' of ' || labels.n_labelled || ' pairs'
-         else 'blind A/B, order randomised per pair by the exporting validator (labels not recorded in '
-              || coalesce(m.source_format, 'this') || ' format)'
-    end as ab_blinding,
-    coalesce(pairs.n_cells, 0) as n_cells, coalesce(pairs.n_planned, 0) as n_planned,
-    coalesce(pairs.n_judged, 0) as n_judged, coalesce(pairs.n_failed, 0) as n_failed,
-from staging.stg_raw__measurements as m
-left join pairs using (measurement_id)
-left join labels using (measurement_id)
+select measurement_id, generator_model, judge_models, temperature, seed, source_format, ab_blinding,
+       n_cells, n_pairs as n_planned, n_successful_pairs as n_judged, n_error_pairs as n_failed,
+from main.measurements
 {where}
-order by m.measurement_id
+order by measurement_id
 """
 
 # Descriptions for columns the dbt docs do not describe (staging views, the measurements split).
@@ -173,8 +154,8 @@ def _is_empty_or_export(out: Path) -> bool:
 def _check_built(con, db: Path) -> None:
     have = {r[0] for r in con.execute(
         "select table_schema || '.' || table_name from information_schema.tables").fetchall()}
-    needed = [rel for _, rel, _ in MEASURED_SPLITS + SHARED_SPLITS] + ["main.examples"]
-    needed += [f"staging.{model}" for model in [*CANDIDATE_MODELS.values(), "stg_raw__measurements", "stg_raw__pairs"]]
+    needed = [rel for _, rel, _ in MEASURED_SPLITS + SHARED_SPLITS] + ["main.examples", "main.measurements"]
+    needed += [f"staging.{model}" for model in CANDIDATE_MODELS.values()]
     missing = [rel for rel in needed if rel not in have]
     if missing:
         raise UserError(f"{db}: marts missing ({', '.join(missing)}); run `psw build` first")
@@ -226,7 +207,7 @@ def _read_splits(con, measurements: list[str]) -> list[Split]:
         splits.append(Split(split_name(measurement), "examples", table, maps))
     for name, sql in CANDIDATE_SQL.items():
         splits.append(Split(name, CANDIDATE_MODELS[name], _query(con, sql)))
-    meas = _query(con, MEASUREMENTS_SQL.format(where=_in_clause("m.measurement_id", measurements)))
+    meas = _query(con, MEASUREMENTS_SQL.format(where=_in_clause("measurement_id", measurements)))
     splits.append(Split("measurements", "measurements", meas))
     splits.extend(_activation_splits(con))
     names = [s.name for s in splits]

@@ -24,6 +24,12 @@ judgments as (
     group by measurement_id
 ),
 
+labels as (  -- how the blind A/B order fell, where the pairs record it
+    select measurement_id, count(pos_label) as n_labelled, count(*) filter (where pos_label = 'A') as n_pos_a,
+    from {{ ref('stg_raw__pairs') }}
+    group by measurement_id
+),
+
 calls as (  -- the costs mart owns usage and pricing
     select measurement_id, n_calls as n_api_calls, prompt_tokens, completion_tokens, cost,
     from {{ ref('costs') }}
@@ -48,9 +54,16 @@ final as (
         coalesce(calls.prompt_tokens, 0) as prompt_tokens,
         coalesce(calls.completion_tokens, 0) as completion_tokens,
         calls.cost,
+        case when coalesce(labels.n_labelled, 0) > 0
+             then 'blind A/B, order randomised per pair: the positive completion was A in '
+                  || labels.n_pos_a || ' of ' || labels.n_labelled || ' pairs'
+             else 'blind A/B, order randomised per pair by the exporting validator (labels not recorded in '
+                  || coalesce(measurements.source_format, 'this') || ' format)'
+        end as ab_blinding,
         measurements.first_loaded_at,
         measurements.last_loaded_at,
     from measurements
+    left join labels using (measurement_id)
     left join pairs using (measurement_id)
     left join judgments using (measurement_id)
     left join calls using (measurement_id)
