@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from ingest.checks import extract_sql, reasons_sql
 from warehouse.errors import UserError
 from warehouse.judge_schema import PILOT_CRITERIA, V3_CRITERIA, problem
+from warehouse.schema import EXPORTED_PAIR_ID_SQL
 
 DEFAULT_MAX_ROWS = 1_000_000
 DEFAULT_MAX_BYTES = 512 << 20
@@ -132,10 +133,35 @@ def check_loads(loads) -> None:
             for table, _key, rows in ld.tables:
                 if table in CHECKED_KINDS:
                     _check_records(con, ld.split, CHECKED_KINDS[table], rows)
+                if table == "raw.exported_pairs":
+                    _check_pair_keys(con, ld.split, rows)
                 elif table == "raw.judgments":
                     _check_judgments(ld.split, rows)
     finally:
         con.close()
+
+
+def _check_pair_keys(con, split, rows: list[dict]) -> None:
+    """Ingest's identity rule: two different records with one pair key are refused, never merged."""
+    if not rows:
+        return
+    con.register("_pairs", pa.table({"measurement_id": [r["measurement_id"] for r in rows],
+                                     "line_no": [r["line_no"] for r in rows], "record_id": [r["record_id"] for r in rows],
+                                     "record": [r["record"] for r in rows]}))
+    try:
+        clash = con.execute(f"""
+            select list(line_no order by line_no)[1:2] from (
+                select line_no, record_id, {EXPORTED_PAIR_ID_SQL} as pair_id
+                from (select line_no, record_id, measurement_id, record::json as record from _pairs))
+            group by pair_id having count(distinct record_id) > 1
+            order by min(line_no) limit 1""").fetchall()
+    finally:
+        con.unregister("_pairs")
+    if clash:
+        first, second = clash[0][0]
+        raise UserError(f"split {split.name} ({split.origin}) row {second}: same pair as row {first} (template, persona "
+                        f"pair, scenario, sample, run, row and scenario_id all equal) but different content; "
+                        f"nothing imported")
 
 
 def _check_records(con, split, kind: str, rows: list[dict]) -> None:

@@ -35,3 +35,16 @@ def test_the_upstream_layout_imports_with_its_stats_and_reproduces_them(tmp_path
                                   "group by level").fetchall())
         assert levels == {"template_pair": 16, "template": 4}
         assert con.execute("select count(*) from published_comparison where is_flagged").fetchone() == (0,)
+
+
+def test_two_different_records_with_one_pair_key_are_refused(tmp_path, run_psw):
+    folder = tmp_path / "library" / "data"
+    folder.mkdir(parents=True)
+    rows = [json.loads(line) for line in (REFERENCE / "v2_pilot_seed23_examples.jsonl").open()][:3]
+    rows.append({**rows[0], "axis_delta": 0})
+    table = pa.Table.from_pylist(rows)
+    pq.write_table(table, folder / "examples.parquet")
+    db = tmp_path / "w.duckdb"
+    rc, _, err = run_psw(db, "import-hf", folder.parent, "--measurement", "m")
+    assert rc == 2 and "row 4: same pair as row 1" in err
+    assert not db.exists() or duckdb.connect(str(db)).execute("select count(*) from raw.exported_pairs").fetchone() == (0,)
