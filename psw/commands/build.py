@@ -2,6 +2,11 @@
 
 dbt's unit tests check the SQL, not the data, so a build skips them unless asked
 (`--unit-tests`); the test suite asks, so every CI run checks them.
+
+A build that would redo the last successful one (same raw tables, dbt project, versions
+and arguments: warehouse/build_state.py) is skipped: its models and tests already ran on
+exactly that data and SQL. When only raw tables changed, a plain `psw build` builds the
+models that read them (`--select source:<table>+`) and their tests; the rest are current.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from warehouse import build_state
 from warehouse.db import DBT_DIR, UserError, connect, db_path
 from warehouse.schema import ensure_raw_schema
 
@@ -24,6 +30,8 @@ def add_parser(sub) -> None:
                        "dbt runs in the warehouse's folder: give file paths for dbt as absolute paths.")
     p.add_argument("--unit-tests", action="store_true",
                    help="also run dbt's unit tests (the formulas on fixed rows; they do not read the warehouse)")
+    p.add_argument("--force", action="store_true",
+                   help="build everything even when nothing changed since the last successful build")
     # everything psw does not know is passed to dbt, in order (see psw.cli.main)
     p.set_defaults(func=run, passthrough=[])
 
@@ -80,14 +88,27 @@ def run(args) -> int:
     db = db_path(args.db)
     if not db.exists():
         raise UserError(f"{db}: no warehouse here yet; run `psw ingest FILE...` first")
+    extra = [a for a in args.passthrough if a != "--"]
+    if not args.unit_tests:
+        extra += ["--exclude-resource-type", "unit_test"]
     # waits (bounded, with a message) while another process holds the lock; a warehouse from an
     # older psw gains the raw tables and columns dbt reads
     with connect(db) as con:
         ensure_raw_schema(con)
-    extra = list(args.passthrough)
-    if not args.unit_tests:
-        extra += ["--exclude-resource-type", "unit_test"]
-    ok = run_dbt(db, "build", extra)
-    if not ok:
+        state = build_state.current_state(con, extra)
+        stored, built_at = build_state.stored_state(con)
+        todo = build_state.plan(stored, state, force=args.force)
+        if todo.action == "skip":
+            print(f"nothing changed since the last build ({built_at:%Y-%m-%d %H:%M:%S} UTC): same raw tables, "
+                  "dbt project and arguments, so its models and tests stand; `psw build --force` builds anyway")
+            return 0
+        build_state.clear_state(con)  # a failed or interrupted build leaves no state behind
+    select = []
+    if todo.action == "changed":
+        print(f"{todo.reason}: building the models that read them and their tests")
+        select = ["--select", *todo.select]
+    if not run_dbt(db, "build", extra + select):
         raise UserError("dbt build failed (see the dbt output above)")
+    with connect(db) as con:  # the state before the build: anything written since builds next time
+        build_state.store_state(con, state)
     return 0
