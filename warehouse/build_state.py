@@ -48,7 +48,10 @@ create table if not exists meta.last_build (state json not null, built_at timest
 class State:
     raw: dict[str, list]            # raw table -> [column list hash, row count, row hash sum]
     project: str                    # sha256 over the dbt project's files
-    setup: dict = field(default_factory=dict)  # versions, dbt arguments, DBT_* settings
+    # versions, and digests of the dbt arguments and DBT_* settings: never their text, which
+    # may hold a secret (a var, DBT_ENV_SECRET_*), and secrets never reach a table
+    setup: dict = field(default_factory=dict)
+    args: tuple[str, ...] = field(default=(), compare=False)  # this build's dbt arguments (not stored)
 
     def to_json(self) -> str:
         return json.dumps({"raw": self.raw, "project": self.project, "setup": self.setup}, sort_keys=True)
@@ -68,10 +71,11 @@ class Plan:
 
 
 def current_state(con: duckdb.DuckDBPyConnection, dbt_args: list[str]) -> State:
+    args = tuple(arg for arg in dbt_args if arg not in OUTPUT_ONLY)
+    settings = sorted((k, v) for k, v in os.environ.items() if k.startswith("DBT_"))
     setup = {"versions": {name: metadata.version(name) for name in ("dbt-core", "dbt-duckdb", "duckdb")},
-             "args": [arg for arg in dbt_args if arg not in OUTPUT_ONLY],
-             "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("DBT_")}}
-    return State(raw_fingerprints(con), project_hash(), setup)
+             "args": _digest(json.dumps(args)), "env": _digest(json.dumps(settings))}
+    return State(raw_fingerprints(con), project_hash(), setup, args)
 
 
 def raw_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
@@ -136,7 +140,7 @@ def plan(stored: State | None, current: State, force: bool = False) -> Plan:
         return Plan("all", "dbt's arguments, settings or version changed")
     changed = sorted(t for t in stored.raw.keys() | current.raw.keys() if stored.raw.get(t) != current.raw.get(t))
     sources = source_names()
-    if SELECTING & {arg.split("=")[0] for arg in current.setup["args"]} or not all(t in sources for t in changed):
+    if SELECTING & {arg.split("=")[0] for arg in current.args} or not all(t in sources for t in changed):
         return Plan("all", f"raw tables changed: {', '.join(changed)}")
     return Plan("changed", f"raw tables changed: {', '.join(changed)}",
                 [f"source:{sources[t]}+" for t in changed])

@@ -96,15 +96,23 @@ def test_a_new_run_builds_what_reads_it_and_matches_building_everything(psw, pil
 
 
 def test_plan_builds_everything_unless_only_declared_raw_tables_changed():
-    state = build_state.State({"loads": ["c", 1, "1"], "pairs": ["c", 2, "2"]}, "p", {"args": []})
-    changed = build_state.State({"loads": ["c", 2, "3"], "pairs": ["c", 2, "2"]}, "p", {"args": []})
+    state = build_state.State({"loads": ["c", 1, "1"], "pairs": ["c", 2, "2"]}, "p", {"args": "a"})
+    changed = build_state.State({"loads": ["c", 2, "3"], "pairs": ["c", 2, "2"]}, "p", {"args": "a"})
     assert build_state.plan(state, state).action == "skip"
     assert build_state.plan(state, state, force=True).action == "all"
     assert build_state.plan(None, state).action == "all"
     assert build_state.plan(state, changed).select == ["source:raw.loads+"]
-    assert build_state.plan(state, build_state.State(changed.raw, "edited", {"args": []})).action == "all"
-    selected = {"args": ["--select=examples"]}
-    assert build_state.plan(build_state.State(state.raw, "p", selected),
-                            build_state.State(changed.raw, "p", selected)).action == "all"
-    undeclared = build_state.State({**state.raw, "scratch": ["c", 1, "1"]}, "p", {"args": []})
+    assert build_state.plan(state, build_state.State(changed.raw, "edited", {"args": "a"})).action == "all"
+    assert build_state.plan(state, build_state.State(changed.raw, "p", {"args": "b"})).action == "all"
+    selecting = build_state.State(changed.raw, "p", {"args": "a"}, ("--select=examples",))
+    assert build_state.plan(state, selecting).action == "all"
+    undeclared = build_state.State({**state.raw, "scratch": ["c", 1, "1"]}, "p", {"args": "a"})
     assert build_state.plan(state, undeclared).action == "all"
+
+
+def test_the_stored_state_holds_no_argument_or_setting_text(psw, pilot_copy, monkeypatch):
+    monkeypatch.setenv("DBT_ENV_SECRET_TOKEN", "sk-not-to-be-stored")
+    assert _built(psw, *ONE_VIEW, "--vars", "{note: vars-not-to-be-stored}")
+    with duckdb.connect(str(pilot_copy), read_only=True) as con:
+        stored = con.execute("select state::varchar from meta.last_build").fetchone()[0]
+    assert "not-to-be-stored" not in stored and "stg_raw__measurements" not in stored
