@@ -2,6 +2,11 @@
 
 dbt's unit tests check the SQL, not the data, so a build skips them unless asked
 (`--unit-tests`); the test suite asks, so every CI run checks them.
+
+A build that would redo the last successful one (same raw tables, dbt project, versions
+and arguments: warehouse/build_state.py) is skipped: its models and tests already ran on
+exactly that data and SQL. When only raw tables changed, a plain `psw build` builds the
+models that read them (`--select source:<table>+`) and their tests; the rest are current.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from warehouse.db import DBT_DIR, UserError, connect, db_path
+from warehouse import build_state
+from warehouse.db import DBT_DIR, MEMORY_LIMIT, UserError, connect, db_path
 from warehouse.schema import ensure_raw_schema
 
 
@@ -24,6 +30,8 @@ def add_parser(sub) -> None:
                        "dbt runs in the warehouse's folder: give file paths for dbt as absolute paths.")
     p.add_argument("--unit-tests", action="store_true",
                    help="also run dbt's unit tests (the formulas on fixed rows; they do not read the warehouse)")
+    p.add_argument("--force", action="store_true",
+                   help="build everything even when nothing changed since the last successful build")
     # everything psw does not know is passed to dbt, in order (see psw.cli.main)
     p.set_defaults(func=run, passthrough=[])
 
@@ -40,10 +48,12 @@ def run_dbt(db: Path, command: str, extra: list[str]) -> bool:
     name. A warehouse's first build then starts from the parse saved by an earlier build of
     any `warehouse.duckdb` (dbt re-checks it against the project files and reparses what
     changed) instead of a full parse of ~5 s. Target and logs stay beside each warehouse.
+    (dbt in-process, through dbtRunner, measured no faster: dbt's imports are most of the
+    start either way, and dbt-duckdb keeps the file locked after the run.)
     """
     db = db.resolve()
-    env = {**os.environ, "PSW_DB_PATH": db.name, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-           "DO_NOT_TRACK": "1"}
+    env = {**os.environ, "PSW_DB_PATH": db.name, "PSW_MEMORY_LIMIT": MEMORY_LIMIT,
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
     target = target_dir(db)
     work = target.parent
     cached = PARSE_CACHE / f"{db.name}.msgpack"
@@ -80,14 +90,29 @@ def run(args) -> int:
     db = db_path(args.db)
     if not db.exists():
         raise UserError(f"{db}: no warehouse here yet; run `psw ingest FILE...` first")
+    extra = [a for a in args.passthrough if a != "--"]
+    if not args.unit_tests:
+        extra += ["--exclude-resource-type", "unit_test"]
     # waits (bounded, with a message) while another process holds the lock; a warehouse from an
     # older psw gains the raw tables and columns dbt reads
     with connect(db) as con:
         ensure_raw_schema(con)
-    extra = list(args.passthrough)
-    if not args.unit_tests:
-        extra += ["--exclude-resource-type", "unit_test"]
-    ok = run_dbt(db, "build", extra)
-    if not ok:
+        state = build_state.current_state(con, extra)
+        stored, built_at = build_state.stored_state(con)
+        todo = build_state.plan(stored, state, force=args.force)
+        if todo.action == "skip":
+            print(f"nothing changed since the last build ({built_at:%Y-%m-%d %H:%M:%S} UTC): same raw tables, "
+                  "dbt project and arguments, so its models and tests stand; `psw build --force` builds anyway")
+            return 0
+        build_state.clear_state(con)  # a failed or interrupted build leaves no state behind
+    select = []
+    if todo.action == "changed":
+        print(f"{todo.reason}: building the models that read them and their tests")
+        select = ["--select", *todo.select]
+    # nothing reads a build's manifest.json or run_results.json (`psw docs` writes its own): ~0.4 s
+    quiet_artifacts = [] if "--write-json" in extra else ["--no-write-json"]
+    if not run_dbt(db, "build", extra + select + quiet_artifacts):
         raise UserError("dbt build failed (see the dbt output above)")
+    with connect(db) as con:  # the state before the build: anything written since builds next time
+        build_state.store_state(con, state)
     return 0

@@ -1,0 +1,56 @@
+"""Every kind of guarantee the build checks still stops it: keys unique and not null, values in
+range, relationships, accepted values. Each case writes a row that breaks one of them straight
+into a raw table (around ingest's own checks, which would refuse most of them) of a warehouse
+whose last build succeeded; `psw build` then builds what reads that table, fails with one line,
+exit 2, and records no build state, so the next build checks again."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from psw.cli import main
+
+# a copy of one exported record with new keys, so only the broken field differs
+_EXPORTED_COPY = """
+    insert into raw.exported_pairs
+    select md5(record_id || 'copy'), load_id, measurement_id, line_no, {record}, loaded_at, md5(pair_id || 'copy')
+    from raw.exported_pairs order by record_id limit 1"""
+
+BREAKS = {
+    "key repeated": "insert into raw.exported_pairs select * from raw.exported_pairs order by record_id limit 1",
+    "value null": "insert into raw.persona_pairs values ('no-poles', 'l', 1, 'no_poles', '{\"id\": \"no_poles\"}', now())",
+    "value out of range": _EXPORTED_COPY.format(record="json_merge_patch(record, '{\"axis_delta\": 99}')"),
+    "relationship": """insert into raw.judgments values ('j-orphan', 'no-such-pair', 'm', 'l', 'judge', 'style',
+                       'h', 'A', '{}', null, null, now())""",
+    "accepted value": """insert into raw.pairs (pair_id, load_id, measurement_id, template_text, persona_pair_id,
+                         scenario_text, sample_idx, pos_label, loaded_at)
+                         values ('p-label', 'l', 'm', 't {persona}', 'pp', 's', 0, 'C', now())""",
+}
+
+
+@pytest.fixture(scope="module")
+def built(pilot_db, tmp_path_factory) -> Path:
+    """The pilot after a plain `psw build` (the build state every case starts from)."""
+    db = tmp_path_factory.mktemp("built") / "warehouse.duckdb"
+    shutil.copy(pilot_db, db)
+    assert main(["--db", str(db), "build"]) == 0
+    return db
+
+
+@pytest.mark.parametrize("kind", BREAKS)
+def test_a_broken_guarantee_fails_the_build(kind, built, tmp_path, capsys):
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(built, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute(BREAKS[kind])
+    capsys.readouterr()
+    assert main(["--db", str(db), "build"]) == 2
+    out, err = capsys.readouterr()
+    assert "raw tables changed" in out  # a narrowed build: only what reads the changed table
+    assert err.strip().splitlines() == ["error: dbt build failed (see the dbt output above)"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from meta.last_build").fetchone() == (0,)
