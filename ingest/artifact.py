@@ -17,13 +17,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from warehouse import keys
-from warehouse.judge_schema import CRITERIA, ORDER_SWAPPED_CRITERIA, problem, v3_problem
-from warehouse.messages import user_turn
+from ingest.identity import KEY_PARTS, Duplicates
 from ingest.read import Reject
+from warehouse import keys
+from warehouse.judge_schema import CRITERIA, V3_AXIS_CRITERIA, problem
+from warehouse.messages import user_turn
 
 JUDGMENT_KEYS = {c: f"{c}_judgment" for c in CRITERIA}
-ORDER_SWAPPED_KEYS = {c: f"{c}_judgment" for c in ORDER_SWAPPED_CRITERIA}
+ORDER_SWAPPED_KEYS = {c: f"{c}_judgment" for c in V3_AXIS_CRITERIA}
 UNRECORDED_PROMPT = "unrecorded"
 
 
@@ -89,18 +90,19 @@ def _problem(result: Any) -> str | None:
         return f"field pos_label: expected 'A' or 'B', got {result.get('pos_label')!r}"
     if "axis_judgments" in result:
         return _order_swapped_problem(result)
-    return _judgments_problem(result, JUDGMENT_KEYS, problem)
+    return _judgments_problem(result, JUDGMENT_KEYS)
 
 
 def _has_persona_texts(axis: dict) -> bool:
     return all(isinstance(axis.get(k), str) and axis[k].strip() for k in ("pos_persona", "neg_persona"))
 
 
-def _judgments_problem(holder: dict, judgment_keys: dict[str, str], check, where: str = "") -> str | None:
+def _judgments_problem(holder: dict, judgment_keys: dict[str, str], where: str = "") -> str | None:
+    """The first problem with the stored judge objects `holder` names (one validator for both protocols)."""
     for criterion, key in judgment_keys.items():
         if key not in holder:
             return f"{where}missing required field {key}"
-        found = check(criterion, holder[key])
+        found = problem(criterion, holder[key])
         if found:
             return f"{where}{key}: {found}"
     return None
@@ -109,8 +111,6 @@ def _judgments_problem(holder: dict, judgment_keys: dict[str, str], check, where
 def distinct_pairs(pairs: list[dict], judgments: list[dict]):
     """Results repeated exactly are kept once (and counted); two different results with one pair
     key are refused, naming both. Returns (pairs, judgments, duplicates, rejects)."""
-    from ingest.identity import KEY_PARTS, Duplicates
-
     first: dict[str, dict] = {}
     duplicates, rejects = Duplicates(), []
     for pair in pairs:
@@ -135,10 +135,10 @@ def _order_swapped_problem(result: dict) -> str | None:
         if not isinstance(judge, dict) or not isinstance(judge.get("judge_model"), str) \
                 or not judge["judge_model"].strip():
             return f"axis_judgments[{i}]: missing required field judge_model"
-        found = _judgments_problem(judge, ORDER_SWAPPED_KEYS, v3_problem, f"axis_judgments[{i}].")
+        found = _judgments_problem(judge, ORDER_SWAPPED_KEYS, f"axis_judgments[{i}].")
         if found:
             return found
-    return _judgments_problem(result, {c: f"{c}_judgment" for c in ("style", "confound")}, v3_problem)
+    return _judgments_problem(result, {c: f"{c}_judgment" for c in ("style", "confound")})
 
 
 def rows(doc: dict, measurement_id: str, load_id: str, loaded_at) -> tuple[list[dict], list[dict], list[Reject]]:

@@ -37,7 +37,7 @@ def looks_like_catalog(path: Path) -> bool:
     return path.suffix.lower() in (".yaml", ".yml")
 
 
-def looks_like_trait(first_line: str, path: Path) -> bool:
+def looks_like_trait(path: Path) -> bool:
     head = path.read_text(encoding="utf-8", errors="replace")[:4096] if path.suffix == ".json" else ""
     return '"instruction"' in head and '"questions"' in head
 

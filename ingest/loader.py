@@ -118,7 +118,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
 def _document_kind(scan: read.FileScan) -> str | None:
     if documents.looks_like_catalog(scan.path):
         return "catalog"
-    if documents.looks_like_trait(scan.first_line, scan.path):
+    if documents.looks_like_trait(scan.path):
         return "trait"
     return None
 

@@ -174,8 +174,3 @@ def _looks_v3(criterion: str, obj: dict) -> bool:
     if criterion == "confound":
         return any(k.endswith("_likert") and k != "off_axis_problem_likert" for k in obj)
     return any(isinstance(v, float) for k, v in obj.items() if k.endswith(("_A", "_B")))
-
-
-# artifacts name the order-swapped axis criteria this way; one validator for both protocols
-ORDER_SWAPPED_CRITERIA = V3_AXIS_CRITERIA
-v3_problem = problem
