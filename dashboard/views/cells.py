@@ -1,5 +1,6 @@
-"""Cells: the template x persona-pair leaderboard, the six score factors as a bar per row, and
-a template x persona-pair heatmap of scores. Select a row (or a square) to open the cell."""
+"""Cells: the template x persona-pair leaderboard, the six score factors as a bar per row, the
+scores with their bootstrap intervals as error bars, and a template x persona-pair heatmap of
+scores. Select a row (or a square, or a point) to open the cell."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from dashboard.widgets import cell_filters, described_columns, seed, set_url, ur
 
 COMPACT = ["score", "factors", "template_text", "persona_pair_id", "measurement_id", "n", "n_errors", "recommended",
            "strict_pass_rate", "mean_axis_delta", "mean_off_axis_problem", "mean_max_style_abs_delta",
-           "persona_echo_rate", "refusal_or_ai_break_rate", "mean_abs_word_delta_frac", "score_se"]
+           "persona_echo_rate", "refusal_or_ai_break_rate", "mean_abs_word_delta_frac", "score_se", "score_ci_low",
+           "score_ci_high"]
 ROW_LIMITS = [100, 500, 1000, 10000, 100000]
 DEFAULT_ROWS = 500
+INTERVAL_ROWS = 30
 FACTORS_HELP = ("The six score factors, each 0-1, left to right: " + ", ".join(label for _, label in queries.FACTORS)
                 + ". The score is 100 x their product: the shortest bar is what holds the cell back.")
 TYPED = {
@@ -23,6 +26,35 @@ TYPED = {
     "persona_pair_id": st.column_config.TextColumn("persona pair"),
     "measurement_id": st.column_config.TextColumn("measurement"),
 }
+
+
+def score_intervals(df) -> None:
+    """The first rows' scores as points with their bootstrap percentile intervals as error bars:
+    two cells whose bars overlap are not told apart by this measurement."""
+    shown = df.head(INTERVAL_ROWS).assign(
+        label=lambda d: d["score"].map("{:.1f}".format) + " · " + d["template_text"].str.slice(0, 60)
+        + " × " + d["persona_pair_id"])
+    if shown["score_ci_low"].isna().all():
+        return
+    st.subheader("Scores with their bootstrap intervals")
+    level = shown["score_ci_level"].max()
+    st.caption(f"The first {len(shown)} rows: the score (point) and its {level:.0%} bootstrap "
+               "percentile interval over the cell's pairs (bar). Where two bars overlap, this measurement does not "
+               "tell the cells apart: measure more scenarios before choosing. Click a point to open its cell.")
+    pick = alt.selection_point(name="cell", fields=["cell_id"], on="click")
+    base = alt.Chart(shown).encode(
+        y=alt.Y("label:N", sort=None, title=None, axis=alt.Axis(labelLimit=420)),
+        tooltip=["template_text", "persona_pair_id", alt.Tooltip("score:Q", format=".1f"),
+                 alt.Tooltip("score_ci_low:Q", format=".1f"), alt.Tooltip("score_ci_high:Q", format=".1f"),
+                 alt.Tooltip("score_se:Q", format=".2f"), "n"])
+    bars = base.mark_errorbar(ticks=True).encode(
+        x=alt.X("score_ci_low:Q", scale=alt.Scale(domain=[0, 100]), title="score"), x2="score_ci_high:Q")
+    points = base.mark_point(filled=True, size=60).encode(x="score:Q").add_params(pick)
+    event = st.altair_chart((bars + points).properties(height=alt.Step(22)), width="stretch",
+                            on_select="rerun", key="cells_intervals")
+    chosen = ((event or {}).get("selection") or {}).get("cell") or []
+    if chosen and chosen[0].get("cell_id"):
+        st.switch_page("views/cell.py", query_params={"cell": chosen[0]["cell_id"]})
 
 
 def score_heatmap(filters, measurements: list[str]) -> None:
@@ -92,6 +124,7 @@ left.page_link("views/cell.py", label=f"Open the top cell: {top['score']} · {to
                f"× {top['persona_pair_id']}", icon=":material/open_in_new:", query_params={"cell": top["cell_id"]})
 right.download_button("Download CSV", df.drop(columns=["factors"]).to_csv(index=False),
                       file_name="template_pair_scores.csv", mime="text/csv", key="cells_download")
+score_intervals(df)
 # the best cell's measurement first, then the other measurements that pass the filters
 score_heatmap(filters, list(dict.fromkeys([*df["measurement_id"].dropna(),
                                            *(filters.measurements or queries.filter_options()["measurements"])])))

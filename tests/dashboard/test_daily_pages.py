@@ -30,7 +30,7 @@ def test_cells_shows_the_factors_as_a_bar_per_row_and_a_compact_set_of_columns(a
     table = at.dataframe[0]
     order = list(table.proto.column_order)
     assert order[:5] == ["score", "factors", "template_text", "persona_pair_id", "measurement_id"]
-    assert "cell_id" not in order and len(order) <= 16
+    assert "cell_id" not in order and len(order) <= 18
     config = column_config(at)
     assert config["factors"]["type_config"] == {"type": "bar_chart", "y_min": 0.0, "y_max": 1.0}
     factors = table.value["factors"].iloc[0]
@@ -150,3 +150,19 @@ def test_the_synthetic_demo_is_labelled_on_every_page(app, pilot_db, tmp_path):
         at = app(db, page)
         assert any("DEMO data" in w.value and "synthetic" in w.value for w in at.sidebar.warning), page
     assert not app(pilot_db).sidebar.warning
+
+
+def test_cells_draw_scores_with_their_bootstrap_intervals_as_error_bars(app, pilot_db, top_cell):
+    at = app(pilot_db)
+    (chart,) = [c for c in charts(at) if '"errorbar"' in c.proto.spec]
+    spec = json.loads(chart.proto.spec)
+    bars, points = spec["layer"]
+    assert bars["encoding"]["x"]["field"] == "score_ci_low" and bars["encoding"]["x2"]["field"] == "score_ci_high"
+    assert points["encoding"]["x"]["field"] == "score"
+    rows = pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all().to_pylist()
+    top = query(pilot_db, "select cell_id, score_ci_low, score_ci_high from template_pair_scores "
+                          "order by score desc, cell_id limit 1")[0]
+    assert (rows[0]["cell_id"], rows[0]["score_ci_low"], rows[0]["score_ci_high"]) == top
+    assert rows[0]["score_ci_low"] < rows[0]["score_ci_high"]
+    at = app(pilot_db, "views/cell.py", cell=top_cell)
+    assert any("bootstrap interval" in c.value for c in at.caption)

@@ -1,6 +1,7 @@
 {{ incremental_by_measurement() }}
 -- The guide's clean-axis score, the upstream variant, the recommendation and the
--- jackknife standard error of the score over the cell's successful pairs.
+-- jackknife standard error of the score over the cell's successful pairs, and the bootstrap
+-- percentile interval of the score over the same pairs (macros/bootstrap.sql).
 -- Incremental by measurement (macros/incremental.sql).
 with cells as (
     select * from {{ ref('int_cell_metrics') }}
@@ -49,6 +50,42 @@ jackknife as (
     group by cell_id
 ),
 
+drawn as (
+    -- each pair's Poisson(1) count in each bootstrap replicate, for cells of two pairs or more
+    select *, {{ poisson1('u') }} as w,
+    from (
+        select pairs.cell_id, replicate, pairs.is_strict_pass, pairs.axis_delta, pairs.off_axis_problem,
+            pairs.max_style_abs_delta, pairs.has_persona_echo, pairs.has_refusal_or_ai_break,
+            {{ bootstrap_uniform('pairs.pair_id', 'replicate') }} as u,
+        from pairs
+        join sums using (cell_id)
+        cross join {{ bootstrap_replicates() }}
+        where sums.n > 1
+    )
+),
+
+replicates as (
+    -- the score recomputed in each replicate from the weighted means
+    select
+        cell_id,
+        replicate,
+        {{ clean_axis_score(
+            'sum(w * is_strict_pass::int) / sum(w)', 'sum(w * axis_delta) / sum(w)',
+            'sum(w * off_axis_problem) / sum(w)', 'sum(w * max_style_abs_delta) / sum(w)',
+            'sum(w * has_persona_echo::int) / sum(w)', 'sum(w * has_refusal_or_ai_break::int) / sum(w)') }}
+            as replicate_score,
+    from drawn
+    where w > 0
+    group by cell_id, replicate
+),
+
+bootstrap as (
+    select cell_id, quantile_cont(replicate_score, {{ bootstrap_quantiles() }}) as bounds,
+        count(*) as n_bootstrap,
+    from replicates
+    group by cell_id
+),
+
 scored as (
     select
         cells.*,
@@ -58,6 +95,10 @@ scored as (
         round({{ axis_off_axis_score('cells.mean_axis_delta', 'cells.mean_off_axis_problem') }}, 1)
             as score_axis_off_axis,
         round(jackknife.score_se, 2) as score_se,
+        round(bootstrap.bounds[1], 1) as score_ci_low,
+        round(bootstrap.bounds[2], 1) as score_ci_high,
+        bootstrap.n_bootstrap,
+        case when bootstrap.n_bootstrap > 0 then {{ var('bootstrap_level') }} end as score_ci_level,
         {%- for part in score_parts() %}
         {{ score_factor(part, 'cells.strict_pass_rate', 'cells.mean_axis_delta', 'cells.mean_off_axis_problem',
             'cells.mean_max_style_abs_delta', 'cells.persona_echo_rate', 'cells.refusal_or_ai_break_rate') }}
@@ -75,6 +116,7 @@ scored as (
         ) as is_recommended,
     from cells
     left join jackknife using (cell_id)
+    left join bootstrap using (cell_id)
 )
 
 select * from scored

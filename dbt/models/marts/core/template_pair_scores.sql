@@ -54,6 +54,10 @@ final as (
         -- the score and its components
         cells.score,
         cells.score_se,
+        cells.score_ci_low,
+        cells.score_ci_high,
+        cells.n_bootstrap,
+        cells.score_ci_level,
         cells.score_axis_off_axis,
         -- against the control arm: null where the measurement has no control cell for this persona pair
         controls.control_cell_id,
