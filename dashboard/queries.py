@@ -393,6 +393,7 @@ def geometry(layer: int | None = None) -> pd.DataFrame:
     vector is named `trait:<name>` (and its reduction when known)."""
     df = query("""
         select geometry.layer, geometry.reduction, geometry.cell_id_a, geometry.cell_id_b, geometry.cosine,
+            geometry.cosine_ci_low, geometry.cosine_ci_high,
             coalesce(a.persona_pair_id || ' · ' || a.template_text, geometry.label_a, geometry.cell_id_a)
                 || case when geometry.vector_kind_a = 'imported' and geometry.reduction <> 'unspecified'
                    then ' (' || geometry.reduction || ')' else '' end as label_a,

@@ -102,9 +102,11 @@ def persona_prompt(template: str | None, persona: str | None) -> str:
 # ---- vectors ------------------------------------------------------------------------
 
 def run_id_for(prov: Provenance, measurement_id: str | None, layers, strict_only: bool,
-               pair_ids, prompts: dict | None = None) -> str:
+               pair_ids, prompts: dict | None = None, bootstrap: dict | None = None) -> str:
+    """A run is what was extracted from what; runs before a setting existed keep their ids."""
     parts = [prov.as_dict(), measurement_id, list(layers), strict_only, sorted(pair_ids)]
-    return md5(*parts, prompts) if prompts else md5(*parts)
+    extras = [part for part in (prompts, bootstrap) if part]
+    return md5(*parts, *extras)
 
 
 def save_cell_file(path: Path, vectors: list[CellVector], provenance: dict) -> None:
@@ -127,12 +129,13 @@ def write_extraction(con: duckdb.DuckDBPyConnection, db_file: Path, prov: Proven
     """Store a run: its vectors (table + files) and per-pair scalars. Returns (run_id, new vectors)."""
     ensure_raw_schema(con)
     pair_ids = {s.pair_id for s in stats}
-    run_id = run_id_for(prov, measurement_id, layers, strict_only, pair_ids, params.get("prompts"))
+    run_id = run_id_for(prov, measurement_id, layers, strict_only, pair_ids, params.get("prompts"),
+                        params.get("bootstrap"))
     created = now()
     by_cell: dict[str, list[CellVector]] = {}
     for v in vectors:
         by_cell.setdefault(v.cell_id, []).append(v)
-    vector_rows, paths = [], {}
+    vector_rows, replicate_rows, paths = [], [], {}
     for cell_id, cell_vectors in by_cell.items():
         path = vectors_dir(db_file) / _slug(prov.model_id) / f"{_slug(cell_id)}__{run_id[:12]}.safetensors"
         provenance = {**prov.as_dict(), "cell_id": cell_id, "run_id": run_id,
@@ -147,6 +150,8 @@ def write_extraction(con: duckdb.DuckDBPyConnection, db_file: Path, prov: Proven
             paths[(cell_id, v.layer, v.reduction)] = vector_id
             vector_rows.append((vector_id, run_id, cell_id, v.layer, v.reduction, len(v.pair_ids), v.norm,
                                 v.vector.tolist(), str(path), json.dumps(provenance), created))
+            if v.replicates is not None:
+                replicate_rows += [(vector_id, b, row.tolist(), created) for b, row in enumerate(v.replicates)]
     stat_rows = [
         (md5(paths[(s.cell_id, s.layer, s.reduction)], s.pair_id), paths[(s.cell_id, s.layer, s.reduction)],
          run_id, s.pair_id, s.cell_id, s.layer, s.reduction, s.diff_norm, s.pos_projection,
@@ -163,6 +168,7 @@ def write_extraction(con: duckdb.DuckDBPyConnection, db_file: Path, prov: Proven
         before = con.execute("select count(*) from raw.activation_vectors").fetchone()[0]
         _insert_many(con, "raw.activation_vectors", vector_rows)
         _insert_many(con, "raw.activation_pair_stats", stat_rows)
+        _insert_many(con, "raw.activation_vector_replicates", replicate_rows)
         added = con.execute("select count(*) from raw.activation_vectors").fetchone()[0] - before
         con.execute("commit")
     except BaseException:

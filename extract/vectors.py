@@ -2,13 +2,17 @@
 
 Per pair and layer, each side is reduced inside the layer hook to two fp32 vectors:
 the mean over response tokens and the last prompt token. The cell vector is the mean
-over the cell's pairs of (pos - neg). Only scalars per pair leave this module.
+over the cell's pairs of (pos - neg). Only scalars per pair leave this module, and, with
+`bootstrap` replicates, the cell vector recomputed over the cell's pairs resampled with
+replacement (what the trait-geometry cosines' intervals are drawn from).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import hashlib
 
 import torch
 from torch import Tensor, nn
@@ -45,6 +49,7 @@ class CellVector:
     reduction: str
     pair_ids: tuple[str, ...]
     vector: Tensor  # (d,) fp32, cpu
+    replicates: Tensor | None = None  # (bootstrap, d) fp32, cpu: the vector over resampled pairs
 
     @property
     def norm(self) -> float:
@@ -162,13 +167,27 @@ def encode_pairs(tokenizer, pairs: Sequence[PairInput]) -> tuple[list[Encoded], 
     return pos, neg
 
 
+def bootstrap_weights(cell_id: str, n_pairs: int, replicates: int, seed: int = 0) -> Tensor:
+    """(replicates, n_pairs): row b holds how often each pair was drawn in resample b (n_pairs
+    draws with replacement), divided by n_pairs, so `weights @ diffs` is each resample's mean.
+    Seeded by (seed, cell_id): the same cell draws the same resamples in every run."""
+    digest = hashlib.sha256(f"{seed}|{cell_id}".encode()).digest()
+    generator = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+    draws = torch.randint(n_pairs, (replicates, n_pairs), generator=generator)
+    counts = torch.zeros(replicates, n_pairs).scatter_add_(1, draws, torch.ones(replicates, n_pairs))
+    return counts / n_pairs
+
+
 def cell_vectors_and_stats(pairs: Sequence[PairInput], layers: Sequence[int],
                            pos_acts: dict[str, Tensor], neg_acts: dict[str, Tensor],
-                           pos_enc: Sequence[Encoded], neg_enc: Sequence[Encoded]
-                           ) -> tuple[list[CellVector], list[PairStat]]:
+                           pos_enc: Sequence[Encoded], neg_enc: Sequence[Encoded],
+                           bootstrap: int = 0, seed: int = 0) -> tuple[list[CellVector], list[PairStat]]:
     by_cell: dict[str, list[int]] = {}
     for i, p in enumerate(pairs):
         by_cell.setdefault(p.cell_id, []).append(i)
+    # one set of resamples per cell, shared by both reductions (they resample the same pairs)
+    weights = {cell_id: bootstrap_weights(cell_id, len(idx), bootstrap, seed)
+               for cell_id, idx in by_cell.items() if bootstrap and len(idx) > 1}
     vectors: list[CellVector] = []
     stats: list[PairStat] = []
     for reduction in REDUCTIONS:
@@ -183,8 +202,11 @@ def cell_vectors_and_stats(pairs: Sequence[PairInput], layers: Sequence[int],
             cosine = torch.nn.functional.cosine_similarity(cell_diffs, mean.unsqueeze(0), dim=-1)
             diff_norm = cell_diffs.norm(dim=-1)
             pair_ids = tuple(pairs[i].pair_id for i in idx)
+            resampled = (torch.einsum("bn,nld->lbd", weights[cell_id], cell_diffs)
+                         if cell_id in weights else None)  # (L, bootstrap, d)
             for slot, layer in enumerate(layers):
-                vectors.append(CellVector(cell_id, layer, reduction, pair_ids, mean[slot].clone()))
+                vectors.append(CellVector(cell_id, layer, reduction, pair_ids, mean[slot].clone(),
+                                          None if resampled is None else resampled[slot].clone()))
                 for row, i in enumerate(idx):
                     stats.append(PairStat(
                         pairs[i].pair_id, cell_id, layer, reduction,
@@ -197,8 +219,10 @@ def cell_vectors_and_stats(pairs: Sequence[PairInput], layers: Sequence[int],
 
 def extract_cells(model: nn.Module, tokenizer, pairs: Sequence[PairInput], layers: Sequence[int],
                   max_batch_size: int = 16, max_batch_tokens: int = 8192, chunk_pairs: int = 256,
-                  progress: Callable[[int], None] | None = None) -> tuple[list[CellVector], list[PairStat]]:
-    """Vectors and per-pair scalars for every cell, processed in chunks of whole cells."""
+                  progress: Callable[[int], None] | None = None, bootstrap: int = 0,
+                  seed: int = 0) -> tuple[list[CellVector], list[PairStat]]:
+    """Vectors and per-pair scalars for every cell, processed in chunks of whole cells; with
+    `bootstrap` > 0 each vector of a cell with two pairs or more carries that many resampled copies."""
     vectors: list[CellVector] = []
     stats: list[PairStat] = []
     for chunk in _cell_chunks(pairs, chunk_pairs):
@@ -208,7 +232,8 @@ def extract_cells(model: nn.Module, tokenizer, pairs: Sequence[PairInput], layer
         n = len(chunk)
         pos_acts = {k: v[:n] for k, v in acts.items()}
         neg_acts = {k: v[n:] for k, v in acts.items()}
-        chunk_vectors, chunk_stats = cell_vectors_and_stats(chunk, layers, pos_acts, neg_acts, pos_enc, neg_enc)
+        chunk_vectors, chunk_stats = cell_vectors_and_stats(chunk, layers, pos_acts, neg_acts, pos_enc, neg_enc,
+                                                            bootstrap, seed)
         vectors += chunk_vectors
         stats += chunk_stats
     return vectors, stats

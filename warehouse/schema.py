@@ -237,6 +237,16 @@ create table if not exists raw.activation_vectors (
     created_at timestamp not null
 );
 
+-- a cell vector recomputed over its pairs resampled with replacement (`--bootstrap`):
+-- the trait-geometry cosines' intervals are drawn from these
+create table if not exists raw.activation_vector_replicates (
+    vector_id varchar not null,         -- raw.activation_vectors.vector_id
+    replicate integer not null,         -- 0 .. bootstrap - 1
+    vector float[] not null,
+    created_at timestamp not null,
+    primary key (vector_id, replicate)
+);
+
 create table if not exists raw.activation_pair_stats (
     stat_id varchar primary key,        -- md5 over vector, pair
     vector_id varchar not null,

@@ -49,6 +49,29 @@ def dose_response_chart(df, y: str, title: str) -> alt.Chart:
         tooltip=["layer", "positions", "coeff", alt.Tooltip(f"{y}:Q", format=".2f"), "n_generations"])
 
 
+def geometry_intervals(geo) -> None:
+    """One vector's cosines to the others at this layer, with their bootstrap intervals as error bars."""
+    if geo["cosine_ci_low"].isna().all():
+        st.caption("No intervals on these cosines: extract with `psw extract vectors --bootstrap N` (the default, "
+                   "50) to draw each cell vector over resampled pairs, then `psw build`.")
+        return
+    st.markdown("**Cosines with their bootstrap intervals**")
+    st.caption("Each cell vector recomputed over its pairs resampled; the bar is the 95% percentile interval of the "
+               "cosine between the two vectors' resamples (an imported vector counts as fixed). A bar that spans 0 "
+               "does not say whether the two directions agree.")
+    anchor = st.selectbox("Vector", sorted(geo["label_a"].unique()), key="geometry_anchor")
+    rows = geo[(geo["label_a"] == anchor) & (geo["label_b"] != anchor)]
+    base = alt.Chart(rows).encode(
+        y=alt.Y("label_b:N", title=None, sort="-x", axis=alt.Axis(labelLimit=320)),
+        tooltip=["label_b", "reduction", alt.Tooltip("cosine:Q", format=".3f"),
+                 alt.Tooltip("cosine_ci_low:Q", format=".3f"), alt.Tooltip("cosine_ci_high:Q", format=".3f")])
+    bars = base.mark_errorbar(ticks=True).encode(
+        x=alt.X("cosine_ci_low:Q", scale=alt.Scale(domain=[-1, 1]), title=f"cosine to {anchor}"),
+        x2="cosine_ci_high:Q")
+    points = base.mark_point(filled=True, size=60).encode(x="cosine:Q", color="reduction:N")
+    st.altair_chart((bars + points).properties(height=alt.Step(22)), width="stretch")
+
+
 with_cells = tuple(m for m in ("layer_choice", "steering_summary") if counts.get(m))
 if with_cells:
     cells = queries.steering_cells(with_cells)
@@ -104,6 +127,7 @@ if counts.get("trait_geometry"):
         color=alt.Color("cosine:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
         tooltip=["label_a", "label_b", "reduction", alt.Tooltip("cosine:Q", format=".3f"), "cell_id_a", "cell_id_b"])
     st.altair_chart(heatmap.facet(column="reduction:N"), width="content")
+    geometry_intervals(geo)
 
 if counts.get("imported_vectors"):
     st.subheader("Imported vectors")

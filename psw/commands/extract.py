@@ -25,6 +25,10 @@ def add_parser(subparsers) -> None:
     v.add_argument("--cell", metavar="ID", help="only this cell's pairs")
     v.add_argument("--strict-only", action="store_true", help="only pairs with strict_pass")
     v.add_argument("--min-pairs", type=int, default=1, help="skip cells with fewer pairs (default 1)")
+    v.add_argument("--bootstrap", type=int, default=50, metavar="N",
+                   help="also store each cell vector over N resamples of its pairs, for the intervals of the "
+                   "trait-geometry cosines (default 50; each costs N x hidden size x 4 bytes; 0: none)")
+    v.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="seed of the resamples (default 0)")
     _batch_options(v)
     v.set_defaults(func=cmd_vectors)
 
@@ -108,6 +112,8 @@ def cmd_vectors(args) -> int:
     for pair in pairs:
         counts[pair.cell_id] = counts.get(pair.cell_id, 0) + 1
     pairs = [p for p in pairs if counts[p.cell_id] >= args.min_pairs]
+    if args.bootstrap < 0:
+        raise UserError(f"--bootstrap: expected 0 or more resamples, got {args.bootstrap}")
     if not pairs:
         raise UserError("extract vectors: no judged pairs match (check --measurement, --cell, --strict-only)")
     prompts = prompt_provenance(pairs)
@@ -119,8 +125,10 @@ def cmd_vectors(args) -> int:
     layers = parse_layers(args.layers, prov.n_layers)
     with Progress("extract vectors", total=2 * len(pairs), unit="seq") as progress:
         vectors, stats = extract_cells(model, tokenizer, pairs, layers, args.batch_size,
-                                       args.max_batch_tokens, progress=progress.update)
+                                       args.max_batch_tokens, progress=progress.update,
+                                       bootstrap=args.bootstrap, seed=args.bootstrap_seed)
     params = {"batch_size": args.batch_size, "device": str(next(model.parameters()).device),
+              **({"bootstrap": {"replicates": args.bootstrap, "seed": args.bootstrap_seed}} if args.bootstrap else {}),
               "selection": {"measurement_id": args.measurement, "cell_id": args.cell,
                             "strict_only": args.strict_only, "min_pairs": args.min_pairs},
               "prompts": prompts}

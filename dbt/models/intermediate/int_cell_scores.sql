@@ -98,7 +98,7 @@ scored as (
         round(bootstrap.bounds[1], 1) as score_ci_low,
         round(bootstrap.bounds[2], 1) as score_ci_high,
         bootstrap.n_bootstrap,
-        case when bootstrap.n_bootstrap > 0 then {{ var('bootstrap_level') }} end as score_ci_level,
+        case when bootstrap.n_bootstrap > 0 then {{ var('bootstrap_level') }}::double end as score_ci_level,
         {%- for part in score_parts() %}
         {{ score_factor(part, 'cells.strict_pass_rate', 'cells.mean_axis_delta', 'cells.mean_off_axis_problem',
             'cells.mean_max_style_abs_delta', 'cells.persona_echo_rate', 'cells.refusal_or_ai_break_rate') }}

@@ -2,6 +2,10 @@
 -- newest per cell) and imported vectors (the newest per trait). Two cell vectors meet only within
 -- one token reduction; an imported vector meets every vector of its model and layer, because
 -- whether another tool's direction is one of ours is what importing it asks.
+-- The interval of a cosine is the percentile interval of the cosines between the two vectors'
+-- bootstrap replicates (`psw extract vectors --bootstrap N`: each recomputed over its cell's pairs
+-- resampled), replicate b against replicate b; an imported vector has no replicates and enters
+-- as itself, so a cell-vs-imported interval is the cell side's uncertainty only.
 with cell_vectors as (
     select
         vectors.vector_id,
@@ -46,7 +50,7 @@ latest as (
     ) = 1
 ),
 
-final as (
+pairs as (
     select
         -- ids
         vector_a.vector_id || ':' || vector_b.vector_id as geometry_id,
@@ -79,6 +83,49 @@ final as (
         and vector_a.hidden_size = vector_b.hidden_size
         and (vector_a.reduction = vector_b.reduction
              or vector_a.vector_kind = 'imported' or vector_b.vector_kind = 'imported')
+),
+
+replicates as (
+    select * from {{ ref('stg_activation__vector_replicates') }}
+    where vector_id in (select vector_id from latest)
+),
+
+replicate_cosines as (
+    -- both sides resampled: replicate b against replicate b
+    select pairs.geometry_id, list_cosine_similarity(side_a.vector, side_b.vector)::double as cosine,
+    from pairs
+    inner join replicates as side_a on side_a.vector_id = pairs.vector_id_a
+    inner join replicates as side_b on side_b.vector_id = pairs.vector_id_b and side_b.replicate = side_a.replicate
+    union all
+    -- one side resampled, the other (an imported vector, or a cell vector stored without
+    -- replicates) as it is
+    select pairs.geometry_id, list_cosine_similarity(resampled.vector, fixed.vector)::double as cosine,
+    from pairs
+    inner join replicates as resampled
+        on resampled.vector_id = case when pairs.vector_id_a in (select vector_id from replicates)
+                                      then pairs.vector_id_a else pairs.vector_id_b end
+    inner join latest as fixed
+        on fixed.vector_id = case when pairs.vector_id_a in (select vector_id from replicates)
+                                  then pairs.vector_id_b else pairs.vector_id_a end
+    where (pairs.vector_id_a in (select vector_id from replicates))
+        != (pairs.vector_id_b in (select vector_id from replicates))
+),
+
+intervals as (
+    select geometry_id, quantile_cont(cosine, {{ bootstrap_quantiles() }}) as bounds, count(*) as n_bootstrap,
+    from replicate_cosines
+    group by geometry_id
+),
+
+final as (
+    select
+        pairs.*,
+        round(intervals.bounds[1], 6) as cosine_ci_low,  -- 6 dp: the interpolation leaves float noise
+        round(intervals.bounds[2], 6) as cosine_ci_high,
+        intervals.n_bootstrap,
+        case when intervals.n_bootstrap > 0 then {{ var('bootstrap_level') }}::double end as cosine_ci_level,
+    from pairs
+    left join intervals using (geometry_id)
 )
 
 select * from final
