@@ -40,7 +40,14 @@ MEASURED_SPLITS = [
 SHARED_SPLITS = [
     ("persona_pair_review", "main.persona_pair_review", "best_score desc nulls last, persona_pair_id"),
 ]
-ACTIVATION_SPLITS = ["activation_cell_stats", "steering_summary", "trait_geometry", "projection_distribution"]
+# marts exported only when they have rows: (name, filtered to the chosen measurements)
+OPTIONAL_SPLITS = [
+    ("published_comparison", True), ("costs", True),
+    ("template_model_scores", False), ("template_pair_model_scores", False),
+    ("activation_cell_stats", False), ("steering_summary", False), ("trait_geometry", False),
+    ("projection_distribution", False), ("pair_screening", False), ("layer_choice", False),
+    ("imported_vectors", False),
+]
 
 CANDIDATE_SQL = {
     "persona_pairs": """select persona_pair_id, pos_persona, neg_persona, positive_behavior, negative_behavior,
@@ -209,7 +216,7 @@ def _read_splits(con, measurements: list[str]) -> list[Split]:
         splits.append(Split(name, CANDIDATE_MODELS[name], _query(con, sql)))
     meas = _query(con, MEASUREMENTS_SQL.format(where=_in_clause("measurement_id", measurements)))
     splits.append(Split("measurements", "measurements", meas))
-    splits.extend(_activation_splits(con))
+    splits.extend(_optional_splits(con, measurements))
     names = [s.name for s in splits]
     clash = sorted({n for n in names if names.count(n) > 1})
     if clash:
@@ -217,13 +224,16 @@ def _read_splits(con, measurements: list[str]) -> list[Split]:
     return splits
 
 
-def _activation_splits(con) -> list[Split]:
+def _optional_splits(con, measurements: list[str]) -> list[Split]:
     splits = []
-    for name in ACTIVATION_SPLITS:
+    for name, by_measurement in OPTIONAL_SPLITS:
         exists = con.execute("select count(*) from information_schema.tables where table_schema = 'main' "
                              "and table_name = ?", [name]).fetchall()[0][0]
-        if exists and con.execute(f"select count(*) from main.{name}").fetchall()[0][0] > 0:
-            table, maps = _select(con, f"main.{name}", "", "all")
+        if not exists:
+            continue
+        table, maps = _select(con, f"main.{name}", _in_clause("measurement_id", measurements) if by_measurement
+                              else "", "all")
+        if table.num_rows:
             splits.append(Split(name, name, table, maps))
     return splits
 

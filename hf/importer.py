@@ -37,7 +37,9 @@ from warehouse.schema import ensure_raw_schema
 from warehouse.db import UserError, connect
 
 DERIVED_SPLITS = {"template_pair_scores", "template_scores", "persona_pair_review", "length_deltas",
-                  "activation_cell_stats", "steering_summary", "trait_geometry", "projection_distribution"}
+                  "published_comparison", "costs", "template_model_scores", "template_pair_model_scores",
+                  "activation_cell_stats", "steering_summary", "trait_geometry", "projection_distribution",
+                  "pair_screening", "layer_choice", "imported_vectors"}
 SHARD = re.compile(r"-\d{5}-of-\d{5}$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 

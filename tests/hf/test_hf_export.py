@@ -105,18 +105,24 @@ def test_measurement_filter(pilot_db, tmp_path, run_psw):
     assert not (tmp_path / "none").exists()
 
 
-def test_activation_marts_are_exported_when_they_have_rows(tmp_path):
-    """ORDER BY ALL and MAP -> list<struct> on an activation-shaped table (the pilot has no activations)."""
-    from hf.export import _activation_splits
+def test_optional_marts_are_exported_when_they_have_rows(tmp_path):
+    """ORDER BY ALL and MAP -> list<struct> on an activation-shaped table (the pilot has no activations);
+    a mart with a measurement_id keeps the chosen measurements' rows only."""
+    from hf.export import _optional_splits
 
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
         con.execute("create table steering_summary (cell_id varchar, layer int, coeffs map(varchar, double))")
         con.execute("create table trait_geometry (vector_id_a varchar)")    # empty: no split
         con.execute("insert into steering_summary values ('cell_b', 2, map(['x'], [1.0])), "
                     "('cell_a', 5, map(['y', 'z'], [2.0, 3.0]))")
-        splits = _activation_splits(con)
-    assert [s.name for s in splits] == ["steering_summary"]
-    table = splits[0].table
+        con.execute("create table costs (measurement_id varchar, cost double)")
+        con.execute("insert into costs values ('m1', 0.5), ('m2', 0.25)")
+        con.execute("create table published_comparison (measurement_id varchar)")
+        con.execute("insert into published_comparison values ('m2')")    # none of the chosen: no split
+        splits = _optional_splits(con, ["m1"])
+    assert [s.name for s in splits] == ["costs", "steering_summary"]
+    assert splits[0].table.to_pylist() == [{"measurement_id": "m1", "cost": 0.5}]
+    table = splits[1].table
     assert table.column("cell_id").to_pylist() == ["cell_a", "cell_b"]
     assert table.column("coeffs").to_pylist()[0] == [{"key": "y", "value": 2.0}, {"key": "z", "value": 3.0}]
-    assert splits[0].map_columns == ["coeffs"]
+    assert splits[1].map_columns == ["coeffs"]
