@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -15,18 +14,11 @@ import torch
 from imported_files import persona_stack, write_persona_pt
 from psw.cli import main
 from extract.vectors import bootstrap_weights, extract_cells
+from test_imported_vectors import query
 from test_vectors import LAYERS, pairs
 from tests.conftest import ROOT
 
 REPLICATES = 20
-
-
-def query(db, sql, params=None):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_resamples_are_n_draws_with_replacement_seeded_by_cell():
