@@ -182,6 +182,7 @@ class Result:
     top: list[CellScore] = field(default_factory=list)
     full: FullRun | None = None
     counters: object = None      # collect.run.Counters summed over the rounds
+    stats: object = None         # collect.client.Stats of the rounds' calls
 
     @property
     def agrees_as_set(self) -> bool:
@@ -210,6 +211,10 @@ def describe(result: Result) -> list[str]:
     lines = [f"adaptive {result.measurement_id}: stopped after {len(result.rounds)} round(s) "
              f"({reason}); {result.calls} calls of budget {s.budget}",
              f"top {s.top_k}:"]
+    if result.stats is not None:
+        st = result.stats
+        lines.insert(1, f"  calls made: {st.calls} ({st.cache_hits} from cache), {st.requests} HTTP requests, "
+                        f"{st.retries} retries")
     lines += [f"  {i}. {cell_name(c.key)}  score {c.score}  se {c.score_se}  n {c.n}"
               for i, c in enumerate(result.top, 1)]
     full = result.full

@@ -84,7 +84,7 @@ class Runner:
     def run(self) -> A.Result:
         full_mid = self._replayed() if self.settings.replay_of else None
         self._start(full_mid)
-        result = A.Result(self.measurement_id, self.settings, counters=Counters())
+        result = A.Result(self.measurement_id, self.settings, counters=Counters(), stats=self.stats)
         self._rounds(result)
         if full_mid is not None:
             with connect(self.path, read_only=True) as con:

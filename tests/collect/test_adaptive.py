@@ -86,6 +86,7 @@ def test_replay_finds_the_full_runs_top_3_with_fewer_calls_and_no_request(full_r
     assert "top 3 agrees: as a set yes, in order yes" in out
     (n_pairs,), = q(db, "select count(*) from raw.pairs where measurement_id = 'adaptive/gen/model'")
     assert n_pairs * CALLS_PER_PAIR == used
+    assert f"calls made: {used} ({used} from cache), 0 HTTP requests" in out
     top = q(db, "select template_text, persona_pair_id from template_pair_scores "
                 "where measurement_id = 'full/gen/model' order by score desc limit 3")
     assert [(int(t[-2]), int(p[-1])) for t, p in top] == list(GOOD)
@@ -131,6 +132,21 @@ def test_later_rounds_measure_the_survivors_only(full_run, capsys):
                      "group by template_text, persona_pair_id order by 1")
     weak = [n for n, in per_cell[:3]]
     assert weak == [3, 3, 3] and [n for n, in per_cell[3:]] == [6, 6, 6]
+
+
+def test_a_live_adaptive_run_pays_only_for_the_pairs_it_measures(full_run, capsys):
+    db, server, files = full_run
+    before = server.llm.requests
+    # another max_tokens: new generation requests; the judges then see the same texts (cache hits)
+    assert run_cli(collect_args(db, server.base_url, files, "--max-tokens", "399", "--adaptive", "--budget", "400",
+                                "--round-size", "3", "--measurement", "live")) == 0
+    out = capsys.readouterr().out
+    assert "stopped after 1 round(s) (only 3 cells left); 144 calls of budget 400" in out
+    assert server.llm.requests - before == 18 * 2         # 18 pairs' generations, nothing more
+    assert "replay of" not in out
+    (params,), = q(db, "select params from raw.measurements where measurement_id = 'live/gen/model'")
+    assert json.loads(params)["adaptive"] == {"budget": 400, "top_k": 3, "z": 2.0, "rounds": None,
+                                              "round_size": 3, "replay_of": None}
 
 
 def test_a_cache_miss_in_a_replay_is_one_line_and_writes_nothing(full_run, capsys):
