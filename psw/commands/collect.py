@@ -290,7 +290,7 @@ def _dry_run(args, plan, prompts, cfg, path) -> int:
 def cmd_collect(args) -> int:
     _check_flags(args)
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
-    replay = getattr(args, "replay_of", None)
+    replay = args.replay_of
     if not args.dry_run and not replay and not api_key and not _is_loopback(args.base_url):
         raise missing_api_key(args.api_key_env, args.base_url)   # before anything is loaded or called
     plan, prompts, cfg, params, path = build_run(args)
