@@ -116,6 +116,15 @@ class Store:
              params_json, now()])
         return True
 
+    def api_call_sink(self, plan, load_id: str):
+        """`on_response` for a ChatClient: each paid answer, tagged with its measurement and load."""
+        measurement_of = {item.pair_id: item.measurement_id for item in plan}
+
+        def on_response(row: dict) -> None:
+            row.update(measurement_id=measurement_of.get(row.get("pair_id")), load_id=load_id, created_at=now())
+            self.add("raw.api_calls", row)
+        return on_response
+
     # -------------------------------------------------------------- buffered rows
     def add(self, table: str, row: dict) -> None:
         buf = self._buf[table]
@@ -189,3 +198,18 @@ class Store:
         self.flush()
         if pending is not None:
             raise pending
+
+
+def record_run(store: Store, plan, cfg, params: dict) -> None:
+    """One load row for this invocation; one measurement row per generator (and parameter set)."""
+    by_mid = {}
+    for item in plan:
+        by_mid.setdefault(item.measurement_id, item.generator)
+    inputs = params["inputs"]
+    store.record_load(cfg.load_id, f"collect {inputs['pairs']} x {inputs['templates']} x {inputs['scenarios']}",
+                      next(iter(by_mid)) if len(by_mid) == 1 else None, len(plan))
+    for mid, generator in by_mid.items():
+        store.record_measurement(mid, cfg.load_id, generator,
+                                 list(dict.fromkeys([*cfg.axis_judges, cfg.style_judge])),
+                                 params["gen_params"]["temperature"], params["seed"],
+                                 {**params, "generator": generator})

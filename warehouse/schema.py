@@ -16,7 +16,8 @@ Who writes what:
   templates, scenarios, exported_pairs (v2/v3 example exports), and for run
   artifacts pairs + judgments.
 - `psw collect` (collect/): pairs + judgments (the same shape as an
-  artifact), measurements, api_calls (the HTTP cache).
+  artifact), measurements, api_calls (the HTTP cache); `--adaptive` runs also
+  adaptive_decisions (collect/adaptive_run.py).
 - `psw extract` (extract/): the activation_* and steering_* tables it declares.
 - `psw ingest --kind vectors|projections` (extract/imported.py): imported_vectors,
   imported_projections, and their loads.
@@ -88,6 +89,25 @@ create table if not exists raw.measurements (
     source_format varchar,              -- examples_v2|examples_v3|artifact|collect|import
     params json,
     recorded_at timestamp not null
+);
+
+create table if not exists raw.adaptive_decisions (
+    decision_id varchar primary key,    -- md5 over load, measurement, round, template, persona pair
+    load_id varchar not null,           -- the adaptive `psw collect` run (raw.loads)
+    measurement_id varchar not null,
+    round integer not null,             -- 1, 2, ...: the round after which the cell was judged
+    cell_id varchar,                    -- template_pair_scores.cell_id (null before the cell has a pair)
+    template_text varchar not null,
+    persona_pair_id varchar not null,
+    n_pairs integer not null,           -- the cell's successful pairs when decided
+    score double,                       -- template_pair_scores.score as read then
+    score_se double,                    -- ... and its jackknife standard error (null: too few pairs)
+    decision varchar not null,          -- kept | kept_no_se | dropped
+    calls_so_far integer not null,      -- protocol calls of the pairs the run had planned by then
+    stop_reason varchar,                -- on the last round: top_k | complete | budget
+    final_rank integer,                 -- on the last round: 1..k for the run's top k
+    settings json not null,             -- budget, top_k, z, rounds, round_size, replay_of
+    decided_at timestamp not null
 );
 
 create table if not exists raw.persona_pairs (

@@ -16,6 +16,11 @@ from warehouse.errors import missing_api_key
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 DEFAULT_KEY_ENV = "OPENROUTER_API_KEY"
 EXIT_ALL_DONE, EXIT_SOME_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_SUCCEEDED = 0, 1, 2, 3
+EXAMPLE = """adaptive replay of a stored full run (same flags, a call budget, no HTTP request):
+  psw collect --pairs P.jsonl --templates T.txt --scenarios S.jsonl --n 8 --generator G --judge J \\
+    --base-url URL --adaptive --budget 300 --top-k 3 --round-size 3 --replay-of collect-s23-1a2b3c4d/G
+
+"""
 EXIT_CODES = """exit status:
   0  every planned pair is generated and fully judged
   1  some pairs failed (a generation error, or a judge call that still has no valid reply)
@@ -28,7 +33,7 @@ def add_parser(subparsers) -> None:
     import argparse
     p = subparsers.add_parser(
         "collect", help="generate paired completions and blind judgments into the warehouse",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLE + EXIT_CODES,
         description="Measure template x persona-pair cells: per pair one generation under the "
         "positive persona and one under the negative (one for the --control arm), then per axis "
         "judge the positive and negative target in both A/B orders, and one style and one "
@@ -82,6 +87,19 @@ def add_parser(subparsers) -> None:
                    help="write the plan as JSONL, estimate its calls, tokens and cost, call nothing")
     p.add_argument("--plan-out", type=Path, help="with --dry-run: plan file (default stdout)")
     p.add_argument("--no-progress", action="store_true")
+    ad = p.add_argument_group("adaptive runs (collect/README.md, \"Adaptive runs\")")
+    ad.add_argument("--adaptive", action="store_true",
+                    help="measure in rounds; after each build drop cells whose score + z*se is below the "
+                    "k-th best score - z*se, and measure more scenarios for the rest only")
+    ad.add_argument("--budget", type=int, metavar="CALLS",
+                    help="with --adaptive: most calls to spend (the protocol's calls per pair, cache hits included)")
+    ad.add_argument("--top-k", type=int, default=3, help="cells to find (default 3)")
+    ad.add_argument("--rounds", type=int, help="split the --n scenarios into this many rounds (default 4)")
+    ad.add_argument("--round-size", type=int, metavar="N", help="or: scenarios per cell per round")
+    ad.add_argument("--z", type=float, default=2.0, help="bound width in standard errors (default 2)")
+    ad.add_argument("--replay-of", metavar="MEASUREMENT",
+                    help="adaptive against a stored measurement (same flags as its run), every call from the "
+                    "cache: no HTTP request; reports calls saved and whether the top k agrees with the full run")
     p.set_defaults(func=cmd_collect)
 
 
@@ -186,6 +204,20 @@ def _check_flags(args) -> None:
     for flag, values in (("--generator", args.generator), ("--judge", args.judge)):
         if any(not v.strip() for v in values):
             raise UserError(f"{flag}: a model id cannot be empty")
+    if args.adaptive or args.replay_of:
+        if args.budget is None:
+            raise UserError("--budget: required with --adaptive (calls to spend at most)")
+        if len(set(args.generator)) != 1 or args.generator[0].startswith("hf:"):
+            raise UserError("--generator: an adaptive run measures one API generator at a time")
+        adaptive_settings(args)
+
+
+def adaptive_settings(args):
+    from collect.adaptive import Settings
+    settings = Settings(budget=args.budget, top_k=args.top_k, z=args.z, rounds=args.rounds,
+                        round_size=args.round_size, replay_of=args.replay_of)
+    settings.check()
+    return settings
 
 
 def build_run(args):
@@ -207,6 +239,9 @@ def build_run(args):
     generators = list(dict.fromkeys(args.generator))
     base = args.measurement or P.default_measurement_id(
         args.gen_temperature, args.seed, prompts.generation_hash(), args.max_tokens)
+    if args.replay_of and not args.measurement:
+        from collect.adaptive import replay_base
+        base = replay_base(args.replay_of, generators[0], adaptive_settings(args))
     plan = P.build_plan(base, generators, templates, pairs, rows, args.seed, prompts)
     cfg = RunConfig(load_id="collect_" + uuid.uuid4().hex[:16], axis_judges=list(dict.fromkeys(args.judge)),
                     style_judge=args.style_judge or args.judge[0], gen_params=gen_params,
@@ -255,34 +290,30 @@ def _dry_run(args, plan, prompts, cfg, path) -> int:
 def cmd_collect(args) -> int:
     _check_flags(args)
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
-    if not args.dry_run and not api_key and not _is_loopback(args.base_url):
+    replay = args.replay_of
+    if not args.dry_run and not replay and not api_key and not _is_loopback(args.base_url):
         raise missing_api_key(args.api_key_env, args.base_url)   # before anything is loaded or called
     plan, prompts, cfg, params, path = build_run(args)
     if args.dry_run:
         return _dry_run(args, plan, prompts, cfg, path)
+    if args.adaptive or replay:
+        return _adaptive(args, plan, prompts, cfg, params, path, api_key)
     local_gens = {g: _local_generator(g) for g in params["generators"] if g.startswith("hf:")}
 
     from collect.client import ChatClient
     from collect.run import Collector
-    from collect.store import Store, now
+    from collect.store import Store, record_run
 
     con = connect(path)
     try:
         store = Store(con)
-        _record_run(store, plan, cfg, params, args)
+        record_run(store, plan, cfg, params)
         models = list(dict.fromkeys([*params["generators"], *cfg.axis_judges, cfg.style_judge]))
         cache = store.load_cache(args.base_url, models)
 
         async def main():
-            def on_response(row):
-                row.update(measurement_id=measurement_of.get(row.get("pair_id")), load_id=cfg.load_id,
-                           created_at=now())
-                store.add("raw.api_calls", row)
-            measurement_of = {item.pair_id: item.measurement_id for item in plan}
-            client = ChatClient(args.base_url, api_key, concurrency=args.concurrency,
-                                timeout=args.timeout, max_attempts=args.max_attempts,
-                                backoff_base=args.backoff_base, backoff_max=args.backoff_max,
-                                cache=cache, on_response=on_response)
+            client = ChatClient(args.base_url, api_key, **_client_opts(args), cache=cache,
+                                on_response=store.api_call_sink(plan, cfg.load_id))
             collector = Collector(cfg, plan, store, client, prompts, retry_errors=args.retry_errors,
                                   local_generators=local_gens, local_batch_size=args.local_batch_size)
             try:
@@ -297,18 +328,26 @@ def cmd_collect(args) -> int:
     return exit_status(counters)
 
 
-def _record_run(store, plan, cfg, params, args) -> None:
-    """One load row for this invocation; one measurement row per generator (and parameter set)."""
-    by_mid = {}
-    for item in plan:
-        by_mid.setdefault(item.measurement_id, item.generator)
-    store.record_load(cfg.load_id, f"collect {params['inputs']['pairs']} x "
-                      f"{params['inputs']['templates']} x {params['inputs']['scenarios']}",
-                      next(iter(by_mid)) if len(by_mid) == 1 else None, len(plan))
-    for mid, generator in by_mid.items():
-        store.record_measurement(mid, cfg.load_id, generator,
-                                 list(dict.fromkeys([*cfg.axis_judges, cfg.style_judge])),
-                                 args.gen_temperature, args.seed, {**params, "generator": generator})
+def _client_opts(args) -> dict:
+    return {"concurrency": args.concurrency, "timeout": args.timeout, "max_attempts": args.max_attempts,
+            "backoff_base": args.backoff_base, "backoff_max": args.backoff_max}
+
+
+def _adaptive(args, plan, prompts, cfg, params, path, api_key) -> int:
+    from argparse import Namespace
+
+    from collect.adaptive import describe
+    from collect.adaptive_run import Runner
+    from psw.commands import build
+
+    def build_now():
+        build.run(Namespace(db=str(path), passthrough=[], unit_tests=False, force=False))
+
+    runner = Runner(plan, prompts, cfg, params, path, adaptive_settings(args), args.base_url, api_key,
+                    _client_opts(args), build_now, retry_errors=args.retry_errors)
+    result = runner.run()
+    print("\n".join(describe(result)))
+    return exit_status(result.counters)
 
 
 def exit_status(counters) -> int:
