@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from extract.rubric import Rubric
+from extract.rubric import Rubric, load_rubrics
 from extract.store import md5, now
 from warehouse import secrets
 from warehouse.append import append, transaction
@@ -46,11 +46,13 @@ def _client(base_url: str, api_key_env: str, cache: dict, on_response):
 
 
 def judge_generations(con: duckdb.DuckDBPyConnection, generation_ids: Sequence[str], judges: Sequence[str],
-                      trait: dict, base_url: str, api_key_env: str, rubrics: dict[str, Rubric],
+                      trait: dict, base_url: str, api_key_env: str, rubrics: dict[str, Rubric] | None = None,
                       client_factory=_client) -> int:
-    """Score each generation for each rubric's criterion with each judge; returns new rows.
-    A generation already scored by that judge under that rubric is not asked again."""
+    """Score each generation for each rubric's criterion (default: the bundled rubrics) with each
+    judge; returns new rows. A generation already scored by that judge under that rubric is not
+    asked again."""
 
+    rubrics = rubrics or load_rubrics()
     ensure_raw_schema(con)
     generations = con.execute(
         "select generation_id, scenario_text, response_text from raw.steering_generations "

@@ -64,8 +64,8 @@ def coherent_trait_and_drift_section(cell_id: str) -> None:
             st.altair_chart(dose_response_chart(extra, "mean_trait_score_coherent", "trait score, coherent only"),
                             width="stretch")
         else:
-            st.info(f"No coherent judged outputs for this cell: `psw extract judge --cell {cell_id} --judge MODEL`, "
-                    "then `psw build` (or look at the Steered texts page).")
+            st.caption(f"No coherent judged outputs for this cell: `psw extract judge --cell {cell_id} "
+                       "--judge MODEL`, then `psw build` (or read the texts on the Steered texts page).")
     with drift:
         st.subheader("Length and style drift")
         names = dict(steered_queries.DRIFT_MEASURES)
@@ -75,8 +75,8 @@ def coherent_trait_and_drift_section(cell_id: str) -> None:
             st.altair_chart(dose_response_chart(extra, measure, f"mean change in {names[measure]}"),
                             width="stretch")
         else:
-            st.info("No drift: the sweep needs coefficient 0 beside the others (`psw extract steer ... "
-                    "--coeffs -4,0,4`), then `psw build`.")
+            st.caption("No drift: the sweep needs coefficient 0 beside the others (`psw extract steer ... "
+                       "--coeffs -4,0,4`), then `psw build`.")
 
 
 with_cells = tuple(m for m in ("layer_choice", "steering_summary") if counts.get(m))
