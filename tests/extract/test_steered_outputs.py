@@ -259,3 +259,27 @@ def test_the_steering_page_draws_the_coherent_trait_and_the_drift(monkeypatch, s
 def test_a_warehouse_without_sweeps_says_which_command_fills_the_view(monkeypatch, pilot_db):
     at = open_page(monkeypatch, pilot_db, "views/steered.py")
     assert "psw extract steer --cell CELL_ID" in at.info[0].value
+
+
+def test_judge_rejudges_an_imported_vectors_sweep_about_its_trait_by_name(swept, tmp_path):
+    from imported_files import our_layers, persona_stack, write_repeng_gguf
+
+    db, _, _, _, _, work = swept
+    gguf = write_repeng_gguf(tmp_path / "calm.gguf", {k: v.numpy() for k, v in our_layers(persona_stack()).items()})
+    assert psw(db, "ingest", gguf, "--model", work / "tiny-model", "--trait", "calm") == 0
+    scenarios = tmp_path / "s.txt"
+    scenarios.write_text("What now?\n")
+    assert psw(db, "extract", "steer", "--vector", "calm", "--layer", LAYER, "--coeffs", "0,2",
+               "--scenarios", scenarios, "--max-new-tokens", 3) == 0
+    server = FakeServer(FakeLLM(responder=reply)).start()
+    try:
+        assert psw(db, "extract", "judge", "--vector", "calm", "--judge", "judge-y", "--base-url", server.base_url) == 0
+        sent = [first_prompt(body) for body in server.llm.bodies]
+    finally:
+        server.stop()
+    texts = rows(db, "select scenario_text, response_text from raw.steering_generations where cell_id = 'trait:calm'")
+    assert sorted(sent) == sorted(default_fill(name, "strongly shows the trait 'calm'", "shows none of the trait "
+                                               "'calm'", question, answer)
+                                  for question, answer in texts for name in ("trait", "coherence"))
+    assert rows(db, "select count(*) from raw.steering_judgments as j join raw.steering_generations as g "
+                    "using (generation_id) where g.cell_id = 'trait:calm' and j.score is not null") == [(4,)]
