@@ -71,7 +71,8 @@ st.caption("One row per scenario, one column per coefficient (0 = unsteered). Tr
            "pole, 100 = the positive one; coherent = coherence at least dbt var `steering_min_coherence` "
            "(default 50).")
 if texts["trait_score"].isna().all() and texts["coherence_score"].isna().all():
-    st.info(f"These texts are not judged yet: `psw extract judge --cell {cell_id} --layer {layer} "
+    which = f"--vector {cell_id[len('trait:'):]}" if cell_id.startswith("trait:") else f"--cell {cell_id}"
+    st.info(f"These texts are not judged yet: `psw extract judge {which} --layer {layer} "
             "--judge MODEL` (add `--base-url` for a local endpoint, `--rubric DIR` for your own rubric), "
             "then `psw build`.")
 scenarios = texts[["scenario_id", "scenario_text"]].drop_duplicates()

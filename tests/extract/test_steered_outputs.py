@@ -283,3 +283,16 @@ def test_judge_rejudges_an_imported_vectors_sweep_about_its_trait_by_name(swept,
                                   for question, answer in texts for name in ("trait", "coherence"))
     assert rows(db, "select count(*) from raw.steering_judgments as j join raw.steering_generations as g "
                     "using (generation_id) where g.cell_id = 'trait:calm' and j.score is not null") == [(4,)]
+
+
+def test_unjudged_texts_say_which_command_judges_them(swept, monkeypatch, tmp_path):
+    db = swept[0]  # holds the imported vector `calm` from the test above
+    scenarios = tmp_path / "s.txt"
+    scenarios.write_text("What next?\n")
+    assert psw(db, "extract", "steer", "--vector", "calm", "--layer", 2, "--coeffs", "0,3",
+               "--scenarios", scenarios, "--max-new-tokens", 3) == 0
+    assert psw(db, "build") == 0
+    at = open_page(monkeypatch, db, "views/steered.py", cell="trait:calm", layer="2")
+    assert at.selectbox(key="steered_layer").value == 2
+    assert "`psw extract judge --vector calm --layer 2 --judge MODEL`" in at.info[0].value
+    assert [m.value for m in at.markdown if m.value.startswith("**coeff")] == ["**coeff +0**", "**coeff +3**"]
