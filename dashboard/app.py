@@ -28,6 +28,7 @@ PAGES = [
     st.Page("views/compare.py", title="Compare", url_path="compare"),
     st.Page("views/reproduce.py", title="Reproduce", url_path="reproduce"),
     st.Page("views/steering.py", title="Steering", url_path="steering"),
+    st.Page("views/steered.py", title="Steered texts", url_path="steered"),
     st.Page("views/sql.py", title="SQL", url_path="sql"),
 ]
 HOW_TO_BUILD = """

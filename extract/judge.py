@@ -1,54 +1,28 @@
 """Trait and coherence scores (0-100) for steering generations, through collect's HTTP
-client and its cache (raw.api_calls). A reply without a usable number is an error row."""
+client and its cache (raw.api_calls). A reply without a usable number is an error row.
+
+The questions asked are the rubric files (extract/rubric.py); each judgment stores its
+rubric's hash (`prompt_hash`) and each rubric's text is stored once (raw.steering_rubrics),
+so scores from an edited rubric sit beside the old ones instead of replacing them."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import re
 from collections.abc import Sequence
 
 import duckdb
 
+from extract.rubric import Rubric, load_rubrics
 from extract.store import md5, now
 from warehouse import secrets
+from warehouse.append import append, transaction
 from warehouse.schema import ensure_raw_schema
 from warehouse.errors import missing_api_key
 
-TRAIT_PROMPT = """You are rating one assistant response on a persona axis.
-High end (100): {pos}
-Low end (0): {neg}
-
-Question:
-{question}
-
-Response:
-{answer}
-
-How strongly does the response express the high end rather than the low end? 0 means fully
-the low end, 50 neither or both equally, 100 fully the high end. Judge what the response says
-and does, not whether it is well written. Reply with one integer from 0 to 100 and nothing else."""
-
-COHERENCE_PROMPT = """You are rating one assistant response for coherence only.
-
-Question:
-{question}
-
-Response:
-{answer}
-
-How coherent is the response? 0 means not language at all (gibberish, loops, broken text),
-50 means partly understandable but confused or rambling, 100 means clear, fluent and on topic,
-whether or not you agree with it. Reply with one integer from 0 to 100 and nothing else."""
-
-PROMPTS = {"trait": TRAIT_PROMPT, "coherence": COHERENCE_PROMPT}
 PARAMS = {"temperature": 0.0, "max_tokens": 16}
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-
-
-def prompt_hash(criterion: str) -> str:
-    return hashlib.sha256(PROMPTS[criterion].encode()).hexdigest()
 
 
 def parse_score(text: str | None) -> tuple[float | None, str | None]:
@@ -72,21 +46,47 @@ def _client(base_url: str, api_key_env: str, cache: dict, on_response):
 
 
 def judge_generations(con: duckdb.DuckDBPyConnection, generation_ids: Sequence[str], judges: Sequence[str],
-                      trait: dict, base_url: str, api_key_env: str, client_factory=_client) -> int:
-    """Score each generation for trait and coherence with each judge; returns new rows."""
+                      trait: dict, base_url: str, api_key_env: str, rubrics: dict[str, Rubric] | None = None,
+                      client_factory=_client) -> int:
+    """Score each generation for each rubric's criterion (default: the bundled rubrics) with each
+    judge; returns new rows. A generation already scored by that judge under that rubric is not
+    asked again."""
 
+    rubrics = rubrics or load_rubrics()
     ensure_raw_schema(con)
     generations = con.execute(
         "select generation_id, scenario_text, response_text from raw.steering_generations "
-        "where list_contains(?, generation_id)", [list(generation_ids)]).fetchall()
+        "where list_contains(?, generation_id) order by generation_id", [list(generation_ids)]).fetchall()
     done = {tuple(r) for r in con.execute(
-        "select generation_id, judge_model, criterion from raw.steering_judgments where score is not null"
-    ).fetchall()}
-    todo = [(gid, judge, criterion, PROMPTS[criterion].format(question=question, answer=answer, **trait))
-            for gid, question, answer in generations for judge in judges for criterion in PROMPTS
-            if (gid, judge, criterion) not in done]
+        "select generation_id, judge_model, criterion, prompt_hash from raw.steering_judgments "
+        "where score is not null").fetchall()}
+    todo = [(gid, judge, rubric, rubric.fill(question=question, answer=answer, pos=trait["pos"], neg=trait["neg"]))
+            for gid, question, answer in generations for judge in judges for rubric in rubrics.values()
+            if (gid, judge, rubric.criterion, rubric.hash) not in done]
     if not todo:
         return 0
+    results, calls = _ask(con, [(judge, prompt) for _, judge, _, prompt in todo], base_url, api_key_env,
+                          client_factory)
+    created = now()
+    rows = []
+    for (gid, judge, rubric, _), result in zip(todo, results):
+        score, error = (None, result.error) if result.error else parse_score(result.content)
+        content, error = secrets.redact(result.content), secrets.redact(error)
+        rows.append({"judgment_id": md5(gid, judge, rubric.criterion, rubric.hash, content, error),
+                     "generation_id": gid, "judge_model": judge, "criterion": rubric.criterion,
+                     "prompt_hash": rubric.hash, "score": score, "raw_text": content, "error": error,
+                     "created_at": created})
+    used = {r.hash: r for _, _, r, _ in todo}
+    with transaction(con):
+        _store_api_calls(con, calls, created)
+        append(con, "raw.steering_rubrics", [
+            {"rubric_hash": h, "rubric_text": r.text, "source_path": str(r.path),
+             "created_at": created} for h, r in used.items()], "rubric_hash")
+        return append(con, "raw.steering_judgments", rows, "judgment_id")
+
+
+def _ask(con, requests: list[tuple[str, str]], base_url: str, api_key_env: str, client_factory):
+    """(results, api call records) for (judge model, prompt) pairs, through the api_calls cache."""
     cache = {k: (c, f) for k, c, f in con.execute(
         "select cache_key, content, finish_reason from raw.api_calls where base_url = ?",
         [base_url.rstrip("/")]).fetchall()}
@@ -96,22 +96,11 @@ def judge_generations(con: duckdb.DuckDBPyConnection, generation_ids: Sequence[s
         client = client_factory(base_url, api_key_env, cache, calls.append)
         try:
             return await asyncio.gather(*(client.chat(judge, [{"role": "user", "content": prompt}], PARAMS)
-                                          for _, judge, _, prompt in todo))
+                                          for judge, prompt in requests))
         finally:
             await client.aclose()
 
-    results = asyncio.run(run_all())
-    created = now()
-    _store_api_calls(con, calls, created)
-    rows = []
-    for (gid, judge, criterion, _), result in zip(todo, results):
-        score, error = (None, result.error) if result.error else parse_score(result.content)
-        content, error = secrets.redact(result.content), secrets.redact(error)
-        rows.append((md5(gid, judge, criterion, prompt_hash(criterion), content, error), gid, judge,
-                     criterion, prompt_hash(criterion), score, content, error, created))
-    con.executemany("insert into raw.steering_judgments values (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "on conflict do nothing", rows)
-    return len(rows)
+    return asyncio.run(run_all()), calls
 
 
 def _store_api_calls(con: duckdb.DuckDBPyConnection, calls: list[dict], created) -> None:

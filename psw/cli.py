@@ -46,6 +46,7 @@ EXAMPLES = {
     "extract": "psw extract vectors --model Qwen/Qwen2.5-0.5B-Instruct --layers 8,12,16",
     "extract vectors": "psw extract vectors --model Qwen/Qwen2.5-0.5B-Instruct --layers 8,12,16",
     "extract steer": "psw extract steer --cell CELL_ID --layer 12 --coeffs -3,-1,0,1,3,5",
+    "extract judge": "psw extract judge --cell CELL_ID --layer 12 --judge openai/gpt-4.1-mini --rubric my_rubric/",
     "extract project": "psw extract project --cell CELL_ID --layer 12",
     "dashboard": "psw --db data/demo.duckdb dashboard --port 8501",
     "docs": "psw docs --port 8080",

@@ -305,14 +305,22 @@ create table if not exists raw.steering_generations (
 );
 
 create table if not exists raw.steering_judgments (
-    judgment_id varchar primary key,    -- md5 over generation, judge, criterion
+    judgment_id varchar primary key,    -- md5 over generation, judge, criterion, rubric, reply
     generation_id varchar not null,
     judge_model varchar not null,
     criterion varchar not null,         -- trait | coherence
-    prompt_hash varchar not null,       -- sha256 of the judge prompt template
+    prompt_hash varchar not null,       -- the rubric's hash (raw.steering_rubrics.rubric_hash)
     score double,                       -- 0-100, null when the reply did not parse
     raw_text varchar,
     error varchar,
+    created_at timestamp not null
+);
+
+-- the judge's rubrics (data/prompts/steering/*.txt or `--rubric DIR`), each text stored once
+create table if not exists raw.steering_rubrics (
+    rubric_hash varchar primary key,    -- sha256 of the text (trailing newlines dropped)
+    rubric_text varchar not null,
+    source_path varchar,                -- the file it was first read from
     created_at timestamp not null
 );
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from dashboard import queries
+from dashboard import queries, steered_queries
 from dashboard.widgets import seed, set_url, url_value
 
 st.title("Steering")
@@ -47,6 +47,36 @@ def dose_response_chart(df, y: str, title: str) -> alt.Chart:
         x=alt.X("coeff:Q", title="steering coefficient"), y=alt.Y(f"{y}:Q", title=title),
         color=alt.Color("layer:N"), strokeDash=alt.StrokeDash("positions:N"),
         tooltip=["layer", "positions", "coeff", alt.Tooltip(f"{y}:Q", format=".2f"), "n_generations"])
+
+
+def coherent_trait_and_drift_section(cell_id: str) -> None:
+    """The trait over coherent outputs only, and what steering did to length and style (vs coefficient 0)."""
+    extra = steered_queries.coherent_trait_and_drift(cell_id)
+    if extra is None:
+        st.info("The steering marts predate the coherent-only trait and drift columns: run `psw build`.")
+        return
+    coherent, drift = st.columns(2)
+    with coherent:
+        st.subheader("Trait score, coherent outputs only")
+        st.caption("Mean trait over the generations whose coherence is at least `steering_min_coherence` "
+                   "(default 50), as persona_vectors reports it; `coherent_rate` in the table below.")
+        if extra["mean_trait_score_coherent"].notna().any():
+            st.altair_chart(dose_response_chart(extra, "mean_trait_score_coherent", "trait score, coherent only"),
+                            width="stretch")
+        else:
+            st.caption(f"No coherent judged outputs for this cell: `psw extract judge --cell {cell_id} "
+                       "--judge MODEL`, then `psw build` (or read the texts on the Steered texts page).")
+    with drift:
+        st.subheader("Length and style drift")
+        names = dict(steered_queries.DRIFT_MEASURES)
+        measure = st.selectbox("Change from coefficient 0 in", list(names), format_func=names.get,
+                               key="drift_measure")
+        if extra[measure].notna().any():
+            st.altair_chart(dose_response_chart(extra, measure, f"mean change in {names[measure]}"),
+                            width="stretch")
+        else:
+            st.caption("No drift: the sweep needs coefficient 0 beside the others (`psw extract steer ... "
+                       "--coeffs -4,0,4`), then `psw build`.")
 
 
 def geometry_intervals(geo) -> None:
@@ -103,6 +133,7 @@ elif curves is not None:
         st.subheader("Projection")
         st.altair_chart(dose_response_chart(curves, "mean_projection", "mean projection on the cell vector"),
                         width="stretch")
+    coherent_trait_and_drift_section(cell_id)
     st.subheader("Projection distributions")
     st.caption("Every response's projection on the cell vector: the measured pairs' completions under the "
                "positive and negative persona, the unsteered baseline (coefficient 0) and the steered ones.")

@@ -50,8 +50,8 @@
                      'recommended_min_strict_pass_rate', 'recommended_min_axis_delta',
                      'recommended_max_off_axis_problem', 'recommended_max_style_abs_delta',
                      'published_tolerance', 'screening_min_margin_cosine', 'layer_choice_min_pairs',
-                     'layer_choice_min_auroc', 'bootstrap_replicates', 'bootstrap_seed',
-                     'bootstrap_level'] -%}
+                     'layer_choice_min_auroc', 'steering_min_coherence', 'first_person_words',
+                     'bootstrap_replicates', 'bootstrap_seed', 'bootstrap_level'] -%}
     {%- set values = {} -%}
     {%- for name in names -%}{%- do values.update({name: var(name)}) -%}{%- endfor -%}
     {%- do values.update({'judge_panels': judge_panels()}) -%}

@@ -47,15 +47,21 @@ def add_parser(subparsers) -> None:
     s.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--vector-id", help="a stored vector id (default: the newest for cell and layer)")
-    s.add_argument("--judge", action="append", default=[], metavar="MODEL",
-                   help="score trait and coherence 0-100 with this judge (repeatable)")
-    s.add_argument("--base-url", default="https://openrouter.ai/api/v1", help="judge endpoint")
-    s.add_argument("--api-key-env", default="OPENROUTER_API_KEY", metavar="NAME")
+    _judge_options(s, required=False)
     _model_options(s, required=False)
     _batch_options(s)
     # let `--coeffs -3,-1,0` read as a value, not as an option
     s._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-[\d.,-]+$")
     s.set_defaults(func=cmd_steer)
+
+    g = sub.add_parser("judge", help="judge stored sweep generations again (a new rubric or judge), "
+                       "without regenerating")
+    which = g.add_mutually_exclusive_group(required=True)
+    which.add_argument("--cell", metavar="ID", help="this cell's sweeps")
+    which.add_argument("--vector", metavar="TRAIT", help="an imported vector's sweeps")
+    g.add_argument("--layer", type=int, help="only sweeps at this layer")
+    _judge_options(g, required=True)
+    g.set_defaults(func=cmd_judge)
 
     j = sub.add_parser("project", help="project stored responses (prompted, baseline, steered) on vectors")
     j.add_argument("--cell", metavar="ID", help="only this cell's vectors (with --vector: only its pairs)")
@@ -76,6 +82,15 @@ def _model_options(p, required: bool) -> None:
     p.add_argument("--dtype", default="auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code")
+
+
+def _judge_options(p, required: bool) -> None:
+    p.add_argument("--judge", action="append", default=[], metavar="MODEL", required=required,
+                   help="score trait and coherence 0-100 with this judge (repeatable)")
+    p.add_argument("--rubric", type=Path, metavar="DIR", help="the judge's rubric files, trait.txt and "
+                   "coherence.txt with slots {pos} {neg} {question} {answer} (default data/prompts/steering)")
+    p.add_argument("--base-url", default="https://openrouter.ai/api/v1", help="judge endpoint")
+    p.add_argument("--api-key-env", default="OPENROUTER_API_KEY", metavar="NAME")
 
 
 def _batch_options(p) -> None:
@@ -187,6 +202,7 @@ def cmd_steer(args) -> int:
     from extract.store import find_vector, steering_label
 
     coeffs = parse_coeffs(args.coeffs)
+    rubrics = _rubrics(args) if args.judge else None
     if args.max_new_tokens < 1:
         raise UserError("--max-new-tokens: must be >= 1")
     if args.vector and not args.scenarios:
@@ -219,12 +235,65 @@ def cmd_steer(args) -> int:
         if args.judge:
             from extract.judge import judge_generations
 
-            judge_generations(con, ids, args.judge, trait, args.base_url, args.api_key_env)
+            judge_generations(con, ids, args.judge, trait, args.base_url, args.api_key_env, rubrics)
     finally:
         con.close()
     print(f"extract steer: {steering_label(row)} layer {row['layer']}: {len(results)} generations "
           f"({len(coeffs)} coeffs x {len(scenarios)} scenarios)", file=sys.stderr)
     return 0
+
+
+def _rubrics(args) -> dict:
+    from extract.rubric import load_rubrics
+
+    return load_rubrics(args.rubric)
+
+
+# ---- judge --------------------------------------------------------------------------
+
+def cmd_judge(args) -> int:
+    from extract.judge import judge_generations
+
+    rubrics = _rubrics(args)
+    db = db_path(args.db)
+    con = connect(db, read_only=True)
+    try:
+        label = f"trait:{args.vector}" if args.vector else args.cell
+        sweeps = con.execute(
+            "select vector_id, list(generation_id order by generation_id) from raw.steering_generations "
+            "where cell_id = ? and (?::integer is null or layer = ?) group by vector_id order by vector_id",
+            [label, args.layer, args.layer]).fetchall() if _has_sweeps(con) else []
+        if not sweeps:
+            at = f" at layer {args.layer}" if args.layer is not None else ""
+            raise UserError(f"--{'vector' if args.vector else 'cell'} {args.vector or args.cell}: no stored "
+                            f"sweep generations{at}; run `psw extract steer` first")
+        traits = [(ids, _trait_description(con, _sweep_vector(con, vector_id))) for vector_id, ids in sweeps]
+    finally:
+        con.close()
+    con = connect(db)
+    try:
+        added = sum(judge_generations(con, ids, args.judge, trait, args.base_url, args.api_key_env, rubrics)
+                    for ids, trait in traits)
+    finally:
+        con.close()
+    n = sum(len(ids) for ids, _ in traits)
+    print(f"extract judge: {label}: {n} generations, {added} new judgments", file=sys.stderr)
+    return 0
+
+
+def _has_sweeps(con) -> bool:
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = 'raw' "
+                            "and table_name = 'steering_generations'").fetchone()[0])
+
+
+def _sweep_vector(con, vector_id: str) -> dict:
+    """The stored vector a sweep used, as `_trait_description` reads it (cell, or imported trait)."""
+    row = con.execute("select cell_id, null as trait from raw.activation_vectors where vector_id = ? "
+                      "union all select null, trait from raw.imported_vectors where vector_id = ?",
+                      [vector_id, vector_id]).fetchone()
+    if row is None:
+        raise UserError(f"vector {vector_id}: its sweeps have no stored vector to judge against")
+    return {"cell_id": row[0], "trait": row[1]}
 
 
 def _trait_description(con, vector_row: dict) -> dict:

@@ -6,6 +6,7 @@ import duckdb
 import pytest
 
 from extract.judge import judge_generations, parse_score
+from extract.rubric import load_rubrics
 from psw.cli import main
 
 
@@ -98,7 +99,7 @@ def test_judge_scores_are_stored_and_bad_replies_are_errors(extracted, tiny_path
     try:
         ids = [r[0] for r in con.execute("select generation_id from raw.steering_generations").fetchall()]
         n = judge_generations(con, ids, ["judge-x"], {"pos": "bold", "neg": "cautious"}, "http://localhost:1",
-                              "", client_factory=lambda *a: FakeClient())
+                              "", load_rubrics(), client_factory=lambda *a: FakeClient())
         rows = con.execute("select criterion, score, error from raw.steering_judgments order by all").fetchall()
     finally:
         con.close()
