@@ -42,11 +42,11 @@ SHARED_SPLITS = [
 ]
 # marts exported only when they have rows: (name, filtered to the chosen measurements)
 OPTIONAL_SPLITS = [
-    ("published_comparison", True), ("costs", True),
+    ("published_comparison", True), ("costs", True), ("adaptive_rounds", True),
     ("template_model_scores", False), ("template_pair_model_scores", False),
     ("activation_cell_stats", False), ("steering_summary", False), ("trait_geometry", False),
-    ("projection_distribution", False), ("pair_screening", False), ("layer_choice", False),
-    ("imported_vectors", False),
+    ("projection_distribution", False), ("steered_outputs", False), ("pair_screening", False),
+    ("layer_choice", False), ("imported_vectors", False),
 ]
 
 CANDIDATE_SQL = {

@@ -37,7 +37,8 @@ from warehouse.schema import ensure_raw_schema
 from warehouse.db import UserError, connect
 
 DERIVED_SPLITS = {"template_pair_scores", "template_scores", "persona_pair_review", "length_deltas",
-                  "published_comparison", "costs", "template_model_scores", "template_pair_model_scores",
+                  "published_comparison", "costs", "adaptive_rounds", "template_model_scores",
+                  "template_pair_model_scores", "steered_outputs",
                   "activation_cell_stats", "steering_summary", "trait_geometry", "projection_distribution",
                   "pair_screening", "layer_choice", "imported_vectors"}
 SHARD = re.compile(r"-\d{5}-of-\d{5}$")
