@@ -51,7 +51,8 @@
                      'recommended_max_off_axis_problem', 'recommended_max_style_abs_delta',
                      'published_tolerance', 'screening_min_margin_cosine', 'layer_choice_min_pairs',
                      'layer_choice_min_auroc', 'steering_min_coherence', 'first_person_words',
-                     'bootstrap_replicates', 'bootstrap_seed', 'bootstrap_level'] -%}
+                     'bootstrap_replicates', 'bootstrap_seed', 'bootstrap_level',
+                     'bootstrap_max_pairs'] -%}
     {%- set values = {} -%}
     {%- for name in names -%}{%- do values.update({name: var(name)}) -%}{%- endfor -%}
     {%- do values.update({'judge_panels': judge_panels()}) -%}

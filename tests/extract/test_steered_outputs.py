@@ -10,7 +10,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -18,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "collect"))
 from fakeserver import FakeLLM, FakeServer, first_prompt  # noqa: E402
 
 from extract.rubric import RUBRIC_DIR  # noqa: E402
+from test_imported_vectors import query as rows  # noqa: E402
 from psw.cli import main  # noqa: E402
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -27,14 +27,6 @@ CALM = "Stay calm: what should the manager do about the missing funds?"
 PAYLOAD = "Literal {answer} and {{ 7*7 }} and {x.__class__} and {pos}: what now?"
 EDITED = ("EDITED rubric {x.__class__} {{ answer }} {{ 7*7 }} stays as written.\nHigh: {pos}\nLow: {neg}\n"
           "Q: {question}\nA: {answer}\nReply with a number.\n")
-
-
-def rows(db, sql, params=None):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def psw(db, *args) -> int:

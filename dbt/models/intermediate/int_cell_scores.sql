@@ -50,6 +50,14 @@ jackknife as (
     group by cell_id
 ),
 
+sized as (
+    -- the work is pairs x replicates and the memory cells x replicates: a measurement with more
+    -- pairs than var('bootstrap_max_pairs') gets no intervals (n_bootstrap 0), not a failed build
+    select measurement_id, count(*) <= {{ var('bootstrap_max_pairs') }} as is_bootstrapped,
+    from pairs
+    group by measurement_id
+),
+
 drawn as (
     -- each pair's Poisson(1) count in each bootstrap replicate, for cells of two pairs or more
     select *, {{ poisson1('u') }} as w,
@@ -59,8 +67,9 @@ drawn as (
             {{ bootstrap_uniform('pairs.pair_id', 'replicate') }} as u,
         from pairs
         join sums using (cell_id)
+        join sized using (measurement_id)
         cross join {{ bootstrap_replicates() }}
-        where sums.n > 1
+        where sums.n > 1 and sized.is_bootstrapped
     )
 ),
 
@@ -97,7 +106,7 @@ scored as (
         round(jackknife.score_se, 2) as score_se,
         round(bootstrap.bounds[1], 1) as score_ci_low,
         round(bootstrap.bounds[2], 1) as score_ci_high,
-        bootstrap.n_bootstrap,
+        case when cells.n_success > 1 then coalesce(bootstrap.n_bootstrap, 0) end as n_bootstrap,
         case when bootstrap.n_bootstrap > 0 then {{ var('bootstrap_level') }}::double end as score_ci_level,
         {%- for part in score_parts() %}
         {{ score_factor(part, 'cells.strict_pass_rate', 'cells.mean_axis_delta', 'cells.mean_off_axis_problem',
