@@ -10,10 +10,7 @@ holds this command's marker file (`.psw-export`), never someone else's dataset.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +20,7 @@ import pyarrow.parquet as pq
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
+from hf import outdir
 from hf.secret_scan import check_splits
 from warehouse.db import DBT_DIR, UserError, connect
 
@@ -143,19 +141,10 @@ def export_library(db: Path, out: Path, measurements: list[str] | None = None) -
 
 
 def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a folder")
-    if out.is_dir() and not _is_empty_or_export(out):
-        raise UserError(f"--out {out}: folder is not empty and was not written by `psw export-hf` (no {MARKER} "
-                        f"file); choose an empty or new folder")
-
-
-def _is_empty_or_export(out: Path) -> bool:
-    """Only a folder this command wrote (its marker file) is replaced; dot-entries (a clone's .git)
-    alone count as empty. A folder that merely looks like a dataset may be someone else's."""
-    if (out / MARKER).is_file():
-        return True
-    return not any(not e.name.startswith(".") for e in out.iterdir())
+    # only a folder this command wrote (its marker file) is replaced; a folder that merely looks
+    # like a dataset may be someone else's
+    outdir.check_out(out, lambda folder: (folder / MARKER).is_file(),
+                     f"was not written by `psw export-hf` (no {MARKER} file)")
 
 
 def _check_built(con, db: Path) -> None:
@@ -248,29 +237,14 @@ def write_parquet(table: pa.Table, path: Path) -> None:
 
 
 def _write_atomically(out: Path, splits: list[Split], card: str) -> None:
-    out = out.absolute()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    def fill(tmp: Path) -> None:
         (tmp / DATA_DIR).mkdir()
         for split in splits:
             write_parquet(split.table, tmp / split.path)
         (tmp / "README.md").write_text(card, encoding="utf-8")
         (tmp / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
-        os.chmod(tmp, 0o755)
-        old = None
-        if out.exists():
-            for entry in out.iterdir():    # keep a clone's .git, .gitattributes, ...
-                if entry.name.startswith(".") and entry.name != MARKER:
-                    entry.rename(tmp / entry.name)
-            old = out.with_name(f"{tmp.name}.old")
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    outdir.replace_folder(out, fill)
 
 
 def push_folder(out: Path, repo_id: str, token: str) -> str:
