@@ -87,7 +87,7 @@ if summary.empty:
 cell = summary.iloc[0]
 
 st.title(f"Score {cell['score']}")
-if cell["score_ci_low"] is not None and cell["score_ci_low"] == cell["score_ci_low"]:  # not null, not NaN
+if pd.notna(cell["score_ci_low"]):
     st.caption(f"{cell['score_ci_level']:.0%} bootstrap interval {cell['score_ci_low']:.1f} to "
                f"{cell['score_ci_high']:.1f} over the cell's {int(cell['n_success'])} pairs "
                f"({int(cell['n_bootstrap'])} replicates); jackknife SE {cell['score_se']:.2f}")

@@ -90,25 +90,33 @@ replicates as (
     where vector_id in (select vector_id from latest)
 ),
 
+sides as (
+    -- which side of each pair has bootstrap replicates
+    select
+        geometry_id,
+        vector_id_a,
+        vector_id_b,
+        vector_id_a in (select vector_id from replicates) as is_a_resampled,
+        vector_id_b in (select vector_id from replicates) as is_b_resampled,
+    from pairs
+),
+
 replicate_cosines as (
     -- both sides resampled: replicate b against replicate b
-    select pairs.geometry_id, list_cosine_similarity(side_a.vector, side_b.vector)::double as cosine,
-    from pairs
-    inner join replicates as side_a on side_a.vector_id = pairs.vector_id_a
-    inner join replicates as side_b on side_b.vector_id = pairs.vector_id_b and side_b.replicate = side_a.replicate
+    select sides.geometry_id, list_cosine_similarity(side_a.vector, side_b.vector)::double as cosine,
+    from sides
+    inner join replicates as side_a on side_a.vector_id = sides.vector_id_a
+    inner join replicates as side_b on side_b.vector_id = sides.vector_id_b and side_b.replicate = side_a.replicate
     union all
     -- one side resampled, the other (an imported vector, or a cell vector stored without
     -- replicates) as it is
-    select pairs.geometry_id, list_cosine_similarity(resampled.vector, fixed.vector)::double as cosine,
-    from pairs
+    select sides.geometry_id, list_cosine_similarity(resampled.vector, fixed.vector)::double as cosine,
+    from sides
     inner join replicates as resampled
-        on resampled.vector_id = case when pairs.vector_id_a in (select vector_id from replicates)
-                                      then pairs.vector_id_a else pairs.vector_id_b end
+        on resampled.vector_id = if(sides.is_a_resampled, sides.vector_id_a, sides.vector_id_b)
     inner join latest as fixed
-        on fixed.vector_id = case when pairs.vector_id_a in (select vector_id from replicates)
-                                  then pairs.vector_id_b else pairs.vector_id_a end
-    where (pairs.vector_id_a in (select vector_id from replicates))
-        != (pairs.vector_id_b in (select vector_id from replicates))
+        on fixed.vector_id = if(sides.is_a_resampled, sides.vector_id_b, sides.vector_id_a)
+    where sides.is_a_resampled != sides.is_b_resampled
 ),
 
 intervals as (
