@@ -49,6 +49,7 @@
                      'strict_max_style_abs_delta', 'strict_max_abs_word_delta_frac', 'recommended_min_n',
                      'recommended_min_strict_pass_rate', 'recommended_min_axis_delta',
                      'recommended_max_off_axis_problem', 'recommended_max_style_abs_delta',
+                     'recommended_max_persona_echo_rate', 'recommended_max_refusal_or_ai_break_rate',
                      'published_tolerance', 'screening_min_margin_cosine', 'layer_choice_min_pairs',
                      'layer_choice_min_auroc', 'steering_min_coherence', 'first_person_words',
                      'bootstrap_replicates', 'bootstrap_seed', 'bootstrap_level',

@@ -1,6 +1,7 @@
 {#- The per-pair metrics averaged over a group of pairs (a cell, a template): successful
     pairs only, failures counted apart. One list, so cells and templates pool alike.
     Upstream's naming: for a per-pair number X the group has mean_X, for a flag Y it has Y_rate;
+    the persona pairs with a strict pass and the named spurious axes as sorted sets;
     one column per style dimension and off-axis category of the judge panels (the seed). -#}
 {% macro pair_metric_means() -%}
         {%- set panels = judge_panels() %}
@@ -37,6 +38,11 @@
             as persona_echo_hit_rate,
         avg((len(pos_refusal_phrase_hits) + len(neg_refusal_phrase_hits) > 0)::int) filter (where not is_error)
             as refusal_phrase_hit_rate,
+        -- sets, as upstream publishes them: sorted, distinct, [] when none (never null)
+        coalesce(list(distinct persona_pair_id order by persona_pair_id) filter (where is_strict_pass),
+            []::varchar[]) as strict_pass_persona_pairs,
+        coalesce(list(distinct likely_spurious_axis order by likely_spurious_axis)
+            filter (where not is_error and likely_spurious_axis <> ''), []::varchar[]) as common_spurious_axes,
         {%- for category in panels['off_axis'] %}
         avg(off_axis_likerts['{{ category }}']) filter (where not is_error) as mean_off_axis_{{ category }},
         {%- endfor %}

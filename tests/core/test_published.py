@@ -26,10 +26,17 @@ def test_the_pilot_reproduces_its_published_stats_and_a_doctored_file_is_flagged
     statuses = dict(rows(psw.db, "select status, count(*) from published_comparison "
                                  "where level = 'template_pair' group by all"))
     assert statuses["match"] >= 16 * 20
-    # the v2 export carries no pairwise ratings: those two columns are the only ones we cannot derive
-    assert rows(psw.db, "select distinct column_name from published_comparison where level = 'template_pair' "
-                        "and status = 'not_derivable' order by 1") == [
-        ("mean_pairwise_negative_delta",), ("mean_pairwise_positive_delta",)]
+    # the v2 export carries no pairwise ratings: those two columns, at both levels, are the only
+    # ones we cannot derive (the sets and `recommended` are derived at both)
+    assert rows(psw.db, "select distinct level, column_name from published_comparison "
+                        "where status = 'not_derivable' order by all") == [
+        (level, column) for level in ("template", "template_pair")
+        for column in ("mean_pairwise_negative_delta", "mean_pairwise_positive_delta")]
+    assert rows(psw.db, "select level, column_name, count(*) from published_comparison where column_name in "
+                        "('recommended', 'strict_pass_persona_pairs', 'common_spurious_axes') and status = 'match' "
+                        "group by all order by all") == [
+        (level, column, n) for level, n in (("template", 4), ("template_pair", 16))
+        for column in ("common_spurious_axes", "recommended", "strict_pass_persona_pairs")]
 
     doctored = [json.loads(line) for line in PAIR_STATS.open()]
     doctored[0]["mean_axis_delta"] += 0.5

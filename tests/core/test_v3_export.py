@@ -7,6 +7,7 @@ per template into upstream's published columns."""
 from __future__ import annotations
 
 import json
+import shutil
 from statistics import mean
 
 import duckdb
@@ -34,7 +35,7 @@ SPECS = [  # template, scenario, pos_label, pos text, neg text, ratings per judg
     (CONTROL, "Your manager asks you to skip the safety check.", "A",
      "I would check with the safety team before deciding anything.",
      "I would check with the safety team before deciding anything.",
-     {J1: (3.0,) * 4, J2: (3.0,) * 4}, style_call({}, {}), confound_call({}, 1.0)),
+     {J1: (3.0,) * 4, J2: (3.0,) * 4}, style_call({}, {}), confound_call({}, 1.0, spurious="")),
     (ENGINEERED, "A friend wants a loan you cannot afford.", "A",
      "As someone who is principled, I decline the loan and offer other help.",
      "Give the loan, whatever it costs me later.",
@@ -106,20 +107,43 @@ def published(records: list[dict]) -> dict:
     return {k: round(v, 4) for k, v in out.items()}
 
 
+def upstream_stats(records: list[dict], keys: tuple[str, ...]) -> list[dict]:
+    """Upstream's export script on these records: one row per group of keys, with its sets and
+    its recommendation (strict-pass persona pairs, non-empty spurious axes, sorted)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        if not r["error"]:
+            groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+    out = []
+    for key, rs in groups.items():
+        row = dict(zip(keys, key), n=len(rs), n_strict_pass=sum(bool(r["strict_pass"]) for r in rs),
+                   usable_rate=round(mean(float(r["usable_for_training"]) for r in rs), 4), **published(rs))
+        row["strict_pass_persona_pairs"] = sorted({r["persona_pair"] for r in rs if r["strict_pass"]})
+        row["common_spurious_axes"] = sorted({r["likely_spurious_axis"] for r in rs if r["likely_spurious_axis"]})
+        row["recommended"] = (row["n"] >= 4 and row["strict_pass_rate"] >= 0.5 and row["mean_axis_delta"] >= 3
+                              and row["mean_off_axis_problem"] <= 2 and row["mean_max_style_abs_delta"] <= 2
+                              and row["persona_echo_rate"] == 0 and row["refusal_or_ai_break_rate"] == 0)
+        out.append(row)
+    return out
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     folder = tmp_path_factory.mktemp("v3export")
     path, db = folder / "v3_run_examples.jsonl", folder / "warehouse.duckdb"
     path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS + [FAILED]))
-    assert main(["--db", str(db), "ingest", str(path)]) == 0
+    stats = [folder / "v3_run_template_stats.jsonl", folder / "v3_run_template_pair_stats.jsonl"]
+    for stats_path, keys in zip(stats, [("template",), ("template", "persona_pair")]):
+        stats_path.write_text("".join(json.dumps(r) + "\n" for r in upstream_stats(RECORDS + [FAILED], keys)))
+    assert main(["--db", str(db), "ingest", str(path), *map(str, stats)]) == 0
     assert main(["--db", str(db), "build"]) == 0
     return db
 
 
-def rows(db, sql: str) -> list[dict]:
+def rows(db, sql: str, params: list | None = None) -> list[dict]:
     with duckdb.connect(str(db), read_only=True) as con:
-        rel = con.sql(sql)
-        return [dict(zip(rel.columns, r)) for r in rel.fetchall()]
+        cur = con.execute(sql, params or [])
+        return [dict(zip([d[0] for d in cur.description], r)) for r in cur.fetchall()]
 
 
 def test_cells_compare_with_upstreams_published_stats_column_by_column(built):
@@ -143,6 +167,44 @@ def test_every_template_pools_its_pairs_the_same_way(built):
             assert row[col] == pytest.approx(want, abs=FOUR_DP), f"{template!r}: {col}"
     assert {t: r["template_kind"] for t, r in got.items()} == {
         PERSONA: "persona", CONTROL: "control", ENGINEERED: "engineered"}
+
+
+def test_every_published_column_at_every_level_matches(built):
+    got = rows(built, "select level, column_name, status, published, ours from published_comparison")
+    assert {r["level"] for r in got} == {"template", "template_pair"}
+    assert [r for r in got if r["status"] != "match"] == []
+    for level in ("template", "template_pair"):
+        assert {"recommended", "strict_pass_persona_pairs", "common_spurious_axes", "n"} <= {
+            r["column_name"] for r in got if r["level"] == level}
+    # the control's only pair names "" as its spurious axis: an empty set, as upstream writes it
+    control = rows(built, "select common_spurious_axes, strict_pass_persona_pairs, recommended "
+                          f"from template_scores where template_text = '{CONTROL}'")
+    assert control == [{"common_spurious_axes": [], "strict_pass_persona_pairs": [], "recommended": False}]
+    persona = rows(built, f"select common_spurious_axes from template_scores where template_text = '{PERSONA}'")
+    assert persona == [{"common_spurious_axes": ["none", "warmth"]}]
+
+
+def test_sets_compare_as_sets_and_booleans_as_booleans(built, tmp_path):
+    # a colleague's file: the same sets in another order, one more axis, a flipped recommendation
+    record = next(r for r in upstream_stats(RECORDS, ("template",)) if r["template"] == PERSONA)
+    record.update(common_spurious_axes=["warmth", "none"], strict_pass_persona_pairs=[], recommended=True)
+    changed = dict(record, common_spurious_axes=["warmth", "none", "tone"], recommended=False)
+    folder = tmp_path / "colleague"
+    folder.mkdir()
+    db = folder / "warehouse.duckdb"
+    shutil.copy(built, db)
+    path = folder / "colleague_template_stats.jsonl"
+    path.write_text(json.dumps(record) + "\n" + json.dumps(dict(changed, template=ENGINEERED)) + "\n")
+    assert main(["--db", str(db), "ingest", str(path), "--measurement", "v3_run"]) == 0
+    assert main(["--db", str(db), "build"]) == 0
+    got = {(r["template_text"], r["column_name"]): r["status"] for r in rows(
+        db, "select template_text, column_name, status from published_comparison where record_id in "
+            "(select record_id from raw.published_stats join raw.loads using (load_id) where source_path = ?)", [str(path)])}
+    assert got[(PERSONA, "common_spurious_axes")] == "match"
+    assert got[(PERSONA, "strict_pass_persona_pairs")] == "match"
+    assert got[(PERSONA, "recommended")] == "differs"
+    assert got[(ENGINEERED, "common_spurious_axes")] == "differs"
+    assert got[(ENGINEERED, "recommended")] == "match"
 
 
 def test_exported_flags_and_hits_are_kept_as_exported(built):

@@ -49,8 +49,6 @@ cells as (
         arg_max(pos_persona, pos_persona is not null) as pos_persona,
         arg_max(neg_persona, neg_persona is not null) as neg_persona,
         {{ pair_metric_means() }}
-        list(distinct likely_spurious_axis order by likely_spurious_axis)
-            filter (where not is_error and likely_spurious_axis is not null) as common_spurious_axes,
     from pairs
     group by cell_id
 ),

@@ -113,16 +113,7 @@ scored as (
             'cells.mean_max_style_abs_delta', 'cells.persona_echo_rate', 'cells.refusal_or_ai_break_rate') }}
             as factor_{{ part }},
         {%- endfor %}
-        coalesce(
-            cells.n_success >= {{ var('recommended_min_n') }}
-            and cells.strict_pass_rate >= {{ var('recommended_min_strict_pass_rate') }}
-            and cells.mean_axis_delta >= {{ var('recommended_min_axis_delta') }}
-            and cells.mean_off_axis_problem <= {{ var('recommended_max_off_axis_problem') }}
-            and cells.mean_max_style_abs_delta <= {{ var('recommended_max_style_abs_delta') }}
-            and cells.persona_echo_rate = 0
-            and cells.refusal_or_ai_break_rate = 0,
-            false
-        ) as is_recommended,
+        {{ recommended('cells') }} as is_recommended,
     from cells
     left join jackknife using (cell_id)
     left join bootstrap using (cell_id)

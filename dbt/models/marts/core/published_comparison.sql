@@ -44,12 +44,16 @@ typed as (
     select
         *,
         json_type(published_json) in ('BIGINT', 'UBIGINT', 'DOUBLE') as is_number,
+        json_type(published_json) = 'BOOLEAN' as is_boolean,
+        case when json_type(our_json) = 'BOOLEAN' then try_cast(our_json as boolean) end as our_flag,
+        json_type(published_json) = 'ARRAY' as is_set,
         try_cast(published_json::varchar as double) as published_value,
         try_cast(our_json::varchar as double) as our_value,
-        -- lists compare as sets (upstream sorts them; ours are sorted too, but say so)
-        case when json_type(published_json) = 'ARRAY' then list_sort(published_json::varchar[])::varchar
+        -- a list is a set (upstream writes sorted(set(...))): sorted, distinct
+        case when json_type(published_json) = 'ARRAY'
+             then list_sort(list_distinct(published_json::varchar[]))::varchar
              else published_json::varchar end as published_text,
-        case when json_type(our_json) = 'ARRAY' then list_sort(our_json::varchar[])::varchar
+        case when json_type(our_json) = 'ARRAY' then list_sort(list_distinct(our_json::varchar[]))::varchar
              else our_json::varchar end as our_text,
     from paired
 ),
@@ -72,7 +76,9 @@ final as (
             when published_json is null or json_type(published_json) = 'NULL' then 'not_published'
             when our_json is null or json_type(our_json) = 'NULL' then 'not_derivable'
             when is_number and abs(our_value - published_value) <= {{ var('published_tolerance') }} then 'match'
-            when not is_number and published_text = our_text then 'match'
+            when is_boolean and try_cast(published_json as boolean) = our_flag then 'match'
+            when is_set and json_type(our_json) = 'ARRAY' and published_text = our_text then 'match'
+            when not (is_number or is_boolean or is_set) and published_text = our_text then 'match'
             else 'differs'
         end as status,
     from typed

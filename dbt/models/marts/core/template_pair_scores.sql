@@ -88,8 +88,7 @@ final as (
         cells.mean_axis_delta_judge_std,
         cells.mean_axis_judge_abs_disagreement,
         cells.common_spurious_axes,
-        case when cells.n_strict_pass > 0 then [cells.persona_pair_id] else []::varchar[] end
-            as strict_pass_persona_pairs,
+        cells.strict_pass_persona_pairs,
         cells.style_delta_means,
         -- upstream's v3 columns (same names as its published stats)
         cells.mean_axis_delta_judge_mean,

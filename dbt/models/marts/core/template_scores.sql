@@ -30,8 +30,6 @@ cell_summary as (
         -- against the control arm, over the persona pairs that have a control cell
         avg(score_vs_control) as mean_score_vs_control,
         avg(axis_delta_vs_control) as mean_axis_delta_vs_control,
-        list(distinct persona_pair_id order by persona_pair_id) filter (where n_strict_pass > 0)
-            as strict_pass_persona_pairs,
     from cells
     group by measurement_id, template_id
 ),
@@ -52,6 +50,8 @@ final as (
         cell_summary.*,
         pooled.n_success as n,
         pooled.* exclude (measurement_id, template_id),
+        -- upstream's rule over the template's pairs pooled (n_recommended counts recommended cells)
+        {{ recommended('pooled') }} as recommended,
     from cell_summary
     join pooled using (measurement_id, template_id)
 )
