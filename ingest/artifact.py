@@ -42,6 +42,8 @@ def load_document(path: Path) -> tuple[dict | None, Reject | None]:
         return None, Reject(None, f"invalid JSON: {exc}")
     except RecursionError:
         return None, Reject(None, "invalid JSON: nested too deeply")
+    except RecursionError:
+        return None, Reject(None, "invalid JSON: nested too deeply")
     if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
         return None, Reject(1, "a run artifact needs a top-level object with a results[] list")
     return doc, None

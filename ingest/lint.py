@@ -116,6 +116,8 @@ def _pair_record(text: str) -> dict | str:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         return f"not valid JSON ({exc.msg} at column {exc.colno})"
+    except RecursionError:
+        return "not valid JSON (nested too deeply)"
     if not isinstance(value, dict):
         return "not a JSON object"
     missing = [k for k in ("pos", "neg") if not isinstance(value.get(k), str) or not value[k].strip()]

@@ -136,7 +136,8 @@ def prefilter_pattern() -> str:
     """One RE2 pattern that matches every text `find_secret` could flag (and some it will not):
     Arrow runs it over whole columns, Python looks closer only at the rows it matches."""
     literals = [form for value in env_secrets().values() for form in forms(value)]
-    return "|".join([f"(?:{pattern})" for _, pattern in TOKEN_SHAPES] + literals)
+    scoped = [f"(?i:{p[4:]})" if p.startswith("(?i)") else f"(?:{p})" for _, p in TOKEN_SHAPES]
+    return "|".join(scoped + literals)   # flags scoped, so Python's re reads it as RE2 does
 
 
 def find_secret(text: str | None) -> str | None:
