@@ -155,7 +155,8 @@ def _write(out: Path | None, result) -> None:
     except OSError as exc:
         raise UserError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 # ---- the table format ----------------------------------------------------------------------
