@@ -14,11 +14,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import hashlib
 import json
 import random
+import re
 import time
+import unicodedata
+import urllib.parse
 from dataclasses import dataclass, field
 
 import sys
@@ -26,6 +30,7 @@ import sys
 import httpx
 
 from warehouse import secrets
+from warehouse.errors import UserError
 
 try:  # httpcore imports sniffio on every request; a failed import is not cached and
     import sniffio  # noqa: F401  (re-scans sys.path each time: ~0.5 ms per request)
@@ -66,6 +71,64 @@ def cache_key(base_url: str, model: str, messages: list[dict], params: dict) -> 
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+# query parameters that carry credentials (`?api_key=`, `?key=`, `?token=`, `?sig=`...)
+CREDENTIAL_PARAM = re.compile(r"(?i)^(api[_-]?key|key|token|access[_-]?token|auth|secret|password|sig|signature)$")
+
+
+def split_url_credentials(base_url: str) -> tuple[str, dict[str, str]]:
+    """(the base URL without credentials, the headers that carry them instead). `user:pass@`
+    becomes HTTP Basic auth; a credential query parameter becomes a bearer token (an API key,
+    when given, takes its place). Each value is registered with warehouse.secrets, so what the
+    server echoes is redacted; the URL that is stored and keys the cache holds none of them."""
+    parts = urllib.parse.urlsplit(base_url.strip())
+    headers: dict[str, str] = {}
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, netloc = netloc.rsplit("@", 1)
+        user, _, password = userinfo.partition(":")
+        user, password = urllib.parse.unquote(user), urllib.parse.unquote(password)
+        secrets.register(password)
+        check_api_key(user, "the user name in --base-url", warn_short=False)
+        check_api_key(password, "the password in --base-url")
+        token = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
+        secrets.register(token)
+        headers["Authorization"] = f"Basic {token}"
+    kept = []
+    for name, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
+        if CREDENTIAL_PARAM.match(name):
+            secrets.register(value)
+            check_api_key(value, f"--base-url's {name}")
+            headers.setdefault("Authorization", f"Bearer {value}")
+        else:
+            kept.append((name, value))
+    clean = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), urllib.parse.urlencode(kept),
+                                     parts.fragment))
+    return clean.rstrip("/"), headers
+
+
+def strip_url_credentials(base_url: str) -> str:
+    return split_url_credentials(base_url)[0]
+
+
+def check_api_key(key: str | None, what: str = "the API key", warn_short: bool = True) -> None:
+    """An HTTP header carries ASCII only: say so in one line (not a UnicodeEncodeError from the
+    first request), and warn about a short key (redacting it may hide ordinary text)."""
+    if not key:
+        return
+    bad = next((i for i, ch in enumerate(key) if not (" " <= ch <= "~")), None)
+    if bad is not None:
+        raise UserError(f"{what}: character {bad + 1} of {len(key)} is not printable ASCII "
+                        f"({unicodedata.name(key[bad], hex(ord(key[bad])))}); HTTP headers carry ASCII only: "
+                        f"check the value (a pasted quote or space?)")
+    warning = secrets.short_key_warning(key, what) if warn_short else None
+    if warning and key not in _warned:
+        _warned.add(key)
+        print(warning, file=sys.stderr)
+
+
+_warned: set[str] = set()
+
+
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -88,9 +151,10 @@ class ChatClient:
                  timeout: float = 120.0, max_attempts: int = 5, backoff_base: float = 1.0,
                  backoff_max: float = 30.0, retry_after_max: float = 120.0,
                  cache: dict | None = None, on_response=None, stats: Stats | None = None):
-        self.base_url = base_url.rstrip("/")
+        self.base_url, url_headers = split_url_credentials(base_url)
         self.url = self.base_url + "/chat/completions"
         self._key = api_key or None
+        check_api_key(self._key)
         secrets.register(self._key)
         self.max_attempts = max(1, max_attempts)
         self.backoff_base = backoff_base
@@ -106,7 +170,7 @@ class ChatClient:
         # slot is an httpx transport used directly: the AsyncClient layer on top (URL and
         # header merging, auth, redirects, cookies) cost another ~25% CPU per call.
         self._timeout = httpx.Timeout(timeout).as_dict()
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **url_headers}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
         self._headers = headers

@@ -19,6 +19,7 @@ import threading
 import duckdb
 import pyarrow as pa
 
+from collect.client import strip_url_credentials
 from warehouse import secrets
 from warehouse.append import append, transaction
 from warehouse.schema import ensure_raw_schema
@@ -75,7 +76,7 @@ class Store:
         rows = self.con.execute(
             "select cache_key, content, finish_reason from raw.api_calls "
             "where base_url = ? and list_contains(?, model)",
-            [base_url.rstrip("/"), list(models)]).fetchall()
+            [strip_url_credentials(base_url), list(models)]).fetchall()   # as the client stores it
         return {k: (c, f) for k, c, f in rows}
 
     def existing_pairs(self, measurement_ids: list[str]) -> dict:

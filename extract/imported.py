@@ -67,7 +67,7 @@ def detect_kind(path: Path) -> str | None:
     if first.startswith("{"):
         try:
             record = json.loads(first)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return None
         if isinstance(record, dict) and any(is_projection_column(str(key)) for key in record):
             return "projections"
@@ -83,8 +83,12 @@ def model_shape(path: Path, opts: ImportOptions) -> ModelShape:
                         "cache) so its layers and hidden size can be checked")
     from transformers import AutoConfig
 
+    from extract.model_io import refuse_remote_code
+
+    refuse_remote_code(opts.model, opts.revision)   # only the config is read here: never its code
     try:
-        config = AutoConfig.from_pretrained(opts.model, revision=opts.revision, local_files_only=True)
+        config = AutoConfig.from_pretrained(opts.model, revision=opts.revision, local_files_only=True,
+                                            trust_remote_code=False)
     except (OSError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise UserError(f"--model {opts.model}: cannot read its config offline ({reason}); pass a local model "

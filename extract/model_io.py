@@ -163,6 +163,42 @@ def hub_source(model_id: str, revision: str | None) -> dict:
     return {"cache_dir": cache}
 
 
+def refuse_remote_code(model_id: str, revision: str | None = None, trust_remote_code: bool = False) -> None:
+    """A model whose config or tokenizer config maps its classes to its own code (`auto_map`) is
+    refused with one line unless --trust-remote-code is given: transformers would otherwise ask
+    "run the custom code? [y/N]" on the terminal, or run it."""
+    if trust_remote_code:
+        return
+    for name in ("config.json", "tokenizer_config.json"):
+        found = _model_file(model_id, name, revision)
+        if found is None:
+            continue
+        try:
+            import json
+
+            mapping = json.loads(found.read_text(encoding="utf-8")).get("auto_map")
+        except (OSError, ValueError, RecursionError, AttributeError):
+            continue   # loading names the problem
+        if mapping:
+            raise UserError(f"--model {model_id}: its {name} asks to run the model's own code (auto_map: "
+                            f"{', '.join(sorted(map(str, mapping))[:3])}); psw runs no model code unless "
+                            f"you pass --trust-remote-code")
+
+
+def _model_file(model_id: str, name: str, revision: str | None) -> Path | None:
+    """A file of a local model folder, or of a hub model in the local cache (never downloaded)."""
+    folder = Path(model_id).expanduser()
+    if folder.is_dir():
+        return folder / name if (folder / name).is_file() else None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(model_id, name, revision=revision)
+    except Exception:  # noqa: BLE001 (not a hub id: loading names the problem)
+        return None
+    return Path(cached) if isinstance(cached, str) else None
+
+
 def load_model(model_id: str, revision: str | None = None, dtype: str = "auto",
                device: str = "auto", trust_remote_code: bool = False):
     """(model, tokenizer, provenance) for a hub id or a local path. No remote code unless asked."""
@@ -171,6 +207,7 @@ def load_model(model_id: str, revision: str | None = None, dtype: str = "auto",
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
     source = hub_source(model_id, revision)
+    refuse_remote_code(model_id, revision, trust_remote_code)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_id, revision=revision,
                                                   trust_remote_code=trust_remote_code, **source)

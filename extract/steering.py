@@ -6,8 +6,22 @@ import torch
 from torch import Tensor, nn
 
 from extract.model_io import decoder_layers
+from warehouse.errors import UserError
 
 POSITIONS = ("all", "prompt", "response")
+
+
+class VectorSizeError(UserError, ValueError):
+    """A steering vector that does not fit the model's hidden size (one line in the CLI)."""
+
+
+def hidden_size(model: nn.Module) -> int | None:
+    config = getattr(model, "config", None)
+    if config is None:
+        return None
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    size = getattr(text, "hidden_size", None)
+    return size if isinstance(size, int) else None
 
 
 class ActivationSteerer:
@@ -33,6 +47,11 @@ class ActivationSteerer:
             raise ValueError(f"positions must be one of {POSITIONS}, got {positions!r}")
         self.model = model
         self.vector = steering_vector.detach().clone().flatten()
+        hidden = hidden_size(model)
+        if hidden is not None and self.vector.numel() != hidden:
+            raise VectorSizeError(f"steering vector has {self.vector.numel()} values but the model's layers are "
+                                  f"{hidden} wide (shape given: {tuple(steering_vector.shape)}); was it made for "
+                                  f"another model?")
         self.coeff = float(coeff)
         self.layer = layer
         self.positions = positions
@@ -74,6 +93,9 @@ class ActivationSteerer:
 
     def _hook_fn(self, module, inputs, output):
         hidden = output[0] if isinstance(output, tuple) else output
+        if hidden.shape[-1] != self.vector.numel():   # a model without a config said nothing earlier
+            raise VectorSizeError(f"steering vector has {self.vector.numel()} values but layer {self.layer} "
+                                  f"outputs {hidden.shape[-1]}; was it made for another model?")
         seq_len = hidden.shape[1]
         if self.coeff == 0.0 or (self.positions == "prompt" and seq_len == 1):
             return output

@@ -12,9 +12,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
+import socket
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +25,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import yaml
 
 from ingest.checks import extract_sql, reasons_sql
+from warehouse import safe_yaml
 from warehouse.errors import UserError
 from warehouse.judge_schema import PILOT_CRITERIA, V3_CRITERIA, problem
 from warehouse.schema import EXPORTED_PAIR_ID_SQL
@@ -88,34 +93,65 @@ def _mb(n: int) -> str:
 # ---- reading within the caps -------------------------------------------------------------------
 
 def read_parquet(path: Path, caps: Caps) -> pa.Table:
-    """A parquet file as a table, counted against the caps before it is decoded."""
+    """A parquet file as a table, counted against the caps before it is decoded: first what its
+    metadata declares per column chunk (every leaf value of nested lists counted), then batch by
+    batch, one row group after another, with every text leaf (nested ones too) kept
+    dictionary-encoded until its decoded size has been counted."""
     try:
         plain = pq.ParquetFile(path)
         meta = plain.metadata
-        declared = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-        caps.fits(meta.num_rows, declared, str(path))
-        texts = [f.name for f in plain.schema_arrow if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        caps.fits(meta.num_rows, declared_bytes(meta), str(path))
+        texts = [column.path for column in plain.schema if column.physical_type == "BYTE_ARRAY"]
         reader = pq.ParquetFile(path, read_dictionary=texts)   # repeated text stays one copy until counted
         batches = []
-        for batch in reader.iter_batches(batch_size=BATCH_ROWS):
-            caps.add(batch.num_rows, decoded_bytes(batch), str(path))
-            batches.append(batch)
-        table = pa.Table.from_batches(batches) if batches else reader.read()
+        for group in range(meta.num_row_groups):
+            for batch in reader.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]):
+                caps.add(batch.num_rows, decoded_bytes(batch), str(path))
+                batches.append(batch)
+        table = pa.Table.from_batches(batches, reader.schema_arrow) if batches else reader.read()
         return table.cast(plain.schema_arrow) if texts else table
     except (pa.ArrowException, OSError) as exc:
         raise UserError(f"{path}: not a readable parquet file ({exc}); nothing imported") from None
 
 
-def decoded_bytes(batch: pa.RecordBatch) -> int:
-    """Bytes the batch takes once its dictionary columns are decoded (without decoding them)."""
+FIXED_WIDTH = {"BOOLEAN": 1, "INT32": 4, "FLOAT": 4, "INT64": 8, "DOUBLE": 8, "INT96": 12}
+
+
+def declared_bytes(meta) -> int:
+    """The least memory the file's values take once read, from its metadata alone: per column
+    chunk, its leaf values (list elements included) times their width, and a text chunk's
+    uncompressed pages. A file that is small on disk but declares a billion list elements is
+    refused here, before a value is read."""
     total = 0
-    for column in batch.columns:
-        if pa.types.is_dictionary(column.type):
-            lengths = pc.take(pc.binary_length(column.dictionary), column.indices)
-            total += (pc.sum(lengths).as_py() or 0) + 8 * len(column)
-        else:
-            total += column.nbytes
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            chunk = group.column(c)
+            width = FIXED_WIDTH.get(chunk.physical_type)
+            if width is None and chunk.physical_type == "FIXED_LEN_BYTE_ARRAY":
+                width = max(1, meta.schema.column(c).length or 1)
+            total += chunk.num_values * (width if width is not None else 4) + (
+                chunk.total_uncompressed_size if width is None else 0)
     return total
+
+
+def decoded_bytes(batch) -> int:
+    """Bytes the batch takes once its dictionary leaves are decoded (without decoding them)."""
+    return sum(_decoded(column) for column in batch.columns)
+
+
+def _decoded(array: pa.Array) -> int:
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        lengths = pc.take(pc.binary_length(array.dictionary), array.indices)
+        return (pc.sum(lengths).as_py() or 0) + 8 * len(array)
+    if pa.types.is_map(kind):
+        return 4 * (len(array) + 1) + _decoded(array.keys) + _decoded(array.items)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return 8 * (len(array) + 1) + _decoded(array.flatten())
+    if pa.types.is_struct(kind):
+        return len(array) + sum(_decoded(array.field(i)) for i in range(kind.num_fields))
+    return array.nbytes
 
 
 def count_table(table: pa.Table, caps: Caps, where: str) -> None:
@@ -198,3 +234,113 @@ def _check_judgments(split, rows: list[dict]) -> None:
         if found:
             raise UserError(f"split {split.name} ({split.origin}) pair {row['pair_id']}: {row['judge_model']} "
                             f"{criterion} judgment: {found}; nothing imported")
+
+
+# ---- what a local folder offers ------------------------------------------------------------------
+
+def parquet_files(folder: Path) -> list[Path]:
+    """The folder's parquet files (dot-folders aside); a file or folder that links out of it
+    refuses the import: a published library names its own files only."""
+    root = folder.resolve()
+    files = []
+    for path in sorted(folder.rglob("*.parquet")):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if path.is_symlink() or not path.resolve().is_relative_to(root):
+            raise UserError(f"{path}: a link leading out of {folder} (a library's files live inside its "
+                            f"folder); nothing imported")
+        files.append(path)
+    return files
+
+
+def card_split_names(folder: Path, files: list[Path]) -> dict[Path, str]:
+    """{file: split name} from the card's `configs` (the Hub's data_files layout), matched against
+    the folder's own files only; a card that is not what the Hub would read is one line."""
+    card = folder / "README.md"
+    if not card.is_file():
+        return {}
+    where = f"{card}"
+    if card.is_symlink() or not card.resolve().is_relative_to(folder.resolve()):
+        raise UserError(f"{where}: a link leading out of {folder}; nothing imported")
+    raw = card.read_bytes()
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{where}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                        f"nothing imported") from None
+    match = re.match(r"---\r?\n(.*?)\r?\n---", text, re.S)
+    if not match:
+        return {}
+    try:
+        front = safe_yaml.load(match.group(1))
+    except (yaml.YAMLError, RecursionError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 2}" if mark else ""
+        raise UserError(f"{where}{line}: front matter is not plain YAML ({getattr(exc, 'problem', None) or 'nested too deeply'}); "
+                        f"nothing imported") from None
+    if front is None:
+        return {}
+    if not isinstance(front, dict):
+        raise UserError(f"{where}: front matter is a {_kind(front)}, not a mapping; nothing imported")
+    configs = front.get("configs") or []
+    if not isinstance(configs, list):
+        raise UserError(f"{where}: configs is a {_kind(configs)}, not a list; nothing imported")
+    relative = {f: f.relative_to(folder).as_posix() for f in files}
+    names = {}
+    for i, config in enumerate(configs):
+        if not isinstance(config, dict):
+            raise UserError(f"{where}: configs[{i}] is a {_kind(config)}, not a mapping; nothing imported")
+        entries = config.get("data_files") or []
+        for entry in entries if isinstance(entries, list) else [entries]:
+            entry = {"path": entry} if isinstance(entry, str) else entry
+            if not isinstance(entry, dict):
+                raise UserError(f"{where}: configs[{i}].data_files holds a {_kind(entry)}; nothing imported")
+            split = str(entry.get("split") or "train")
+            name = config.get("config_name") if split == "train" else split
+            patterns = entry.get("path")
+            for pattern in patterns if isinstance(patterns, list) else [patterns]:
+                _check_pattern(pattern, f"{where}: configs[{i}] path")
+                for file, rel in relative.items() if isinstance(name, str) and name else ():
+                    if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(rel, pattern.replace("**/", "")):
+                        names[file.resolve()] = name
+    return names
+
+
+def _check_pattern(pattern, where: str) -> None:
+    if not isinstance(pattern, str) or not pattern.strip():
+        raise UserError(f"{where}: {pattern!r} is not a file pattern; nothing imported")
+    if pattern.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", pattern) or ".." in pattern.split("/") \
+            or "://" in pattern:
+        raise UserError(f"{where}: {pattern!r} leaves the library's folder (patterns are relative to it); "
+                        f"nothing imported")
+
+
+def _kind(value) -> str:
+    return {dict: "mapping", list: "list", str: "text"}.get(type(value), type(value).__name__)
+
+
+# ---- a Hub id --------------------------------------------------------------------------------------
+
+def check_hub_reachable(repo: str, timeout_s: float = 3.0) -> None:
+    """Before the datasets library retries for half a minute: a repo that is neither in the local
+    Hugging Face cache nor reachable (offline, or HF_HUB_OFFLINE set) is one line, at once."""
+    from huggingface_hub import constants, snapshot_download
+
+    try:
+        snapshot_download(repo, repo_type="dataset", local_files_only=True)
+        return                                    # cached: the datasets library reads it offline
+    except Exception:  # noqa: BLE001 (not cached, in whatever way the library says so)
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or \
+            os.environ.get("HF_DATASETS_OFFLINE", "").lower() in ("1", "true", "yes"):
+        reason = "HF_HUB_OFFLINE is set"
+    else:
+        host = urllib.parse.urlsplit(constants.ENDPOINT)
+        try:
+            socket.create_connection((host.hostname, host.port or (443 if host.scheme == "https" else 80)),
+                                     timeout=timeout_s).close()
+            return
+        except OSError as exc:
+            reason = f"{host.hostname} cannot be reached: {exc.strerror or type(exc).__name__}"
+    raise UserError(f"{repo}: not a local folder, not in the Hugging Face cache, and {reason}; nothing imported")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 import yaml
 
-from hf.import_checks import Caps, check_loads, count_table, read_parquet
+from hf.import_checks import Caps, card_split_names, check_hub_reachable, check_loads, count_table, parquet_files, read_parquet
 from warehouse import keys
 from hf import upstream
 from ingest.loader import MeasurementMeta, insert_measurement
@@ -152,22 +153,24 @@ def read_source(source: str, caps: Caps | None = None) -> dict[str, SourceSplit]
     if path.exists():
         if not path.is_dir():
             raise UserError(f"{source}: not a folder (give an export folder or a HF dataset repo id)")
+        if REPO_ID.match(source):   # say which: `owner/repo` also names a Hub dataset
+            print(f"{source}: importing the local folder {path.resolve()}, not the Hub dataset", file=sys.stderr)
         return read_folder(path, caps)
     if REPO_ID.match(source):
+        check_hub_reachable(source)
         return read_with_datasets(source, caps)
     raise UserError(f"{source}: no such folder, and not a HF dataset repo id (owner/name)")
 
 
 def read_folder(folder: Path, caps: Caps | None = None) -> dict[str, SourceSplit]:
     """Parquet splits of a local folder, named by the card's `configs` when it has them, else by file name."""
-    files = sorted(p for p in folder.rglob("*.parquet")
-                   if not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    files = parquet_files(folder)
     if not files:
         raise UserError(f"{folder}: no parquet splits here (expected data/<split>.parquet, as `psw export-hf` "
                         f"writes); nothing imported")
     caps = caps or Caps.from_settings()
     by_split: dict[str, list[Path]] = {}
-    named = _names_from_card(folder)
+    named = card_split_names(folder, files)
     for file in files:
         name = named.get(file.resolve()) or SHARD.sub("", file.stem)
         by_split.setdefault(name, []).append(file)

@@ -14,6 +14,8 @@ from warehouse.errors import UserError
 
 def check_out(out: Path, is_ours: Callable[[Path], bool], refusal: str) -> None:
     """`out` must be new, empty (dot-entries aside) or a folder `is_ours` recognises; else one line."""
+    if out.is_symlink():   # swapping it would replace the link, and removing it would follow it
+        raise UserError(f"--out {out}: is a symbolic link (to {os.readlink(out)}); give the folder itself")
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
     if out.is_dir() and any(not e.name.startswith(".") for e in out.iterdir()) and not is_ours(out):
@@ -40,6 +42,8 @@ def replace_folder(out: Path, fill: Callable[[Path], None]) -> None:
         tmp.rename(out)
         if old is not None:
             shutil.rmtree(old)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise UserError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
         raise

@@ -1,11 +1,15 @@
 """Before anything is published: look for secrets in every text value of every split.
 
+One scanner for every output: `check_splits` for export-hf's parquet splits and card,
+`check_texts` for the text files of export-selection (and any other writer of text).
 Arrow runs one RE2 pattern (warehouse.secrets.prefilter_pattern) over each text column, nested
 ones included (lists, structs, maps); Python looks closer only at the values it matches. The
 first finding stops the export with the split, column and row, never the secret itself.
 """
 
 from __future__ import annotations
+
+import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -63,3 +67,16 @@ def _texts(array: pa.Array):
     elif pa.types.is_struct(kind):
         for i in range(kind.num_fields):
             yield from _texts(array.field(i))
+
+
+def check_texts(files: dict[str, str], what: str = "nothing exported") -> None:
+    """The same scan over text files psw is about to write (a selection's JSONL, a manifest, a
+    report): UserError naming the file and line of the first secret; None when clean."""
+    prefilter = re.compile(secrets.prefilter_pattern())
+    for name, text in files.items():
+        for line_no, line in enumerate(text.splitlines(), 1):
+            if prefilter.search(line):
+                kind = secrets.find_secret(line)
+                if kind:
+                    raise UserError(f"{name} line {line_no}: holds {kind}; {what} (remove it from the "
+                                    f"warehouse, e.g. re-collect with the key redacted, then export)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hf import outdir
+from hf.secret_scan import check_texts
 
 FILES = ("dpo.jsonl", "steering.jsonl")
 MANIFEST = "manifest.json"
@@ -24,7 +25,8 @@ def _is_selection(out: Path) -> bool:
 
 
 def write_atomically(out: Path, files: dict[str, str]) -> None:
-    """Write every file to a temporary folder beside `out`, then swap it into place."""
+    """Scan every file for secrets, write them to a temporary folder beside `out`, then swap it into place."""
+    check_texts(files)
     def fill(tmp: Path) -> None:
         for name, text in files.items():
             with (tmp / name).open("w", encoding="utf-8", newline="\n") as handle:

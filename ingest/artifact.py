@@ -42,9 +42,35 @@ def load_document(path: Path) -> tuple[dict | None, Reject | None]:
         return None, Reject(None, f"invalid JSON: {exc}")
     except RecursionError:
         return None, Reject(None, "invalid JSON: nested too deeply")
+    except RecursionError:
+        return None, Reject(None, "invalid JSON: nested too deeply")
     if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
         return None, Reject(1, "a run artifact needs a top-level object with a results[] list")
+    problem = metadata_problem(doc)
+    if problem:
+        return None, Reject(None, problem)
     return doc, None
+
+
+def metadata_problem(doc: dict) -> str | None:
+    """The run's own fields must have the types the measurements table stores (a seed of "abc"
+    would otherwise fail inside the insert)."""
+    seed = doc.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, float))
+                             or seed != int(seed) or not -2**31 <= seed < 2**31):
+        return f"seed: expected a whole number, got {json.dumps(seed)[:60]}"
+    for key in ("temperature", "gen_temperature"):
+        value = doc.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"{key}: expected a number, got {json.dumps(value)[:60]}"
+    for key in ("generator_model", "judge_model"):
+        if doc.get(key) is not None and not isinstance(doc[key], str):
+            return f"{key}: expected a model name (text), got {json.dumps(doc[key])[:60]}"
+    for key in ("judge_models", "axis_judge_models"):
+        value = doc.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            return f"{key}: expected a list of model names, got {json.dumps(value)[:60]}"
+    return None
 
 
 def run_metadata(doc: dict) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from ingest.read import Reject
+from warehouse import safe_yaml
 
 JINJA_SLOT = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 STATUSES = ("active", "catalog_only", "excluded")
@@ -51,8 +52,8 @@ def catalog_rows(path: Path) -> tuple[list[dict], list[Reject]]:
     """(template_text, line_no, record) per catalog entry, or the rejects that refuse the file."""
     try:
         text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        entries = yaml.safe_load(text)
+        node = safe_yaml.compose(text)
+        entries = safe_yaml.load(text)
     except UnicodeDecodeError as exc:
         return [], [Reject(None, f"not valid UTF-8 (byte 0x{exc.object[exc.start]:02x})")]
     except yaml.YAMLError as exc:

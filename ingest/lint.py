@@ -77,7 +77,10 @@ def lint_files(paths: list[Path], kind: str | None = None) -> list[Finding]:
 def _kind(path: Path) -> str:
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    found = detect_kind(scan(path))
+    try:
+        found = detect_kind(scan(path))
+    except ValueError as exc:     # a JSON array and the like: ingest's own words, as one line
+        raise UserError(f"{path}: {exc}") from None
     if found is None and path.suffix.lower() == ".txt":
         found = "templates"  # a template file whose first line has no slot is still a template file
     if found not in LINTED_KINDS:
@@ -116,6 +119,8 @@ def _pair_record(text: str) -> dict | str:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         return f"not valid JSON ({exc.msg} at column {exc.colno})"
+    except RecursionError:
+        return "not valid JSON (nested too deeply)"
     if not isinstance(value, dict):
         return "not a JSON object"
     missing = [k for k in ("pos", "neg") if not isinstance(value.get(k), str) or not value[k].strip()]

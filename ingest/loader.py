@@ -314,6 +314,8 @@ def _reject_invalid_json(con, report: LoadReport) -> None:
             reason = "expected a JSON object on this line"
         except json.JSONDecodeError as exc:
             reason = f"invalid JSON: {exc.msg} at column {exc.colno} (truncated or malformed line)"
+        except RecursionError:
+            reason = "invalid JSON: nested too deeply"
         report.rejects.append(Reject(line_no, reason, line[:200]))
 
 

@@ -16,7 +16,7 @@ import textwrap
 from importlib import metadata
 from pathlib import Path
 
-from warehouse.errors import UserError
+from warehouse.errors import UserError, one_line
 
 COMMANDS = [
     "psw.commands.ingest",
@@ -73,6 +73,14 @@ class Formatter(argparse.HelpFormatter):
         return "\n\n".join(out)
 
 
+class Parser(argparse.ArgumentParser):
+    """Bad arguments are one line too (argparse prints the whole usage first); subcommands'
+    parsers are of this class as well."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {' '.join(message.split())} (`{self.prog} --help` lists the options)\n")
+
+
 def version() -> str:
     try:
         own = metadata.version("persona-steering-warehouse")
@@ -111,7 +119,7 @@ def _finish_subcommand(name: str, sub: argparse.ArgumentParser) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="psw", formatter_class=Formatter,
         description="Persona Steering Warehouse: measure template x persona-pair cells, "
         "derive clean-axis scores with dbt, browse and publish them.",
@@ -137,12 +145,25 @@ def main(argv: list[str] | None = None) -> int:
         args.passthrough = args.passthrough + extra
     try:
         return int(args.func(args) or 0)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except UserError as exc:   # one line, whatever a file name or a value in it holds
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:   # `psw lint ... | head`: the reader has all it wants
+        _quiet_stdout()
+        return 141
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush does not fail again."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

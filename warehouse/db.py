@@ -12,6 +12,7 @@ Two kinds of connection:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import sys
@@ -136,6 +137,39 @@ def check_read_only(query: str) -> None:
         raise UserError(f"query: expected exactly one statement, got {len(statements)}")
     if statements[0].type not in READ_ONLY_STATEMENTS:
         raise UserError(f"query: only SELECT is allowed here, not {statements[0].type.name}")
+    refused = sorted(_function_names(query) & REFUSED_FUNCTIONS)
+    if refused:
+        raise UserError(f"query: {refused[0]}(): {REFUSED}")
+
+
+# Functions that show the process rather than the warehouse: its settings (the secret directory,
+# the allowed paths, the temp folder), its secrets, its environment and its extensions.
+REFUSED_FUNCTIONS = {
+    "duckdb_settings", "current_setting", "duckdb_secrets", "which_secret", "duckdb_secret_types",
+    "getenv", "duckdb_extensions", "duckdb_temporary_files", "duckdb_memory", "duckdb_external_file_cache",
+    "pragma_platform", "pragma_user_agent",
+}
+
+
+def _function_names(query: str) -> set[str]:
+    """Every function a query calls (lower case), from DuckDB's own parse tree; when the tree
+    cannot be had, every identifier-like word of the query (so nothing slips through)."""
+    with duckdb.connect() as con:
+        tree = json.loads(con.execute("select json_serialize_sql(?)", [query]).fetchone()[0])
+    if tree.get("error"):
+        return {word.lower() for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", query)}
+    names: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            name = node.get("function_name")
+            if isinstance(name, str):
+                names.add(name.lower())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return names
 
 
 REFUSED = ("refused: SQL typed here reads the warehouse only (no files, URLs, extensions or settings)")

@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import threading
+import urllib.parse
 
 MASK = "***"
 _BEARER = r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{16,}"
@@ -28,18 +30,32 @@ TOKEN_SHAPES = [
     ("AWS access key id", r"\bAKIA[0-9A-Z]{16}\b"),
     ("private key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
 ]
+# credentials inside a URL: `scheme://user:pass@host` and `?api_key=...` (psw stores neither)
+URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
+URL_CREDENTIAL = re.compile(r"(?i)([?&](?:api[_-]?key|key|token|access[_-]?token|auth|secret|password|sig|signature)=)"
+                            r"[^&#\s\"']+")
 SECRET_ENV_NAME = re.compile(r"(?i)(key|token|secret|password|passwd|credential)")
 
 _lock = threading.Lock()
 _registered: set[str] = set()
+_patterns: dict[str, re.Pattern] = {}
+SHORT_KEY = 16   # a key shorter than this is warned about: it may also occur in ordinary text
 
 
 def register(secret: str | None) -> None:
-    """Remember a secret this process uses, so `redact` removes it (short values are ignored:
-    replacing a 3-letter "key" would mangle ordinary text)."""
-    if secret and len(secret) >= 8:
+    """Remember a secret this process uses, so `redact` removes it, at any length."""
+    if secret:
         with _lock:
             _registered.add(secret)
+            _patterns.pop("", None)
+
+
+def short_key_warning(secret: str | None, what: str = "the API key") -> str | None:
+    """One line for stderr when a key is so short that redacting it may also hide ordinary text."""
+    if secret and len(secret) < SHORT_KEY:
+        return (f"warning: {what} is {len(secret)} characters long (under {SHORT_KEY}); it is redacted "
+                f"from everything stored, which may also hide ordinary text that contains it")
+    return None
 
 
 def registered() -> list[str]:
@@ -47,12 +63,50 @@ def registered() -> list[str]:
         return sorted(_registered, key=len, reverse=True)   # longest first: no partial leftovers
 
 
+def forms(secret: str) -> list[str]:
+    """Regex sources (RE2-compatible) for every way a server may echo `secret`: as sent, in any
+    case, with spaces inside, URL-encoded, or base64-encoded at any offset of a longer text."""
+    spaced = r"\s*".join(re.escape(ch) for ch in secret)
+    found = [f"(?i:{spaced})"]
+    for encoded in {urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret, safe="")}:
+        if encoded != secret:
+            found.append(f"(?i:{re.escape(encoded)})")
+    for text in _base64_forms(secret):
+        found.append(re.escape(text))
+    return found
+
+
+def _base64_forms(secret: str) -> set[str]:
+    """The base64 text of `secret` as it appears inside any longer base64 text (three alignments,
+    standard and URL-safe alphabets), minus the characters its neighbours change."""
+    data = secret.encode("utf-8")
+    out = set()
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + data).decode("ascii").rstrip("=")
+        start = (shift * 8 + 5) // 6 if shift else 0          # characters mixed with the prefix
+        stop = len(encoded) - (1 if (shift + len(data)) % 3 else 0)   # the last may mix with what follows
+        core = encoded[start:stop]
+        if len(core) >= 4:
+            out.add(core)
+            out.add(core.replace("+", "-").replace("/", "_"))
+    return out
+
+
+def _pattern() -> re.Pattern | None:
+    with _lock:
+        if "" not in _patterns and _registered:
+            alternatives = [f for secret in sorted(_registered, key=len, reverse=True) for f in forms(secret)]
+            _patterns[""] = re.compile("|".join(alternatives))
+        return _patterns.get("")
+
+
 def redact(text: str | None) -> str | None:
     if not text:
         return text
-    for secret in registered():
-        if secret in text:
-            text = text.replace(secret, MASK)
+    pattern = _pattern()
+    if pattern is not None:
+        text = pattern.sub(MASK, text)
+    text = URL_CREDENTIAL.sub(lambda m: m.group(1) + MASK, URL_USERINFO.sub(lambda m: m.group(1) + MASK + "@", text))
     return BEARER.sub("Bearer " + MASK, text)
 
 
@@ -81,8 +135,9 @@ def env_secrets() -> dict[str, str]:
 def prefilter_pattern() -> str:
     """One RE2 pattern that matches every text `find_secret` could flag (and some it will not):
     Arrow runs it over whole columns, Python looks closer only at the rows it matches."""
-    literals = [re.escape(value) for value in env_secrets().values()]
-    return "|".join([f"(?:{pattern})" for _, pattern in TOKEN_SHAPES] + literals)
+    literals = [form for value in env_secrets().values() for form in forms(value)]
+    scoped = [f"(?i:{p[4:]})" if p.startswith("(?i)") else f"(?:{p})" for _, p in TOKEN_SHAPES]
+    return "|".join(scoped + literals)   # flags scoped, so Python's re reads it as RE2 does
 
 
 def find_secret(text: str | None) -> str | None:
@@ -90,7 +145,7 @@ def find_secret(text: str | None) -> str | None:
     if not text:
         return None
     for name, value in env_secrets().items():
-        if value in text:
+        if value in text or re.search("|".join(forms(value)), text):
             return f"the value of ${name}" if not name.startswith("registered") else "an API key in use"
     for name, pattern in TOKEN_SHAPES:
         regex = BEARER if pattern == _BEARER else re.compile(pattern)

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
+from dashboard.plain import md
 from dashboard.widgets import set_url, url_value
 
 PAIRS_PER_PAGE = 20
@@ -39,12 +40,12 @@ def flag(value, good: bool) -> str:
 def show_pair(number: int, pair, style, ratings) -> None:
     with st.container(border=True):
         named = isinstance(pair.scenario_id, str) and pair.scenario_id
-        st.markdown(f"**Scenario {number}**" + (f" · `{pair.scenario_id}`" if named else ""))
-        st.markdown(pair.scenario_text or "_(scenario text not stored)_")
+        st.markdown(f"**Scenario {number}**" + (f" · {md(pair.scenario_id)}" if named else ""))
+        st.markdown(md(pair.scenario_text) if pair.scenario_text else "_(scenario text not stored)_")
         if pair.is_error:
-            st.error(f"Generation or judging failed: {pair.error}")
+            st.error(f"Generation or judging failed: {md(pair.error)}")
         if isinstance(pair.partial_judge_error, str) and pair.partial_judge_error:
-            st.warning(f"Some judge calls failed: {pair.partial_judge_error}")
+            st.warning(f"Some judge calls failed: {md(pair.partial_judge_error)}")
         flags = [("strict pass", pair.is_strict_pass, True), ("usable", pair.is_usable_for_training, True),
                  ("persona echo", pair.has_persona_echo, False),
                  ("refusal / AI break", pair.has_refusal_or_ai_break, False)]
@@ -52,13 +53,13 @@ def show_pair(number: int, pair, style, ratings) -> None:
         st.caption(f"axis delta {pair.axis_delta} (pos {pair.positive_delta}, neg {pair.negative_delta}) · "
                    f"off-axis {pair.off_axis_problem} · max style {pair.max_style_abs_delta} · "
                    f"words {pair.pos_words} vs {pair.neg_words} (delta {pair.word_delta}, "
-                   f"frac {pair.word_delta_frac}) · likely spurious axis: {pair.likely_spurious_axis} · "
-                   f"pair `{pair.pair_id}`")
+                   f"frac {pair.word_delta_frac}) · likely spurious axis: {md(pair.likely_spurious_axis)} · "
+                   f"pair {md(pair.pair_id)}")
         pos, neg = st.columns(2)
-        pos.markdown(f"**Positive** · {pair.pos_persona}")
-        pos.markdown(pair.pos_response or "_(no completion)_")
-        neg.markdown(f"**Negative** · {pair.neg_persona}")
-        neg.markdown(pair.neg_response or "_(no completion)_")
+        pos.markdown(f"**Positive** · {md(pair.pos_persona)}")
+        pos.markdown(md(pair.pos_response) if pair.pos_response else "_(no completion)_")
+        neg.markdown(f"**Negative** · {md(pair.neg_persona)}")
+        neg.markdown(md(pair.neg_response) if pair.neg_response else "_(no completion)_")
         if len(style):
             chart = alt.Chart(style).mark_bar().encode(
                 x=alt.X("delta:Q", title="style delta (pos - neg)", scale=alt.Scale(domain=[-6, 6])),
@@ -70,7 +71,7 @@ def show_pair(number: int, pair, style, ratings) -> None:
                 st.dataframe(ratings.drop(columns=["pair_id"]), hide_index=True)
             else:
                 st.caption(f"No per-judge ratings stored: this pair's metrics came from "
-                           f"`{pair.metrics_origin}` data.")
+                           f"{md(pair.metrics_origin)} data.")
 
 
 cell_id = url_value("cell", "") or choose_cell()
@@ -82,19 +83,19 @@ set_url(cell=cell_id)
 summary = queries.cell_summary(cell_id)
 if summary.empty:
     st.title("Cell")
-    st.warning(f"No cell `{cell_id}` in this warehouse (it may have been rebuilt away).")
+    st.warning(f"No cell {md(cell_id)} in this warehouse (it may have been rebuilt away).")
     st.stop()
 cell = summary.iloc[0]
 
-st.title(f"Score {cell['score']}")
+st.title(f"Score {md(cell['score'])}")
 if pd.notna(cell["score_ci_low"]):
     st.caption(f"{cell['score_ci_level']:.0%} bootstrap interval {cell['score_ci_low']:.1f} to "
                f"{cell['score_ci_high']:.1f} over the cell's {int(cell['n_success'])} pairs "
                f"({int(cell['n_bootstrap'])} replicates); jackknife SE {cell['score_se']:.2f}")
-st.markdown(f"**Template** `{cell['template_text']}`  \n**Persona pair** `{cell['persona_pair_id']}`: "
-            f"{cell['pos_persona']} (positive) vs {cell['neg_persona']} (negative)  \n"
-            f"**Measurement** `{cell['measurement_id']}` · generator `{cell['generator_model']}` · "
-            f"judge `{cell['judge_model']}` · recommended: {'yes' if cell['recommended'] else 'no'}")
+st.markdown(f"**Template** {md(cell['template_text'])}  \n**Persona pair** {md(cell['persona_pair_id'])}: "
+            f"{md(cell['pos_persona'])} (positive) vs {md(cell['neg_persona'])} (negative)  \n"
+            f"**Measurement** {md(cell['measurement_id'])} · generator {md(cell['generator_model'])} · "
+            f"judge {md(cell['judge_model'])} · recommended: {'yes' if cell['recommended'] else 'no'}")
 factors_col, components_col = st.columns([3, 2])
 with factors_col:
     show_factors(cell_id)

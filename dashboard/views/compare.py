@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import compare, queries
+from dashboard.plain import md
 from dashboard.widgets import described_columns, seed, set_url, url_value
 
 BY_LABELS = {"measurement": "Measurement", "generator": "Generator model", "judge": "Judge model"}
@@ -84,7 +85,7 @@ st.dataframe(moved, hide_index=True, key="compare_pairs_moved", column_config={
 
 if event.selection.rows:
     row = both.iloc[event.selection.rows[0]]
-    st.subheader(f"{row['persona_pair_id']} · {row['template_text']}: its pairs, A vs B")
+    st.subheader(f"{md(row['persona_pair_id'])} · {md(row['template_text'])}: its pairs, A vs B")
     if row["n_cells_a"] == 1 and row["n_cells_b"] == 1:
         st.dataframe(compare.pairs(row["cell_a"], row["cell_b"]), hide_index=True, key="compare_cell_pairs")
         links = st.columns(2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import reproduce
+from dashboard.plain import md
 from dashboard.widgets import described_columns
 
 st.title("Reproduce")
@@ -22,9 +23,9 @@ measurements = list(summary["measurement_id"].unique())
 measurement = st.selectbox("Measurement", measurements, key="reproduce_measurement")
 flagged = reproduce.flagged(measurement)
 if flagged.empty:
-    st.success(f"Every published number of {measurement} is reproduced (within tolerance), except the "
+    st.success(f"Every published number of {md(measurement)} is reproduced (within tolerance), except the "
                "columns listed as not derivable above.")
 else:
-    st.warning(f"{len(flagged)} published number(s) of {measurement} are not reproduced.")
+    st.warning(f"{len(flagged)} published number(s) of {md(measurement)} are not reproduced.")
     st.dataframe(flagged, key="reproduce_flagged", hide_index=True,
                  column_config=described_columns("published_comparison", list(flagged.columns)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import queries
+from dashboard.plain import md
 from dashboard.widgets import seed, set_url, url_value
 from warehouse.db import sql_max_rows, sql_timeout_s
 from warehouse.errors import UserError
@@ -29,7 +30,7 @@ if sql.strip():
     try:
         df = queries.run_sql(sql, limit)
     except UserError as exc:
-        st.error(f"Refused: {exc}")
+        st.error(f"Refused: {md(exc)}")
     else:
         st.markdown(f"**{len(df)} rows**" + (" (row limit reached)" if len(df) == limit else ""))
         st.dataframe(df, hide_index=True, key="sql_result")

@@ -7,6 +7,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard import queries, steered_queries
+from dashboard.plain import md
 from dashboard.widgets import seed, set_url, url_value
 
 st.title("Steering")
@@ -32,7 +33,7 @@ def layer_choice_section(cell_id: str) -> None:
         return
     picked = layers[layers["is_recommended"]]
     if not picked.empty:
-        st.markdown(f"**Layer {int(picked['layer'].iloc[0])}**: {picked['recommendation_reason'].iloc[0]}")
+        st.markdown(f"**Layer {int(picked['layer'].iloc[0])}**: {md(picked['recommendation_reason'].iloc[0])}")
     long = layers.melt(id_vars=["layer"], value_vars=["auroc", "d_prime", "direction_consistency"],
                        var_name="measure", value_name="value").dropna()
     chart = alt.Chart(long).mark_line(point=True).encode(

@@ -250,7 +250,7 @@ def build_run(args):
     params = {
         "generators": generators, "judges": cfg.axis_judges, "style_judge": cfg.style_judge,
         "judge_orders": cfg.judge_orders, "judge_protocol": "v3", "prompt_set": prompts.layout,
-        "control": bool(args.control), "base_url": args.base_url, "api_key_env": args.api_key_env,
+        "control": bool(args.control), "base_url": _stored_url(args.base_url), "api_key_env": args.api_key_env,
         "n": args.n, "seed": args.seed, "gen_params": gen_params, "judge_params": judge_params,
         "prompt_hashes": {name: prompts.hash(name) for name in prompts.texts},
         "generation_prompt_hash": prompts.generation_hash(),
@@ -291,7 +291,10 @@ def cmd_collect(args) -> int:
     _check_flags(args)
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
     replay = args.replay_of
-    if not args.dry_run and not replay and not api_key and not _is_loopback(args.base_url):
+    from collect.client import check_api_key, split_url_credentials
+    check_api_key(api_key, f"${args.api_key_env}")     # one line now, not a UnicodeEncodeError mid-run
+    url_auth = split_url_credentials(args.base_url)[1]
+    if not args.dry_run and not replay and not api_key and not url_auth and not _is_loopback(args.base_url):
         raise missing_api_key(args.api_key_env, args.base_url)   # before anything is loaded or called
     plan, prompts, cfg, params, path = build_run(args)
     if args.dry_run:
@@ -374,3 +377,9 @@ def _summary(collector, c) -> None:
     ]
     lines += [f"  error: {e}" for e in c.error_samples]
     print("\n".join(lines))
+
+
+def _stored_url(base_url: str) -> str:
+    """The base URL as stored: without the credentials it may carry (they travel as headers)."""
+    from collect.client import strip_url_credentials
+    return strip_url_credentials(base_url)

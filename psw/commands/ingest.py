@@ -9,6 +9,7 @@ from extract.imported import IMPORT_KINDS, ImportOptions, detect_kind, ingest_im
 from ingest.loader import MeasurementMeta, ingest_file
 from ingest.read import KINDS
 from warehouse.db import UserError, connect, db_path
+from warehouse.errors import one_line
 
 MAX_REJECTS_SHOWN = 20
 
@@ -45,13 +46,13 @@ def run(args) -> int:
                 try:
                     print(ingest_import(con, path, kind, imports))
                 except UserError as exc:
-                    print(f"error: {exc}", file=sys.stderr)
+                    print(f"error: {one_line(exc)}", file=sys.stderr)
                     failed += 1
                 continue
             try:
                 report = ingest_file(con, path, args.kind, args.measurement, meta)
             except UserError as exc:
-                print(f"error: {exc}", file=sys.stderr)
+                print(f"error: {one_line(exc)}", file=sys.stderr)
                 failed += 1
                 continue
             if not report.rejects:
@@ -60,10 +61,10 @@ def run(args) -> int:
             failed += 1
             for reject in report.rejects[:MAX_REJECTS_SHOWN]:
                 where = f"{path}:{reject.line_no}" if reject.line_no else f"{path}"
-                print(f"{where}: {reject.reason}", file=sys.stderr)
+                print(one_line(f"{where}: {reject.reason}"), file=sys.stderr)
             hidden = len(report.rejects) - MAX_REJECTS_SHOWN
             if hidden > 0:
                 print(f"... and {hidden} more (select * from raw.rejects)", file=sys.stderr)
-            print(f"error: {path}: {len(report.rejects)} malformed of {report.n_records or len(report.rejects)} "
+            print(f"error: {one_line(path)}: {len(report.rejects)} malformed of {report.n_records or len(report.rejects)} "
                   f"records; nothing loaded from this file", file=sys.stderr)
     return 2 if failed else 0

@@ -7,9 +7,14 @@ and when the columns cannot fit side by side, one block per row; no column is ev
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import re
 import shutil
 import sys
+import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,43 +39,124 @@ def add_parser(sub) -> None:
                         "full values)")
     p.add_argument("--max-rows", type=int, default=40, help="rows shown in table format (default 40)")
     p.add_argument("--out", type=Path, metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+                   help=f"stop the query after S seconds (default {DEFAULT_TIMEOUT_S:g}; 0: no limit). "
+                        "Ctrl-C stops it at once")
     p.set_defaults(func=run)
+
+
+# A query holds the warehouse's read lock while it runs, so writers (ingest, build) wait for it.
+DEFAULT_TIMEOUT_S = 120.0
 
 
 def run(args) -> int:
     check_read_only(args.query)
     if args.format == "parquet" and args.out is None and sys.stdout.isatty():
         raise UserError("--format parquet: binary output; give --out FILE or redirect stdout")
+    if not math.isfinite(args.timeout) or args.timeout < 0:
+        raise UserError(f"--timeout {args.timeout:g}: expected seconds >= 0 (0: no limit)")
     con = connect_user_sql(db_path(args.db))
     try:
-        rel = con.sql(args.query)
-        if args.format == "table":
-            _write_text(args.out, render_table(rel, args.max_rows, terminal_width()))
-        elif args.format == "parquet":
-            _write_parquet(rel, args.out)
-        else:
-            frame = rel.pl()
-            text = frame.write_csv() if args.format == "csv" else frame.write_json() + "\n"
-            _write_text(args.out, text)
+        result = run_stoppable(con, lambda: _produce(con, args), args.timeout)
+    except duckdb.InterruptException:
+        raise UserError(f"query: stopped after {args.timeout:g} s (--timeout S sets the limit, 0 for none)") from None
     except duckdb.Error as exc:
         raise UserError(f"query: {describe_sql_error(exc)}") from None
     finally:
-        con.close()
+        with contextlib.suppress(duckdb.Error):   # after Ctrl-C DuckDB may still call it busy
+            con.close()
+    _write(args.out, result)
     return 0
 
 
-def _write_text(out: Path | None, text: str) -> None:
+def _interrupted() -> int:
+    print("interrupted", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    return 130
+
+
+def run_stoppable(con: duckdb.DuckDBPyConnection, work, timeout: float):
+    """`work()` in a thread, so that Ctrl-C (which Python delivers to the main thread only, and
+    not while DuckDB runs) and the time limit can interrupt the query at once. An interrupt only
+    stops a query that has begun, so it is repeated until the work ends."""
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, daemon=True)
+    deadline = time.monotonic() + timeout if timeout > 0 else math.inf
+    worker.start()
+    try:
+        while worker.is_alive():
+            if time.monotonic() > deadline:
+                con.interrupt()
+            worker.join(0.05)
+    except KeyboardInterrupt:
+        give_up = time.monotonic() + 1.0
+        while worker.is_alive() and time.monotonic() < give_up:
+            con.interrupt()
+            worker.join(0.02)
+        # leave at once, closing nothing: DuckDB may still be winding the query down, and the
+        # connection is read-only, so there is nothing to save
+        os._exit(_interrupted())
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _produce(con, args):
+    """The whole output, as text or (for parquet) an Arrow table."""
+    rel = con.sql(args.query)
+    if args.format == "table":
+        return render_table(rel, args.max_rows, terminal_width())
+    rel = nested_as_json(rel) if args.format == "csv" else rel
+    if args.format == "parquet":
+        return rel.to_arrow_table()
+    frame = rel.pl()
+    return frame.write_csv() if args.format == "csv" else frame.write_json() + "\n"
+
+
+def nested_as_json(rel):
+    """CSV has no nested values: lists, structs and maps become their JSON text."""
+    columns = []
+    for name, kind in zip(rel.columns, rel.types):
+        quoted = '"' + name.replace('"', '""') + '"'
+        nested = str(kind).startswith(("STRUCT", "MAP", "UNION")) or str(kind).endswith("]")
+        columns.append(f"to_json({quoted})::varchar as {quoted}" if nested else quoted)
+    return rel.project(", ".join(columns)) if any(c.startswith("to_json") for c in columns) else rel
+
+
+def _write(out: Path | None, result) -> None:
+    """To stdout, or to FILE whole or not at all (a temporary file beside it, then renamed)."""
     if out is None:
-        sys.stdout.write(text)
-    else:
-        out.write_text(text, encoding="utf-8")
+        if isinstance(result, str):
+            sys.stdout.write(result)
+        else:
+            import pyarrow.parquet as pq
 
+            pq.write_table(result, sys.stdout.buffer)
+        return
+    out = out.absolute()
+    if out.is_dir():
+        raise UserError(f"--out {out}: is a folder; give a file name")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        if isinstance(result, str):
+            tmp.write_text(result, encoding="utf-8")
+        else:
+            import pyarrow.parquet as pq
 
-def _write_parquet(rel, out: Path | None) -> None:
-    import pyarrow.parquet as pq
-
-    table = rel.to_arrow_table()
-    pq.write_table(table, str(out) if out is not None else sys.stdout.buffer)
+            pq.write_table(result, str(tmp))
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 # ---- the table format ----------------------------------------------------------------------
@@ -90,7 +176,18 @@ def show(value) -> str:
     if isinstance(value, Decimal):
         return show_float(float(value)) if value.as_tuple().exponent < -4 else str(value)
     text = str(value)
-    return text.replace("\r\n", "↵").replace("\n", "↵").replace("\t", " ")
+    return escape_controls(text.replace("\r\n", "↵").replace("\n", "↵").replace("\t", " "))
+
+
+# C0 and C1 control characters (escape sequences: window title, clear screen, OSC 52 clipboard
+# writes) and the bidi overrides that reorder what a terminal shows
+CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    """Control characters as visible escapes (`\\x1b`), so data cannot drive the terminal."""
+    return CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                        else f"\\u{ord(m.group()):04x}", text)
 
 
 def show_float(x: float) -> str:
@@ -107,7 +204,7 @@ def _cut(text: str, width: int) -> str:
 
 
 def render_table(rel, max_rows: int, width: int) -> str:
-    names = list(rel.columns)
+    names = [show(name) for name in rel.columns]
     numeric = [str(t).split("(")[0] in NUMERIC for t in rel.types]
     rows = rel.limit(max_rows + 1).fetchall() if max_rows >= 0 else rel.fetchall()
     more = len(rows) > max_rows
