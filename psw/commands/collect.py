@@ -341,7 +341,7 @@ def _adaptive(args, plan, prompts, cfg, params, path, api_key) -> int:
     from psw.commands import build
 
     def build_now():
-        build.run(Namespace(db=str(path), passthrough=[], unit_tests=False, force=False))
+        build.run(Namespace(db=str(path), passthrough=[], unit_tests=False, force=False, verbose=False, quiet=True))
 
     runner = Runner(plan, prompts, cfg, params, path, adaptive_settings(args), args.base_url, api_key,
                     _client_opts(args), build_now, retry_errors=args.retry_errors)
