@@ -31,6 +31,7 @@ COMMANDS = [
     "psw.commands.export_hf",
     "psw.commands.export_selection",
     "psw.commands.lint",
+    "psw.commands.report",
 ]
 
 # one example per command (`psw COMMAND --help` shows it; `psw --help` lists them all)
@@ -54,6 +55,7 @@ EXAMPLES = {
     "import-hf": "psw import-hf hf_export/",
     "export-selection": "psw export-selection --out selection/ --keep-per-source 2",
     "lint": "psw lint persona_pairs.jsonl templates.txt",
+    "report": "psw report --out results/",
 }
 # what each exit status means; `psw COMMAND --help` ends with it (collect states its own)
 BAD_INPUT = "bad input (one line on stderr says where)"
