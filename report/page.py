@@ -109,7 +109,7 @@ def _curve_label(row) -> str:
         name = f"{template_label(row.template_text)} / {persona_pair_label(row.pos_persona, row.neg_persona, row.persona_pair_id)}"
     else:
         name = row.vector_id
-    return f"{name}, layer {row.layer} ({row.positions})"
+    return f"layer {row.layer} ({row.positions}): {name}"
 
 
 def _top_table(group: pd.DataFrame, top: int) -> list[list[str]]:

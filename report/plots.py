@@ -37,7 +37,7 @@ def steering(curves: pd.DataFrame) -> alt.Chart:
     return alt.Chart(curves, title="Steering: trait score by coefficient").mark_line(point=True).encode(
         x=alt.X("coeff:Q", title="steering coefficient"),
         y=alt.Y("mean_trait_score:Q", title="mean trait score (0-100)", scale=alt.Scale(domain=[0, 100])),
-        color=alt.Color("curve:N", title="vector, layer", legend=alt.Legend(labelLimit=360)),
+        color=alt.Color("curve:N", title="layer: cell or vector", legend=alt.Legend(labelLimit=360)),
     ).properties(width=WIDTH, height=HEIGHT)
 
 

@@ -74,3 +74,18 @@ def test_labels():
     assert template_label("Be {persona}.") == "Be {persona}."
     assert persona_pair_label("kind", "cruel", "kc") == "kind vs cruel"
     assert persona_pair_label(None, "cruel", "kc") == "kc"
+
+
+def test_steering_curves_are_drawn_when_sweeps_exist(pilot_copy, tmp_path, capsys):
+    with duckdb.connect(str(pilot_copy)) as con:
+        (cell,) = con.execute("select cell_id from template_pair_scores order by score desc limit 1").fetchone()
+        con.execute("""insert into steering_summary (steering_setting_id, vector_id, cell_id, layer, positions, coeff,
+                           n_generations, mean_trait_score) values
+                       ('s1', 'v1', ?, 12, 'response', -2, 4, 20.0), ('s2', 'v1', ?, 12, 'response', 2, 4, 70.0)""",
+                    [cell, cell])
+    assert report(pilot_copy, tmp_path / "r", capsys)[0] == 0
+    assert (tmp_path / "r" / "steering.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert ET.parse(tmp_path / "r" / "steering.svg").getroot().tag == "{http://www.w3.org/2000/svg}svg"
+    text = (tmp_path / "r" / "README.md").read_text()
+    assert "![Steering curves](steering.png)" in text and "No steering sweeps" not in text
+    assert "layer 12 (response): You are a {persona} person" in (tmp_path / "r" / "steering.svg").read_text()
