@@ -29,6 +29,7 @@ import sys
 
 import httpx
 
+from collect.prices import call_cost, prices
 from warehouse import secrets
 from warehouse.errors import UserError
 
@@ -61,7 +62,8 @@ class Stats:
     retries: int = 0
     failed_calls: int = 0   # calls that ended without an answer
     tokens: int = 0         # tokens of answers received in this run (not cache hits)
-    cost: float = 0.0
+    cost: float = 0.0       # USD of those answers, by collect.prices' rule (the costs mart's)
+    unpriced: dict = field(default_factory=dict)  # model -> calls with no reported cost and no price
     started: float = field(default_factory=time.monotonic)
 
 
@@ -150,7 +152,8 @@ class ChatClient:
     def __init__(self, base_url: str, api_key: str | None, *, concurrency: int = 16,
                  timeout: float = 120.0, max_attempts: int = 5, backoff_base: float = 1.0,
                  backoff_max: float = 30.0, retry_after_max: float = 120.0,
-                 cache: dict | None = None, on_response=None, stats: Stats | None = None):
+                 cache: dict | None = None, on_response=None, stats: Stats | None = None,
+                 price_table: dict | None = None):
         self.base_url, url_headers = split_url_credentials(base_url)
         self.url = self.base_url + "/chat/completions"
         self._key = api_key or None
@@ -164,6 +167,7 @@ class ChatClient:
         self._inflight: dict[str, asyncio.Future] = {}   # cache key -> the answer on its way
         self.on_response = on_response
         self.stats = stats or Stats()
+        self.price_table = prices() if price_table is None else price_table
         # One single-connection AsyncClient per concurrent request, handed out from a
         # free list (this is also the concurrency limit): one shared httpx pool of 64
         # connections spends most of its CPU scanning the pool (~3x slower here). Each
@@ -283,7 +287,11 @@ class ChatClient:
                         result.attempts = attempt
                         self.cache[key] = (result.content, result.finish_reason)
                         st.tokens += result.prompt_tokens + result.completion_tokens
-                        st.cost += result.cost or 0.0
+                        cost = call_cost(self.price_table, model, result.prompt_tokens,
+                                         result.completion_tokens, result.cost)
+                        if cost is None:
+                            st.unpriced[model] = st.unpriced.get(model, 0) + 1
+                        st.cost += cost or 0.0
                         if self.on_response is not None:
                             self.on_response({**(tag or {}),
                                 "cache_key": key, "base_url": self.base_url, "model": model,

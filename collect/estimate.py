@@ -4,30 +4,21 @@ Prompt tokens are counted from the rendered prompts (4 characters a token); comp
 tokens are the mean the warehouse has seen for that model and kind of call when it has
 seen any (raw.api_calls), else a typical length (TYPICAL_COMPLETION_TOKENS). Judge
 prompts hold both completions, so their size follows the generation estimate. Prices
-come from dbt/seeds/model_prices.csv (USD per million tokens), the table dbt uses too.
+come from dbt/seeds/model_prices.csv by `collect.prices`, the table and rule dbt's `costs` uses.
 """
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
-from pathlib import Path
 
 from collect.plan import PlanItem
+from collect.prices import WHERE_TO_ADD, call_cost, prices
 from collect.run import RunConfig, judge_context, prompt_name
 
-PRICES_CSV = Path(__file__).resolve().parents[1] / "dbt" / "seeds" / "model_prices.csv"
 CHARS_PER_TOKEN = 4
 # 80-140 words of answer; an axis reply is a sentence and a number; style and confound
 # replies list 40-odd and 20-odd numbers with their keys
 TYPICAL_COMPLETION_TOKENS = {"generation": 190, "axis": 60, "style": 520, "confound": 330}
-
-
-def prices(path: Path = PRICES_CSV) -> dict[str, tuple[float, float]]:
-    """{model: (USD per million prompt tokens, USD per million completion tokens)}."""
-    with Path(path).open(newline="", encoding="utf-8") as handle:
-        return {row["model"]: (float(row["prompt_usd_per_mtok"]), float(row["completion_usd_per_mtok"]))
-                for row in csv.DictReader(handle)}
 
 
 def kind_of(purpose: str | None) -> str:
@@ -98,9 +89,7 @@ def _priced(tally: _Tally, price_table: dict, n_pairs: int) -> dict:
     models, total = {}, {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
     unpriced = []
     for model, row in sorted(tally.by_model.items()):
-        price = price_table.get(model)
-        cost = None if price is None else \
-            (row["prompt_tokens"] * price[0] + row["completion_tokens"] * price[1]) / 1e6
+        cost = call_cost(price_table, model, row["prompt_tokens"], row["completion_tokens"])
         if cost is None:
             unpriced.append(model)
         models[model] = {"calls": row["calls"], "prompt_tokens": round(row["prompt_tokens"]),
@@ -119,9 +108,10 @@ def describe(est: dict) -> str:
              f"~{t['completion_tokens']:,} completion tokens, ~${t['cost']:.4f} "
              f"(~${per_pair:.6f} a pair)"]
     for model, row in est["models"].items():
-        cost = "no price in dbt/seeds/model_prices.csv" if row["cost"] is None else f"~${row['cost']:.4f}"
+        cost = "no price" if row["cost"] is None else f"~${row['cost']:.4f}"
         lines.append(f"  {model}: {row['calls']} calls, ~{row['prompt_tokens']:,} + "
                      f"~{row['completion_tokens']:,} tokens, {cost}")
     if est["unpriced_models"]:
-        lines.append("  (the cost leaves out the models without a price)")
+        lines.append(f"  the cost leaves out {len(est['unpriced_models'])} model(s) without a price: "
+                     f"{', '.join(est['unpriced_models'])}; for each, {WHERE_TO_ADD}")
     return "\n".join(lines)

@@ -22,6 +22,7 @@ import streamlit as st
 
 from warehouse.db import (UserError, WarehouseLocked, check_read_only, connect_user_sql, db_path,
                           describe_sql_error, sql_max_rows, sql_timeout_s, time_limit)
+from warehouse.labels import TEMPLATE_LABEL_SQL
 
 CACHE = True  # the benchmark turns this off to time the queries themselves
 LOCK_RETRIES = 5
@@ -394,6 +395,7 @@ def geometry(layer: int | None = None) -> pd.DataFrame:
     df = query("""
         select geometry.layer, geometry.reduction, geometry.cell_id_a, geometry.cell_id_b, geometry.cosine,
             geometry.cosine_ci_low, geometry.cosine_ci_high,
+            coalesce(a.is_control, false) or coalesce(b.is_control, false) as involves_control,
             coalesce(a.persona_pair_id || ' · ' || a.template_text, geometry.label_a, geometry.cell_id_a)
                 || case when geometry.vector_kind_a = 'imported' and geometry.reduction <> 'unspecified'
                    then ' (' || geometry.reduction || ')' else '' end as label_a,
@@ -427,6 +429,11 @@ def imported_vectors() -> pd.DataFrame:
         from imported_vectors
         group by trait, model_id, reduction, source_format, source_path
         order by trait, model_id, reduction, source_path""")
+
+
+def geometry_interval_layers() -> list[int]:
+    return [int(x) for x in query("select distinct layer from trait_geometry where cosine_ci_low is not null "
+                                  "order by layer")["layer"]]
 
 
 def geometry_layers() -> list[int]:
@@ -473,18 +480,18 @@ def run_sql(sql: str, limit: int = 1000) -> pd.DataFrame:
 
 def model_matrix() -> pd.DataFrame:
     """template_model_scores: one row per template, most reliable across models first."""
-    return query("""
+    return query(f"""
         select * exclude (model_scores),
-            case when template_text = '' then '(control: no persona)' else template_text end as template_label,
+            {TEMPLATE_LABEL_SQL} as template_label,
         from template_model_scores
         order by score_t desc nulls last, score_mean desc, template_id""")
 
 
 def model_matrix_cells() -> pd.DataFrame:
     """The heatmap: one row per template x generator model with that model's template score."""
-    return query("""
+    return query(f"""
         select template_id, template_text,
-            case when template_text = '' then '(control: no persona)' else template_text end as template_label,
+            {TEMPLATE_LABEL_SQL} as template_label,
             unnest(map_keys(model_scores)) as generator_model, unnest(map_values(model_scores)) as score,
         from template_model_scores
         order by template_id, generator_model""")

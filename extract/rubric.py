@@ -38,6 +38,17 @@ class Rubric:
         return SLOT.sub(lambda match: values[match.group(1)], self.text)
 
 
+def eval_prompt_rubric(text: str, where: str) -> Rubric:
+    """A persona_vectors trait file's `eval_prompt` as the trait rubric: it names the trait in its
+    own words, so it needs only `{answer}` (and may use `{question}`); UserError on another slot."""
+    text = text.rstrip("\n")
+    unknown = sorted({slot for slot in SLOT.findall(text) if slot not in SLOTS})
+    if unknown or "answer" not in SLOT.findall(text):
+        problem = f"unknown slot {{{unknown[0]}}}" if unknown else "no {answer} slot"
+        raise UserError(f"{where}: eval_prompt has {problem}; judge with `--rubric DIR` instead")
+    return Rubric("trait", text, Path(where))
+
+
 def load_rubrics(directory: Path | None = None) -> dict[str, Rubric]:
     """criterion -> Rubric, from `<directory>/<criterion>.txt`; UserError naming the file (and line)
     for a missing file, an unknown slot or a required slot it lacks."""

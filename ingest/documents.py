@@ -105,7 +105,8 @@ def trait_rows(path: Path) -> tuple[list[dict], list[dict], list[Reject]]:
     problem = _trait_problem(doc)
     if problem:
         return [], [], [Reject(None, problem)]
-    pairs = [{"id": f"{trait}_{i}", "pos": trait, "neg": f"not {trait}",
+    # the poles are the trait's own instructions: a made-up "not <trait>" is what `psw lint` flags
+    pairs = [{"id": f"{trait}_{i}", "pos": pair["pos"], "neg": pair["neg"],
               "pos_persona": pair["pos"], "neg_persona": pair["neg"],
               "positive_behavior": f"shows {trait} (judged by the trait's eval prompt)",
               "negative_behavior": f"does not show {trait}", "source_id": "persona_vectors",

@@ -31,6 +31,7 @@ COMMANDS = [
     "psw.commands.export_hf",
     "psw.commands.export_selection",
     "psw.commands.lint",
+    "psw.commands.report",
 ]
 
 # one example per command (`psw COMMAND --help` shows it; `psw --help` lists them all)
@@ -54,7 +55,39 @@ EXAMPLES = {
     "import-hf": "psw import-hf hf_export/",
     "export-selection": "psw export-selection --out selection/ --keep-per-source 2",
     "lint": "psw lint persona_pairs.jsonl templates.txt",
+    "report": "psw report --out results/",
 }
+# what each exit status means; `psw COMMAND --help` ends with it (collect states its own)
+BAD_INPUT = "bad input (one line on stderr says where)"
+EXIT_DEFAULT = {0: "done", 2: BAD_INPUT, 130: "interrupted (Ctrl-C)"}
+EXIT_CODES = {
+    "ingest": {0: "every file loaded, or was already loaded",
+               2: "a file was refused (file:line: reason; nothing of it loaded), or " + BAD_INPUT},
+    "forget": {0: "the loads were taken out of raw (run `psw build` next)"},
+    "build": {0: "every model built and every test passed, or nothing changed since the last build",
+              2: "a model or test failed (each named on stderr), or " + BAD_INPUT},
+    "sql": {0: "the rows were printed or written", 2: "the query was refused or failed (one line says why), or " + BAD_INPUT},
+    "runs": {0: "the measurements were listed (none is not an error)"},
+    "dashboard": {0: "the server stopped"},
+    "docs": {0: "the site was generated (and served until Ctrl-C)",
+             2: "dbt docs generate failed, the port is taken, or " + BAD_INPUT},
+    "export-hf": {0: "the splits and card were written (and pushed)",
+                  2: "a secret was found, the folder is not one psw wrote, or " + BAD_INPUT},
+    "import-hf": {0: "the library was loaded into raw", 2: "a split was refused (nothing loaded) or " + BAD_INPUT},
+    "export-selection": {0: "the selection was written"},
+    "lint": {0: "no findings", 1: "findings (one line each on stdout)"},
+    "report": {0: "the report was written", 2: "no built marts to report on, or " + BAD_INPUT},
+}
+EXIT_CODES["extract"] = {0: "the step finished and its rows were written", 2: BAD_INPUT}
+for _step in ("vectors", "steer", "judge", "project"):
+    EXIT_CODES[f"extract {_step}"] = EXIT_CODES["extract"]
+
+
+def exit_status_help(name: str) -> str:
+    codes = {**EXIT_DEFAULT, **EXIT_CODES.get(name, {})}
+    return "exit status:\n" + "\n".join(f"  {code:<3} {codes[code]}" for code in sorted(codes))
+
+
 DB_HELP = "DuckDB file (env PSW_DB; default data/warehouse.duckdb); before or after the subcommand"
 
 
@@ -116,6 +149,8 @@ def _finish_subcommand(name: str, sub: argparse.ArgumentParser) -> None:
     sub.formatter_class = Formatter
     if name in EXAMPLES and "example:" not in (sub.epilog or ""):
         sub.epilog = "\n\n".join(filter(None, [f"example:\n  {EXAMPLES[name]}", sub.epilog]))
+    if "exit status:" not in (sub.epilog or ""):
+        sub.epilog = "\n\n".join(filter(None, [sub.epilog, exit_status_help(name)]))
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -132,11 +167,30 @@ def make_parser() -> argparse.ArgumentParser:
     for name, subparser in _subcommands(parser):
         _finish_subcommand(name, subparser)
     top = [f"  {EXAMPLES[name]}" for name in sub.choices if name in EXAMPLES]
-    parser.epilog = "examples (`psw COMMAND --help` for every option):\n" + "\n".join(top)
+    parser.epilog = "examples (`psw COMMAND --help` for every option):\n" + "\n".join(top) + "\n\n" + \
+        exit_status_help("")
     return parser
 
 
+def _db_values(argv: list[str]) -> list[str]:
+    """Every --db given, before or after the subcommand (up to a `--`, after which dbt's args start)."""
+    values = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--db" and i + 1 < len(argv):
+            values.append(argv[i + 1])
+        elif arg.startswith("--db="):
+            values.append(arg.split("=", 1)[1])
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    dbs = _db_values(argv)
+    if len(set(dbs)) > 1:  # argparse keeps the last one: say so, the other file may have been meant
+        print(f"warning: --db given {len(dbs)} times ({', '.join(dbs)}); using the last: {dbs[-1]}",
+              file=sys.stderr)
     parser = make_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:

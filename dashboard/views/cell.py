@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import queries
 from dashboard.plain import md
 from dashboard.widgets import set_url, url_value
+from warehouse.labels import template_label
 
 PAIRS_PER_PAGE = 20
 COMPONENTS = [("n", "n"), ("n_errors", "errors"), ("strict_pass_rate", "strict pass"),
@@ -19,7 +20,7 @@ COMPONENTS = [("n", "n"), ("n_errors", "errors"), ("strict_pass_rate", "strict p
 
 def choose_cell() -> str | None:
     choices = queries.cell_choices()
-    labels = {r.cell_id: f"{r.score} · {r.template_text} × {r.persona_pair_id}" for r in choices.itertuples()}
+    labels = {r.cell_id: f"{r.score} · {template_label(r.template_text)} × {r.persona_pair_id}" for r in choices.itertuples()}
     return st.selectbox("Cell", list(labels), format_func=labels.get, index=None, key="cell_choice")
 
 
@@ -66,12 +67,12 @@ def show_pair(number: int, pair, style, ratings) -> None:
                 y=alt.Y("dimension:N", title=None, axis=alt.Axis(labelOverlap=False)), color=alt.condition("datum.delta > 0", alt.value("#4c78a8"),
                                                                        alt.value("#e45756")))
             st.altair_chart(chart, width="stretch", height=190)
-        with st.expander(f"Judge ratings ({len(ratings)})"):
-            if len(ratings):
+        if len(ratings):
+            with st.expander(f"Judge ratings ({len(ratings)})"):
                 st.dataframe(ratings.drop(columns=["pair_id"]), hide_index=True)
-            else:
-                st.caption(f"No per-judge ratings stored: this pair's metrics came from "
-                           f"{md(pair.metrics_origin)} data.")
+        else:  # an exported record carries the judges' per-pair metrics, not their raw objects
+            st.caption(f"Judge ratings: this pair came from {md(pair.metrics_origin)} data, which carries the "
+                       "per-pair metrics above, not the judges' raw rating objects.")
 
 
 cell_id = url_value("cell", "") or choose_cell()
@@ -92,7 +93,7 @@ if pd.notna(cell["score_ci_low"]):
     st.caption(f"{cell['score_ci_level']:.0%} bootstrap interval {cell['score_ci_low']:.1f} to "
                f"{cell['score_ci_high']:.1f} over the cell's {int(cell['n_success'])} pairs "
                f"({int(cell['n_bootstrap'])} replicates); jackknife SE {cell['score_se']:.2f}")
-st.markdown(f"**Template** {md(cell['template_text'])}  \n**Persona pair** {md(cell['persona_pair_id'])}: "
+st.markdown(f"**Template** {md(template_label(cell['template_text']))}  \n**Persona pair** {md(cell['persona_pair_id'])}: "
             f"{md(cell['pos_persona'])} (positive) vs {md(cell['neg_persona'])} (negative)  \n"
             f"**Measurement** {md(cell['measurement_id'])} · generator {md(cell['generator_model'])} · "
             f"judge {md(cell['judge_model'])} · recommended: {'yes' if cell['recommended'] else 'no'}")

@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.widgets import cell_filters, described_columns, seed, set_url, url_value
+from warehouse.labels import template_label
 
 COMPACT = ["score", "factors", "template_text", "persona_pair_id", "measurement_id", "n", "n_errors", "recommended",
            "strict_pass_rate", "mean_axis_delta", "mean_off_axis_problem", "mean_max_style_abs_delta",
@@ -32,7 +33,7 @@ def score_intervals(df) -> None:
     """The first rows' scores as points with their bootstrap percentile intervals as error bars:
     two cells whose bars overlap are not told apart by this measurement."""
     shown = df.head(INTERVAL_ROWS).assign(
-        label=lambda d: d["score"].map("{:.1f}".format) + " · " + d["template_text"].str.slice(0, 60)
+        label=lambda d: d["score"].map("{:.1f}".format) + " · " + d["template_text"].map(template_label).str.slice(0, 60)
         + " × " + d["persona_pair_id"])
     if shown["score_ci_low"].isna().all():
         return
@@ -111,8 +112,8 @@ if not len(df):
     st.stop()
 shown = [c for c in COMPACT if c in df.columns]
 order = shown + ([c for c in df.columns if c not in shown and c != "cell_id"] + ["cell_id"] if every else [])
-event = st.dataframe(
-    df, key="cells_table", on_select="rerun", selection_mode="single-row", hide_index=True, column_order=order,
+event = st.dataframe(  # the control arm's empty template shown by its label; rows are picked by cell_id
+    df.assign(template_text=df["template_text"].map(template_label)), key="cells_table", on_select="rerun", selection_mode="single-row", hide_index=True, column_order=order,
     column_config=described_columns("template_pair_scores", order, {"factors": FACTORS_HELP}, TYPED),
 )
 if event.selection.rows:
@@ -120,7 +121,7 @@ if event.selection.rows:
 
 left, right = st.columns([3, 1])
 top = df.iloc[0]
-left.page_link("views/cell.py", label=f"Open the top cell: {top['score']} · {top['template_text']} "
+left.page_link("views/cell.py", label=f"Open the top cell: {top['score']} · {template_label(top['template_text'])} "
                f"× {top['persona_pair_id']}", icon=":material/open_in_new:", query_params={"cell": top["cell_id"]})
 right.download_button("Download CSV", df.drop(columns=["factors"]).to_csv(index=False),
                       file_name="template_pair_scores.csv", mime="text/csv", key="cells_download")

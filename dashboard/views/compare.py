@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import compare, queries
 from dashboard.plain import md
 from dashboard.widgets import described_columns, seed, set_url, url_value
+from warehouse.labels import template_label
 
 BY_LABELS = {"measurement": "Measurement", "generator": "Generator model", "judge": "Judge model"}
 FACTOR_LABELS = dict(queries.FACTORS)
@@ -56,6 +57,7 @@ if a == b:
     st.stop()
 
 df = compare.cells(by, a, b)
+df["template_text"] = df["template_text"].map(template_label)  # display only: cells are matched by id
 both = df[df["score_a"].notna() & df["score_b"].notna()].copy()
 factor_changes = [f"{column}_change" for column in FACTOR_LABELS]
 both["what_changed"] = what_changed(both[factor_changes])

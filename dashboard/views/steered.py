@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import steered_queries
 from dashboard.plain import md
 from dashboard.widgets import seed, set_url, url_value
+from warehouse.labels import template_label
 
 SCENARIOS_PER_PAGE = 10
 
@@ -50,7 +51,7 @@ def show_output(column, coeff: float, row) -> None:
 
 
 sources = steered_queries.steered_sources()
-labels = {r.cell_id: (f"{r.score} · {r.template_text} × {r.persona_pair_id}" if isinstance(r.template_text, str)
+labels = {r.cell_id: (f"{r.score} · {template_label(r.template_text)} × {r.persona_pair_id}" if isinstance(r.template_text, str)
                       else f"{r.cell_id} ({r.n_generations} generations)") for r in sources.itertuples()}
 cell_id = pick("Cell or imported vector", list(labels), "steered_cell", "cell", labels.get)
 settings = steered_queries.steered_settings(cell_id)

@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import queries, steered_queries
 from dashboard.plain import md
 from dashboard.widgets import seed, set_url, url_value
+from warehouse.labels import template_label
 
 st.title("Steering")
 counts = queries.activation_row_counts()
@@ -83,8 +84,13 @@ def coherent_trait_and_drift_section(cell_id: str) -> None:
 def geometry_intervals(geo) -> None:
     """One vector's cosines to the others at this layer, with their bootstrap intervals as error bars."""
     if geo["cosine_ci_low"].isna().all():
-        st.caption("No intervals on these cosines: extract with `psw extract vectors --bootstrap N` (the default, "
-                   "50) to draw each cell vector over resampled pairs, then `psw build`.")
+        elsewhere = queries.geometry_interval_layers()
+        if elsewhere:
+            st.caption(f"No intervals on the cosines at this layer; layers with intervals: "
+                       f"{', '.join(map(str, elsewhere))}.")
+        else:
+            st.caption("No intervals on these cosines: extract with `psw extract vectors --bootstrap N` (the "
+                       "default, 50) to draw each cell vector over resampled pairs, then `psw build`.")
         return
     st.markdown("**Cosines with their bootstrap intervals**")
     st.caption("Each cell vector recomputed over its pairs resampled; the bar is the 95% percentile interval of the "
@@ -106,7 +112,7 @@ def geometry_intervals(geo) -> None:
 with_cells = tuple(m for m in ("layer_choice", "steering_summary") if counts.get(m))
 if with_cells:
     cells = queries.steering_cells(with_cells)
-    labels = {r.cell_id: f"{r.score} · {r.template_text} × {r.persona_pair_id}" if isinstance(r.template_text, str)
+    labels = {r.cell_id: f"{r.score} · {template_label(r.template_text)} × {r.persona_pair_id}" if isinstance(r.template_text, str)
               else f"imported vector {r.cell_id}" for r in cells.itertuples()}
     wanted = url_value("cell", "")
     seed("steering_cell", wanted if wanted in labels else next(iter(labels)))
@@ -153,12 +159,20 @@ if counts.get("trait_geometry"):
     layers = queries.geometry_layers()
     layer = st.selectbox("Layer", layers, key="geometry_layer")
     geo = queries.geometry(layer)
+    undefined, geo = geo[geo["cosine"].isna()], geo[geo["cosine"].notna()]
     heatmap = alt.Chart(geo).mark_rect().encode(
         x=alt.X("label_a:N", title=None, axis=alt.Axis(labelLimit=240)),
         y=alt.Y("label_b:N", title=None, axis=alt.Axis(labelLimit=240)),
         color=alt.Color("cosine:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
         tooltip=["label_a", "label_b", "reduction", alt.Tooltip("cosine:Q", format=".3f"), "cell_id_a", "cell_id_b"])
     st.altair_chart(heatmap.facet(column="reduction:N"), width="content")
+    if len(undefined):
+        with st.expander(f"{len(undefined)} cosines left out: a vector of length zero has no direction"):
+            reasons = undefined.assign(reason=undefined["involves_control"].map({
+                True: "a control cell: both poles get the same prompt, so its vector is zero",
+                False: "a vector of length zero"}))
+            st.dataframe(reasons[["label_a", "label_b", "reduction", "reason"]], hide_index=True,
+                         key="geometry_left_out")
     geometry_intervals(geo)
 
 if counts.get("imported_vectors"):

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
+from collect.prices import WHERE_TO_ADD
 from warehouse.db import UserError, connect, db_path
 from warehouse.errors import missing_api_key
 
@@ -344,7 +345,7 @@ def _adaptive(args, plan, prompts, cfg, params, path, api_key) -> int:
     from psw.commands import build
 
     def build_now():
-        build.run(Namespace(db=str(path), passthrough=[], unit_tests=False, force=False))
+        build.run(Namespace(db=str(path), passthrough=[], unit_tests=False, force=False, verbose=False, quiet=True))
 
     runner = Runner(plan, prompts, cfg, params, path, adaptive_settings(args), args.base_url, api_key,
                     _client_opts(args), build_now, retry_errors=args.retry_errors)
@@ -375,6 +376,9 @@ def _summary(collector, c) -> None:
         f"{s.retries} retries, {s.failed_calls} calls failed",
         f"  tokens: {s.tokens}  cost: ${s.cost:.4f}  time: {c.elapsed:.1f}s  ({rate:.0f} calls/s)",
     ]
+    if s.unpriced:
+        lines.append(f"  cost leaves out {sum(s.unpriced.values())} calls without a reported cost or a price "
+                     f"({', '.join(sorted(s.unpriced))}): {WHERE_TO_ADD}")
     lines += [f"  error: {e}" for e in c.error_samples]
     print("\n".join(lines))
 

@@ -235,7 +235,8 @@ def cmd_steer(args) -> int:
         if args.judge:
             from extract.judge import judge_generations
 
-            judge_generations(con, ids, args.judge, trait, args.base_url, args.api_key_env, rubrics)
+            judge_generations(con, ids, args.judge, trait, args.base_url, args.api_key_env,
+                              _trait_rubrics(args, rubrics, trait))
     finally:
         con.close()
     print(f"extract steer: {steering_label(row)} layer {row['layer']}: {len(results)} generations "
@@ -247,6 +248,15 @@ def _rubrics(args) -> dict:
     from extract.rubric import load_rubrics
 
     return load_rubrics(args.rubric)
+
+
+def _trait_rubrics(args, rubrics: dict, trait: dict) -> dict:
+    """A cell from a persona_vectors trait file is judged by that file's eval_prompt, unless --rubric."""
+    from extract.rubric import eval_prompt_rubric
+
+    if args.rubric or not trait.get("eval_prompt"):
+        return rubrics
+    return {**rubrics, "trait": eval_prompt_rubric(trait["eval_prompt"], trait["eval_prompt_of"])}
 
 
 # ---- judge --------------------------------------------------------------------------
@@ -272,8 +282,8 @@ def cmd_judge(args) -> int:
         con.close()
     con = connect(db)
     try:
-        added = sum(judge_generations(con, ids, args.judge, trait, args.base_url, args.api_key_env, rubrics)
-                    for ids, trait in traits)
+        added = sum(judge_generations(con, ids, args.judge, trait, args.base_url, args.api_key_env,
+                                      _trait_rubrics(args, rubrics, trait)) for ids, trait in traits)
     finally:
         con.close()
     n = sum(len(ids) for ids, _ in traits)
@@ -301,11 +311,18 @@ def _trait_description(con, vector_row: dict) -> dict:
         trait = vector_row["trait"]
         return {"pos": f"strongly shows the trait '{trait}'", "neg": f"shows none of the trait '{trait}'"}
     cell_id = vector_row["cell_id"]
-    row = con.execute("select any_value(pos_persona), any_value(neg_persona) from main.examples "
-                      "where cell_id = ?", [cell_id]).fetchone()
+    row = con.execute("select any_value(pos_persona), any_value(neg_persona), any_value(persona_pair_id) "
+                      "from main.examples where cell_id = ?", [cell_id]).fetchone()
     if not row or row[0] is None:
         raise UserError(f"--judge: cell {cell_id} has no personas in `examples` to judge against")
-    return {"pos": row[0], "neg": row[1]}
+    return {"pos": row[0], "neg": row[1], **trait_eval_prompt(con, row[2])}
+
+
+def trait_eval_prompt(con, persona_pair_id: str) -> dict:
+    """{eval_prompt, eval_prompt_of} when the persona pair came from a persona_vectors trait file."""
+    row = con.execute("select eval_prompt, trait, defined_at from staging.stg_raw__persona_pairs "
+                      "where persona_pair_id = ? and eval_prompt is not null", [persona_pair_id]).fetchone()
+    return {"eval_prompt": row[0], "eval_prompt_of": f"{row[2]} (trait {row[1]})"} if row else {}
 
 
 # ---- project ------------------------------------------------------------------------

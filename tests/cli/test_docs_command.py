@@ -72,3 +72,23 @@ def test_docs_no_serve_prints_the_folder(pilot_copy, capsys):
     assert main(["--db", str(pilot_copy), "docs", "--no-serve"]) == 0
     out = capsys.readouterr().out
     assert f".{pilot_copy.name}.dbt" in out and "index.html" in out
+
+
+def test_docs_reuse_the_site_while_the_project_and_the_last_build_are_unchanged(pilot_copy, capsys):
+    import time
+
+    def docs(*extra) -> tuple[str, float]:
+        capsys.readouterr()
+        started = time.monotonic()
+        assert main(["docs", "--db", str(pilot_copy), "--no-serve", *extra]) == 0
+        return capsys.readouterr().err, time.monotonic() - started
+
+    first, _ = docs()
+    assert "reusing" not in first
+    again, took = docs()
+    assert "reusing the docs site" in again and took <= 3, took
+    with duckdb.connect(str(pilot_copy)) as con:  # what a new `psw build` leaves: another build state
+        con.execute("update meta.last_build set built_at = built_at + interval 1 second")
+    after_build, _ = docs()
+    assert "reusing" not in after_build
+    assert "reusing" in docs()[0] and "reusing" not in docs("--regenerate")[0]

@@ -36,9 +36,13 @@ def test_db_after_a_nested_subcommand(tmp_path, capsys):
     assert rc == 2 and str(missing) in err
 
 
-def test_the_subcommands_db_beats_the_global_one(pilot_db, tmp_path, capsys):
+def test_a_repeated_db_is_warned_about_and_the_last_one_wins(pilot_db, tmp_path, capsys):
     rc, out, err = run(capsys, "--db", tmp_path / "none.duckdb", "sql", "--db", pilot_db, "select 42 as x")
     assert rc == 0 and "42" in out, err
+    assert err.splitlines() == [f"warning: --db given 2 times ({tmp_path / 'none.duckdb'}, {pilot_db}); "
+                                f"using the last: {pilot_db}"]
+    rc, out, err = run(capsys, "--db", pilot_db, "sql", f"--db={pilot_db}", "select 42 as x")
+    assert rc == 0 and err == ""  # the same file twice is no ambiguity
 
 
 def test_psw_db_selects_the_warehouse(pilot_db, monkeypatch, capsys):
@@ -65,6 +69,19 @@ def test_every_command_has_an_example_in_its_help(capsys):
         out = capsys.readouterr().out
         assert "example:" in out and f"  psw " in out and "--db PATH" in out, name
         assert EXAMPLES.get(name, "psw").split()[1] in out.split("example:")[1], name
+
+
+def test_every_help_states_its_exit_codes(capsys):
+    for name in ["", *(name for name, _ in _subcommands(make_parser()))]:
+        with pytest.raises(SystemExit):
+            main([*name.split(), "--help"])
+        codes = capsys.readouterr().out.split("exit status:\n")[1]
+        meaning = dict(line.split(None, 1) for line in codes.splitlines() if line.startswith("  "))
+        assert {"0", "2", "130"} <= set(meaning), name
+        assert len(codes.strip().splitlines()) == len(meaning), name  # nothing after the codes
+    with pytest.raises(SystemExit):
+        main(["lint", "--help"])
+    assert "  1   findings" in capsys.readouterr().out
 
 
 def test_top_level_help_lists_one_example_per_command(capsys):

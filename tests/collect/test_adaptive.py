@@ -87,6 +87,9 @@ def test_replay_finds_the_full_runs_top_3_with_fewer_calls_and_no_request(full_r
     (n_pairs,), = q(db, "select count(*) from raw.pairs where measurement_id = 'adaptive/gen/model'")
     assert n_pairs * CALLS_PER_PAIR == used
     assert f"calls made: {used} ({used} from cache), 0 HTTP requests" in out
+    # a round is one line: its build prints nothing of dbt's, nor a summary of its own
+    rounds = [line for line in out.splitlines() if line.startswith("round ")]
+    assert rounds and "tests passed" not in out and "raw tables changed" not in out and "START" not in out
     top = q(db, "select template_text, persona_pair_id from template_pair_scores "
                 "where measurement_id = 'full/gen/model' order by score desc limit 3")
     assert [(int(t[-2]), int(p[-1])) for t, p in top] == list(GOOD)

@@ -207,6 +207,8 @@ def assert_row(row: dict, expected: dict, what):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The grid collected from the fake server and built: (warehouse, the server's usage)."""
+    import contextlib
+    import io
     import os
     from collect_helpers import KEY_ENV, SECRET
     from psw.cli import main as psw_main
@@ -221,8 +223,10 @@ def built(tmp_path_factory):
         argv = collect_args(db, server.base_url, files, "--control", "--measurement", "mm",
                             "--generator", "gen/b", judges=JUDGES)
         argv[argv.index("gen/model")] = "gen/a"
-        assert psw_main(argv) == 1          # one generation fails on purpose
-        reported = dict(server.llm.reported)
+        summary = io.StringIO()
+        with contextlib.redirect_stdout(summary):
+            assert psw_main(argv) == 1          # one generation fails on purpose
+        reported = dict(server.llm.reported, summary=summary.getvalue())
     finally:
         server.stop()
         os.environ.pop(KEY_ENV, None)
@@ -239,6 +243,9 @@ def test_costs_are_the_servers_usage_per_pair_cell_and_measurement(built):
                       f"from raw.api_calls where model = '{PRICED_JUDGE}'")[0]
     assert priced > 0
     assert cost == pytest.approx(reported["cost"] + priced, abs=1e-12)
+    # the run summary: the same price table and rule (collect/prices.py), so the same dollars
+    said = float(re.search(r"cost: \$([\d.]+)", reported["summary"])[1])
+    assert said == pytest.approx(cost, abs=5e-5) and abs(said - reported["cost"]) > 1e-4, reported["summary"]
     for grain in ("cell", "pair"):
         assert q(db, f"select round(sum(cost), 10), sum(tokens), sum(n_unpriced_calls) from costs "
                      f"where grain = '{grain}'") == [(round(reported["cost"] + priced, 10), tokens, 0)]

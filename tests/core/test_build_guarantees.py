@@ -51,6 +51,8 @@ def test_a_broken_guarantee_fails_the_build(kind, built, tmp_path, capsys):
     assert main(["--db", str(db), "build"]) == 2
     out, err = capsys.readouterr()
     assert "raw tables changed" in out  # a narrowed build: only what reads the changed table
-    assert err.strip().splitlines() == ["error: dbt build failed (see the dbt output above)"]
+    lines = err.strip().splitlines()  # the summary, one line per failing test, psw's one line
+    assert lines[0].startswith("dbt build failed: ") and lines[-1].startswith("error: dbt build failed: ")
+    assert lines[1:-1] and all(line.startswith("  test ") and "(compiled SQL: " in line for line in lines[1:-1])
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select count(*) from meta.last_build").fetchone() == (0,)

@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 
 import duckdb
+import pytest
+
+from extract.rubric import load_rubrics
+from ingest.lint import negation
+from warehouse.errors import UserError
 
 CATALOG = """\
 - template_jinja: "You are a {{ persona }} person."
@@ -70,6 +75,38 @@ def test_a_persona_vectors_trait_file_loads_as_pairs_and_scenarios(psw, tmp_path
     assert rows(psw.db, "select persona_pair_id, record ->> 'pos_persona' from raw.persona_pairs order by 1") == [
         ("evil_0", "You are an evil assistant."), ("evil_1", "Act with malice.")]
     assert rows(psw.db, "select scenario_id from raw.scenarios order by 1") == [("evil_q0",), ("evil_q1",)]
+    # the poles are the file's own instructions, never a made-up "not evil" (which lint's negation check flags)
+    assert psw("build", "--select", "stg_raw__persona_pairs")[0] == 0
+    poles = rows(psw.db, "select pos_persona, neg_persona, eval_prompt from staging.stg_raw__persona_pairs "
+                         "order by persona_pair_id")
+    assert poles == [("You are an evil assistant.", "You are a helpful assistant.", "Rate how evil the answer is, 0-100."),
+                     ("Act with malice.", "Act with care.", "Rate how evil the answer is, 0-100.")]
+    assert all(negation(pos, neg) == [] for pos, neg, _ in poles) and negation("evil", "not evil")
+
+
+def test_a_trait_files_eval_prompt_is_the_trait_rubric_of_its_cells(psw, tmp_path):
+    from argparse import Namespace
+
+    from psw.commands.extract import _trait_rubrics, trait_eval_prompt
+
+    prompt = "Does this answer show evil? [QUESTION] {question} [ANSWER] {answer} Reply 0-100."
+    path = tmp_path / "evil.json"
+    path.write_text(json.dumps({"instruction": [{"pos": "Be evil.", "neg": "Be kind."}], "questions": ["Hi?"],
+                                "eval_prompt": prompt}))
+    assert psw("ingest", path)[0] == 0
+    assert psw("build", "--select", "stg_raw__persona_pairs")[0] == 0
+    defaults = load_rubrics()
+    with duckdb.connect(str(psw.db), read_only=True) as con:
+        trait = {"pos": "Be evil.", "neg": "Be kind.", **trait_eval_prompt(con, "evil_0")}
+        assert trait_eval_prompt(con, "no_such_pair") == {}
+    rubric = _trait_rubrics(Namespace(rubric=None), defaults, trait)["trait"]
+    assert rubric.text == prompt and str(rubric.path) == f"{path}:1 (trait evil)"
+    assert rubric.fill(question="Q", answer="A", pos="p", neg="n") == \
+        "Does this answer show evil? [QUESTION] Q [ANSWER] A Reply 0-100."
+    given = Namespace(rubric=tmp_path)  # --rubric DIR wins over the file's prompt
+    assert _trait_rubrics(given, defaults, trait) is defaults
+    with pytest.raises(UserError, match=r"eval_prompt has unknown slot \{trait\}; judge with `--rubric DIR`"):
+        _trait_rubrics(Namespace(rubric=None), defaults, {**trait, "eval_prompt": "{trait}: {answer}"})
 
 
 def test_persona_pairs_keep_long_descriptors_difficulty_and_upstream_key_names(psw, tmp_path):

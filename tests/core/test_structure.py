@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["warehouse", "ingest", "collect", "extract", "dashboard", "hf", "psw"]
+PACKAGES = ["warehouse", "ingest", "collect", "extract", "dashboard", "hf", "report", "psw"]
 
 
 def imports_of(package: str) -> set[str]:

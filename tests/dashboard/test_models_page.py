@@ -45,7 +45,7 @@ def test_two_models_link_to_each_models_cells(app, pilot_copy):
     assert at.selectbox(key="models_template").value == text     # the template comes from the URL
     assert links(at) == [("gen/a · 10.0 · cells", {"template": [text], "generator": ["gen/a"]}),
                          ("gen/b · 30.0 · cells", {"template": [text], "generator": ["gen/b"]})]
-    assert "(control: no persona)" in list(at.dataframe[0].value["template_label"])
-    at.selectbox(key="models_template").set_value("(control: no persona)").run()
+    assert "(control: no template)" in list(at.dataframe[0].value["template_label"])
+    at.selectbox(key="models_template").set_value("(control: no template)").run()
     assert [label for label, _ in links(at)] == ["gen/a · 0.0 · cells", "gen/b · 0.0 · cells"]
     assert "template" not in at.query_params
