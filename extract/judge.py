@@ -31,7 +31,7 @@ def parse_score(text: str | None, top: int = 100) -> tuple[float | None, str | N
         return None, "no number in reply"
     score = float(match.group())
     if not 0 <= score <= top:
-        return None, f"score {score:g} outside 0-{top}"
+        return None, f"score {score} outside 0-{top}"
     return score, None
 
 

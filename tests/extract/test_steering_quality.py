@@ -185,5 +185,5 @@ def test_coef_rel_norm_is_the_coefficient_over_the_layer_residual_norm(judged, t
 def test_a_judge_reply_outside_0_2_is_an_error_not_a_score(judged):
     from extract.judge import parse_score
 
-    assert parse_score("2", 2) == (2.0, None) and parse_score("3", 2) == (None, "score 3 outside 0-2")
+    assert parse_score("2", 2) == (2.0, None) and parse_score("3", 2) == (None, "score 3.0 outside 0-2")
     assert parse_score("75") == (75.0, None)
