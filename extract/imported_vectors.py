@@ -73,6 +73,8 @@ def read_pt(path: Path) -> VectorFile:
 
     import torch
 
+    from extract.export_vectors import read_pt_provenance
+
     with path.open("rb") as handle:
         head = handle.read(4)
     if head != b"PK\x03\x04" and head[:1] != b"\x80":
@@ -92,8 +94,13 @@ def read_pt(path: Path) -> VectorFile:
     if isinstance(obj, torch.Tensor) and obj.ndim == 2:
         vectors = [RawVector(f"{path.name}[{row}]", row, reduction, obj[row]) for row in range(obj.shape[0])]
         _check_floats(path, path.name, obj)
+        metadata = {"dtype": str(obj.dtype)}
+        provenance = read_pt_provenance(path) if head == b"PK\x03\x04" else None
+        if provenance is not None:  # written by `psw export-vectors`
+            metadata["provenance"] = provenance
+            trait = trait or provenance.get("cell_id")
         return VectorFile("persona_vectors_pt", -1, STACKED_PT, trait, vectors,
-                          stacked=(path.name, list(obj.shape)), metadata={"dtype": str(obj.dtype)})
+                          stacked=(path.name, list(obj.shape)), metadata=metadata)
     if isinstance(obj, dict) and obj:
         vectors = [_named_vector(path, str(name), tensor, reduction) for name, tensor in obj.items()]
         return VectorFile("pt_per_layer", 0, PER_INDEX, trait, vectors)
@@ -223,7 +230,8 @@ def _first_line(exc: BaseException) -> str:
 
 def map_layers(path: Path, vfile: VectorFile, n_layers: int, hidden: int, offset: int,
                model: str) -> tuple[list[tuple[RawVector, int]], list[str]]:
-    """[(vector, our layer)] and the rows skipped as embedding outputs; refuses any shape,
+    """[(vector, our layer)] and the rows skipped as embedding outputs (all-zero rows of a stacked
+    tensor are skipped too, named in the file's metadata); refuses any shape,
     value or layer that does not fit the model."""
     import torch
 
@@ -233,7 +241,7 @@ def map_layers(path: Path, vfile: VectorFile, n_layers: int, hidden: int, offset
         if shape != [n_layers - offset, hidden]:
             raise UserError(f"{path}: tensor {name} has shape {shape}; {fits} with layer offset {offset:+d} "
                             f"needs [{n_layers - offset}, {hidden}] ({vfile.convention})")
-    mapped, skipped, seen = [], [], {}
+    mapped, skipped, zero_rows, seen = [], [], [], {}
     for vector in vfile.vectors:
         name, values = vector.tensor_name, vector.values
         if list(values.shape) != [hidden]:
@@ -244,6 +252,9 @@ def map_layers(path: Path, vfile: VectorFile, n_layers: int, hidden: int, offset
         if layer == -1 and vfile.stacked is not None:
             skipped.append(name)  # the embedding output: no layer of ours
             continue
+        if vfile.stacked is not None and not bool(values.any()):
+            zero_rows.append(name)  # a layer the file holds no direction for (e.g. our own `.pt` export)
+            continue
         if not 0 <= layer < n_layers:
             raise UserError(f"{path}: tensor {name}: index {vector.source_layer} with layer offset {offset:+d} "
                             f"is layer {layer}; {fits} has layers 0..{n_layers - 1}")
@@ -252,4 +263,8 @@ def map_layers(path: Path, vfile: VectorFile, n_layers: int, hidden: int, offset
             raise UserError(f"{path}: tensors {seen[key]} and {name} are both layer {layer} ({vector.reduction})")
         seen[key] = name
         mapped.append((vector, layer))
+    if not mapped:
+        raise UserError(f"{path}: every row is the embedding output or zeros; no direction to load")
+    if zero_rows:
+        vfile.metadata["skipped_zero_rows"] = zero_rows
     return mapped, skipped

@@ -1,4 +1,4 @@
-"""Trait and coherence scores (0-100) for steering generations, through collect's HTTP
+"""Trait and coherence scores (0-100), and AxBench's 0-2 ratings, for steering generations, through collect's HTTP
 client and its cache (raw.api_calls). A reply without a usable number is an error row.
 
 The questions asked are the rubric files (extract/rubric.py); each judgment stores its
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from extract.rubric import Rubric, load_rubrics
+from extract.rubric import SCALE_MAX, Rubric, load_rubrics
 from extract.store import md5, now
 from warehouse import secrets
 from warehouse.append import append, transaction
@@ -25,13 +25,13 @@ PARAMS = {"temperature": 0.0, "max_tokens": 16}
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
-def parse_score(text: str | None) -> tuple[float | None, str | None]:
+def parse_score(text: str | None, top: int = 100) -> tuple[float | None, str | None]:
     match = NUMBER.search(text or "")
     if match is None:
         return None, "no number in reply"
     score = float(match.group())
-    if not 0 <= score <= 100:
-        return None, f"score {score} outside 0-100"
+    if not 0 <= score <= top:
+        return None, f"score {score} outside 0-{top}"
     return score, None
 
 
@@ -70,7 +70,8 @@ def judge_generations(con: duckdb.DuckDBPyConnection, generation_ids: Sequence[s
     created = now()
     rows = []
     for (gid, judge, rubric, _), result in zip(todo, results):
-        score, error = (None, result.error) if result.error else parse_score(result.content)
+        score, error = (None, result.error) if result.error else parse_score(result.content,
+                                                                              SCALE_MAX[rubric.criterion])
         content, error = secrets.redact(result.content), secrets.redact(error)
         rows.append({"judgment_id": md5(gid, judge, rubric.criterion, rubric.hash, content, error),
                      "generation_id": gid, "judge_model": judge, "criterion": rubric.criterion,

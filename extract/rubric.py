@@ -1,4 +1,5 @@
-"""The steering judge's rubric: one plain-text file per criterion (data/prompts/steering/).
+"""The steering judge's rubric: one plain-text file per criterion (data/prompts/steering/): trait
+and coherence (0-100), and with `--axbench` AxBench's concept, instruction and fluency (0-2).
 
 A rubric is data, not a template. Its slots `{pos}`, `{neg}`, `{question}` and `{answer}` are
 filled in one pass over the rubric's own text: a value is inserted as it is and never looked at
@@ -20,7 +21,13 @@ RUBRIC_DIR = Path(__file__).resolve().parents[1] / "data" / "prompts" / "steerin
 SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SLOTS = {"pos", "neg", "question", "answer"}
 # criterion -> the slots its rubric must use (a trait rubric names both poles)
-REQUIRED = {"trait": ("pos", "neg", "answer"), "coherence": ("answer",)}
+REQUIRED = {"trait": ("pos", "neg", "answer"), "coherence": ("answer",),
+            # AxBench's three 0-2 ratings: the concept (the positive pole), instruction relevance, fluency
+            "concept": ("pos", "answer"), "instruction": ("question", "answer"), "fluency": ("answer",)}
+DEFAULT_CRITERIA = ("trait", "coherence")
+AXBENCH_CRITERIA = ("concept", "instruction", "fluency")
+# criterion -> the top of its scale (every scale starts at 0)
+SCALE_MAX = {"trait": 100, "coherence": 100, "concept": 2, "instruction": 2, "fluency": 2}
 
 
 @dataclass(frozen=True)
@@ -49,18 +56,18 @@ def eval_prompt_rubric(text: str, where: str) -> Rubric:
     return Rubric("trait", text, Path(where))
 
 
-def load_rubrics(directory: Path | None = None) -> dict[str, Rubric]:
+def load_rubrics(directory: Path | None = None, criteria: tuple[str, ...] = DEFAULT_CRITERIA) -> dict[str, Rubric]:
     """criterion -> Rubric, from `<directory>/<criterion>.txt`; UserError naming the file (and line)
     for a missing file, an unknown slot or a required slot it lacks."""
     directory = Path(directory or RUBRIC_DIR)
-    return {criterion: _load(directory / f"{criterion}.txt", criterion) for criterion in REQUIRED}
+    return {criterion: _load(directory / f"{criterion}.txt", criterion, criteria) for criterion in criteria}
 
 
-def _load(path: Path, criterion: str) -> Rubric:
+def _load(path: Path, criterion: str, criteria: tuple[str, ...]) -> Rubric:
     try:
         text = path.read_text(encoding="utf-8").rstrip("\n")
     except FileNotFoundError:
-        raise UserError(f"--rubric {path}: missing (a rubric folder holds {', '.join(f'{c}.txt' for c in REQUIRED)})"
+        raise UserError(f"--rubric {path}: missing (a rubric folder holds {', '.join(f'{c}.txt' for c in criteria)})"
                         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"--rubric {path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None

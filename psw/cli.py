@@ -30,6 +30,7 @@ COMMANDS = [
     "psw.commands.docs",
     "psw.commands.export_hf",
     "psw.commands.export_selection",
+    "psw.commands.export_vectors",
     "psw.commands.lint",
     "psw.commands.report",
 ]
@@ -54,6 +55,7 @@ EXAMPLES = {
     "export-hf": "psw export-hf --out hf_export/",
     "import-hf": "psw import-hf hf_export/",
     "export-selection": "psw export-selection --out selection/ --keep-per-source 2",
+    "export-vectors": "psw export-vectors --cell CELL_ID --format gguf --out calm.gguf",
     "lint": "psw lint persona_pairs.jsonl templates.txt",
     "report": "psw report --out results/",
 }

@@ -393,6 +393,10 @@ ADDED_COLUMNS = {
     # the pair a paid call was made for, and what for (generation_pos|generation_neg|generation
     # for a control arm's one generation, or the judge criterion): cost per pair and per cell
     "raw.api_calls": [("pair_id", "varchar"), ("purpose", "varchar")],
+    # |v| and the layer's mean residual norm over the scenario's prompt tokens (unsteered), so a
+    # coefficient compares across models and layers (coef_rel_norm); the server a remote sweep ran on
+    "raw.steering_generations": [("vector_norm", "double"), ("residual_norm", "double"),
+                                 ("steering_backend", "varchar")],
 }
 
 

@@ -47,6 +47,13 @@ def add_parser(subparsers) -> None:
     s.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--vector-id", help="a stored vector id (default: the newest for cell and layer)")
+    s.add_argument("--steer-base-url", metavar="URL", help="generate on this OpenAI-compatible server instead, "
+                   "steered per request by `steer_vector_request` (EasySteer-style: vector or file path, scale, "
+                   "layers); --model names the server's model")
+    s.add_argument("--steer-api-key-env", default="STEER_API_KEY", metavar="NAME",
+                   help="env var holding the steering server's key (none needed on 127.0.0.1)")
+    s.add_argument("--steer-vector-path", metavar="PATH", help="with --steer-base-url: send this path on the "
+                   "server (e.g. a `psw export-vectors` GGUF) instead of the vector inline")
     _judge_options(s, required=False)
     _model_options(s, required=False)
     _batch_options(s)
@@ -89,6 +96,8 @@ def _judge_options(p, required: bool) -> None:
                    help="score trait and coherence 0-100 with this judge (repeatable)")
     p.add_argument("--rubric", type=Path, metavar="DIR", help="the judge's rubric files, trait.txt and "
                    "coherence.txt with slots {pos} {neg} {question} {answer} (default data/prompts/steering)")
+    p.add_argument("--axbench", action="store_true", help="also rate concept, instruction relevance and "
+                   "fluency 0-2 (AxBench; rubrics concept.txt, instruction.txt, fluency.txt)")
     p.add_argument("--base-url", default="https://openrouter.ai/api/v1", help="judge endpoint")
     p.add_argument("--api-key-env", default="OPENROUTER_API_KEY", metavar="NAME")
 
@@ -205,6 +214,8 @@ def cmd_steer(args) -> int:
     rubrics = _rubrics(args) if args.judge else None
     if args.max_new_tokens < 1:
         raise UserError("--max-new-tokens: must be >= 1")
+    if args.steer_vector_path and not args.steer_base_url:
+        raise UserError("--steer-vector-path: only with --steer-base-url (a path on the steering server)")
     if args.vector and not args.scenarios:
         raise UserError("--vector: pass --scenarios FILE (an imported vector has no cell to take scenarios from)")
     db = db_path(args.db)
@@ -223,15 +234,19 @@ def cmd_steer(args) -> int:
         trait = _trait_description(con, row) if args.judge else None
     finally:
         con.close()
-    model, tokenizer, prov = _model_for_vector(args, row)
-    vector = _vector_tensor(row)
-    with Progress("extract steer", total=len(coeffs) * len(scenarios), unit="generation") as progress:
-        results = sweep(model, tokenizer, vector, row["layer"], coeffs, args.positions, scenarios,
-                        args.max_new_tokens, args.temperature, args.seed, args.batch_size, progress.update)
+    if args.steer_base_url:
+        results, model_id, revision = _remote_sweep(args, row, coeffs, scenarios), args.model, None
+    else:
+        model, tokenizer, prov = _model_for_vector(args, row)
+        vector = _vector_tensor(row)
+        with Progress("extract steer", total=len(coeffs) * len(scenarios), unit="generation") as progress:
+            results = sweep(model, tokenizer, vector, row["layer"], coeffs, args.positions, scenarios,
+                            args.max_new_tokens, args.temperature, args.seed, args.batch_size, progress.update)
+        model_id, revision = prov.model_id, prov.model_revision
     con = connect(db)
     try:
         ids = store_sweep(con, row, args.positions, results, args.max_new_tokens, args.temperature,
-                          args.seed, prov.model_id, prov.model_revision)
+                          args.seed, model_id, revision, backend=args.steer_base_url)
         if args.judge:
             from extract.judge import judge_generations
 
@@ -244,10 +259,23 @@ def cmd_steer(args) -> int:
     return 0
 
 
-def _rubrics(args) -> dict:
-    from extract.rubric import load_rubrics
+def _remote_sweep(args, row: dict, coeffs, scenarios) -> list[dict]:
+    from extract.progress import Progress
+    from extract.remote_steer import remote_sweep
+    from extract.store import steering_label
 
-    return load_rubrics(args.rubric)
+    if not args.model:
+        raise UserError("--steer-base-url: pass --model, the model name the steering server serves")
+    with Progress("extract steer", total=len(coeffs) * len(scenarios), unit="generation") as progress:
+        return remote_sweep(args.steer_base_url, args.steer_api_key_env, args.model, steering_label(row),
+                            row["vector"], row["layer"], coeffs, args.positions, scenarios, args.max_new_tokens,
+                            args.temperature, args.seed, args.steer_vector_path, progress.update)
+
+
+def _rubrics(args) -> dict:
+    from extract.rubric import AXBENCH_CRITERIA, DEFAULT_CRITERIA, load_rubrics
+
+    return load_rubrics(args.rubric, DEFAULT_CRITERIA + (AXBENCH_CRITERIA if args.axbench else ()))
 
 
 def _trait_rubrics(args, rubrics: dict, trait: dict) -> dict:

@@ -1,5 +1,6 @@
 -- One row per steering sweep generation: the setting, the scenario, the text, the judges' trait and
--- coherence (newest rubric), cheap lexical style measures, and each measure's change from the same
+-- coherence (newest rubric), AxBench's three ratings and their score, the coefficient relative to the
+-- layer's residual norm, cheap lexical style measures, and each measure's change from the same
 -- vector, positions and scenario at coefficient 0 (with the same generation settings), where one exists.
 with generations as (
     select * from {{ ref('stg_activation__steering_generations') }}
@@ -16,8 +17,49 @@ judged as (
         any_value(score) filter (where criterion = 'coherence') as coherence_score,
         any_value(rubric_hash) filter (where criterion = 'trait') as trait_rubric_hash,
         any_value(rubric_hash) filter (where criterion = 'coherence') as coherence_rubric_hash,
+        any_value(score) filter (where criterion = 'concept') as concept_score,
+        any_value(score) filter (where criterion = 'instruction') as instruction_score,
+        any_value(score) filter (where criterion = 'fluency') as fluency_score,
     from scores
     group by generation_id
+),
+
+-- AxBench: the harmonic mean of the three 0-2 ratings, 0 when any of them is 0
+axbench as (
+    select
+        *,
+        case
+            when concept_score is null or instruction_score is null or fluency_score is null then null
+            when least(concept_score, instruction_score, fluency_score) = 0 then 0.0
+            else 3.0 / (1.0 / concept_score + 1.0 / instruction_score + 1.0 / fluency_score)
+        end as axbench_score,
+    from judged
+),
+
+-- the layer's mean residual norm over the sweep's scenarios: a coefficient relative to it compares
+-- across models and layers (|coeff * v| / mean |h|, signed like coeff)
+scenario_norms as (
+    select
+        vector_id,
+        positions,
+        model_id,
+        model_revision,
+        scenario_id,
+        scenario_text,
+        avg(residual_norm) as scenario_residual_norm,
+    from generations
+    group by all
+),
+
+sweep_norms as (
+    select
+        vector_id,
+        positions,
+        model_id,
+        model_revision,
+        avg(scenario_residual_norm) as layer_residual_norm,
+    from scenario_norms
+    group by all
 ),
 
 counted as (
@@ -76,6 +118,15 @@ final as (
         judged.coherence_score >= {{ var('steering_min_coherence') }} as is_coherent,
         judged.trait_rubric_hash,
         judged.coherence_rubric_hash,
+        judged.concept_score,
+        judged.instruction_score,
+        judged.fluency_score,
+        judged.axbench_score,
+        -- the coefficient relative to the layer's residual norm
+        styled.vector_norm,
+        sweep_norms.layer_residual_norm,
+        styled.coeff * styled.vector_norm / nullif(sweep_norms.layer_residual_norm, 0) as coef_rel_norm,
+        styled.steering_backend,
         -- length and style
         styled.projection,
         styled.n_tokens,
@@ -103,7 +154,12 @@ final as (
         -- timestamps
         styled.created_at,
     from styled
-    left join judged using (generation_id)
+    left join axbench as judged using (generation_id)
+    left join sweep_norms
+        on sweep_norms.vector_id = styled.vector_id
+        and sweep_norms.positions = styled.positions
+        and sweep_norms.model_id = styled.model_id
+        and sweep_norms.model_revision is not distinct from styled.model_revision
     left join baselines
         on baselines.vector_id = styled.vector_id
         and baselines.positions = styled.positions
