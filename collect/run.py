@@ -104,6 +104,7 @@ class Collector:
         self.counters = Counters(planned=len(plan))
         self.local_generators = dict(local_generators or {})
         self.local_batch_size = local_batch_size
+        self.retry_errors = retry_errors
         self.prompt_hash = prompts.judge_set_hash()
         self.generation_hash = prompts.generation_hash()
         self.needed = cfg.criteria()
@@ -118,11 +119,15 @@ class Collector:
         done = self.done if done is None else done
         return [(j, c) for j, c in self.needed if (item.pair_id, j, c, self.prompt_hash) not in done]
 
-    def _pending(self, item: PlanItem) -> bool:
+    def _needs_generation(self, item: PlanItem) -> bool:
+        """No row yet, or only a generation error row and `--retry-errors` asks again."""
         got = self.pairs.get(item.pair_id)
-        if got is None:
+        return got is None or (got[2] is not None and self.retry_errors)
+
+    def _pending(self, item: PlanItem) -> bool:
+        if self._needs_generation(item):
             return True
-        if got[2] is not None:      # generation error row: final for this measurement
+        if self.pairs[item.pair_id][2] is not None:   # generation error row, not retried
             return False
         return bool(self._todo_judgments(item))
 
@@ -243,7 +248,7 @@ class Collector:
 
     async def _pair(self, item: PlanItem):
         got = self.pairs.get(item.pair_id)
-        if got is None:
+        if self._needs_generation(item):
             if not await self._generate(item):
                 self._tick()
                 return
@@ -275,7 +280,7 @@ class Collector:
     # ------------------------------------------------------------------ local generation
     async def _generate_local(self, items: list[PlanItem]):
         for generator, factory in self.local_generators.items():
-            need = [it for it in items if it.generator == generator and it.pair_id not in self.pairs]
+            need = [it for it in items if it.generator == generator and self._needs_generation(it)]
             if need:
                 gen = factory
                 if callable(gen) and not hasattr(gen, "generate_batch"):

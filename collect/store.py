@@ -43,7 +43,9 @@ _TYPES = {"cost": pa.float64(), "source_run": pa.string(), "row_idx": pa.int32()
           "error": pa.string(), "raw_text": pa.string(), "pair_id": pa.string(),
           "purpose": pa.string(), "pos_response": pa.string(), "neg_response": pa.string(),
           "finish_reason": pa.string()}
-_KEY = {"raw.pairs": "pair_id", "raw.judgments": "judgment_id", "raw.api_calls": "cache_key"}
+# a pair generated again (`--retry-errors` after a generation error) is a new row of the new load;
+# stg_raw__pairs keeps the newest successful row of each pair_id
+_KEY = {"raw.pairs": ("pair_id", "load_id"), "raw.judgments": "judgment_id", "raw.api_calls": "cache_key"}
 # order of writes inside one flush: the cache first, so a paid answer is never lost to a
 # failure further down
 _ORDER = ["raw.api_calls", "raw.pairs", "raw.judgments"]
@@ -81,7 +83,9 @@ class Store:
     def existing_pairs(self, measurement_ids: list[str]) -> dict:
         rows = self.con.execute(
             "select pair_id, pos_response, neg_response, error from raw.pairs "
-            "where list_contains(?, measurement_id)", [list(measurement_ids)]).fetchall()
+            "where list_contains(?, measurement_id) "
+            "qualify row_number() over (partition by pair_id order by error is null desc, loaded_at desc) = 1",
+            [list(measurement_ids)]).fetchall()
         return {p: (pr, nr, e) for p, pr, nr, e in rows}
 
     def done_judgments(self, measurement_ids: list[str], include_errors: bool = True) -> set:

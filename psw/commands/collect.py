@@ -23,7 +23,8 @@ EXAMPLE = """adaptive replay of a stored full run (same flags, a call budget, no
 """
 EXIT_CODES = """exit status:
   0  every planned pair is generated and fully judged
-  1  some pairs failed (a generation error, or a judge call that still has no valid reply)
+  1  some pairs failed (a generation error, or a judge call that still has no valid reply):
+     a plain re-run skips them; --retry-errors asks again
   2  bad input (a file, a flag, a missing key): nothing was called
   3  nothing succeeded: no planned pair could be generated and fully judged
   130 interrupted (what had landed is kept; run again to resume)"""
@@ -80,7 +81,11 @@ def add_parser(subparsers) -> None:
                    help="measurement id; each generator's is ID/<generator> (default ID: derived "
                    "from temperature, seed, prompt set and max tokens)")
     p.add_argument("--retry-errors", action="store_true",
-                   help="call judges again where only an error row exists (adds rows)")
+                   help="ask again wherever only an error row exists: generations that failed (any kind: "
+                   "HTTP error, timeout, refused connection, unreadable body, empty or truncated reply) and "
+                   "judge calls without a valid reply; new rows are added beside the error rows. Replies "
+                   "already received come from the cache, so an empty, truncated or invalid reply comes "
+                   "back the same; requests that got no reply are sent again")
     p.add_argument("--prompts-dir", type=Path, help="prompt templates (default data/prompts)")
     p.add_argument("--local-batch-size", type=int, default=8, help="hf: generator batch size")
     p.add_argument("--dry-run", action="store_true",
@@ -373,4 +378,9 @@ def _summary(collector, c) -> None:
         f"  tokens: {s.tokens}  cost: ${s.cost:.4f}  time: {c.elapsed:.1f}s  ({rate:.0f} calls/s)",
     ]
     lines += [f"  error: {e}" for e in c.error_samples]
+    if c.complete < c.planned:
+        lines.append(f"  {c.planned - c.complete} pairs failed: a plain re-run skips them; a re-run with "
+                     "--retry-errors asks again for every generation error and every judge call without a "
+                     "valid reply (requests that got no reply are sent again; replies already received "
+                     "come from the cache)")
     print("\n".join(lines))

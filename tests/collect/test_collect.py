@@ -157,12 +157,13 @@ def test_exhausted_retries_become_error_rows(tmp_path, fake, secret, capfd):
     before = fake.llm.requests
     assert run_cli(collect_args(db, fake.base_url, files, "--max-attempts", "3")) == 1
     assert fake.llm.requests == before
-    # ... unless asked to retry judge errors; the fault is gone now (the generation error stays)
+    # ... unless asked to retry errors; the fault is gone now: the judge errors are asked again,
+    # and the pair with the generation error is generated (its neg answer is in the cache) and judged
     fake.llm.rules.clear()
-    assert run_cli(collect_args(db, fake.base_url, files, "--retry-errors")) == 1
-    assert fake.llm.requests - before == len(judge_err)
+    assert run_cli(collect_args(db, fake.base_url, files, "--retry-errors")) == 0
+    assert fake.llm.requests - before == len(judge_err) + 1 + CALLS_PER_JUDGE
     assert q(db, "select count(*) from raw.judgments where error is null")[0][0] == \
-        (files["n"] - 1) * CALLS_PER_JUDGE
+        files["n"] * CALLS_PER_JUDGE
 
 
 def test_invalid_judge_output_retried_once_then_error_row(tmp_path, fake, secret, capfd):
