@@ -20,6 +20,7 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 import sys
 
@@ -60,8 +61,31 @@ class Stats:
     started: float = field(default_factory=time.monotonic)
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_LOOPBACK_NAMES = {"localhost", "localhost.", "ip6-localhost"}
+
+
+def normalise_base_url(base_url: str) -> str:
+    """One spelling per server, for the cache key and the stored probe: scheme and host in lower
+    case, `localhost` as 127.0.0.1, no default port, no trailing slash."""
+    parts = urlsplit(base_url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:                     # a port that is not a number: leave the URL as given
+        return base_url.strip().rstrip("/")
+    if host in _LOOPBACK_NAMES:
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    if "@" in parts.netloc:                # credentials, if any, stay as they were
+        netloc = parts.netloc.rsplit("@", 1)[0] + "@" + netloc
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
+
+
 def cache_key(base_url: str, model: str, messages: list[dict], params: dict) -> str:
-    blob = json.dumps({"base_url": base_url.rstrip("/"), "model": model, "messages": messages,
+    blob = json.dumps({"base_url": normalise_base_url(base_url), "model": model, "messages": messages,
                        "params": params}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -90,6 +114,7 @@ class ChatClient:
                  cache: dict | None = None, on_response=None, stats: Stats | None = None):
         self.base_url = base_url.rstrip("/")
         self.url = self.base_url + "/chat/completions"
+        self.server = normalise_base_url(base_url)   # the cache key's and raw.api_calls' spelling
         self._key = api_key or None
         secrets.register(self._key)
         self.max_attempts = max(1, max_attempts)
@@ -151,7 +176,7 @@ class ChatClient:
         return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
 
     def key(self, model: str, messages: list[dict], params: dict) -> str:
-        return cache_key(self.base_url, model, messages, params)
+        return cache_key(self.server, model, messages, params)
 
     async def chat(self, model: str, messages: list[dict], params: dict,
                    key: str | None = None, tag: dict | None = None) -> ChatResult:
@@ -159,7 +184,7 @@ class ChatClient:
         st = self.stats
         st.calls += 1
         if key is None:
-            key = cache_key(self.base_url, model, messages, params)
+            key = cache_key(self.server, model, messages, params)
         hit = self.cache.get(key)
         if hit is not None:
             st.cache_hits += 1
@@ -222,7 +247,7 @@ class ChatClient:
                         st.cost += result.cost or 0.0
                         if self.on_response is not None:
                             self.on_response({**(tag or {}),
-                                "cache_key": key, "base_url": self.base_url, "model": model,
+                                "cache_key": key, "base_url": self.server, "model": model,
                                 "request": self.redact(body.decode("utf-8")),
                                 "response": self.redact(resp.text),
                                 "content": result.content,

@@ -19,6 +19,7 @@ import threading
 import duckdb
 import pyarrow as pa
 
+from collect.client import normalise_base_url
 from warehouse import secrets
 from warehouse.append import append, transaction
 from warehouse.schema import ensure_raw_schema
@@ -76,8 +77,8 @@ class Store:
     def load_cache(self, base_url: str, models: list[str]) -> dict:
         rows = self.con.execute(
             "select cache_key, content, finish_reason from raw.api_calls "
-            "where base_url = ? and list_contains(?, model)",
-            [base_url.rstrip("/"), list(models)]).fetchall()
+            "where list_contains(?, base_url) and list_contains(?, model)",
+            [[normalise_base_url(base_url), base_url.rstrip("/")], list(models)]).fetchall()
         return {k: (c, f) for k, c, f in rows}
 
     def existing_pairs(self, measurement_ids: list[str]) -> dict:

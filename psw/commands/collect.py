@@ -72,8 +72,14 @@ def add_parser(subparsers) -> None:
                    help=f"OpenAI-compatible endpoint (default {DEFAULT_BASE_URL})")
     p.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, metavar="NAME",
                    help=f"environment variable holding the API key (default {DEFAULT_KEY_ENV})")
-    p.add_argument("--concurrency", type=int, default=16)
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP request")
+    p.add_argument("--judge-output", choices=("auto", "schema", "object", "prompt"), default="auto",
+                   help="how judges are asked for JSON: schema (the reply's JSON schema, generated from the "
+                   "judge panels, in the flavour the server accepts), object (JSON mode), prompt (the prompt "
+                   "alone), auto (schema, else object, else prompt; default). Replies are validated either way")
+    p.add_argument("--concurrency", type=int, default=16,
+                   help="requests at once (default 16; capped at the server's slots where it reports them)")
+    p.add_argument("--timeout", type=float, default=120.0,
+                   help="seconds per HTTP request, from when it is sent")
     p.add_argument("--max-attempts", type=int, default=5, help="HTTP attempts per call")
     p.add_argument("--backoff-base", type=float, default=1.0, help="first backoff ceiling, seconds")
     p.add_argument("--backoff-max", type=float, default=30.0)
@@ -269,7 +275,7 @@ def build_run(args):
     return plan, prompts, cfg, params, path
 
 
-def _dry_run(args, plan, prompts, cfg, path) -> int:
+def _dry_run(args, plan, prompts, cfg, path, findings) -> int:
     from collect.estimate import describe, estimate, observed_completion_tokens
     out = open(args.plan_out, "w", encoding="utf-8") if args.plan_out else sys.stdout
     try:
@@ -292,6 +298,16 @@ def _dry_run(args, plan, prompts, cfg, path) -> int:
     return EXIT_ALL_DONE
 
 
+def _print_findings(findings, cfg) -> None:
+    from collect.probe import describe
+    if findings:
+        lines = describe(findings)
+        flavours = {j: f or "prompt" for j, f in cfg.judge_output.items()}
+        lines.append("  judge output: " + ", ".join(f"{j} {f}" for j, f in flavours.items())
+                     + f"; concurrency {cfg.concurrency}")
+        print("\n".join(lines), file=sys.stderr)
+
+
 def cmd_collect(args) -> int:
     _check_flags(args)
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
@@ -299,8 +315,10 @@ def cmd_collect(args) -> int:
     if not args.dry_run and not replay and not api_key and not _is_loopback(args.base_url):
         raise missing_api_key(args.api_key_env, args.base_url)   # before anything is loaded or called
     plan, prompts, cfg, params, path = build_run(args)
+    findings = _fit_to_server(args, api_key, plan, prompts, cfg, params, path)
+    _print_findings(findings, cfg)
     if args.dry_run:
-        return _dry_run(args, plan, prompts, cfg, path)
+        return _dry_run(args, plan, prompts, cfg, path, findings)
     if args.adaptive or replay:
         return _adaptive(args, plan, prompts, cfg, params, path, api_key)
     local_gens = {g: _local_generator(g) for g in params["generators"] if g.startswith("hf:")}
@@ -317,7 +335,7 @@ def cmd_collect(args) -> int:
         cache = store.load_cache(args.base_url, models)
 
         async def main():
-            client = ChatClient(args.base_url, api_key, **_client_opts(args), cache=cache,
+            client = ChatClient(args.base_url, api_key, **_client_opts(args, cfg), cache=cache,
                                 on_response=store.api_call_sink(plan, cfg.load_id))
             collector = Collector(cfg, plan, store, client, prompts, retry_errors=args.retry_errors,
                                   local_generators=local_gens, local_batch_size=args.local_batch_size)
@@ -333,8 +351,37 @@ def cmd_collect(args) -> int:
     return exit_status(counters)
 
 
-def _client_opts(args) -> dict:
-    return {"concurrency": args.concurrency, "timeout": args.timeout, "max_attempts": args.max_attempts,
+def _fit_to_server(args, api_key, plan, prompts, cfg, params, path) -> dict:
+    """Probe the server (or take what the warehouse knows of it), then fit the run to it: models
+    checked, seeds, the judge output flavour, slots; a call that cannot fit is refused here."""
+    from collect import probe, serverfit
+
+    if all(g.startswith("hf:") for g in params["generators"]) and not cfg.axis_judges:
+        return {}
+    con = connect(path, read_only=True) if path.exists() else None
+    try:
+        known = probe.stored_findings(con, args.base_url)
+    finally:
+        if con is not None:
+            con.close()
+    api_models = [g for g in params["generators"] if not g.startswith("hf:")]
+    judges = list(dict.fromkeys([*cfg.axis_judges, cfg.style_judge]))
+    if args.replay_of:      # a replay sends nothing: what the full run found is what it sent
+        findings = {**known, "models": {m: e for m, e in known.get("models", {}).items()
+                                        if m in api_models or m in judges}} if known else {}
+    else:
+        findings = probe.probe(args.base_url, api_key, api_models, judges,
+                               timeout=min(args.timeout, 10.0), known=known)
+    serverfit.apply(cfg, params, findings, args.judge_output, args.seed)
+    problem = serverfit.context_problem(plan, cfg, prompts, findings) if findings else None
+    if problem:
+        raise UserError(problem)
+    return findings
+
+
+def _client_opts(args, cfg=None) -> dict:
+    return {"concurrency": cfg.concurrency if cfg is not None else args.concurrency,
+            "timeout": args.timeout, "max_attempts": args.max_attempts,
             "backoff_base": args.backoff_base, "backoff_max": args.backoff_max}
 
 
@@ -349,7 +396,7 @@ def _adaptive(args, plan, prompts, cfg, params, path, api_key) -> int:
         build.run(Namespace(db=str(path), passthrough=[], unit_tests=False, force=False))
 
     runner = Runner(plan, prompts, cfg, params, path, adaptive_settings(args), args.base_url, api_key,
-                    _client_opts(args), build_now, retry_errors=args.retry_errors)
+                    _client_opts(args, cfg), build_now, retry_errors=args.retry_errors)
     result = runner.run()
     print("\n".join(describe(result)))
     return exit_status(result.counters)
@@ -377,6 +424,8 @@ def _summary(collector, c) -> None:
         f"{s.retries} retries, {s.failed_calls} calls failed",
         f"  tokens: {s.tokens}  cost: ${s.cost:.4f}  time: {c.elapsed:.1f}s  ({rate:.0f} calls/s)",
     ]
+    if c.schema_refused:
+        lines.append(f"  judge replies under a JSON schema that the validator refused: {c.schema_refused}")
     lines += [f"  error: {e}" for e in c.error_samples]
     if c.complete < c.planned:
         lines.append(f"  {c.planned - c.complete} pairs failed: a plain re-run skips them; a re-run with "

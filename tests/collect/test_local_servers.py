@@ -48,3 +48,163 @@ def test_generation_errors_come_back_with_retry_errors(tmp_path, fake, secret, c
     from psw.commands.build import run_dbt
     assert run_dbt(db, "run", ["--quiet", "--select", "stg_raw__pairs"])
     assert q(db, "select count(*), count(distinct pair_id), count(error) from staging.stg_raw__pairs") == [(3, 3, 0)]
+
+
+LLAMA_MODEL = "local/small-q4.gguf"
+
+
+def local_args(db, server, files, *extra, model=LLAMA_MODEL):
+    argv = collect_args(db, server.base_url, files, *extra, judges=(model,))
+    argv[argv.index("gen/model")] = model
+    return argv
+
+
+def served(llm):
+    server = FakeServer(llm).start()
+    return server
+
+
+def test_llama_cpp_probe_is_stored_and_seeds_and_schemas_reach_it(tmp_path, secret, capfd):
+    from warehouse.judge_schema import json_schema
+    llm = FakeLLM.llama_cpp(n_ctx=32768)
+    server = served(llm)
+    try:
+        files = write_candidates(tmp_path / "cand", n_templates=1, n_pairs=1, n_scenarios=2)
+        db = tmp_path / "w.duckdb"
+        assert run_cli(local_args(db, server, files)) == 0
+        _, err = capfd.readouterr()
+        assert "llama.cpp, context 32,768 tokens, 1 slot" in err
+        probes = llm.probes
+        assert probes > 0 and llm.requests == 2 * 8
+        generations = [b for b in llm.bodies if is_generation(b)]
+        judges = [b for b in llm.bodies if not is_generation(b)]
+        seeds = [b["seed"] for b in generations]
+        assert all(isinstance(s, int) for s in seeds) and len(set(seeds)) == len(seeds)
+        for body in judges:      # llama.cpp's schema field; its 500 on json_schema avoided
+            fmt = body["response_format"]
+            assert fmt["type"] == "json_object" and "seed" in body
+            kind = "style" if "persona_echo_A" in fmt["schema"]["properties"] else \
+                "confound" if "off_axis_problem_likert" in fmt["schema"]["properties"] else "positive_axis_forward"
+            assert fmt["schema"] == json_schema(kind, "v3")
+        # the probe's findings are stored with the measurement, the seeds with each pair
+        (server_found,) = q(db, "select params->'server' from raw.measurements")[0]
+        found = json.loads(server_found)
+        assert found["server"] == "llama.cpp" and found["context_length"] == 32768 and found["slots"] == 1
+        model = found["models"][LLAMA_MODEL]
+        assert model["seed"] is True and model["judge_output"] == ["json_object_schema", "json_object"]
+        stored = {s for (x,) in q(db, "select extra from raw.pairs")
+                  for s in json.loads(x)["generation_seeds"].values()}
+        assert stored == set(seeds)
+        # a re-run probes nothing (cached per server and model) and asks nothing
+        assert run_cli(local_args(db, server, files)) == 0
+        assert (llm.probes, llm.requests) == (probes, 2 * 8)
+        assert q(db, "select count(*) from raw.measurements")[0][0] == 1
+    finally:
+        server.stop()
+
+
+def test_an_over_long_judge_prompt_is_refused_before_any_call(tmp_path, secret, capfd):
+    llm = FakeLLM.llama_cpp(n_ctx=2048)      # llama.cpp's default context
+    server = served(llm)
+    try:
+        files = write_candidates(tmp_path / "cand", n_templates=1, n_pairs=1, n_scenarios=1)
+        db = tmp_path / "w.duckdb"
+        assert run_cli(local_args(db, server, files)) == 2
+        out, err = capfd.readouterr()
+        line = err.strip().splitlines()[-1]
+        assert "judge call positive_axis_forward (local/small-q4.gguf)" in line
+        assert "2 x --judge-max-tokens 1200" in line and "context of 2,048 tokens" in line
+        assert "Traceback" not in out + err
+        assert llm.requests == 0
+        assert q(db, "select count(*) from raw.pairs")[0][0] == 0
+        # the server restarted with a larger context (llama.cpp -c 8192): the run fits
+        llm.n_ctx = 8192
+        assert run_cli(local_args(db, server, files)) == 0
+    finally:
+        server.stop()
+
+
+def test_vllm_unknown_model_is_refused_and_schemas_reach_it(tmp_path, secret, capfd):
+    llm = FakeLLM.vllm(models=("gen/model", "judge/one"), max_model_len=32768)
+    server = served(llm)
+    try:
+        files = write_candidates(tmp_path / "cand", n_templates=1, n_pairs=1, n_scenarios=1)
+        db = tmp_path / "w.duckdb"
+        argv = collect_args(db, server.base_url, files)
+        bad = list(argv)
+        bad[bad.index("gen/model")] = "gen/modle"
+        assert run_cli(bad) == 2
+        _, err = capfd.readouterr()
+        assert err.strip().splitlines()[-1].startswith("error: --generator gen/modle: the server at ")
+        assert llm.requests == 0
+        assert run_cli(argv + ["--judge-output", "schema"]) == 0
+        found = json.loads(q(db, "select params->'server' from raw.measurements")[0][0])
+        assert found["server"] == "vllm"
+        assert found["models"]["judge/one"]["judge_output"] == ["json_schema", "guided_json", "json_object"]
+        assert found["models"]["gen/model"]["context_length"] == 32768
+        judges = [b for b in llm.bodies if not is_generation(b)]
+        assert judges and all(b["response_format"]["type"] == "json_schema" for b in judges)
+    finally:
+        server.stop()
+
+
+def test_no_request_times_out_while_it_queues(tmp_path, secret, capfd):
+    """One slot, 0.15 s a request: 16 requests at once would wait up to 2.4 s in the server's
+    queue, past the 0.8 s timeout. The run sends one at a time, as the server's /props says."""
+    llm = FakeLLM.llama_cpp(n_ctx=32768, slots=1, work_s=0.15)
+    server = served(llm)
+    try:
+        files = write_candidates(tmp_path / "cand", n_templates=1, n_pairs=1, n_scenarios=2)
+        db = tmp_path / "w.duckdb"
+        assert run_cli(local_args(db, server, files, "--concurrency", "16", "--timeout", "0.8")) == 0
+        out, _ = capfd.readouterr()
+        assert "0 retries" in out and llm.requests == 2 * 8
+        assert llm.max_in_slot == 1          # never a request waiting in the server
+    finally:
+        server.stop()
+
+
+def test_a_reply_the_schema_allowed_but_the_validator_refused_is_counted(tmp_path, secret, capfd):
+    llm = FakeLLM.vllm(models=("gen/model", "judge/one"))
+    server = served(llm)
+    try:
+        files = write_candidates(tmp_path / "cand", n_templates=1, n_pairs=1, n_scenarios=1)
+        db = tmp_path / "w.duckdb"
+        llm.add_fault("content", content='{"target_reason": "x", "A_more_target_than_B": 4.25}',
+                      match=lambda b: not is_generation(b) and "A_more_target_than_B" in str(b), times=1)
+        assert run_cli(collect_args(db, server.base_url, files)) == 0
+        out, _ = capfd.readouterr()
+        assert "judge replies under a JSON schema that the validator refused: 1" in out
+    finally:
+        server.stop()
+
+
+def test_cache_key_normalises_the_base_url():
+    from collect.client import cache_key, normalise_base_url
+    m = [{"role": "user", "content": "hi"}]
+    same = {"http://localhost:8080/v1", "http://127.0.0.1:8080/v1/", "HTTP://LOCALHOST:8080/v1"}
+    assert {normalise_base_url(u) for u in same} == {"http://127.0.0.1:8080/v1"}
+    assert len({cache_key(u, "m", m, {"temperature": 0}) for u in same}) == 1
+    assert normalise_base_url("https://openrouter.ai:443/api/v1/") == "https://openrouter.ai/api/v1"
+    assert cache_key("http://127.0.0.1:8080/v1", "m", m, {"seed": 1}) != \
+        cache_key("http://127.0.0.1:8080/v1", "m", m, {"seed": 2})
+
+
+def test_a_reply_cut_by_the_server_says_so():
+    from collect.client import ChatResult
+    from collect.run import generation_error
+    cut = ChatResult(content="abc", finish_reason="length", completion_tokens=37)
+    assert "the server stopped it at 37 of max_tokens 400" in generation_error("pos", cut, 400)
+    assert "server" not in generation_error("pos", ChatResult(content="a", finish_reason="length",
+                                                              completion_tokens=400), 400)
+
+
+def test_judge_schema_comes_from_the_panels():
+    from warehouse.judge_schema import json_schema, panel, spec
+    style = json_schema("style", "v3")
+    assert list(style["properties"]) == list(spec("style", protocol="v3"))
+    assert {f"{d}_A" for d in panel("style")} <= set(style["required"])
+    assert style["properties"]["verbosity_A"] == {"type": "number", "minimum": 1.0, "maximum": 7.0}
+    assert style["additionalProperties"] is False
+    axis = json_schema("positive_axis_forward", "v3")["properties"]
+    assert axis["A_more_target_than_B"] == {"type": "number", "minimum": 1.0, "maximum": 5.0}
