@@ -125,6 +125,7 @@ class ChatClient:
         self._inflight: dict[str, asyncio.Future] = {}   # cache key -> the answer on its way
         self.on_response = on_response
         self.stats = stats or Stats()
+        self.adaptive = None    # an AdaptiveLimit (collect/aimd.py) when the server reports no slots
         # One single-connection AsyncClient per concurrent request, handed out from a
         # free list (this is also the concurrency limit): one shared httpx pool of 64
         # connections spends most of its CPU scanning the pool (~3x slower here). Each
@@ -143,6 +144,13 @@ class ChatClient:
         self._all: list[httpx.AsyncHTTPTransport] = []
         for _ in range(max(1, concurrency)):
             self._free.put_nowait(None)  # clients are created on first use
+
+    async def _adapt(self, resp: httpx.Response | None, latency: float) -> None:
+        """Tell the AIMD limit (collect/aimd.py) how a request went: no answer, 429 and 5xx are
+        congestion; an answer's latency says whether requests wait in the server."""
+        status = None if resp is None else resp.status_code
+        congested = status is None or status in RETRY_STATUS or status >= 500
+        await self.adaptive.release(latency if status == 200 else None, congested)
 
     def _new_http(self) -> httpx.AsyncHTTPTransport:
         if self._ssl is None:
@@ -213,7 +221,10 @@ class ChatClient:
         for attempt in range(1, self.max_attempts + 1):
             retry_after = None
             try:
+                if self.adaptive is not None:
+                    await self.adaptive.acquire()
                 http = await self._free.get()
+                resp, sent = None, time.monotonic()
                 try:
                     if http is None:
                         http = self._new_http()
@@ -221,6 +232,8 @@ class ChatClient:
                     resp = await self._post(http, body)
                 finally:
                     self._free.put_nowait(http)
+                    if self.adaptive is not None:
+                        await self._adapt(resp, time.monotonic() - sent)
             except httpx.TimeoutException as exc:
                 last_error = f"timeout ({type(exc).__name__})"
             except httpx.TransportError as exc:

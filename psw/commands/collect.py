@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from urllib.parse import urlparse
@@ -95,7 +97,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--prompts-dir", type=Path, help="prompt templates (default data/prompts)")
     p.add_argument("--local-batch-size", type=int, default=8, help="hf: generator batch size")
     p.add_argument("--dry-run", action="store_true",
-                   help="write the plan as JSONL, estimate its calls, tokens and cost, call nothing")
+                   help="write the plan as JSONL, estimate its calls, tokens and cost, show what the server "
+                   "probe finds; sends no plan call and writes nothing to the warehouse (creates no file)")
     p.add_argument("--plan-out", type=Path, help="with --dry-run: plan file (default stdout)")
     p.add_argument("--no-progress", action="store_true")
     ad = p.add_argument_group("adaptive runs (collect/README.md, \"Adaptive runs\")")
@@ -128,7 +131,8 @@ STAGING_VIEWS = ("stg_raw__persona_pairs", "stg_raw__templates", "stg_raw__scena
 
 def _ingest_candidates(args, path) -> dict[str, list[str]]:
     """Load the candidate files through `psw ingest`'s checks (one validator; a file loads whole
-    or not at all); returns the keys each file names, which are what this run measures."""
+    or not at all); returns the keys each file names, which are what this run measures. A dry
+    run loads them into its scratch warehouse only (`_scratch_warehouse`)."""
     from ingest.loader import ingest_file
 
     keys = {}
@@ -147,7 +151,8 @@ def _ingest_candidates(args, path) -> dict[str, list[str]]:
                 raise UserError(f"{flag} {file}: this is a {report.kind} file, not {' or '.join(kinds)}")
             if not report.keys:
                 raise UserError(f"{flag} {file}: no {attr} in this file")
-            print(report.summary(), file=sys.stderr)
+            print(report.summary() + (" (dry run: checked, not loaded)" if getattr(args, "dry_run", False) else ""),
+                  file=sys.stderr)
             keys[attr] = report.keys
     return keys
 
@@ -165,7 +170,50 @@ def _staging_views(path) -> None:
         raise UserError("dbt could not build the staging views over the candidates (see its output above)")
 
 
+CANDIDATE_TABLES = ("loads", "persona_pairs", "templates", "template_catalog", "scenarios")
+
+
+@contextlib.contextmanager
+def _scratch_warehouse(path):
+    """For --dry-run: a throwaway warehouse in a temporary folder holding the real one's candidate
+    tables, so the candidate files pass ingest's checks and dbt's staging views (the rules a real
+    run plans by) while the real warehouse is only read, and no file is left behind."""
+    import duckdb
+
+    from warehouse.schema import ensure_raw_schema
+
+    with tempfile.TemporaryDirectory(prefix="psw-dry-run-") as tmp:
+        scratch = Path(tmp) / path.name
+        with connect(scratch) as con:
+            ensure_raw_schema(con)
+            if path.exists():
+                quoted = str(path.resolve()).replace("'", "''")
+                try:
+                    con.execute(f"attach '{quoted}' as real_warehouse (read_only)")
+                except duckdb.Error as exc:
+                    raise UserError(f"{path}: cannot read the warehouse for the dry run: "
+                                    f"{str(exc).splitlines()[0]}") from None
+                have = {t for (t,) in con.execute(
+                    "select table_name from information_schema.tables "
+                    "where table_catalog = 'real_warehouse' and table_schema = 'raw'").fetchall()}
+                for table in CANDIDATE_TABLES:
+                    if table in have:
+                        con.execute(f"insert into raw.{table} by name select * from real_warehouse.raw.{table}")
+                con.execute("detach real_warehouse")
+        yield scratch
+
+
 def _candidates(args, path):
+    if not getattr(args, "dry_run", False):
+        return _candidates_in(args, path)
+    if not (args.pairs or args.templates or args.scenarios) and not path.exists():
+        raise UserError(f"{path}: no candidates: pass --pairs, --templates and --scenarios, "
+                        f"or load them with `psw ingest`")
+    with _scratch_warehouse(path) as scratch:
+        return _candidates_in(args, scratch)
+
+
+def _candidates_in(args, path):
     from collect import plan as P
 
     keys = _ingest_candidates(args, path) if (args.pairs or args.templates or args.scenarios) else {}
@@ -337,6 +385,9 @@ def cmd_collect(args) -> int:
         async def main():
             client = ChatClient(args.base_url, api_key, **_client_opts(args, cfg), cache=cache,
                                 on_response=store.api_call_sink(plan, cfg.load_id))
+            if findings and not findings.get("slots") and cfg.concurrency > 1:
+                from collect.aimd import AdaptiveLimit   # the server did not say: find it out
+                client.adaptive = AdaptiveLimit(cfg.concurrency)
             collector = Collector(cfg, plan, store, client, prompts, retry_errors=args.retry_errors,
                                   local_generators=local_gens, local_batch_size=args.local_batch_size)
             try:
@@ -424,6 +475,10 @@ def _summary(collector, c) -> None:
         f"{s.retries} retries, {s.failed_calls} calls failed",
         f"  tokens: {s.tokens}  cost: ${s.cost:.4f}  time: {c.elapsed:.1f}s  ({rate:.0f} calls/s)",
     ]
+    if collector.client.adaptive is not None:
+        lim = collector.client.adaptive
+        lines.append(f"  concurrency: AIMD (the server reports no slots): up to {lim.peak} at once, "
+                     f"{int(lim.limit)} at the end")
     if c.schema_refused:
         lines.append(f"  judge replies under a JSON schema that the validator refused: {c.schema_refused}")
     lines += [f"  error: {e}" for e in c.error_samples]

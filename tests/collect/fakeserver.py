@@ -163,6 +163,7 @@ class FakeLLM:
         self._slot_sem: threading.Semaphore | None = None
         self.probes = 0
         self.probe_bodies: list[dict] = []
+        self.report_slots = True                # /props says total_slots (older servers do not)
         self.max_in_slot = 0                    # most requests ever waiting or served at once
         self._in_server = 0
 
@@ -191,7 +192,10 @@ class FakeLLM:
     def props_payload(self):
         if self.kind != "llama.cpp":
             return None
-        return {"default_generation_settings": {"n_ctx": self.n_ctx}, "total_slots": self.slots}
+        props = {"default_generation_settings": {"n_ctx": self.n_ctx}}
+        if self.report_slots:
+            props["total_slots"] = self.slots
+        return props
 
     def schema_of(self, body: dict):
         """The JSON schema this server would constrain the reply to, or None; raises
@@ -306,7 +310,7 @@ class FakeLLM:
         if body.get("model") in self.no_cost_models:   # like a server that reports no cost
             del payload["usage"]["cost"]
         with self.lock:
-            for key, value in payload["usage"].items():
+            for key, value in (() if is_probe else payload["usage"].items()):
                 self.reported[key] = self.reported.get(key, 0) + value
         return 200, {}, json.dumps(payload).encode(), delay
 

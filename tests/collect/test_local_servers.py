@@ -208,3 +208,55 @@ def test_judge_schema_comes_from_the_panels():
     assert style["additionalProperties"] is False
     axis = json_schema("positive_axis_forward", "v3")["properties"]
     assert axis["A_more_target_than_B"] == {"type": "number", "minimum": 1.0, "maximum": 5.0}
+
+
+def test_dry_run_writes_nothing_to_an_existing_warehouse(tmp_path, fake, secret, capfd):
+    import hashlib
+    files = write_candidates(tmp_path / "cand", n_templates=1, n_pairs=1, n_scenarios=1)
+    db = tmp_path / "wh" / "w.duckdb"
+    assert run_cli(collect_args(db, fake.base_url, files)) == 0
+    before = (sorted(p.name for p in db.parent.iterdir()), hashlib.sha256(db.read_bytes()).hexdigest())
+    more = write_candidates(tmp_path / "more", n_templates=1, n_pairs=2, n_scenarios=3)
+    requests = fake.llm.requests
+    plan = tmp_path / "plan.jsonl"
+    assert run_cli(collect_args(db, fake.base_url, more, "--dry-run", "--plan-out", str(plan))) == 0
+    _, err = capfd.readouterr()
+    assert "dry run: checked, not loaded" in err and "server http://127.0.0.1:" in err
+    assert len(plan.read_text().splitlines()) == 6 and fake.llm.requests == requests
+    assert (sorted(p.name for p in db.parent.iterdir()), hashlib.sha256(db.read_bytes()).hexdigest()) == before
+
+
+def test_without_a_slot_count_concurrency_grows_while_latency_holds(tmp_path, secret, capfd):
+    """The same one-slot server, but its /props does not say so: AIMD starts at two requests,
+    halves when the latency shows a queue, and no request times out."""
+    llm = FakeLLM.llama_cpp(n_ctx=32768, slots=1, work_s=0.1)
+    llm.report_slots = False
+    server = served(llm)
+    try:
+        files = write_candidates(tmp_path / "cand", n_templates=1, n_pairs=1, n_scenarios=2)
+        db = tmp_path / "w.duckdb"
+        assert run_cli(local_args(db, server, files, "--concurrency", "16", "--timeout", "1.0")) == 0
+        out, _ = capfd.readouterr()
+        assert "0 retries" in out and "concurrency: AIMD" in out
+        assert llm.max_in_slot <= 6          # 16 at once would wait up to 1.6 s in the queue
+    finally:
+        server.stop()
+
+
+def test_aimd_grows_fast_until_congestion_then_halves():
+    from collect.aimd import AdaptiveLimit
+    lim = AdaptiveLimit(ceiling=16, start=2)
+    for _ in range(5):
+        lim.observe(0.1, False)             # latency holds: one more per answer
+    assert lim.limit == 7
+    lim.observe(None, True)                 # a timeout, 429 or 5xx
+    assert lim.limit == 3.5 and not lim.slow_start
+    lim.observe(0.1, False)
+    assert 3.5 < lim.limit < 4              # now one per `limit` answers
+    lim.observe(0.15, False)                # a little slower: requests begin to queue
+    assert 3.5 < lim.limit < 4.5
+    lim.observe(1.0, False)                 # ten times the fastest: requests wait in the server
+    assert lim.limit < 2.3
+    for _ in range(200):
+        lim.observe(0.1, False)
+    assert lim.limit == 16 and lim.peak == 16
