@@ -67,7 +67,8 @@ _LOOPBACK_NAMES = {"localhost", "localhost.", "ip6-localhost"}
 
 def normalise_base_url(base_url: str) -> str:
     """One spelling per server, for the cache key and the stored probe: scheme and host in lower
-    case, `localhost` as 127.0.0.1, no default port, no trailing slash."""
+    case, `localhost` as 127.0.0.1, no default port, no trailing slash, no credentials (they say
+    who asks, not what is asked, and must not reach a table)."""
     parts = urlsplit(base_url.strip())
     scheme = parts.scheme.lower()
     try:
@@ -79,8 +80,6 @@ def normalise_base_url(base_url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
-    if "@" in parts.netloc:                # credentials, if any, stay as they were
-        netloc = parts.netloc.rsplit("@", 1)[0] + "@" + netloc
     return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
 
 

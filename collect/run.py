@@ -51,7 +51,10 @@ class RunConfig:
         return {**self.gen_params, **self._seed(model, messages)}
 
     def judge_params_for(self, judge: str, criterion: str, messages: list[dict]) -> dict:
-        fields = output_fields(self.judge_output.get(judge), _reply_schema(criterion), f"psw_{criterion}")
+        # named by the prompt, not the criterion: the two orders of one question with identical
+        # texts stay one identical request
+        fields = output_fields(self.judge_output.get(judge), _reply_schema(criterion),
+                               f"psw_{prompt_name(criterion)}")
         return {**self.judge_params, **fields, **self._seed(judge, messages)}
 
     def _seed(self, model: str, messages: list[dict]) -> dict:

@@ -24,7 +24,7 @@ def check_models(findings: dict, generators: list[str], judges: list[str]) -> No
     listed = findings.get("listed_models")
     for flag, models in (("--generator", generators), ("--judge", judges)):
         for model in models:
-            if listed is not None and model not in listed:
+            if listed is not None and model not in listed and f"{model}:latest" not in listed:   # Ollama's tag
                 shown = ", ".join(listed[:5]) + (", ..." if len(listed) > 5 else "")
                 raise UserError(f"{flag} {model}: the server at {findings['base_url']} does not serve this "
                                 f"model (its /models lists: {shown or 'none'})")

@@ -299,6 +299,8 @@ class FakeLLM:
             return refused.status, {}, payload, delay
         ptoks = len(prompt_text(body)) // 4
         ctoks = len(content or "") // 4
+        if fault is not None and fault.kind == "finish_length" and body.get("max_tokens"):
+            ctoks = int(body["max_tokens"])     # cut at max_tokens, as a server reports it
         payload = {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model"),

@@ -186,6 +186,7 @@ def test_cache_key_normalises_the_base_url():
     assert {normalise_base_url(u) for u in same} == {"http://127.0.0.1:8080/v1"}
     assert len({cache_key(u, "m", m, {"temperature": 0}) for u in same}) == 1
     assert normalise_base_url("https://openrouter.ai:443/api/v1/") == "https://openrouter.ai/api/v1"
+    assert normalise_base_url("http://user:pw@LOCALHOST:8000/v1") == "http://127.0.0.1:8000/v1"
     assert cache_key("http://127.0.0.1:8080/v1", "m", m, {"seed": 1}) != \
         cache_key("http://127.0.0.1:8080/v1", "m", m, {"seed": 2})
 
@@ -260,3 +261,20 @@ def test_aimd_grows_fast_until_congestion_then_halves():
     for _ in range(200):
         lim.observe(0.1, False)
     assert lim.limit == 16 and lim.peak == 16
+
+
+def test_judge_output_modes_and_model_checks():
+    import pytest
+    from collect.serverfit import check_models, judge_flavour
+    from warehouse.errors import UserError
+    llama = {"base_url": "http://127.0.0.1:8080/v1", "listed_models": ["small.gguf", "qwen3:latest"],
+             "models": {"j": {"seed": True, "judge_output": ["json_object_schema", "json_object"]},
+                        "plain": {"seed": False, "judge_output": []}}}
+    assert [judge_flavour(m, "j", llama) for m in ("auto", "schema", "object", "prompt")] == \
+        ["json_object_schema", "json_object_schema", "json_object", None]
+    assert judge_flavour("auto", "plain", llama) is None
+    with pytest.raises(UserError, match="--judge-output schema: .* accepted no JSON schema for plain"):
+        judge_flavour("schema", "plain", llama)
+    check_models(llama, ["small.gguf"], ["qwen3"])          # Ollama's implicit :latest tag
+    with pytest.raises(UserError, match=r"^--judge other: the server at .* does not serve this model"):
+        check_models(llama, ["small.gguf"], ["other"])
