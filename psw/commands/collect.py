@@ -27,7 +27,8 @@ EXIT_CODES = """exit status:
   0  every planned pair is generated and fully judged
   1  some pairs failed (a generation error, or a judge call that still has no valid reply):
      a plain re-run skips them; --retry-errors asks again
-  2  bad input (a file, a flag, a missing key): nothing was called
+  2  bad input (a file, a flag, a missing key, a model the server does not serve, a call that
+     cannot fit the server's context): no call of the plan was made
   3  nothing succeeded: no planned pair could be generated and fully judged
   130 interrupted (what had landed is kept; run again to resume)"""
 
@@ -407,8 +408,6 @@ def _fit_to_server(args, api_key, plan, prompts, cfg, params, path) -> dict:
     checked, seeds, the judge output flavour, slots; a call that cannot fit is refused here."""
     from collect import probe, serverfit
 
-    if all(g.startswith("hf:") for g in params["generators"]) and not cfg.axis_judges:
-        return {}
     con = connect(path, read_only=True) if path.exists() else None
     try:
         known = probe.stored_findings(con, args.base_url)
