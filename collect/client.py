@@ -24,6 +24,7 @@ import time
 import unicodedata
 import urllib.parse
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 import sys
 
@@ -67,8 +68,31 @@ class Stats:
     started: float = field(default_factory=time.monotonic)
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_LOOPBACK_NAMES = {"localhost", "localhost.", "ip6-localhost"}
+
+
+def normalise_base_url(base_url: str) -> str:
+    """One spelling per server, for the cache key and the stored probe: scheme and host in lower
+    case, `localhost` as 127.0.0.1, no default port, no trailing slash, no credentials (they say
+    who asks, not what is asked, and must not reach a table)."""
+    base_url = strip_url_credentials(base_url)   # user:pass@ and ?api_key= never key a cache row
+    parts = urlsplit(base_url)
+    scheme = parts.scheme.lower()
+    try:
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:                     # a port that is not a number: leave the URL as given
+        return base_url
+    if host in _LOOPBACK_NAMES:
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
+
+
 def cache_key(base_url: str, model: str, messages: list[dict], params: dict) -> str:
-    blob = json.dumps({"base_url": base_url.rstrip("/"), "model": model, "messages": messages,
+    blob = json.dumps({"base_url": normalise_base_url(base_url), "model": model, "messages": messages,
                        "params": params}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -156,6 +180,7 @@ class ChatClient:
                  price_table: dict | None = None):
         self.base_url, url_headers = split_url_credentials(base_url)
         self.url = self.base_url + "/chat/completions"
+        self.server = normalise_base_url(base_url)   # the cache key's and raw.api_calls' spelling
         self._key = api_key or None
         check_api_key(self._key)
         secrets.register(self._key)
@@ -168,6 +193,7 @@ class ChatClient:
         self.on_response = on_response
         self.stats = stats or Stats()
         self.price_table = prices() if price_table is None else price_table
+        self.adaptive = None    # an AdaptiveLimit (collect/aimd.py) when the server reports no slots
         # One single-connection AsyncClient per concurrent request, handed out from a
         # free list (this is also the concurrency limit): one shared httpx pool of 64
         # connections spends most of its CPU scanning the pool (~3x slower here). Each
@@ -186,6 +212,13 @@ class ChatClient:
         self._all: list[httpx.AsyncHTTPTransport] = []
         for _ in range(max(1, concurrency)):
             self._free.put_nowait(None)  # clients are created on first use
+
+    async def _adapt(self, resp: httpx.Response | None, latency: float) -> None:
+        """Tell the AIMD limit (collect/aimd.py) how a request went: no answer, 429 and 5xx are
+        congestion; an answer's latency says whether requests wait in the server."""
+        status = None if resp is None else resp.status_code
+        congested = status is None or status in RETRY_STATUS or status >= 500
+        await self.adaptive.release(latency if status == 200 else None, congested)
 
     def _new_http(self) -> httpx.AsyncHTTPTransport:
         if self._ssl is None:
@@ -219,7 +252,7 @@ class ChatClient:
         return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
 
     def key(self, model: str, messages: list[dict], params: dict) -> str:
-        return cache_key(self.base_url, model, messages, params)
+        return cache_key(self.server, model, messages, params)
 
     async def chat(self, model: str, messages: list[dict], params: dict,
                    key: str | None = None, tag: dict | None = None) -> ChatResult:
@@ -227,7 +260,7 @@ class ChatClient:
         st = self.stats
         st.calls += 1
         if key is None:
-            key = cache_key(self.base_url, model, messages, params)
+            key = cache_key(self.server, model, messages, params)
         hit = self.cache.get(key)
         if hit is not None:
             st.cache_hits += 1
@@ -256,7 +289,10 @@ class ChatClient:
         for attempt in range(1, self.max_attempts + 1):
             retry_after = None
             try:
+                if self.adaptive is not None:
+                    await self.adaptive.acquire()
                 http = await self._free.get()
+                resp, sent = None, time.monotonic()
                 try:
                     if http is None:
                         http = self._new_http()
@@ -264,6 +300,8 @@ class ChatClient:
                     resp = await self._post(http, body)
                 finally:
                     self._free.put_nowait(http)
+                    if self.adaptive is not None:
+                        await self._adapt(resp, time.monotonic() - sent)
             except httpx.TimeoutException as exc:
                 last_error = f"timeout ({type(exc).__name__})"
             except httpx.TransportError as exc:
@@ -294,7 +332,7 @@ class ChatClient:
                         st.cost += cost or 0.0
                         if self.on_response is not None:
                             self.on_response({**(tag or {}),
-                                "cache_key": key, "base_url": self.base_url, "model": model,
+                                "cache_key": key, "base_url": self.server, "model": model,
                                 "request": self.redact(body.decode("utf-8")),
                                 "response": self.redact(resp.text),
                                 "content": result.content,

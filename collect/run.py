@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
+import hashlib
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -17,11 +20,17 @@ from dataclasses import dataclass, field
 from collect.client import ChatClient, ChatResult, Stats
 from collect.judges import JudgeOutputError, Prompts, parse_reply
 from collect.plan import PlanItem
+from collect.probe import SCHEMA_FLAVOURS, output_fields
 from collect.store import Store, now
-from warehouse.judge_schema import panel
+from warehouse.judge_schema import json_schema as judge_json_schema, panel
 from warehouse.keys import judgment_id
 
 ORDERS = ("forward", "reverse")
+
+
+@functools.cache
+def _reply_schema(criterion: str) -> dict:
+    return judge_json_schema(criterion, "v3")
 
 
 @dataclass
@@ -34,6 +43,27 @@ class RunConfig:
     judge_orders: int = 2
     concurrency: int = 16
     progress: bool = True
+    seed: int | None = None                 # --seed: each call's `seed` derives from it ...
+    seed_models: frozenset = frozenset()    # ... for the models whose server accepts one
+    judge_output: dict = field(default_factory=dict)   # judge -> structured-output flavour (None: prompt)
+
+    def gen_params_for(self, model: str, messages: list[dict]) -> dict:
+        return {**self.gen_params, **self._seed(model, messages)}
+
+    def judge_params_for(self, judge: str, criterion: str, messages: list[dict]) -> dict:
+        # named by the prompt, not the criterion: the two orders of one question with identical
+        # texts stay one identical request
+        fields = output_fields(self.judge_output.get(judge), _reply_schema(criterion),
+                               f"psw_{prompt_name(criterion)}")
+        return {**self.judge_params, **fields, **self._seed(judge, messages)}
+
+    def _seed(self, model: str, messages: list[dict]) -> dict:
+        """A seed per call, from --seed and what is asked: identical requests (the control arm's
+        twins) stay identical, so they are still made once."""
+        if self.seed is None or model not in self.seed_models:
+            return {}
+        blob = json.dumps([self.seed, model, messages], sort_keys=True, ensure_ascii=False)
+        return {"seed": int(hashlib.sha256(blob.encode("utf-8")).hexdigest()[:8], 16) % 2 ** 31}
 
     def criteria(self) -> list[tuple[str, str]]:
         """(judge model, criterion) of every judge call one pair needs."""
@@ -52,19 +82,29 @@ class Counters:
     judgments: int = 0        # judgment rows written by this run
     judge_errors: int = 0     # ... of which error rows
     judge_retries: int = 0    # validation retries (a second call with the reason)
+    schema_refused: int = 0   # replies under a JSON schema that the validator still refused
     complete: int = 0         # planned pairs generated and fully judged (this run or before)
     elapsed: float = 0.0
     error_samples: list = field(default_factory=list)
 
 
-def generation_error(pole: str, res: ChatResult) -> str | None:
+def generation_error(pole: str, res: ChatResult, max_tokens: int | None = None) -> str | None:
     if res.error:
         return f"{pole} generation failed: {res.error}"
     if res.content is None or not res.content.strip():
         return f"{pole} generation empty"
     if res.finish_reason == "length":
-        return f"{pole} generation truncated (finish_reason=length)"
+        return f"{pole} generation truncated (finish_reason=length{shortened(res, max_tokens)})"
     return None
+
+
+def shortened(res: ChatResult, max_tokens: int | None) -> str:
+    """Said of a reply cut at fewer tokens than max_tokens: the server shortened it (a local
+    server whose context was full), not the max_tokens setting."""
+    if max_tokens and not res.cached and 0 < res.completion_tokens < max_tokens:
+        return (f"; the server stopped it at {res.completion_tokens} of max_tokens {max_tokens}: "
+                "its context is full")
+    return ""
 
 
 def judge_context(item: PlanItem, criterion: str, pos_response: str, neg_response: str) -> dict:
@@ -104,6 +144,7 @@ class Collector:
         self.counters = Counters(planned=len(plan))
         self.local_generators = dict(local_generators or {})
         self.local_batch_size = local_batch_size
+        self.retry_errors = retry_errors
         self.prompt_hash = prompts.judge_set_hash()
         self.generation_hash = prompts.generation_hash()
         self.needed = cfg.criteria()
@@ -118,11 +159,15 @@ class Collector:
         done = self.done if done is None else done
         return [(j, c) for j, c in self.needed if (item.pair_id, j, c, self.prompt_hash) not in done]
 
-    def _pending(self, item: PlanItem) -> bool:
+    def _needs_generation(self, item: PlanItem) -> bool:
+        """No row yet, or only a generation error row and `--retry-errors` asks again."""
         got = self.pairs.get(item.pair_id)
-        if got is None:
+        return got is None or (got[2] is not None and self.retry_errors)
+
+    def _pending(self, item: PlanItem) -> bool:
+        if self._needs_generation(item):
             return True
-        if got[2] is not None:      # generation error row: final for this measurement
+        if self.pairs[item.pair_id][2] is not None:   # generation error row, not retried
             return False
         return bool(self._todo_judgments(item))
 
@@ -146,6 +191,9 @@ class Collector:
             "extra": {"source": "collect", "template_jinja": item.template.jinja,
                       "generation_prompt_hash": self.generation_hash,
                       "gen_params": self.cfg.gen_params,
+                      "generation_seeds": {pole: self.cfg.gen_params_for(item.generator, msgs).get("seed")
+                                           for pole, msgs in (("pos", item.pos_messages),
+                                                              ("neg", item.neg_messages))},
                       "pos_descriptor": pp.pos, "neg_descriptor": pp.neg,
                       "positive_behavior": pp.positive_behavior,
                       "negative_behavior": pp.negative_behavior,
@@ -173,10 +221,8 @@ class Collector:
     # ------------------------------------------------------------------ one pair
     async def _generate(self, item: PlanItem) -> bool:
         """Both generations; writes the pair row. True when the pair can be judged."""
-        params = self.cfg.gen_params
-
         def call(pole, messages):
-            return self.client.chat(item.generator, messages, params,
+            return self.client.chat(item.generator, messages, self.cfg.gen_params_for(item.generator, messages),
                                     tag={"pair_id": item.pair_id, "purpose": f"generation{pole}"})
 
         if item.same_prompts:   # the control arm: one completion serves both poles
@@ -184,7 +230,8 @@ class Collector:
         else:
             pos_res, neg_res = await asyncio.gather(call("_pos", item.pos_messages),
                                                     call("_neg", item.neg_messages))
-        error = generation_error("pos", pos_res) or generation_error("neg", neg_res)
+        max_tokens = self.cfg.gen_params.get("max_tokens")
+        error = generation_error("pos", pos_res, max_tokens) or generation_error("neg", neg_res, max_tokens)
         self._write_pair(item, pos_res.content, neg_res.content, error)
         return error is None
 
@@ -197,7 +244,7 @@ class Collector:
         output, raw, error = None, None, None
         tag = {"pair_id": item.pair_id, "purpose": criterion}
         for attempt in (1, 2):
-            res = await self.client.chat(judge, messages, self.cfg.judge_params,
+            res = await self.client.chat(judge, messages, self.cfg.judge_params_for(judge, criterion, messages),
                                          key=key if attempt == 1 else None, tag=tag)
             if res.error:
                 if attempt == 1:
@@ -211,7 +258,9 @@ class Collector:
             except JudgeOutputError as exc:
                 error = f"invalid judge output: {exc}"
                 if res.finish_reason == "length":
-                    error += " (finish_reason=length)"
+                    error += f" (finish_reason=length{shortened(res, self.cfg.judge_params.get('max_tokens'))})"
+                if self.cfg.judge_output.get(judge) in SCHEMA_FLAVOURS:
+                    self.counters.schema_refused += 1   # the schema allowed it; the validator did not
                 if attempt == 1:
                     self.counters.judge_retries += 1
                     messages = messages + [
@@ -243,7 +292,7 @@ class Collector:
 
     async def _pair(self, item: PlanItem):
         got = self.pairs.get(item.pair_id)
-        if got is None:
+        if self._needs_generation(item):
             if not await self._generate(item):
                 self._tick()
                 return
@@ -255,7 +304,7 @@ class Collector:
         calls = []
         for judge, criterion in self._todo_judgments(item):
             messages = self._judge_messages(item, criterion, pos, neg)
-            key = self.client.key(judge, messages, self.cfg.judge_params)
+            key = self.client.key(judge, messages, self.cfg.judge_params_for(judge, criterion, messages))
             if key in self.client.cache:
                 # answered from the cache: no task, no waiting (the replay fast path)
                 await self._judge(item, judge, criterion, messages, key)
@@ -275,7 +324,7 @@ class Collector:
     # ------------------------------------------------------------------ local generation
     async def _generate_local(self, items: list[PlanItem]):
         for generator, factory in self.local_generators.items():
-            need = [it for it in items if it.generator == generator and it.pair_id not in self.pairs]
+            need = [it for it in items if it.generator == generator and self._needs_generation(it)]
             if need:
                 gen = factory
                 if callable(gen) and not hasattr(gen, "generate_batch"):

@@ -19,7 +19,7 @@ import threading
 import duckdb
 import pyarrow as pa
 
-from collect.client import strip_url_credentials
+from collect.client import normalise_base_url, strip_url_credentials
 from warehouse import secrets
 from warehouse.append import append, transaction
 from warehouse.schema import ensure_raw_schema
@@ -44,7 +44,9 @@ _TYPES = {"cost": pa.float64(), "source_run": pa.string(), "row_idx": pa.int32()
           "error": pa.string(), "raw_text": pa.string(), "pair_id": pa.string(),
           "purpose": pa.string(), "pos_response": pa.string(), "neg_response": pa.string(),
           "finish_reason": pa.string()}
-_KEY = {"raw.pairs": "pair_id", "raw.judgments": "judgment_id", "raw.api_calls": "cache_key"}
+# a pair generated again (`--retry-errors` after a generation error) is a new row of the new load;
+# stg_raw__pairs keeps the newest successful row of each pair_id
+_KEY = {"raw.pairs": ("pair_id", "load_id"), "raw.judgments": "judgment_id", "raw.api_calls": "cache_key"}
 # order of writes inside one flush: the cache first, so a paid answer is never lost to a
 # failure further down
 _ORDER = ["raw.api_calls", "raw.pairs", "raw.judgments"]
@@ -75,14 +77,16 @@ class Store:
     def load_cache(self, base_url: str, models: list[str]) -> dict:
         rows = self.con.execute(
             "select cache_key, content, finish_reason from raw.api_calls "
-            "where base_url = ? and list_contains(?, model)",
-            [strip_url_credentials(base_url), list(models)]).fetchall()   # as the client stores it
+            "where list_contains(?, base_url) and list_contains(?, model)",
+            [[normalise_base_url(base_url), strip_url_credentials(base_url)], list(models)]).fetchall()
         return {k: (c, f) for k, c, f in rows}
 
     def existing_pairs(self, measurement_ids: list[str]) -> dict:
         rows = self.con.execute(
             "select pair_id, pos_response, neg_response, error from raw.pairs "
-            "where list_contains(?, measurement_id)", [list(measurement_ids)]).fetchall()
+            "where list_contains(?, measurement_id) "
+            "qualify row_number() over (partition by pair_id order by error is null desc, loaded_at desc) = 1",
+            [list(measurement_ids)]).fetchall()
         return {p: (pr, nr, e) for p, pr, nr, e in rows}
 
     def done_judgments(self, measurement_ids: list[str], include_errors: bool = True) -> set:

@@ -174,3 +174,21 @@ def _looks_v3(criterion: str, obj: dict) -> bool:
     if criterion == "confound":
         return any(k.endswith("_likert") and k != "off_axis_problem_likert" for k in obj)
     return any(isinstance(v, float) for k, v in obj.items() if k.endswith(("_A", "_B")))
+
+
+_JSON_TYPES = {"int": "integer", "num": "number", "bool": "boolean", "str": "string"}
+
+
+def json_schema(criterion: str, protocol: str | None = None) -> dict:
+    """The JSON schema of one judge reply, generated from `spec` (so from the panels): every key
+    required, its type and range; no other key. A server that constrains its output to it (a
+    grammar) cannot leave a key out or a value out of range; a step (the axis rating's 0.1) is
+    not expressed, and the validator still checks every reply."""
+    properties = {}
+    for key, (kind, lo, hi, _step) in spec(criterion, protocol=protocol).items():
+        prop = {"type": _JSON_TYPES[kind]}
+        if lo is not None:
+            prop.update(minimum=lo, maximum=hi)
+        properties[key] = prop
+    return {"type": "object", "properties": properties, "required": list(properties),
+            "additionalProperties": False}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from urllib.parse import urlparse
@@ -24,8 +26,10 @@ EXAMPLE = """adaptive replay of a stored full run (same flags, a call budget, no
 """
 EXIT_CODES = """exit status:
   0  every planned pair is generated and fully judged
-  1  some pairs failed (a generation error, or a judge call that still has no valid reply)
-  2  bad input (a file, a flag, a missing key): nothing was called
+  1  some pairs failed (a generation error, or a judge call that still has no valid reply):
+     a plain re-run skips them; --retry-errors asks again
+  2  bad input (a file, a flag, a missing key, a model the server does not serve, a call that
+     cannot fit the server's context): no call of the plan was made
   3  nothing succeeded: no planned pair could be generated and fully judged
   130 interrupted (what had landed is kept; run again to resume)"""
 
@@ -72,8 +76,14 @@ def add_parser(subparsers) -> None:
                    help=f"OpenAI-compatible endpoint (default {DEFAULT_BASE_URL})")
     p.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, metavar="NAME",
                    help=f"environment variable holding the API key (default {DEFAULT_KEY_ENV})")
-    p.add_argument("--concurrency", type=int, default=16)
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP request")
+    p.add_argument("--judge-output", choices=("auto", "schema", "object", "prompt"), default="auto",
+                   help="how judges are asked for JSON: schema (the reply's JSON schema, generated from the "
+                   "judge panels, in the flavour the server accepts), object (JSON mode), prompt (the prompt "
+                   "alone), auto (schema, else object, else prompt; default). Replies are validated either way")
+    p.add_argument("--concurrency", type=int, default=16,
+                   help="requests at once (default 16; capped at the server's slots where it reports them)")
+    p.add_argument("--timeout", type=float, default=120.0,
+                   help="seconds per HTTP request, from when it is sent")
     p.add_argument("--max-attempts", type=int, default=5, help="HTTP attempts per call")
     p.add_argument("--backoff-base", type=float, default=1.0, help="first backoff ceiling, seconds")
     p.add_argument("--backoff-max", type=float, default=30.0)
@@ -81,11 +91,16 @@ def add_parser(subparsers) -> None:
                    help="measurement id; each generator's is ID/<generator> (default ID: derived "
                    "from temperature, seed, prompt set and max tokens)")
     p.add_argument("--retry-errors", action="store_true",
-                   help="call judges again where only an error row exists (adds rows)")
+                   help="ask again wherever only an error row exists: generations that failed (any kind: "
+                   "HTTP error, timeout, refused connection, unreadable body, empty or truncated reply) and "
+                   "judge calls without a valid reply; new rows are added beside the error rows. Replies "
+                   "already received come from the cache, so an empty, truncated or invalid reply comes "
+                   "back the same; requests that got no reply are sent again")
     p.add_argument("--prompts-dir", type=Path, help="prompt templates (default data/prompts)")
     p.add_argument("--local-batch-size", type=int, default=8, help="hf: generator batch size")
     p.add_argument("--dry-run", action="store_true",
-                   help="write the plan as JSONL, estimate its calls, tokens and cost, call nothing")
+                   help="write the plan as JSONL, estimate its calls, tokens and cost, show what the server "
+                   "probe finds; sends no plan call and writes nothing to the warehouse (creates no file)")
     p.add_argument("--plan-out", type=Path, help="with --dry-run: plan file (default stdout)")
     p.add_argument("--no-progress", action="store_true")
     ad = p.add_argument_group("adaptive runs (collect/README.md, \"Adaptive runs\")")
@@ -118,7 +133,8 @@ STAGING_VIEWS = ("stg_raw__persona_pairs", "stg_raw__templates", "stg_raw__scena
 
 def _ingest_candidates(args, path) -> dict[str, list[str]]:
     """Load the candidate files through `psw ingest`'s checks (one validator; a file loads whole
-    or not at all); returns the keys each file names, which are what this run measures."""
+    or not at all); returns the keys each file names, which are what this run measures. A dry
+    run loads them into its scratch warehouse only (`_scratch_warehouse`)."""
     from ingest.loader import ingest_file
 
     keys = {}
@@ -137,7 +153,8 @@ def _ingest_candidates(args, path) -> dict[str, list[str]]:
                 raise UserError(f"{flag} {file}: this is a {report.kind} file, not {' or '.join(kinds)}")
             if not report.keys:
                 raise UserError(f"{flag} {file}: no {attr} in this file")
-            print(report.summary(), file=sys.stderr)
+            print(report.summary() + (" (dry run: checked, not loaded)" if getattr(args, "dry_run", False) else ""),
+                  file=sys.stderr)
             keys[attr] = report.keys
     return keys
 
@@ -155,7 +172,50 @@ def _staging_views(path) -> None:
         raise UserError("dbt could not build the staging views over the candidates (see its output above)")
 
 
+CANDIDATE_TABLES = ("loads", "persona_pairs", "templates", "template_catalog", "scenarios")
+
+
+@contextlib.contextmanager
+def _scratch_warehouse(path):
+    """For --dry-run: a throwaway warehouse in a temporary folder holding the real one's candidate
+    tables, so the candidate files pass ingest's checks and dbt's staging views (the rules a real
+    run plans by) while the real warehouse is only read, and no file is left behind."""
+    import duckdb
+
+    from warehouse.schema import ensure_raw_schema
+
+    with tempfile.TemporaryDirectory(prefix="psw-dry-run-") as tmp:
+        scratch = Path(tmp) / path.name
+        with connect(scratch) as con:
+            ensure_raw_schema(con)
+            if path.exists():
+                quoted = str(path.resolve()).replace("'", "''")
+                try:
+                    con.execute(f"attach '{quoted}' as real_warehouse (read_only)")
+                except duckdb.Error as exc:
+                    raise UserError(f"{path}: cannot read the warehouse for the dry run: "
+                                    f"{str(exc).splitlines()[0]}") from None
+                have = {t for (t,) in con.execute(
+                    "select table_name from information_schema.tables "
+                    "where table_catalog = 'real_warehouse' and table_schema = 'raw'").fetchall()}
+                for table in CANDIDATE_TABLES:
+                    if table in have:
+                        con.execute(f"insert into raw.{table} by name select * from real_warehouse.raw.{table}")
+                con.execute("detach real_warehouse")
+        yield scratch
+
+
 def _candidates(args, path):
+    if not getattr(args, "dry_run", False):
+        return _candidates_in(args, path)
+    if not (args.pairs or args.templates or args.scenarios) and not path.exists():
+        raise UserError(f"{path}: no candidates: pass --pairs, --templates and --scenarios, "
+                        f"or load them with `psw ingest`")
+    with _scratch_warehouse(path) as scratch:
+        return _candidates_in(args, scratch)
+
+
+def _candidates_in(args, path):
     from collect import plan as P
 
     keys = _ingest_candidates(args, path) if (args.pairs or args.templates or args.scenarios) else {}
@@ -265,7 +325,7 @@ def build_run(args):
     return plan, prompts, cfg, params, path
 
 
-def _dry_run(args, plan, prompts, cfg, path) -> int:
+def _dry_run(args, plan, prompts, cfg, path, findings) -> int:
     from collect.estimate import describe, estimate, observed_completion_tokens
     out = open(args.plan_out, "w", encoding="utf-8") if args.plan_out else sys.stdout
     try:
@@ -288,6 +348,16 @@ def _dry_run(args, plan, prompts, cfg, path) -> int:
     return EXIT_ALL_DONE
 
 
+def _print_findings(findings, cfg) -> None:
+    from collect.probe import describe
+    if findings:
+        lines = describe(findings)
+        flavours = {j: f or "prompt" for j, f in cfg.judge_output.items()}
+        lines.append("  judge output: " + ", ".join(f"{j} {f}" for j, f in flavours.items())
+                     + f"; concurrency {cfg.concurrency}")
+        print("\n".join(lines), file=sys.stderr)
+
+
 def cmd_collect(args) -> int:
     _check_flags(args)
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
@@ -298,8 +368,10 @@ def cmd_collect(args) -> int:
     if not args.dry_run and not replay and not api_key and not url_auth and not _is_loopback(args.base_url):
         raise missing_api_key(args.api_key_env, args.base_url)   # before anything is loaded or called
     plan, prompts, cfg, params, path = build_run(args)
+    findings = _fit_to_server(args, api_key, plan, prompts, cfg, params, path)
+    _print_findings(findings, cfg)
     if args.dry_run:
-        return _dry_run(args, plan, prompts, cfg, path)
+        return _dry_run(args, plan, prompts, cfg, path, findings)
     if args.adaptive or replay:
         return _adaptive(args, plan, prompts, cfg, params, path, api_key)
     local_gens = {g: _local_generator(g) for g in params["generators"] if g.startswith("hf:")}
@@ -316,8 +388,11 @@ def cmd_collect(args) -> int:
         cache = store.load_cache(args.base_url, models)
 
         async def main():
-            client = ChatClient(args.base_url, api_key, **_client_opts(args), cache=cache,
+            client = ChatClient(args.base_url, api_key, **_client_opts(args, cfg), cache=cache,
                                 on_response=store.api_call_sink(plan, cfg.load_id))
+            if findings and not findings.get("slots") and cfg.concurrency > 1:
+                from collect.aimd import AdaptiveLimit   # the server did not say: find it out
+                client.adaptive = AdaptiveLimit(cfg.concurrency)
             collector = Collector(cfg, plan, store, client, prompts, retry_errors=args.retry_errors,
                                   local_generators=local_gens, local_batch_size=args.local_batch_size)
             try:
@@ -332,8 +407,35 @@ def cmd_collect(args) -> int:
     return exit_status(counters)
 
 
-def _client_opts(args) -> dict:
-    return {"concurrency": args.concurrency, "timeout": args.timeout, "max_attempts": args.max_attempts,
+def _fit_to_server(args, api_key, plan, prompts, cfg, params, path) -> dict:
+    """Probe the server (or take what the warehouse knows of it), then fit the run to it: models
+    checked, seeds, the judge output flavour, slots; a call that cannot fit is refused here."""
+    from collect import probe, serverfit
+
+    con = connect(path, read_only=True) if path.exists() else None
+    try:
+        known = probe.stored_findings(con, args.base_url)
+    finally:
+        if con is not None:
+            con.close()
+    api_models = [g for g in params["generators"] if not g.startswith("hf:")]
+    judges = list(dict.fromkeys([*cfg.axis_judges, cfg.style_judge]))
+    if args.replay_of:      # a replay sends nothing: what the full run found is what it sent
+        findings = {**known, "models": {m: e for m, e in known.get("models", {}).items()
+                                        if m in api_models or m in judges}} if known else {}
+    else:
+        findings = probe.probe(args.base_url, api_key, api_models, judges,
+                               timeout=min(args.timeout, 10.0), known=known)
+    serverfit.apply(cfg, params, findings, args.judge_output, args.seed)
+    problem = serverfit.context_problem(plan, cfg, prompts, findings) if findings else None
+    if problem:
+        raise UserError(problem)
+    return findings
+
+
+def _client_opts(args, cfg=None) -> dict:
+    return {"concurrency": cfg.concurrency if cfg is not None else args.concurrency,
+            "timeout": args.timeout, "max_attempts": args.max_attempts,
             "backoff_base": args.backoff_base, "backoff_max": args.backoff_max}
 
 
@@ -348,7 +450,7 @@ def _adaptive(args, plan, prompts, cfg, params, path, api_key) -> int:
         build.run(Namespace(db=str(path), passthrough=[], unit_tests=False, force=False, verbose=False, quiet=True))
 
     runner = Runner(plan, prompts, cfg, params, path, adaptive_settings(args), args.base_url, api_key,
-                    _client_opts(args), build_now, retry_errors=args.retry_errors)
+                    _client_opts(args, cfg), build_now, retry_errors=args.retry_errors)
     result = runner.run()
     print("\n".join(describe(result)))
     return exit_status(result.counters)
@@ -379,7 +481,18 @@ def _summary(collector, c) -> None:
     if s.unpriced:
         lines.append(f"  cost leaves out {sum(s.unpriced.values())} calls without a reported cost or a price "
                      f"({', '.join(sorted(s.unpriced))}): {WHERE_TO_ADD}")
+    if collector.client.adaptive is not None:
+        lim = collector.client.adaptive
+        lines.append(f"  concurrency: AIMD (the server reports no slots): up to {lim.peak} at once, "
+                     f"{int(lim.limit)} at the end")
+    if c.schema_refused:
+        lines.append(f"  judge replies under a JSON schema that the validator refused: {c.schema_refused}")
     lines += [f"  error: {e}" for e in c.error_samples]
+    if c.complete < c.planned:
+        lines.append(f"  {c.planned - c.complete} pairs failed: a plain re-run skips them; a re-run with "
+                     "--retry-errors asks again for every generation error and every judge call without a "
+                     "valid reply (requests that got no reply are sent again; replies already received "
+                     "come from the cache)")
     print("\n".join(lines))
 
 

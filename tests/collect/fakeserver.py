@@ -10,6 +10,18 @@ a ThreadingHTTPServer in a background thread. Faults are rules consumed in order
     llm.add_fault("finish_length")             # a reply cut at max_tokens
     llm.no_cost_models = {"some/model"}        # usage without `cost` for that model
 
+Like a local model server (`FakeLLM.llama_cpp(...)`, `FakeLLM.vllm(...)`):
+
+    llama.cpp: GET /props (n_ctx, total_slots); one slot (requests queue in the server); the
+      model field ignored; `response_format: {type: json_object, schema}` honoured; HTTP 500 on
+      `response_format: {type: json_schema}`; a prompt over n_ctx is HTTP 400; max_tokens past
+      n_ctx is silently shortened (finish_reason=length)
+    vLLM: GET /v1/models with max_model_len; `guided_json` and `json_schema` honoured; HTTP 404
+      on an unknown model; prompt + max_tokens over max_model_len is HTTP 400
+
+Requests whose first message is PROBE_MARK (psw's capability probe) are counted in `probes`,
+not in `requests`, and kept in `probe_bodies`.
+
 Run it standalone (for the benchmark) with `python tests/collect/fakeserver.py`; it
 prints the base URL on its first line.
 """
@@ -33,6 +45,9 @@ with _PANELS_CSV.open(newline="", encoding="utf-8") as _handle:
     _ROWS = list(csv.DictReader(_handle))
 STYLE_DIMS = tuple(r["name"] for r in _ROWS if r["panel"] == "style")
 OFF_AXIS = tuple(r["name"] for r in _ROWS if r["panel"] == "off_axis")
+
+
+PROBE_MARK = "psw capability probe"
 
 
 def prompt_text(body: dict) -> str:
@@ -103,6 +118,21 @@ def default_responder(body: dict):
     return "Here is my rating:\n```json\n" + json.dumps(obj) + "\n```\nHope this helps."
 
 
+class _Refused(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def extract_object(text):
+    """The JSON object inside a chatty reply (the default responder fences it), or {}."""
+    start, end = (text or "").find("{"), (text or "").rfind("}")
+    try:
+        return json.loads(text[start:end + 1])
+    except ValueError:
+        return {}
+
+
 @dataclass
 class Fault:
     kind: str
@@ -124,6 +154,78 @@ class FakeLLM:
         self.delay = 0.0            # added to every reply (used by the kill/resume test)
         self.no_cost_models: set[str] = set()   # their usage has tokens but no cost
         self.reported: dict[str, float] = {}    # usage summed over every answer sent
+        # local-server behaviour (None: a plain OpenAI-compatible server that accepts anything)
+        self.kind: str | None = None            # 'llama.cpp' | 'vllm'
+        self.models: list[str] | None = None    # served model ids (/v1/models); None: 404 there
+        self.n_ctx: int | None = None           # context length in tokens (4 characters a token)
+        self.slots: int | None = None           # requests served at once; the rest queue
+        self.work_s = 0.0                       # time a request holds its slot
+        self._slot_sem: threading.Semaphore | None = None
+        self.probes = 0
+        self.probe_bodies: list[dict] = []
+        self.report_slots = True                # /props says total_slots (older servers do not)
+        self.max_in_slot = 0                    # most requests ever waiting or served at once
+        self._in_server = 0
+
+    @classmethod
+    def llama_cpp(cls, *, model="local/small-q4.gguf", n_ctx=2048, slots=1, work_s=0.0, **kw) -> "FakeLLM":
+        llm = cls(**kw)
+        llm.kind, llm.models, llm.n_ctx, llm.slots, llm.work_s = "llama.cpp", [model], n_ctx, slots, work_s
+        llm._slot_sem = threading.Semaphore(slots)
+        return llm
+
+    @classmethod
+    def vllm(cls, *, models=("gen/model", "judge/one"), max_model_len=32768, **kw) -> "FakeLLM":
+        llm = cls(**kw)
+        llm.kind, llm.models, llm.n_ctx = "vllm", list(models), max_model_len
+        return llm
+
+    def models_payload(self):
+        if self.models is None:
+            return None
+        data = [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models]
+        if self.kind == "vllm":
+            for row in data:
+                row["max_model_len"] = self.n_ctx
+        return {"object": "list", "data": data}
+
+    def props_payload(self):
+        if self.kind != "llama.cpp":
+            return None
+        props = {"default_generation_settings": {"n_ctx": self.n_ctx}}
+        if self.report_slots:
+            props["total_slots"] = self.slots
+        return props
+
+    def schema_of(self, body: dict):
+        """The JSON schema this server would constrain the reply to, or None; raises
+        _Refused(status, message) for a flavour it refuses."""
+        fmt = body.get("response_format") or {}
+        if self.kind == "llama.cpp":
+            if fmt.get("type") == "json_schema":
+                raise _Refused(500, "Unrecognized response_format type json_schema")
+            return fmt.get("schema") if fmt.get("type") == "json_object" else None
+        if fmt.get("type") == "json_schema":
+            return (fmt.get("json_schema") or {}).get("schema")
+        if self.kind == "vllm" and body.get("guided_json") is not None:
+            return body["guided_json"]
+        return None
+
+    def local_limits(self, body: dict, content: str, schema):
+        """(status, error) or (content, finish) after the server's own rules."""
+        model = body.get("model")
+        if self.kind == "vllm" and model not in self.models:
+            raise _Refused(404, f"The model `{model}` does not exist.")
+        if self.n_ctx is None:
+            return content, None
+        prompt = len(prompt_text(body)) // 4
+        max_tokens = int(body.get("max_tokens") or 10 ** 9)
+        if prompt > self.n_ctx or (self.kind == "vllm" and prompt + max_tokens > self.n_ctx):
+            raise _Refused(400, f"context_length_exceeded: {prompt} prompt tokens, context {self.n_ctx}")
+        room = min(max_tokens, self.n_ctx - prompt)     # llama.cpp shortens max_tokens silently
+        if len(content or "") // 4 > room:
+            return (content or "")[:room * 4], "length"
+        return content, None
 
     def add_fault(self, kind: str, match=None, times: int = 1, **opts) -> None:
         with self.lock:
@@ -139,13 +241,32 @@ class FakeLLM:
 
     def handle(self, body: dict, auth: str | None):
         """-> (status, extra headers, body bytes, delay seconds)"""
+        if self._slot_sem is None:
+            return self._handle(body, auth)
         with self.lock:
-            self.requests += 1
+            self._in_server += 1
+            self.max_in_slot = max(self.max_in_slot, self._in_server)
+        try:
+            with self._slot_sem:            # one slot: the others wait here, in the server
+                time.sleep(self.work_s)
+                return self._handle(body, auth)
+        finally:
+            with self.lock:
+                self._in_server -= 1
+
+    def _handle(self, body: dict, auth: str | None):
+        is_probe = first_prompt(body) == PROBE_MARK
+        with self.lock:
+            if is_probe:
+                self.probes += 1
+                self.probe_bodies.append(body)
+            else:
+                self.requests += 1
+                if self.keep_bodies:
+                    self.bodies.append(body)
             if auth:
                 self.auth_headers.add(auth)
-            if self.keep_bodies:
-                self.bodies.append(body)
-            fault = self._take_fault(body)
+            fault = None if is_probe else self._take_fault(body)
         delay = self.delay
         finish = "stop"
         if fault is not None:
@@ -158,17 +279,28 @@ class FakeLLM:
                 return 200, {}, b'{"choices": [ this is not json', delay
             if fault.kind == "slow":
                 delay += o["delay"]
-        reply = self.responder(body)
-        if isinstance(reply, dict):
-            content, finish = reply["content"], reply.get("finish_reason", "stop")
-        else:
-            content = reply
-        if fault is not None and fault.kind == "content":
-            content = fault.opts["content"]
-        if fault is not None and fault.kind == "finish_length":
-            finish = "length"
+        try:
+            schema = self.schema_of(body)
+            reply = "{}" if is_probe else self.responder(body)
+            if isinstance(reply, dict):
+                content, finish = reply["content"], reply.get("finish_reason", "stop")
+            else:
+                content = reply
+            if schema is not None and not is_generation(body) and not is_probe:
+                content = json.dumps(extract_object(content))   # a grammar allows the bare object only
+            if fault is not None and fault.kind == "content":
+                content = fault.opts["content"]
+            if fault is not None and fault.kind == "finish_length":
+                finish = "length"
+            content, capped = self.local_limits(body, content, schema)
+            finish = capped or finish
+        except _Refused as refused:
+            payload = json.dumps({"error": {"message": refused.message, "code": refused.status}}).encode()
+            return refused.status, {}, payload, delay
         ptoks = len(prompt_text(body)) // 4
         ctoks = len(content or "") // 4
+        if fault is not None and fault.kind == "finish_length" and body.get("max_tokens"):
+            ctoks = int(body["max_tokens"])     # cut at max_tokens, as a server reports it
         payload = {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model"),
@@ -180,7 +312,7 @@ class FakeLLM:
         if body.get("model") in self.no_cost_models:   # like a server that reports no cost
             del payload["usage"]["cost"]
         with self.lock:
-            for key, value in payload["usage"].items():
+            for key, value in (() if is_probe else payload["usage"].items()):
                 self.reported[key] = self.reported.get(key, 0) + value
         return 200, {}, json.dumps(payload).encode(), delay
 
@@ -193,11 +325,16 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
-        if self.path.rstrip("/").endswith("/stats"):
-            llm = self.server.llm
+        llm = self.server.llm
+        path = self.path.rstrip("/")
+        if path.endswith("/stats"):
             with llm.lock:
                 data = {"requests": llm.requests, "faults_served": dict(llm.faults_served)}
             return self._send(200, {}, json.dumps(data).encode())
+        found = llm.models_payload() if path.endswith("/models") else \
+            llm.props_payload() if path.endswith("/props") else None
+        if found is not None:
+            return self._send(200, {}, json.dumps(found).encode())
         self._send(404, {}, b'{"error": "not found"}')
 
     def do_POST(self):

@@ -157,12 +157,13 @@ def test_exhausted_retries_become_error_rows(tmp_path, fake, secret, capfd):
     before = fake.llm.requests
     assert run_cli(collect_args(db, fake.base_url, files, "--max-attempts", "3")) == 1
     assert fake.llm.requests == before
-    # ... unless asked to retry judge errors; the fault is gone now (the generation error stays)
+    # ... unless asked to retry errors; the fault is gone now: the judge errors are asked again,
+    # and the pair with the generation error is generated (its neg answer is in the cache) and judged
     fake.llm.rules.clear()
-    assert run_cli(collect_args(db, fake.base_url, files, "--retry-errors")) == 1
-    assert fake.llm.requests - before == len(judge_err)
+    assert run_cli(collect_args(db, fake.base_url, files, "--retry-errors")) == 0
+    assert fake.llm.requests - before == len(judge_err) + 1 + CALLS_PER_JUDGE
     assert q(db, "select count(*) from raw.judgments where error is null")[0][0] == \
-        (files["n"] - 1) * CALLS_PER_JUDGE
+        files["n"] * CALLS_PER_JUDGE
 
 
 def test_invalid_judge_output_retried_once_then_error_row(tmp_path, fake, secret, capfd):
@@ -247,9 +248,9 @@ def test_dry_run_records_plan_and_calls_nothing(tmp_path, fake, secret):
     plan_file = tmp_path / "plan.jsonl"
     assert run_cli(collect_args(db, fake.base_url, files, "--dry-run", "--plan-out",
                                 str(plan_file))) == 0
-    # nothing called and no pair written; the candidate files were loaded (checked) like any ingest
+    # nothing called and nothing written: the candidate files were checked in a scratch warehouse
     assert fake.llm.requests == 0
-    assert q(db, "select count(*) from raw.pairs")[0][0] == 0 and q(db, "select count(*) from raw.api_calls")[0][0] == 0
+    assert not db.exists()
     plan = [json.loads(line) for line in plan_file.read_text().splitlines()]
     assert len(plan) == files["n"]
     assert {p["pos_label"] for p in plan} == {"A", "B"}

@@ -1,5 +1,8 @@
 with source as (
     select * from {{ source('raw', 'pairs') }}
+    -- a pair generated again after a generation error (`psw collect --retry-errors`) has a row
+    -- per attempt: the newest successful one counts, else the newest error
+    qualify row_number() over (partition by pair_id order by error is null desc, loaded_at desc) = 1
 ),
 
 renamed as (
