@@ -106,7 +106,11 @@ def split_url_credentials(base_url: str) -> tuple[str, dict[str, str]]:
     becomes HTTP Basic auth; a credential query parameter becomes a bearer token (an API key,
     when given, takes its place). Each value is registered with warehouse.secrets, so what the
     server echoes is redacted; the URL that is stored and keys the cache holds none of them."""
-    parts = urllib.parse.urlsplit(base_url.strip())
+    try:
+        parts = urllib.parse.urlsplit(base_url.strip())
+        parts.port   # noqa: B018 (a bad port raises here, not in the first request)
+    except ValueError as exc:
+        raise UserError(f"--base-url {secrets.redact(base_url)}: not a URL ({exc})") from None
     headers: dict[str, str] = {}
     netloc = parts.netloc
     if "@" in netloc:

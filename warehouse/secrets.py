@@ -39,6 +39,8 @@ SECRET_ENV_NAME = re.compile(r"(?i)(key|token|secret|password|passwd|credential)
 _lock = threading.Lock()
 _registered: set[str] = set()
 _patterns: dict[str, re.Pattern] = {}
+SPACES = r"\s*"
+FUZZY_MIN = 8    # keys this long are also matched in any case and with spaces inside
 SHORT_KEY = 16   # a key shorter than this is warned about: it may also occur in ordinary text
 
 
@@ -64,10 +66,15 @@ def registered() -> list[str]:
 
 
 def forms(secret: str) -> list[str]:
-    """Regex sources (RE2-compatible) for every way a server may echo `secret`: as sent, in any
-    case, with spaces inside, URL-encoded, or base64-encoded at any offset of a longer text."""
-    spaced = r"\s*".join(re.escape(ch) for ch in secret)
-    found = [f"(?i:{spaced})"]
+    """Regex sources (RE2-compatible) for every way a server may echo `secret`: as sent, URL-encoded,
+    or base64-encoded at any offset of a longer text; a key of 8 characters or more also in any
+    case and with spaces inside (a shorter one only as it is: loosely matched, it would also
+    take ordinary words)."""
+    if len(secret) >= FUZZY_MIN:
+        spaced = SPACES.join(re.escape(ch) for ch in secret)
+        found = [f"(?i:{spaced})"]
+    else:
+        found = [re.escape(secret)]
     for encoded in {urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret, safe="")}:
         if encoded != secret:
             found.append(f"(?i:{re.escape(encoded)})")

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
-from dashboard.plain import md
+from dashboard.plain import code, md
 from dashboard.widgets import set_url, url_value
 from warehouse.labels import template_label
 
@@ -41,7 +41,7 @@ def flag(value, good: bool) -> str:
 def show_pair(number: int, pair, style, ratings) -> None:
     with st.container(border=True):
         named = isinstance(pair.scenario_id, str) and pair.scenario_id
-        st.markdown(f"**Scenario {number}**" + (f" · {md(pair.scenario_id)}" if named else ""))
+        st.markdown(f"**Scenario {number}**" + (f" · {code(pair.scenario_id)}" if named else ""))
         st.markdown(md(pair.scenario_text) if pair.scenario_text else "_(scenario text not stored)_")
         if pair.is_error:
             st.error(f"Generation or judging failed: {md(pair.error)}")
@@ -55,7 +55,7 @@ def show_pair(number: int, pair, style, ratings) -> None:
                    f"off-axis {pair.off_axis_problem} · max style {pair.max_style_abs_delta} · "
                    f"words {pair.pos_words} vs {pair.neg_words} (delta {pair.word_delta}, "
                    f"frac {pair.word_delta_frac}) · likely spurious axis: {md(pair.likely_spurious_axis)} · "
-                   f"pair {md(pair.pair_id)}")
+                   f"pair {code(pair.pair_id)}")
         pos, neg = st.columns(2)
         pos.markdown(f"**Positive** · {md(pair.pos_persona)}")
         pos.markdown(md(pair.pos_response) if pair.pos_response else "_(no completion)_")
@@ -71,7 +71,7 @@ def show_pair(number: int, pair, style, ratings) -> None:
             with st.expander(f"Judge ratings ({len(ratings)})"):
                 st.dataframe(ratings.drop(columns=["pair_id"]), hide_index=True)
         else:  # an exported record carries the judges' per-pair metrics, not their raw objects
-            st.caption(f"Judge ratings: this pair came from {md(pair.metrics_origin)} data, which carries the "
+            st.caption(f"Judge ratings: this pair came from {code(pair.metrics_origin)} data, which carries the "
                        "per-pair metrics above, not the judges' raw rating objects.")
 
 
@@ -84,7 +84,7 @@ set_url(cell=cell_id)
 summary = queries.cell_summary(cell_id)
 if summary.empty:
     st.title("Cell")
-    st.warning(f"No cell {md(cell_id)} in this warehouse (it may have been rebuilt away).")
+    st.warning(f"No cell {code(cell_id)} in this warehouse (it may have been rebuilt away).")
     st.stop()
 cell = summary.iloc[0]
 
@@ -93,10 +93,10 @@ if pd.notna(cell["score_ci_low"]):
     st.caption(f"{cell['score_ci_level']:.0%} bootstrap interval {cell['score_ci_low']:.1f} to "
                f"{cell['score_ci_high']:.1f} over the cell's {int(cell['n_success'])} pairs "
                f"({int(cell['n_bootstrap'])} replicates); jackknife SE {cell['score_se']:.2f}")
-st.markdown(f"**Template** {md(template_label(cell['template_text']))}  \n**Persona pair** {md(cell['persona_pair_id'])}: "
+st.markdown(f"**Template** {code(template_label(cell['template_text']))}  \n**Persona pair** {code(cell['persona_pair_id'])}: "
             f"{md(cell['pos_persona'])} (positive) vs {md(cell['neg_persona'])} (negative)  \n"
-            f"**Measurement** {md(cell['measurement_id'])} · generator {md(cell['generator_model'])} · "
-            f"judge {md(cell['judge_model'])} · recommended: {'yes' if cell['recommended'] else 'no'}")
+            f"**Measurement** {code(cell['measurement_id'])} · generator {code(cell['generator_model'])} · "
+            f"judge {code(cell['judge_model'])} · recommended: {'yes' if cell['recommended'] else 'no'}")
 factors_col, components_col = st.columns([3, 2])
 with factors_col:
     show_factors(cell_id)

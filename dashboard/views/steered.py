@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import steered_queries
-from dashboard.plain import md
+from dashboard.plain import code, md
 from dashboard.widgets import seed, set_url, url_value
 from warehouse.labels import template_label
 
@@ -85,7 +85,7 @@ for number, scenario in enumerate(shown.itertuples(), (page - 1) * SCENARIOS_PER
     rows = texts[(texts["scenario_text"] == scenario.scenario_text) & (texts["scenario_id"] == scenario.scenario_id)]
     by_coeff = {r.coeff: r for r in rows.itertuples()}
     with st.container(border=True):
-        st.markdown(f"**Scenario {number}**" + (f" · {md(scenario.scenario_id)}" if scenario.scenario_id else ""))
+        st.markdown(f"**Scenario {number}**" + (f" · {code(scenario.scenario_id)}" if scenario.scenario_id else ""))
         st.text(scenario.scenario_text)
         for column, coeff in zip(st.columns(len(coeffs)), coeffs):
             show_output(column, coeff, by_coeff.get(coeff))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from dashboard_helpers import query
+from dashboard.plain import as_text
 
 
 def markdown(at) -> str:
@@ -72,8 +73,9 @@ def test_cell_page_shows_four_scenarios_with_both_completions(app, pilot_db, top
                   [top_cell])
     assert len(pairs) == 4 and [text.count(f"**Scenario {i}**") for i in range(1, 6)] == [1, 1, 1, 1, 0]
     assert "**Scenario** `pr_" not in text  # a label, not a pair id
+    shown = as_text(text)   # completions are shown as text: their markdown characters escaped (issue 23)
     for scenario, pos, neg in pairs:
-        assert scenario in text and pos[:60] in text and neg[:60] in text
+        assert scenario in shown and pos[:60] in shown and neg[:60] in shown
     assert "**Positive** · wellbeing-focused" in text and "**Negative** · authority-deferential" in text
     assert len(charts(at)) == 1 + 4  # the six factors, then one style chart per pair
     assert {m.label for m in at.metric} >= {"n", "strict pass", "axis delta", "off-axis", "max style"}

@@ -18,9 +18,10 @@ from warehouse import secrets
 
 
 def variants(key: str) -> list[str]:
-    """How a careless or hostile server may echo a key."""
-    return [key, key.lower(), key.upper(), " ".join(key[i:i + 3] for i in range(0, len(key), 3)),
-            urllib.parse.quote(key, safe=""), base64.b64encode(key.encode()).decode(),
+    """How a careless or hostile server may echo a key (in another case or spaced out only a key
+    of 8 characters or more: a shorter one, loosely matched, would also take ordinary words)."""
+    loose = [key.lower(), key.upper(), " ".join(key[i:i + 3] for i in range(0, len(key), 3))] if len(key) >= 8 else []
+    return [key, *loose, urllib.parse.quote(key, safe=""), base64.b64encode(key.encode()).decode(),
             base64.b64encode(f"user:{key}".encode()).decode(), base64.urlsafe_b64encode(f"xy{key}".encode()).decode()]
 
 
@@ -68,6 +69,11 @@ def test_redact_removes_every_form_of_a_key_at_any_length(key):
         assert not leaked(key, redacted), (text, redacted)
         assert redacted.startswith("before ") and redacted.endswith(" after")
     assert secrets.redact("plain words stay as they are") == "plain words stay as they are"
+
+
+def test_a_short_key_is_redacted_as_it_is_only():
+    secrets.register("k7Q2x9a")
+    assert secrets.redact("K7Q2X9A k7q2x9a k7Q2x9a") == "K7Q2X9A k7q2x9a ***"
 
 
 def test_export_scan_finds_every_form_of_a_registered_key():
