@@ -111,7 +111,11 @@ def bench_once(n_pairs: int, data: Path, work: Path) -> dict:
 def bench(n_pairs: int, work: Path, repeat: int) -> dict:
     data = work / f"scaled_{n_pairs}_examples.jsonl"
     write_scaled(data, n_pairs)
-    runs = [bench_once(n_pairs, data, work) for _ in range(repeat)]
+    runs = []
+    for _ in range(repeat):
+        runs.append(bench_once(n_pairs, data, work))
+        print(f"  (run {len(runs)} of {repeat} at {n_pairs}: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in runs[-1].items()) + ")", file=sys.stderr, flush=True)
     data.unlink()
     return {"pairs": n_pairs, **{key: statistics.median(r[key] for r in runs) for key in runs[0]}}
 
@@ -119,8 +123,10 @@ def bench(n_pairs: int, work: Path, repeat: int) -> dict:
 def verdict(r: dict) -> str:
     misses = []
     max_s, max_x_peer = TARGETS.get(r["pairs"], (None, None))
-    misses += [f"total > {max_s:g} s"] * (max_s is not None and r["total_s"] > max_s)
-    misses += [f"total > {max_x_peer:g}x peer"] * (max_x_peer is not None and r["x_peer"] > max_x_peer)
+    if max_s is not None and r["total_s"] > max_s:
+        misses.append(f"total > {max_s:g} s")
+    if max_x_peer is not None and r["x_peer"] > max_x_peer:
+        misses.append(f"total > {max_x_peer:g}x peer")
     if r["pairs"] == 64:
         misses += [f"nodes > {MAX_NODES}"] * (not r["nodes"] <= MAX_NODES)
     if r["pairs"] == 1_000_000:
