@@ -79,9 +79,10 @@ def timed(args: list[str]) -> tuple[float, float, str, float]:
 
 
 def nodes_run(output: str) -> float:
-    """The nodes dbt ran, from its last line `Done. PASS=.. WARN=.. ERROR=.. SKIP=.. NO-OP=.. TOTAL=N`."""
-    totals = re.findall(r"TOTAL=(\d+)", output)
-    return float(totals[-1]) if totals else float("nan")
+    """The models, tests and seeds dbt ran, from its last line `Done. PASS=.. NO-OP=n TOTAL=N`
+    (N - n: the no-op nodes are the exposures, which run nothing)."""
+    totals = re.findall(r"NO-OP=(\d+) TOTAL=(\d+)", output)
+    return float(int(totals[-1][1]) - int(totals[-1][0])) if totals else float("nan")
 
 
 def bench_once(n_pairs: int, data: Path, work: Path) -> dict:
