@@ -11,15 +11,15 @@ models that read them (`--select source:<table>+`) and their tests; the rest are
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
+import json
 from pathlib import Path
 
-from warehouse import build_state
+import yaml
+
+from warehouse import build_state, dbt_runner
 from warehouse.build_output import BuildOutput
-from warehouse.db import DBT_DIR, MEMORY_LIMIT, UserError, connect, db_path
+from warehouse.db import UserError, connect, db_path
+from warehouse.dbt_runner import PARSE_CACHE, DbtRun, target_dir  # noqa: F401 (psw docs, the benchmark)
 from warehouse.schema import ensure_raw_schema
 
 
@@ -39,56 +39,66 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run, passthrough=[])
 
 
-PARSE_FILE = "partial_parse.msgpack"
-PARSE_CACHE = DBT_DIR / "target" / "parse-by-file-name"  # in dbt's own (git-ignored) target folder
+def run_dbt(db: Path, command: str, extra: list[str], callbacks=()) -> DbtRun:
+    """Run `dbt <command> <extra>` on the warehouse (warehouse/dbt_runner.py); true when it succeeded."""
+    return dbt_runner.invoke(db, [*command.split(), *extra], callbacks)
 
 
-def run_dbt(db: Path, command: str, extra: list[str], output: BuildOutput | None = None) -> bool:
-    """Run dbt in its own process: it holds the DuckDB write lock only while it runs.
-
-    dbt runs in the warehouse's folder and is given the file's bare name, so the profile
-    (and with it dbt's parse of the project) is the same for every warehouse file of that
-    name. A warehouse's first build then starts from the parse saved by an earlier build of
-    any `warehouse.duckdb` (dbt re-checks it against the project files and reparses what
-    changed) instead of a full parse of ~5 s. Target and logs stay beside each warehouse.
-    Given an `output`, dbt's events go to it (progress and summary) instead of dbt's log.
-    (dbt in-process, through dbtRunner, measured no faster: dbt's imports are most of the
-    start either way, and dbt-duckdb keeps the file locked after the run.)
-    """
-    db = db.resolve()
-    env = {**os.environ, "PSW_DB_PATH": db.name, "PSW_MEMORY_LIMIT": MEMORY_LIMIT,
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
-    target = target_dir(db)
-    work = target.parent
-    cached = PARSE_CACHE / f"{db.name}.msgpack"
-    _copy(cached, target / PARSE_FILE, only_if_missing=True)
-    dbt = Path(sys.executable).with_name("dbt")
-    args = [str(dbt), *command.split(), "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-            "--target-path", str(target), "--log-path", str(work / "logs")]
-    args += [a for a in extra if a != "--"]
-    ok = (output.run(args, env=env, cwd=db.parent) if output else subprocess.run(args, env=env, cwd=db.parent).returncode) == 0
-    if ok:
-        _copy(target / PARSE_FILE, cached)
-    return ok
+def failure_line(db: Path, run: DbtRun) -> str:
+    """One line for a failed build: the model, column and value a broken guarantee names,
+    else the first node that failed and dbt's first line about it."""
+    if run.exception is not None:
+        return f"dbt could not start: {_first_line(run.exception)}"
+    failed = [r for r in run.results if _value(r.status) in ("fail", "error", "runtime error")]
+    for result in failed:
+        node = result.node
+        if _value(node.resource_type) == "test" and _value(result.status) == "fail" and node.compiled_code:
+            model = (node.attached_node or node.name).split(".")[-1]
+            found = _first_violation(db, node.compiled_code)
+            if found:
+                column, rule, value = found
+                return f"{model}.{column} = {'null' if value is None else value}: {rule} (test {node.name})"
+    if failed:
+        node = failed[0].node
+        return f"{_value(node.resource_type)} {node.name}: {_first_line(failed[0].message or failed[0].status)}"
+    return "dbt build failed (see the dbt output above)"
 
 
-def target_dir(db: Path) -> Path:
-    """dbt's target folder for this warehouse (compiled SQL, manifest, docs), beside the file."""
-    db = db.resolve()
-    return db.parent / f".{db.name}.dbt" / "target"
-
-
-def _copy(source: Path, dest: Path, only_if_missing: bool = False) -> None:
-    """Best effort (it is a cache): written whole under a temporary name, then renamed."""
-    if not source.exists() or (only_if_missing and dest.exists()):
-        return
+def _first_violation(db: Path, sql: str) -> tuple | None:
+    """The first row a `guarantees` test found (column_name, rule, value); None for other tests."""
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        partial = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        shutil.copyfile(source, partial)
-        os.replace(partial, dest)
-    except OSError:
-        pass
+        with connect(db, read_only=True) as con:
+            rel = con.sql(sql)
+            if rel.columns != ["column_name", "rule", "value", "check_no"]:
+                return None
+            first = rel.order("check_no, value").limit(1).fetchall()
+            return first[0][:3] if first else None
+    except Exception:  # the explanation is best effort: the failure itself is already certain
+        return None
+
+
+def _with_var(extra: list[str], name: str, value: object) -> list[str]:
+    """`extra` with `--vars` holding name: value too (merged into a --vars given there)."""
+    out, given = [], {}
+    for i, arg in enumerate(extra):
+        if arg == "--vars" and i + 1 < len(extra):
+            continue
+        if i > 0 and extra[i - 1] == "--vars":
+            given = yaml.safe_load(arg) or {}
+            if not isinstance(given, dict):
+                raise UserError(f"--vars {arg}: not a YAML mapping")
+            continue
+        out.append(arg)
+    return [*out, "--vars", json.dumps({**given, name: value})]
+
+
+def _value(enum: object) -> str:
+    return str(getattr(enum, "value", enum))
+
+
+def _first_line(text: object) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return " ".join(lines[:2]) if lines else "failed"
 
 
 def run(args) -> int:
@@ -96,7 +106,9 @@ def run(args) -> int:
     if not db.exists():
         raise UserError(f"{db}: no warehouse here yet; run `psw ingest FILE...` first")
     extra = [a for a in args.passthrough if a != "--"]
-    if not args.unit_tests:
+    if args.unit_tests:  # their inputs' columns are read from the warehouse: staging as views
+        extra = _with_var(extra, "staging_as_views", True)
+    else:
         extra += ["--exclude-resource-type", "unit_test"]
     # waits (bounded, with a message) while another process holds the lock; a warehouse from an
     # older psw gains the raw tables and columns dbt reads
@@ -119,14 +131,16 @@ def run(args) -> int:
         select = ["--select", *todo.select]
     # nothing reads a build's manifest.json or run_results.json (`psw docs` writes its own): ~0.4 s
     quiet_artifacts = [] if "--write-json" in extra else ["--no-write-json"]
-    # dbt's ~550 log lines become one progress line and a summary (warehouse/build_output.py)
+    # dbt's ~550 log lines become one progress line and a summary (warehouse/build_output.py):
+    # dbt's console log is off and its events reach the printer through dbtRunner's callbacks
     output = None if args.verbose or build_state.OUTPUT_ONLY & set(extra) else BuildOutput.for_terminal()
-    ok = run_dbt(db, "build", extra + select + quiet_artifacts, output)
-    if output is not None and (not ok or not quiet):
-        output.finish(ok)
-    if not ok:
-        raise UserError("dbt build failed" + (" (see the dbt output above)" if output is None else
-                        ": the failing models and tests are listed above; `psw build --verbose` shows dbt's log"))
+    console = [] if output is None else ["--log-level", "none"]
+    built = run_dbt(db, "build", console + extra + select + quiet_artifacts,
+                    callbacks=[output.callback] if output is not None else ())
+    if output is not None and (not built or not quiet):
+        output.finish(bool(built))
+    if not built:
+        raise UserError(f"dbt build failed: {failure_line(db, built)}")
     with connect(db) as con:  # the state before the build: anything written since builds next time
         build_state.store_state(con, state)
     return 0

@@ -28,7 +28,7 @@ def test_screening_flags_the_planted_contradictory_pair(screened_db, planted_cel
 
 def test_screening_covers_every_extracted_pair_of_the_pilot(screened_db):
     stats, screened, labelled = query(screened_db, """
-        select (select count(*) from staging.stg_activation__pair_stats),
+        select (select count(*) from raw.activation_pair_stats),  -- (staging is folded into its readers)
                (select count(*) from main.pair_screening),
                (select count(*) from main.pair_screening where judge_label in ('positive', 'negative')
                                                          and agreement_cosine is not null)""")[0]

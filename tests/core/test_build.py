@@ -1,19 +1,43 @@
-"""`psw build`: dbt runs in the warehouse's folder on the file's bare name, so a new
-warehouse starts from the project parse saved by an earlier build (no full parse)."""
+"""`psw build`: dbt runs in psw's process (warehouse/dbt_runner.py) on the file's bare name, so
+a new warehouse starts from the project parse saved by an earlier build (no full parse), and a
+second build in one process reuses the parsed manifest (no parse at all); after a build the
+file is free for any other connection."""
 
 from __future__ import annotations
 
 import shutil
 
+import duckdb
+
 from psw.cli import main
+from warehouse import dbt_runner
 
 
-def test_a_new_warehouse_reuses_the_saved_parse(pilot_db, tmp_path):
-    # pilot_db (also a warehouse.duckdb) was built before: its parse is in the cache
+def _last_log(db) -> str:
+    log = (db.parent / f".{db.name}.dbt" / "logs" / "dbt.log").read_text()
+    return log[log.rindex("Running with dbt="):]
+
+
+def test_a_new_warehouse_reuses_the_saved_parse(pilot_db, tmp_path, monkeypatch):
+    # pilot_db (also a warehouse.duckdb) was built before: its parse is in the cache; a new
+    # process has no manifest in memory yet
+    monkeypatch.setattr(dbt_runner, "_manifests", {})
+    monkeypatch.setattr(dbt_runner, "_seen", set())
     fresh = tmp_path / "elsewhere" / "warehouse.duckdb"
     fresh.parent.mkdir()
     shutil.copy(pilot_db, fresh)
-    assert main(["--db", str(fresh), "build", "--select", "template_pair_scores"]) == 0
+    assert main(["--db", str(fresh), "build", "--unit-tests", "--select", "template_pair_scores"]) == 0
     log = (fresh.parent / ".warehouse.duckdb.dbt" / "logs" / "dbt.log").read_text()
     assert "Partial parsing enabled" in log
-    assert "Unable to do partial parsing" not in log
+    assert "Unable to do partial parsing" not in log and "Starting full parse" not in log
+
+
+def test_a_second_build_in_one_process_does_not_parse(pilot_copy):
+    for _ in range(2):
+        assert main(["--db", str(pilot_copy), "build", "--force", "--select", "stg_raw__measurements"]) == 0
+    last = _last_log(pilot_copy)
+    assert "Began running node model.persona_steering_warehouse.stg_raw__measurements" in last
+    assert "Partial parsing" not in last and "full parse" not in last
+    # dbt's connection is closed: a connection with other settings opens at once
+    with duckdb.connect(str(pilot_copy), read_only=True) as con:
+        assert con.execute("select count(*) from meta.last_build").fetchone() == (1,)

@@ -1,11 +1,14 @@
 """Every kind of guarantee the build checks still stops it: keys unique and not null, values in
 range, relationships, accepted values. Each case writes a row that breaks one of them straight
 into a raw table (around ingest's own checks, which would refuse most of them) of a warehouse
-whose last build succeeded; `psw build` then builds what reads that table, fails with one line,
-exit 2, and records no build state, so the next build checks again."""
+whose last build succeeded; `psw build` then builds what reads that table, fails with one line
+that names the model, the column and the value (each model's guarantees are one grouped data
+test: dbt/tests/generic/guarantees.sql), exit 2, and records no build state, so the next build
+checks again."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -32,6 +35,16 @@ BREAKS = {
 }
 
 
+# the model, column, value and rule the one error line must name
+NAMED = {
+    "key repeated": ("stg_raw__exported_pairs", "record_id", r"\w+", "primary key: null or repeated"),
+    "value null": ("stg_raw__persona_pairs", "pos_persona", "null", "not null"),
+    "value out of range": ("examples", "axis_delta", "99.0", "outside [-8, 8]"),
+    "relationship": ("stg_raw__judgments", "pair_id", "no-such-pair", "not found in stg_raw__pairs.pair_id"),
+    "accepted value": ("stg_raw__pairs", "pos_label", "C", "not one of A, B"),
+}
+
+
 @pytest.fixture(scope="module")
 def built(pilot_db, tmp_path_factory) -> Path:
     """The pilot after a plain `psw build` (the build state every case starts from)."""
@@ -51,8 +64,10 @@ def test_a_broken_guarantee_fails_the_build(kind, built, tmp_path, capsys):
     assert main(["--db", str(db), "build"]) == 2
     out, err = capsys.readouterr()
     assert "raw tables changed" in out  # a narrowed build: only what reads the changed table
-    lines = err.strip().splitlines()  # the summary, one line per failing test, psw's one line
-    assert lines[0].startswith("dbt build failed: ") and lines[-1].startswith("error: dbt build failed: ")
+    model, column, value, rule = NAMED[kind]
+    lines = err.strip().splitlines()  # the summary, one line per failing test, then psw's one line naming the value
+    assert lines[0].startswith("dbt build failed: ")
     assert lines[1:-1] and all(line.startswith("  test ") and "(compiled SQL: " in line for line in lines[1:-1])
+    assert re.fullmatch(rf"error: dbt build failed: {model}\.{column} = {value}: {re.escape(rule)} \(test \w+\)", lines[-1]), lines[-1]
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select count(*) from meta.last_build").fetchone() == (0,)

@@ -1,0 +1,169 @@
+"""Run dbt in this process against one warehouse: dbt's arguments in, its results and events out.
+
+`invoke` is the one place psw starts dbt (`psw build`, `psw docs`, the staging views
+`psw collect` needs). It runs dbt's own `dbtRunner` in this process, so:
+- dbt's imports are paid once per process, and only when a command needs dbt (a no-op
+  `psw build` never imports it);
+- the project's parse (dbt's manifest) is kept for the process and handed back to dbt
+  (`dbtRunner(manifest=...)`) while the project files, the warehouse's file name and the
+  arguments that shape a parse (vars, target, profile) are unchanged: a second build in one
+  process (the test suite, `psw collect --adaptive` rounds) does not parse at all;
+- a first build in a new process starts from dbt's partial parse saved by an earlier build of
+  any warehouse of the same file name and vars (`parse_cache`), as before;
+- every event dbt emits reaches the callbacks given (a progress printer hooks in here) and is
+  kept on the returned DbtRun.
+dbt runs in the warehouse's folder on the file's bare name (the profile, and with it the
+parse, is then the same for every warehouse of that name). After each run dbt-duckdb's
+connection is closed, so the file is free at once for psw, or for anything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from warehouse import build_state
+from warehouse.db import DBT_DIR, MEMORY_LIMIT
+
+PARSE_FILE = "partial_parse.msgpack"
+PARSE_CACHE = DBT_DIR / "target" / "parse-by-file-name"  # in dbt's own (git-ignored) target folder
+# arguments that change what dbt parses: a kept manifest is reused only under the same ones
+_PARSE_ARGS = {"--vars", "--target", "-t", "--profile"}
+_manifests: dict[tuple, Any] = {}
+_seen: set[tuple] = set()
+
+
+@dataclass
+class DbtRun:
+    """What one dbt invocation did: `ok`, dbt's result objects and every event it emitted."""
+    ok: bool
+    results: list = field(default_factory=list)   # dbt RunResult per node (node, status, message)
+    events: list = field(default_factory=list)    # dbt EventMsg, in order
+    exception: BaseException | None = None        # what stopped dbt before it ran nodes (a parse error)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def target_dir(db: Path) -> Path:
+    """dbt's target folder for this warehouse (compiled SQL, manifest, docs), beside the file."""
+    db = db.resolve()
+    return db.parent / f".{db.name}.dbt" / "target"
+
+
+def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]] = ()) -> DbtRun:
+    """Run `dbt <args>` (e.g. ["build", "--select", "x"]) on the warehouse `db`; never raises for
+    a failing node: read `ok`, `results` and `exception`."""
+    from dbt.cli.main import dbtRunner  # ~2 s of imports: only when dbt runs
+
+    db = db.resolve()
+    target = target_dir(db)
+    args = [a for a in args if a != "--"]
+    cached = parse_cache(db, args)
+    _copy(cached, target / PARSE_FILE, only_if_missing=True)
+    paths = ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+             "--target-path", str(target), "--log-path", str(target.parent / "logs")]
+    key = _manifest_key(db, args)
+    events: list = []
+    with _dbt_setting(db):
+        try:
+            if key in _seen and key not in _manifests:
+                # a second run in this process: parse once (partially), keep the manifest for every later run
+                parsed = dbtRunner().invoke(["parse", "--quiet", "--no-write-json", *_shaping(args), *paths])
+                if parsed.success:
+                    _manifests[key] = parsed.result
+            _seen.add(key)
+            manifest = _manifests.get(key)
+            runner = dbtRunner(manifest=_fresh(manifest) if manifest else None, callbacks=[events.append, *callbacks])
+            outcome = runner.invoke([*args, *paths])
+        finally:
+            _release_warehouse()
+    if outcome.success:
+        _copy(target / PARSE_FILE, cached)
+    result = outcome.result
+    return DbtRun(outcome.success, list(getattr(result, "results", None) or []), events, outcome.exception)
+
+
+def parse_cache(db: Path, args: list[str]) -> Path:
+    """Where the partial parse of builds like this one is kept: per file name, and per vars
+    (a parse with other vars is another parse: `psw build --unit-tests` sets one)."""
+    shaping = _shaping(args)
+    suffix = "." + hashlib.sha256(json.dumps(shaping).encode()).hexdigest()[:12] if shaping else ""
+    return PARSE_CACHE / f"{db.name}{suffix}.msgpack"
+
+
+def _fresh(manifest):
+    """A kept manifest, as a parse leaves it: a run compiles nodes in place and marks their
+    ephemeral CTEs injected, which the next run would otherwise take as done."""
+    for node in manifest.nodes.values():
+        if "extra_ctes_injected" in getattr(node, "__dataclass_fields__", {}):  # compiled kinds, not seeds
+            node.extra_ctes_injected, node.extra_ctes, node.compiled, node.compiled_code = False, [], False, None
+    return manifest
+
+
+def _shaping(args: list[str]) -> list[str]:
+    """The arguments (and their values) among `args` that change what dbt parses."""
+    out = []
+    for i, arg in enumerate(args):
+        if arg in _PARSE_ARGS and i + 1 < len(args):
+            out += [arg, args[i + 1]]
+        elif arg.split("=")[0] in _PARSE_ARGS and "=" in arg:
+            out.append(arg)
+    return out
+
+
+def _manifest_key(db: Path, args: list[str]) -> tuple:
+    shaping = tuple(_shaping(args))
+    settings = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("DBT_")))
+    return db.name, MEMORY_LIMIT, shaping, settings, build_state.project_hash()
+
+
+@contextlib.contextmanager
+def _dbt_setting(db: Path):
+    """dbt's working folder and environment for one run, put back afterwards."""
+    setting = {"PSW_DB_PATH": db.name, "PSW_MEMORY_LIMIT": MEMORY_LIMIT,
+               "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+    saved_env, saved_cwd = {name: os.environ.get(name) for name in setting}, os.getcwd()
+    os.environ.update(setting)
+    os.chdir(db.parent)
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _release_warehouse() -> None:
+    """Close the DuckDB file dbt-duckdb keeps open between runs in one process."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:
+        return
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        with contextlib.suppress(Exception):
+            env.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+def _copy(source: Path, dest: Path, only_if_missing: bool = False) -> None:
+    """Best effort (it is a cache): written whole under a temporary name, then renamed."""
+    if not source.exists() or (only_if_missing and dest.exists()):
+        return
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        shutil.copyfile(source, partial)
+        os.replace(partial, dest)
+    except OSError:
+        pass
