@@ -46,3 +46,10 @@
     {%- endfor -%}
     {{ clean_axis_score(*mean) }}
 {%- endmacro %}
+
+{#- dot / sqrt(norm_sq_a * norm_sq_b) clamped to [-1, 1] (trait_geometry): with norms estimated from
+    cross terms the ratio can pass 1, and a norm estimate at or below 0 (a vector indistinguishable
+    from noise) leaves the cosine at the sign of the dot product. -#}
+{% macro bounded_cosine(dot, norm_sq_a, norm_sq_b) -%}
+    least(1.0, greatest(-1.0, ({{ dot }}) / sqrt(greatest({{ norm_sq_a }}, 1e-150) * greatest({{ norm_sq_b }}, 1e-150))))::double
+{%- endmacro %}
