@@ -4,7 +4,16 @@ A cell (template x persona pair of one measurement) is measured in rounds of sce
 each round dbt scores every cell (`template_pair_scores.score` and its jackknife `score_se`);
 a cell whose upper bound (score + z*se) is below the k-th best lower bound (score - z*se) is
 dropped, and the next round measures more scenarios for the survivors only. The rule compares
-dbt's numbers; it computes no score. Calls are counted by the protocol (generations + judge
+dbt's numbers; it computes no score.
+
+So that a true top-k cell is dropped with probability at most alpha (0.05) over the whole run:
+- z is a union bound over cells and decisions: each bound may fail with alpha / (2 * cells *
+  rounds), so all hold together with probability >= 1 - alpha, and while they hold no true top-k
+  cell can fall below the k-th best lower bound;
+- the SE has a floor (`se_floor`): at n = 3-16 the jackknife is 0 whenever no single pair moves
+  the score (0 of 3 passes has probability 0.125 at a true rate of 0.5), so a cell is never
+  credited with less than the binomial SE of its pass rate, smoothed by one pass and one fail,
+  times its other factors. tests/stats/test_racing.py checks the rule against planted truth. Calls are counted by the protocol (generations + judge
 calls per pair, cache hits included), so a budget means the same live and in a replay.
 
 The orchestration (clients, stores, builds) is collect/adaptive_run.py.
@@ -16,6 +25,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 from collect.plan import PlanItem
 from warehouse.errors import UserError
@@ -27,13 +37,14 @@ STOP_TOP_K, STOP_COMPLETE, STOP_BUDGET = "top_k", "complete", "budget"
 class Settings:
     budget: int
     top_k: int = 3
-    z: float = 2.0
+    z: float | None = None            # None: the union bound's z for alpha (union_z)
+    alpha: float = 0.05               # the chance of dropping any true top-k cell, over the run
     rounds: int | None = None         # split the scenarios into this many rounds ...
     round_size: int | None = None     # ... or measure this many scenarios a cell per round
     replay_of: str | None = None      # a stored measurement: answer every call from the cache
 
     def as_params(self) -> dict:
-        return {"budget": self.budget, "top_k": self.top_k, "z": self.z, "rounds": self.rounds,
+        return {"budget": self.budget, "top_k": self.top_k, "z": self.z, "alpha": self.alpha, "rounds": self.rounds,
                 "round_size": self.round_size, "replay_of": self.replay_of}
 
     def check(self) -> None:
@@ -43,8 +54,10 @@ class Settings:
                 raise UserError(f"{flag}: must be >= {low}")
         if self.rounds is not None and self.round_size is not None:
             raise UserError("--rounds/--round-size: give one of them, not both")
-        if not (self.z >= 0 and math.isfinite(self.z)):
+        if self.z is not None and not (self.z >= 0 and math.isfinite(self.z)):
             raise UserError("--z: must be a finite number >= 0")
+        if not 0 < self.alpha < 1:
+            raise UserError("--alpha: must be between 0 and 1")
 
     def size(self, n_scenarios: int) -> int:
         """Scenarios per cell per round (default: four rounds)."""
@@ -52,15 +65,26 @@ class Settings:
             return self.round_size
         return max(1, math.ceil(n_scenarios / (self.rounds or 4)))
 
-
-def replay_base(replay_of: str, generator: str, settings: Settings) -> str:
-    """A replay's own measurement (base) id: the replayed one's, marked with the settings' hash."""
-    base = replay_of[:-len(generator) - 1] if replay_of.endswith("/" + generator) else replay_of
-    digest = hashlib.sha256(json.dumps(settings.as_params(), sort_keys=True).encode()).hexdigest()[:8]
-    return f"{base}~adaptive-{digest}"
+    def z_for(self, n_cells: int, n_rounds: int) -> float:
+        """The bound width: --z if given, else the union bound's over these cells and rounds."""
+        return self.z if self.z is not None else union_z(self.alpha, n_cells, n_rounds)
 
 
-CellKey = tuple[str, str]    # (template_text, persona_pair_id): a cell within one measurement
+def union_z(alpha: float, n_cells: int, n_rounds: int) -> float:
+    """z such that every cell's two bounds in every round hold together with probability
+    >= 1 - alpha (Bonferroni over 2 * cells * rounds one-sided normal bounds)."""
+    return NormalDist().inv_cdf(1 - alpha / (2 * max(1, n_cells) * max(1, n_rounds)))
+
+
+def se_floor(n: int, strict_pass_rate: float, other_factors: float, echo_rate: float, refusal_rate: float) -> float:
+    """The least SE a cell of n pairs is credited with: the binomial SE of its pass rate with one
+    pass and one fail added, times its other factors (an echo or refusal rate is smoothed the
+    same way where that raises its factor, so a factor is never 0 either). The jackknife misses
+    exactly this part when every pair passes or none does."""
+    smooth = lambda rate: (n * rate + 1) / (n + 2)  # noqa: E731
+    p = smooth(strict_pass_rate)
+    rest = other_factors * (1 - min(echo_rate, smooth(echo_rate))) * (1 - min(refusal_rate, smooth(refusal_rate)))
+    return 100 * rest * math.sqrt(p * (1 - p) / n)
 
 
 @dataclass(frozen=True)
@@ -70,10 +94,15 @@ class CellScore:
     n: int
     score: float | None
     score_se: float | None    # null with fewer than two successful pairs
+    se_floor: float = 0.0     # see se_floor()
 
     @property
     def bounded(self) -> bool:
         return self.score is not None and self.score_se is not None
+
+    @property
+    def se(self) -> float:
+        return max(self.score_se, self.se_floor)
 
 
 def eliminate(cells: list[CellScore], k: int, z: float) -> set[CellKey]:
@@ -82,8 +111,8 @@ def eliminate(cells: list[CellScore], k: int, z: float) -> set[CellKey]:
     bounded = [c for c in cells if c.bounded]
     if len(bounded) <= k:
         return set()
-    bar = sorted((c.score - z * c.score_se for c in bounded), reverse=True)[k - 1]
-    return {c.key for c in bounded if c.score + z * c.score_se < bar}
+    bar = sorted((c.score - z * c.se for c in bounded), reverse=True)[k - 1]
+    return {c.key for c in bounded if c.score + z * c.se < bar}
 
 
 def ranked(cells: list[CellScore]) -> list[CellScore]:
@@ -128,9 +157,12 @@ def next_round(cells: dict[CellKey, list[PlanItem]], alive: list[CellKey], measu
 
 def read_scores(con, measurement_id: str) -> dict[CellKey, CellScore]:
     rows = con.execute(
-        "select template_text, persona_pair_id, cell_id, n_success, score, score_se "
+        "select template_text, persona_pair_id, cell_id, n_success, score, score_se, strict_pass_rate, "
+        "factor_axis * factor_off_axis * factor_style, persona_echo_rate, refusal_or_ai_break_rate "
         "from template_pair_scores where measurement_id = ?", [measurement_id]).fetchall()
-    return {(t, p): CellScore((t, p), cid, n or 0, score, se) for t, p, cid, n, score, se in rows}
+    return {(t, p): CellScore((t, p), cid, n or 0, score, se,
+                              se_floor(n, *rest) if n and None not in rest else 0.0)
+            for t, p, cid, n, score, se, *rest in rows}
 
 
 def resolve_measurement(con, given: str, generator: str) -> str:

@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Callable
 
 from collect import adaptive as A
@@ -130,6 +131,10 @@ class Runner:
         cells = A.cells_of(self.plan)
         alive, measured, spent = list(cells), {key: 0 for key in cells}, 0
         size = s.size(max(len(items) for items in cells.values()))
+        z = self.z = s.z_for(len(cells), math.ceil(max(len(items) for items in cells.values()) / size))
+        self.say(f"bounds: score +- {z:.2f} x max(score_se, its floor) "
+                 + ("(--z)" if s.z is not None else f"(union bound over {len(cells)} cells and the rounds, "
+                                                     f"alpha {s.alpha})"))
         batch = A.next_round(cells, alive, measured, size, spent, s.budget, self.n_judge_calls)
         if not batch:
             raise UserError(f"--budget {s.budget}: less than one pair's calls "
@@ -143,7 +148,7 @@ class Runner:
             with connect(self.path, read_only=True) as con:
                 scores = A.read_scores(con, self.measurement_id)
             now_alive = [scores.get(key) or A.CellScore(key, None, 0, None, None) for key in alive]
-            dropped = A.eliminate(now_alive, s.top_k, s.z)
+            dropped = A.eliminate(now_alive, s.top_k, z)
             rnd = A.Round(len(result.rounds) + 1, len(alive), len(batch), spent, sorted(dropped))
             alive = [key for key in alive if key not in dropped]
             batch = A.next_round(cells, alive, measured, size, spent, s.budget, self.n_judge_calls) \
@@ -184,7 +189,8 @@ class Runner:
     # ------------------------------------------------------------------ what was decided
     def _record(self, rnd: A.Round, cells: list[A.CellScore], dropped: set, stop: str | None,
                 top: list[A.CellScore]) -> None:
-        settings = json.dumps(self.settings.as_params(), sort_keys=True)
+        # the z the rule used (the union bound's when --z was not given), so the mart shows it
+        settings = json.dumps({**self.settings.as_params(), "z": self.z}, sort_keys=True)
         rank = {c.key: i for i, c in enumerate(top, 1)}
         rows = [{
             "decision_id": hashlib.md5("\x1f".join([self.cfg.load_id, self.measurement_id, str(rnd.number),

@@ -155,7 +155,8 @@ def write_extraction(con: duckdb.DuckDBPyConnection, db_file: Path, prov: Proven
     stat_rows = [
         (md5(paths[(s.cell_id, s.layer, s.reduction)], s.pair_id), paths[(s.cell_id, s.layer, s.reduction)],
          run_id, s.pair_id, s.cell_id, s.layer, s.reduction, s.diff_norm, s.pos_projection,
-         s.neg_projection, s.cosine, s.n_pos_tokens, s.n_neg_tokens, created)
+         s.neg_projection, s.cosine, s.n_pos_tokens, s.n_neg_tokens, created,
+         s.pos_heldout_projection, s.neg_heldout_projection)
         for s in stats
     ]
     con.execute("begin")

@@ -68,6 +68,11 @@ class PairStat:
     cosine: float
     n_pos_tokens: int
     n_neg_tokens: int
+    # projections on the cell vector without this pair (the mean of the other pairs' differences,
+    # unit length): what AUROC, d' and screening read, so no pair is scored by a vector that
+    # contains it; None in a one-pair cell
+    pos_heldout_projection: float | None = None
+    neg_heldout_projection: float | None = None
 
 
 class _StopForward(Exception):
@@ -178,6 +183,18 @@ def bootstrap_weights(cell_id: str, n_pairs: int, replicates: int, seed: int = 0
     return counts / n_pairs
 
 
+def heldout_projections(pos: Tensor, neg: Tensor) -> tuple[Tensor, Tensor] | tuple[None, None]:
+    """(n, L) projections of each pair's pos and neg activations (n, L, d) on the unit mean of the
+    other pairs' differences; (None, None) for a single pair."""
+    n = pos.shape[0]
+    if n < 2:
+        return None, None
+    diffs = pos - neg
+    others = (diffs.sum(0, keepdim=True) - diffs) / (n - 1)          # (n, L, d)
+    unit = others / others.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+    return (pos * unit).sum(-1), (neg * unit).sum(-1)
+
+
 def cell_vectors_and_stats(pairs: Sequence[PairInput], layers: Sequence[int],
                            pos_acts: dict[str, Tensor], neg_acts: dict[str, Tensor],
                            pos_enc: Sequence[Encoded], neg_enc: Sequence[Encoded],
@@ -201,6 +218,7 @@ def cell_vectors_and_stats(pairs: Sequence[PairInput], layers: Sequence[int],
             neg_proj = torch.einsum("nld,ld->nl", neg_acts[reduction][index], unit)
             cosine = torch.nn.functional.cosine_similarity(cell_diffs, mean.unsqueeze(0), dim=-1)
             diff_norm = cell_diffs.norm(dim=-1)
+            pos_held, neg_held = heldout_projections(pos_acts[reduction][index], neg_acts[reduction][index])
             pair_ids = tuple(pairs[i].pair_id for i in idx)
             resampled = (torch.einsum("bn,nld->lbd", weights[cell_id], cell_diffs)
                          if cell_id in weights else None)  # (L, bootstrap, d)
@@ -213,7 +231,9 @@ def cell_vectors_and_stats(pairs: Sequence[PairInput], layers: Sequence[int],
                         float(diff_norm[row, slot]), float(pos_proj[row, slot]),
                         float(neg_proj[row, slot]), float(cosine[row, slot]),
                         pos_enc[i].response_end - pos_enc[i].response_start,
-                        neg_enc[i].response_end - neg_enc[i].response_start))
+                        neg_enc[i].response_end - neg_enc[i].response_start,
+                        None if pos_held is None else float(pos_held[row, slot]),
+                        None if neg_held is None else float(neg_held[row, slot])))
     return vectors, stats
 
 

@@ -281,7 +281,9 @@ create table if not exists raw.activation_pair_stats (
     cosine double not null,             -- cos(pos - neg, v)
     n_pos_tokens integer not null,
     n_neg_tokens integer not null,
-    created_at timestamp not null
+    created_at timestamp not null,
+    pos_heldout_projection double,      -- pos . u / |u|, u the mean of the other pairs' (pos - neg)
+    neg_heldout_projection double       -- null in a one-pair cell
 );
 
 create table if not exists raw.steering_generations (
@@ -397,6 +399,8 @@ ADDED_COLUMNS = {
     # coefficient compares across models and layers (coef_rel_norm); the server a remote sweep ran on
     "raw.steering_generations": [("vector_norm", "double"), ("residual_norm", "double"),
                                  ("steering_backend", "varchar")],
+    # leave-one-pair-out projections (issue 29): AUROC and d' must not score a pair by its own vector
+    "raw.activation_pair_stats": [("pos_heldout_projection", "double"), ("neg_heldout_projection", "double")],
 }
 
 

@@ -1,21 +1,12 @@
-{#- The Poisson bootstrap. In replicate r a row counts w times, w drawn from Poisson(1) by a
-    seeded hash of (row key, r, var('bootstrap_seed')); sum(w * x) / sum(w) over a group is that
-    replicate's resampled mean. Unlike the multinomial bootstrap it needs no row numbering or
-    join: a group's replicates are one pass over its rows. A replicate in which a group drew
-    no row at all is left out. DuckDB's hash is stable within a DuckDB version (the build
-    fingerprint records it), so a rebuild draws the same replicates. -#}
+{#- Bootstrap replicates without row numbering or joins. In replicate r a row gets a weight drawn
+    by a seeded hash of (row key, r, var('bootstrap_seed')); sum(w * x) / sum(w) over a group is
+    that replicate's resampled mean, so a group's replicates are one pass over its rows. DuckDB's
+    hash is stable within a DuckDB version (the build fingerprint records it), so a rebuild draws
+    the same replicates. -#}
 
 {#- u in [0, 1): the top 53 bits of the seeded hash. -#}
 {% macro bootstrap_uniform(key, replicate) -%}
     (hash({{ key }}, {{ replicate }}, {{ var('bootstrap_seed') }}) // 2048) / 9007199254740992.0
-{%- endmacro %}
-
-{#- The Poisson(1) count for u: thresholds are the cumulative P(w <= 0) .. P(w <= 6). -#}
-{% macro poisson1(u) -%}
-    ({%- for threshold in [0.36787944117, 0.73575888234, 0.91969860293, 0.98101184312,
-                          0.99634015317, 0.99940581518, 0.99991675551] -%}
-    ({{ u }} >= {{ threshold }})::int{{ ' + ' if not loop.last }}
-    {%- endfor -%})
 {%- endmacro %}
 
 {#- The replicate numbers, a table function: range(var('bootstrap_replicates')). -#}
@@ -26,4 +17,39 @@
 {#- The two-sided percentile interval's quantiles for var('bootstrap_level'). -#}
 {% macro bootstrap_quantiles() -%}
     [{{ (1 - var('bootstrap_level')) / 2 }}, {{ 1 - (1 - var('bootstrap_level')) / 2 }}]
+{%- endmacro %}
+
+{#- An Exp(1) weight for u in [0, 1). Normalised, n of them are Dirichlet(1, ..., 1): the
+    Bayesian bootstrap's weights, continuous, so a replicate never drops every row. -#}
+{% macro exponential1(u) -%}
+    -ln(1.0 - {{ u }})
+{%- endmacro %}
+
+{#- The cell score interval (int_cell_scores): the Bayesian bootstrap with one pseudo-pair of
+    Exp(1) weight added to every replicate, at the worst possible values for the lower bound and
+    at the best for the upper (Gaffke 2005; Learned-Miller and Thomas 2019: for one mean of a
+    bounded variable this bound holds at its level at every n, and for 0/1 data it is the
+    Clopper-Pearson bound). The score rises with the pass rate and the axis delta and falls with
+    the others, so the pseudo-pair pulls every factor the same way. Without it, small cells
+    get zero-width intervals (one constant factor) that cover 52-78% at n = 3-4. -#}
+{% macro score_anchor(side) -%}
+    {%- if side == 'worst' -%} {{ return({'pass': 0, 'axis': -8, 'off': 7, 'style': 6, 'echo': 1, 'refusal': 1}) }}
+    {%- else -%} {{ return({'pass': 1, 'axis': 8, 'off': 1, 'style': 0, 'echo': 0, 'refusal': 0}) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro anchored_score(side) -%}
+    {%- set anchor = score_anchor(side) -%}
+    {%- set mean = [] -%}
+    {%- for part in ['pass', 'axis', 'off', 'style', 'echo', 'refusal'] -%}
+        {%- do mean.append('(s_' ~ part ~ ' + w_anchor * ' ~ anchor[part] ~ ') / (w_pairs + w_anchor)') -%}
+    {%- endfor -%}
+    {{ clean_axis_score(*mean) }}
+{%- endmacro %}
+
+{#- dot / sqrt(norm_sq_a * norm_sq_b) clamped to [-1, 1] (trait_geometry): with norms estimated from
+    cross terms the ratio can pass 1, and a norm estimate at or below 0 (a vector indistinguishable
+    from noise) leaves the cosine at the sign of the dot product. -#}
+{% macro bounded_cosine(dot, norm_sq_a, norm_sq_b) -%}
+    least(1.0, greatest(-1.0, ({{ dot }}) / sqrt(greatest({{ norm_sq_a }}, 1e-150) * greatest({{ norm_sq_b }}, 1e-150))))::double
 {%- endmacro %}

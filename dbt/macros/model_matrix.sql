@@ -52,8 +52,25 @@
                 then avg({{ score }}) / (stddev_samp({{ score }}) / sqrt(count(*)))
             when avg({{ score }}) = 0 then 0.0
         end as score_t,
+        {{ score_lower_bound(score) }} as score_lower_bound,
         {%- for column, name in model_matrix_metrics() %}
         avg({{ column }}) as {{ name }}_mean,
         coalesce(stddev_samp({{ column }}), 0.0) as {{ name }}_std,
         {%- endfor %}
+{%- endmacro %}
+
+{#- A one-sided 95% lower bound on the mean over generator models: score_mean - t(0.95, k - 1) *
+    score_std / sqrt(k), at least 0. It ranks {80, 80} above {50, 51} above {1, 2} and {0, 0}
+    (score_t puts them the other way round, and is null for {80, 80}); with one model nothing is
+    known about agreement across models, so the bound is 0, never null: read it with model_count. -#}
+{% macro score_lower_bound(score) -%}
+    case when count(*) < 2 then 0.0 else round(greatest(0.0, avg({{ score }})
+        - {{ student_t95('count(*) - 1') }} * coalesce(stddev_samp({{ score }}), 0.0) / sqrt(count(*))), 2) end
+{%- endmacro %}
+
+{#- The one-sided 95% quantile of Student's t with df degrees of freedom (1-30; the normal's past). -#}
+{% macro student_t95(df) -%}
+    coalesce([6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812, 1.796, 1.782, 1.771,
+              1.761, 1.753, 1.746, 1.740, 1.734, 1.729, 1.725, 1.721, 1.717, 1.714, 1.711, 1.708, 1.706,
+              1.703, 1.701, 1.699, 1.697][{{ df }}], 1.645)
 {%- endmacro %}

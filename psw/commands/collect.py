@@ -106,13 +106,16 @@ def add_parser(subparsers) -> None:
     ad = p.add_argument_group("adaptive runs (collect/README.md, \"Adaptive runs\")")
     ad.add_argument("--adaptive", action="store_true",
                     help="measure in rounds; after each build drop cells whose score + z*se is below the "
-                    "k-th best score - z*se, and measure more scenarios for the rest only")
+                    "k-th best score - z*se (se floored for small n), and measure more scenarios for the rest only")
     ad.add_argument("--budget", type=int, metavar="CALLS",
                     help="with --adaptive: most calls to spend (the protocol's calls per pair, cache hits included)")
     ad.add_argument("--top-k", type=int, default=3, help="cells to find (default 3)")
     ad.add_argument("--rounds", type=int, help="split the --n scenarios into this many rounds (default 4)")
     ad.add_argument("--round-size", type=int, metavar="N", help="or: scenarios per cell per round")
-    ad.add_argument("--z", type=float, default=2.0, help="bound width in standard errors (default 2)")
+    ad.add_argument("--z", type=float, help="bound width in standard errors (default: the union bound over "
+                    "cells and rounds for --alpha)")
+    ad.add_argument("--alpha", type=float, default=0.05,
+                    help="most chance of dropping a true top-k cell over the run (default 0.05)")
     ad.add_argument("--replay-of", metavar="MEASUREMENT",
                     help="adaptive against a stored measurement (same flags as its run), every call from the "
                     "cache: no HTTP request; reports calls saved and whether the top k agrees with the full run")
@@ -275,7 +278,7 @@ def _check_flags(args) -> None:
 
 def adaptive_settings(args):
     from collect.adaptive import Settings
-    settings = Settings(budget=args.budget, top_k=args.top_k, z=args.z, rounds=args.rounds,
+    settings = Settings(budget=args.budget, top_k=args.top_k, z=args.z, alpha=args.alpha, rounds=args.rounds,
                         round_size=args.round_size, replay_of=args.replay_of)
     settings.check()
     return settings

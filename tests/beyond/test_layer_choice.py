@@ -21,14 +21,16 @@ HIDDEN = 16
 
 def planted_activations(signs: list[int]) -> tuple[dict, dict]:
     """(pos, neg) activations (n, layers, d): at layer 2 the judged-positive completion sits at +3u and
-    the other at -3u (noise 0.3); at layer 3 at +-1u with noise 1; layers 0 and 1 are noise only."""
+    the other at -3u (noise 0.3); at layer 3 at +-1u with noise 0.7; layers 0 and 1 are noise only.
+    (Noise 1 at layer 3 separated only in-sample: held out of each pair, 4 pairs in 16 dimensions
+    give AUROC 0.56 there, which is what the data say.)"""
     torch.manual_seed(0)
     n = len(signs)
     unit = torch.zeros(HIDDEN)
     unit[0] = 1.0
     sign = torch.tensor(signs, dtype=torch.float32)[:, None]
     pos, neg = torch.randn(n, len(LAYERS), HIDDEN), torch.randn(n, len(LAYERS), HIDDEN)
-    for slot, scale, noise in ((PLANTED, 3.0, 0.3), (STEERED, 1.0, 1.0)):
+    for slot, scale, noise in ((PLANTED, 3.0, 0.3), (STEERED, 1.0, 0.7)):
         pos[:, slot] = sign * scale * unit + noise * torch.randn(n, HIDDEN)
         neg[:, slot] = -sign * scale * unit + noise * torch.randn(n, HIDDEN)
     return ({r: pos for r in REDUCTIONS}, {r: neg for r in REDUCTIONS})
@@ -79,7 +81,8 @@ def test_layer_choice_picks_the_planted_layer_then_the_steered_one(pilot_copy, t
     ranks = query(pilot_copy, "select layer, layer_rank, d_prime, direction_consistency from main.layer_choice "
                               "where cell_id = ? and reduction = 'response_mean' order by layer_rank", [top_cell])
     assert [r[1] for r in ranks] == [1, 2, 3, 4] and ranks[0][2] > 5 * max(r[2] for r in ranks[1:])
-    assert ranks[0][3] > 0.9  # the planted layer's pair differences all point one way
+    # the planted layer's pair differences all point one way: 6^2 / (6^2 + 2 * 0.3^2 * 16) = 0.93
+    assert ranks[0][3] > 0.85
 
     sweep_layer(pilot_copy, top_cell, STEERED)
     run_psw(pilot_copy, "build")

@@ -46,9 +46,11 @@ def test_heldout_margin_matches_the_activations(screened_db, planted_cell, tiny_
     con = duckdb.connect(str(screened_db), read_only=True)
     try:
         pairs = load_pairs(con, cell_id=planted_cell)
-        stored = dict(con.execute("""
-            select pair_id, heldout_margin from main.pair_screening
-            where cell_id = ? and layer = 1 and reduction = 'response_mean'""", [planted_cell]).fetchall())
+        rows = con.execute("""
+            select pair_id, heldout_margin, pos_heldout_projection, neg_heldout_projection from main.pair_screening
+            where cell_id = ? and layer = 1 and reduction = 'response_mean'""", [planted_cell]).fetchall()
+        stored = {r[0]: r[1] for r in rows}
+        projections = {r[0]: r[2:] for r in rows}
     finally:
         con.close()
     model, tokenizer, _ = load_model(str(tiny_model_dir), dtype="fp32", device="cpu")
@@ -59,3 +61,7 @@ def test_heldout_margin_matches_the_activations(screened_db, planted_cell, tiny_
         others = torch.cat([diffs[:i], diffs[i + 1:]]).mean(0)
         expected = float(diffs[i] @ others / others.norm())
         assert abs(stored[pair.pair_id] - expected) <= 1e-3 * max(1.0, abs(expected)), (pair.pair_id, expected)
+        # the completions' own held-out projections (what layer_choice's AUROC reads) agree with it
+        pos_held, neg_held = projections[pair.pair_id]
+        assert abs(pos_held - float(acts[i] @ others / others.norm())) <= 1e-3 * max(1.0, abs(pos_held))
+        assert abs((pos_held - neg_held) - expected) <= 1e-3 * max(1.0, abs(expected))

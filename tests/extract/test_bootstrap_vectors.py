@@ -63,18 +63,39 @@ def extracted(examples_db, tiny_path, tmp_path):
     return examples_db
 
 
+def noise_correction(db, vector_id) -> tuple[float | None, float]:
+    """trait_geometry's (corrected squared norm, replicate noise) of a vector: (n |v|^2 - mean |d|^2)
+    / (n - 1) and (mean |d|^2 - |v|^2)(1/n + 1/(n - 1)) for a cell vector of two pairs or more,
+    (None, 0) otherwise (an imported vector enters with its plain norm)."""
+    rows = query(db, "select v.n_pairs, v.norm, avg(s.diff_norm ^ 2) from raw.activation_vectors v "
+                     "join raw.activation_pair_stats s using (vector_id) where v.vector_id = ? group by all",
+                 [vector_id])
+    if not rows or rows[0][0] < 2:
+        return None, 0.0
+    n, norm, msq = rows[0]
+    return (n * norm ** 2 - msq) / (n - 1), (msq - norm ** 2) * (1 / n + 1 / (n - 1))
+
+
 def by_hand(db, vector_a: str, vector_b: str) -> tuple[float, float, int]:
     def replicates(vector_id):
         rows = query(db, "select vector from raw.activation_vector_replicates where vector_id = ? "
                          "order by replicate", [vector_id])
         if rows:
-            return [np.asarray(r[0], dtype=np.float64) for r in rows]
+            return [np.asarray(r[0], dtype=np.float64) for r in rows], True
         fixed = query(db, "select vector from raw.activation_vectors where vector_id = ? union all "
                           "select vector from raw.imported_vectors where vector_id = ?", [vector_id, vector_id])
-        return [np.asarray(fixed[0][0], dtype=np.float64)] * REPLICATES
+        return [np.asarray(fixed[0][0], dtype=np.float64)] * REPLICATES, False
 
-    cosines = [float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
-               for a, b in zip(replicates(vector_a), replicates(vector_b))]
+    def norm_sq(vector, vector_id, resampled):
+        signal, noise = noise_correction(db, vector_id)
+        if resampled:
+            return vector @ vector - noise
+        return vector @ vector if signal is None else signal
+
+    (reps_a, resampled_a), (reps_b, resampled_b) = replicates(vector_a), replicates(vector_b)
+    cosines = [float(np.clip(a @ b / np.sqrt(max(norm_sq(a, vector_a, resampled_a), 1e-150)
+                                             * max(norm_sq(b, vector_b, resampled_b), 1e-150)), -1, 1))
+               for a, b in zip(reps_a, reps_b)]
     low, high = np.quantile(cosines, [0.025, 0.975])
     return float(low), float(high), len(cosines)
 

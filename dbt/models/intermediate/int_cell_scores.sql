@@ -1,7 +1,7 @@
 {{ incremental_by_measurement() }}
 -- The guide's clean-axis score, the upstream variant, the recommendation and the
--- jackknife standard error of the score over the cell's successful pairs, and the bootstrap
--- percentile interval of the score over the same pairs (macros/bootstrap.sql).
+-- jackknife standard error of the score over the cell's successful pairs, and the anchored
+-- Bayesian-bootstrap interval of the score over the same pairs (macros/bootstrap.sql).
 -- Incremental by measurement (macros/incremental.sql).
 with cells as (
     select * from {{ ref('int_cell_metrics') }}
@@ -59,37 +59,49 @@ sized as (
 ),
 
 drawn as (
-    -- each pair's Poisson(1) count in each bootstrap replicate, for cells of two pairs or more
-    select *, {{ poisson1('u') }} as w,
-    from (
-        select pairs.cell_id, replicate, pairs.is_strict_pass, pairs.axis_delta, pairs.off_axis_problem,
-            pairs.max_style_abs_delta, pairs.has_persona_echo, pairs.has_refusal_or_ai_break,
-            {{ bootstrap_uniform('pairs.pair_id', 'replicate') }} as u,
-        from pairs
-        join sums using (cell_id)
-        join sized using (measurement_id)
-        cross join {{ bootstrap_replicates() }}
-        where sums.n > 1 and sized.is_bootstrapped
-    )
+    -- each pair's Exp(1) weight in each replicate (Bayesian bootstrap), for cells of two pairs or more
+    select pairs.cell_id, replicate, pairs.is_strict_pass, pairs.axis_delta, pairs.off_axis_problem,
+        pairs.max_style_abs_delta, pairs.has_persona_echo, pairs.has_refusal_or_ai_break,
+        {{ exponential1(bootstrap_uniform('pairs.pair_id', 'replicate')) }} as w,
+    from pairs
+    join sums using (cell_id)
+    join sized using (measurement_id)
+    cross join {{ bootstrap_replicates() }}
+    where sums.n > 1 and sized.is_bootstrapped
 ),
 
-replicates as (
-    -- the score recomputed in each replicate from the weighted means
+weighted as (
+    -- each replicate's weighted sums, and the weight of its one pseudo-pair (macros/bootstrap.sql)
     select
         cell_id,
         replicate,
-        {{ clean_axis_score(
-            'sum(w * is_strict_pass::int) / sum(w)', 'sum(w * axis_delta) / sum(w)',
-            'sum(w * off_axis_problem) / sum(w)', 'sum(w * max_style_abs_delta) / sum(w)',
-            'sum(w * has_persona_echo::int) / sum(w)', 'sum(w * has_refusal_or_ai_break::int) / sum(w)') }}
-            as replicate_score,
+        sum(w) as w_pairs,
+        {{ exponential1(bootstrap_uniform('cell_id', 'replicate')) }} as w_anchor,
+        sum(w * is_strict_pass::int) as s_pass,
+        sum(w * axis_delta) as s_axis,
+        sum(w * off_axis_problem) as s_off,
+        sum(w * max_style_abs_delta) as s_style,
+        sum(w * has_persona_echo::int) as s_echo,
+        sum(w * has_refusal_or_ai_break::int) as s_refusal,
     from drawn
-    where w > 0
     group by cell_id, replicate
 ),
 
+replicates as (
+    -- the score of each replicate's means with the pseudo-pair at the worst values (for the
+    -- lower bound) and at the best values (for the upper bound)
+    select
+        cell_id,
+        {{ anchored_score('worst') }} as score_low,
+        {{ anchored_score('best') }} as score_high,
+    from weighted
+),
+
 bootstrap as (
-    select cell_id, quantile_cont(replicate_score, {{ bootstrap_quantiles() }}) as bounds,
+    select
+        cell_id,
+        quantile_cont(score_low, {{ (1 - var("bootstrap_level")) / 2 }}) as ci_low,
+        quantile_cont(score_high, {{ 1 - (1 - var("bootstrap_level")) / 2 }}) as ci_high,
         count(*) as n_bootstrap,
     from replicates
     group by cell_id
@@ -104,8 +116,8 @@ scored as (
         round({{ axis_off_axis_score('cells.mean_axis_delta', 'cells.mean_off_axis_problem') }}, 1)
             as score_axis_off_axis,
         round(jackknife.score_se, 2) as score_se,
-        round(bootstrap.bounds[1], 1) as score_ci_low,
-        round(bootstrap.bounds[2], 1) as score_ci_high,
+        round(bootstrap.ci_low, 1) as score_ci_low,
+        round(bootstrap.ci_high, 1) as score_ci_high,
         case when cells.n_success > 1 then coalesce(bootstrap.n_bootstrap, 0) end as n_bootstrap,
         case when bootstrap.n_bootstrap > 0 then {{ var('bootstrap_level') }}::double end as score_ci_level,
         {%- for part in score_parts() %}

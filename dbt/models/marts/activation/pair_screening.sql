@@ -43,8 +43,9 @@ labelled as (
         judged.is_strict_pass,
         case when not coalesce(judged.is_error, true) then sign(judged.axis_delta) end as judge_sign,
         heldout_margin / nullif(diff_norm, 0) as heldout_cosine,
-        -- a tie (axis_delta = 0) says nothing about direction: no agreement to measure
-        nullif(judge_sign, 0) * coalesce(heldout_cosine, cosine_to_cell) as agreement_cosine,
+        -- a tie (axis_delta = 0) says nothing about direction: no agreement to measure; nor does a
+        -- one-pair vector (its in-sample cosine is 1 by construction)
+        nullif(judge_sign, 0) * heldout_cosine as agreement_cosine,
     from held_out
     left join judged using (pair_id)
 ),
@@ -66,6 +67,8 @@ final as (
         labelled.pos_projection,
         labelled.neg_projection,
         labelled.projection_delta,
+        labelled.pos_heldout_projection,
+        labelled.neg_heldout_projection,
         labelled.diff_norm,
         labelled.cosine_to_cell,
         labelled.vector_n_pairs,

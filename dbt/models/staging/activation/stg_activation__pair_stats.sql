@@ -3,7 +3,8 @@ with source as (
         'stat_id': 'varchar', 'vector_id': 'varchar', 'run_id': 'varchar', 'pair_id': 'varchar',
         'cell_id': 'varchar', 'layer': 'integer', 'reduction': 'varchar', 'diff_norm': 'double',
         'pos_projection': 'double', 'neg_projection': 'double', 'cosine': 'double',
-        'n_pos_tokens': 'integer', 'n_neg_tokens': 'integer', 'created_at': 'timestamp'}) }}
+        'n_pos_tokens': 'integer', 'n_neg_tokens': 'integer', 'created_at': 'timestamp',
+        'pos_heldout_projection': 'double', 'neg_heldout_projection': 'double'}) }}
 ),
 
 renamed as (
@@ -21,6 +22,8 @@ renamed as (
         pos_projection,
         neg_projection,
         pos_projection - neg_projection as projection_delta,
+        pos_heldout_projection,
+        neg_heldout_projection,
         cosine as cosine_to_cell,
         n_pos_tokens,
         n_neg_tokens,
