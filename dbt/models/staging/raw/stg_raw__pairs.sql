@@ -1,5 +1,6 @@
 with source as (
-    select * from {{ source('raw', 'pairs') }}
+    -- one row per record, however many live loads hold it (macros/held_once.sql)
+    {{ held_once(source('raw', 'pairs'), ['measurement_id', 'pair_id']) }}
 ),
 
 renamed as (
