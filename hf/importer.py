@@ -31,7 +31,7 @@ import yaml
 from hf.import_checks import Caps, card_split_names, check_hub_reachable, check_loads, count_table, parquet_files, read_parquet
 from warehouse import keys
 from hf import upstream
-from ingest.loader import MeasurementMeta, insert_measurement
+from ingest.loader import MeasurementMeta, insert_measurement, measurement_conflicts
 from warehouse.append import append, transaction
 from warehouse.messages import messages_json
 from warehouse.schema import ensure_raw_schema
@@ -125,15 +125,24 @@ def import_library(db: Path, source: str, caps: Caps | None = None,
     check_loads(loads)
     report = ImportReport(source, loads, skipped=skipped)
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    _canonical_record_ids(loads)
     with connect(db) as con:
         ensure_raw_schema(con)
+        conflicts = [reject.reason for ld in loads if ld.measurement_id and ld.kind in ("examples", "judged")
+                     for reject in measurement_conflicts(con, ld.measurement_id, ld.load_id, ld.split.origin,
+                                                         ld.meta or MeasurementMeta())]
+        if conflicts:
+            raise UserError(f"{conflicts[0]}; nothing imported")
         with transaction(con):
             for ld in loads:
-                if con.execute("select count(*) from raw.loads where load_id = ?", [ld.load_id]).fetchall()[0][0]:
+                if con.execute("select count(*) from raw.loads where load_id = ? and forgotten_at is null",
+                               [ld.load_id]).fetchall()[0][0]:
                     continue
+                con.execute("delete from raw.loads where load_id = ?", [ld.load_id])  # forgotten, imported again
                 for table, key, table_rows in ld.tables:
                     rows = [{**row, "load_id": ld.load_id, "loaded_at": loaded_at} for row in table_rows]
-                    n_new = append(con, table, rows, key)
+                    # each load owns its rows (warehouse/schema.py): the key includes the load
+                    n_new = append(con, table, rows, [key, "load_id"])
                     report.n_new[table] = report.n_new.get(table, 0) + n_new
                 if ld.measurement_id and ld.kind != "stats":  # stats describe a measurement, not make one
                     insert_measurement(con, ld.measurement_id, ld.load_id, ld.meta or MeasurementMeta(),
@@ -143,6 +152,24 @@ def import_library(db: Path, source: str, caps: Caps | None = None,
                             [ld.load_id, ld.split.sha256, ld.kind, ld.split.origin, ld.measurement_id,
                              ld.n_records, loaded_at])
     return report
+
+
+# the raw tables whose record ids hash the parsed record (warehouse.keys.record_id_sql), and
+# whether the id includes the measurement
+CANONICAL_IDS = {"raw.exported_pairs": True, "raw.published_stats": True, "raw.persona_pairs": False,
+                 "raw.scenarios": False}
+
+
+def _canonical_record_ids(loads: list[Load]) -> None:
+    """Give imported records the ids `psw ingest` gives the same records (one query per table)."""
+    for ld in loads:
+        for table, _, rows in ld.tables:
+            if table in CANONICAL_IDS and rows:
+                measured = CANONICAL_IDS[table]
+                ids = keys.record_ids([r.get("measurement_id") if measured else None for r in rows],
+                                      [r["record"] for r in rows])
+                for row, record_id in zip(rows, ids):
+                    row["record_id"] = record_id
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ engineered template whose persona texts are the axis's `pos_persona` / `neg_pers
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -32,44 +34,76 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
+class DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """An object whose keys repeat is refused: parsers disagree on which value counts."""
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        seen = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise DuplicateKey(f"duplicate key {key!r} in one object (parsers disagree on which value counts); keep one")
+    return obj
+
+
 def load_document(path: Path) -> tuple[dict | None, Reject | None]:
     text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
     try:
-        doc = json.loads(text, parse_constant=_no_constant)
+        doc = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         return None, Reject(exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+    except DuplicateKey as exc:
+        return None, Reject(None, str(exc))
     except ValueError as exc:  # NaN, Infinity: Python's json accepts them, JSON does not
         return None, Reject(None, f"invalid JSON: {exc}")
     except RecursionError:
         return None, Reject(None, "invalid JSON: nested too deeply")
-    except RecursionError:
-        return None, Reject(None, "invalid JSON: nested too deeply")
     if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
         return None, Reject(1, "a run artifact needs a top-level object with a results[] list")
-    problem = metadata_problem(doc)
-    if problem:
-        return None, Reject(None, problem)
-    return doc, None
+    return doc, None   # the run's own fields: run_metadata_problem, checked by the loader
 
 
-def metadata_problem(doc: dict) -> str | None:
-    """The run's own fields must have the types the measurements table stores (a seed of "abc"
-    would otherwise fail inside the insert)."""
-    seed = doc.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, float))
-                             or seed != int(seed) or not -2**31 <= seed < 2**31):
-        return f"seed: expected a whole number, got {json.dumps(seed)[:60]}"
-    for key in ("temperature", "gen_temperature"):
-        value = doc.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            return f"{key}: expected a number, got {json.dumps(value)[:60]}"
-    for key in ("generator_model", "judge_model"):
-        if doc.get(key) is not None and not isinstance(doc[key], str):
-            return f"{key}: expected a model name (text), got {json.dumps(doc[key])[:60]}"
+INT32 = (-(2**31), 2**31 - 1)
+
+
+def is_failure(error: Any) -> bool:
+    """The one `error` rule of every kind (README.md): null, absent or "" is a success; any other
+    value (a message, false, 0, an object) says the pair failed."""
+    return error is not None and error != ""
+
+
+def error_text(error: Any) -> str | None:
+    """The stored error: the message as given, or a non-string value as its JSON."""
+    if not is_failure(error):
+        return None
+    return error if isinstance(error, str) else json.dumps(error, sort_keys=True)
+
+
+def _is_int(value: Any, lo: int, hi: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+
+def run_metadata_problem(doc: dict) -> Reject | None:
+    """The run-level fields a load records for its measurement, in their exact types."""
+    def bad(key: str, expect: str) -> Reject:
+        return Reject(None, f"field {key}: expected {expect}, got {json.dumps(doc[key])[:60]}")
+    for key in ("generator_model", "judge_model", "style_judge_model"):
+        if doc.get(key) is not None and not (isinstance(doc[key], str) and doc[key].strip()):
+            return bad(key, "a non-empty string")
     for key in ("judge_models", "axis_judge_models"):
         value = doc.get(key)
-        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            return f"{key}: expected a list of model names, got {json.dumps(value)[:60]}"
+        if value is not None and not (isinstance(value, list)
+                                      and all(isinstance(v, str) and v.strip() for v in value)):
+            return bad(key, "a list of non-empty strings")
+    for key in ("temperature", "gen_temperature"):
+        value = doc.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value) or not 0 <= value <= 1e6):
+            return bad(key, "a number >= 0")
+    if doc.get("seed") is not None and not _is_int(doc["seed"], *INT32):
+        return bad("seed", f"an integer in {INT32[0]}..{INT32[1]}")
     return None
 
 
@@ -103,15 +137,24 @@ def _problem(result: Any) -> str | None:
         return "field template: has no {persona} slot, and axis has no pos_persona/neg_persona to use whole"
     for key in ("sample", "row"):
         value = result.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            return f"field {key}: expected a non-negative integer, got {value!r}"
-    if result.get("scenario_id") is not None and not isinstance(result["scenario_id"], (str, int)):
-        return f"field scenario_id: expected a string or an integer, got {result['scenario_id']!r}"
-    if result.get("error"):
+        if value is not None and not _is_int(value, 0, INT32[1]):
+            return f"field {key}: expected an integer in 0..{INT32[1]}, got {json.dumps(value)[:60]}"
+    scenario_id = result.get("scenario_id")
+    if scenario_id is not None and not (_is_int(scenario_id, -(2**63), 2**64 - 1)
+                                        or isinstance(scenario_id, str) and scenario_id.strip()):
+        return f"field scenario_id: expected a non-empty string or an integer, got {json.dumps(scenario_id)[:60]}"
+    for key in ("pos_generation_prompt", "neg_generation_prompt", "judge_prompt_hash"):
+        if result.get(key) is not None and not isinstance(result[key], str):
+            return f"field {key}: expected a string, got {json.dumps(result[key])[:60]}"
+    if result.get("judge_prompt_hash") == "":
+        return "field judge_prompt_hash: expected a non-empty string"
+    if is_failure(result.get("error")):
         return None
     for key in ("pos_response", "neg_response"):
-        if not isinstance(result.get(key), str):
+        if key not in result or result[key] is None:
             return f"missing required field {key}"
+        if not isinstance(result[key], str) or not result[key].strip():
+            return f"field {key}: expected a non-empty string, got {json.dumps(result[key])[:60]}"
     if result.get("pos_label") not in ("A", "B"):
         return f"field pos_label: expected 'A' or 'B', got {result.get('pos_label')!r}"
     if "axis_judgments" in result:
@@ -157,10 +200,16 @@ def _order_swapped_problem(result: dict) -> str | None:
     judges = result["axis_judgments"]
     if not isinstance(judges, list) or not judges:
         return "field axis_judgments: expected a non-empty list"
+    seen: dict[str, int] = {}
     for i, judge in enumerate(judges):
-        if not isinstance(judge, dict) or not isinstance(judge.get("judge_model"), str) \
-                or not judge["judge_model"].strip():
+        if not isinstance(judge, dict):
+            return f"axis_judgments[{i}]: expected a JSON object, got {json.dumps(judge)[:60]}"
+        if not isinstance(judge.get("judge_model"), str) or not judge["judge_model"].strip():
             return f"axis_judgments[{i}]: missing required field judge_model"
+        if judge["judge_model"] in seen:
+            return (f"axis_judgments[{i}]: judge {judge['judge_model']!r} already judged this pair at "
+                    f"axis_judgments[{seen[judge['judge_model']]}] (one axis judgment per judge per pair)")
+        seen[judge["judge_model"]] = i
         found = _judgments_problem(judge, ORDER_SWAPPED_KEYS, f"axis_judgments[{i}].")
         if found:
             return found
@@ -177,9 +226,12 @@ def rows(doc: dict, measurement_id: str, load_id: str, loaded_at) -> tuple[list[
             rejects.append(Reject(None, f"results[{index}]: {reason}", json.dumps(result)[:200]))
             continue
         pair = _pair_row(result, measurement_id, load_id, loaded_at, meta)
-        pair.update({"where": f"results[{index}]", "content": json.dumps(result, sort_keys=True)})
+        content = json.dumps(result, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        # the result's id: its measurement and the parsed result, canonically (sorted keys, one JSON array)
+        pair["record_id"] = hashlib.md5(json.dumps([measurement_id, content]).encode()).hexdigest()
+        pair.update({"where": f"results[{index}]", "content": content})
         pairs.append(pair)
-        if result.get("error"):
+        if is_failure(result.get("error")):
             continue
         for judge_model, criterion, output, raw_text in _calls(doc, result, meta):
             output = json.dumps(output, sort_keys=True)
@@ -203,14 +255,15 @@ def _pair_row(result: dict, measurement_id: str, load_id: str, loaded_at, meta: 
         "pair_id": pair, "load_id": load_id, "measurement_id": measurement_id,
         "template_text": result["template"], "persona_pair_id": axis["id"],
         "pos_persona": axis["pos_descriptor"], "neg_persona": axis["neg_descriptor"],
-        "scenario_id": result.get("scenario_id"), "scenario_text": result["prompt"],
+        "scenario_id": None if result.get("scenario_id") is None else str(result["scenario_id"]),
+        "scenario_text": result["prompt"],
         "sample_idx": result.get("sample") or 0, "row_idx": result.get("row"),
         "pos_label": result.get("pos_label"),
         "pos_prompt": result.get("pos_generation_prompt"), "neg_prompt": result.get("neg_generation_prompt"),
         "pos_response": result.get("pos_response"), "neg_response": result.get("neg_response"),
         "pos_messages": sent_messages(result.get("pos_generation_prompt")),
         "neg_messages": sent_messages(result.get("neg_generation_prompt")),
-        "generator_model": meta["generator_model"], "error": result.get("error") or None,
+        "generator_model": meta["generator_model"], "error": error_text(result.get("error")),
         # the axis stays here whole: an engineered template's persona texts are its pos/neg_persona
         "extra": json.dumps({k: v for k, v in result.items() if k not in _PAIR_FIELDS}),
         "loaded_at": loaded_at,

@@ -25,7 +25,8 @@ OFF_AXIS_CATEGORIES = list(panel("off_axis"))
 class Check:
     field: str
     kind: str                 # text (non-empty) | string (may be empty) | number | integer | boolean | list
-    #                           | scalar (a non-empty string or an integer)
+    #                           | strings (a list of strings) | scalar (a non-empty string or an integer)
+    #                           | judges (v3 axis_judgments: objects, one per judge; AXIS_JUDGE_FIELDS)
     required: bool = True
     lo: float | None = None
     hi: float | None = None
@@ -58,6 +59,8 @@ EXAMPLES = [
     # an empty template is the control arm (no persona text); a template without {persona} is engineered
     Check("template", "string"), Check("persona_pair", "text"), Check("prompt", "text"), *IDENTITY,
     Check("pos_persona", "text", required=False), Check("neg_persona", "text", required=False),
+    Check("pos_generation_prompt", "string", required=False), Check("neg_generation_prompt", "string", required=False),
+    Check("likely_spurious_axis", "string", required=False, when_ok_only=True),
     Check("pos_response", "text", when_ok_only=True),
     Check("neg_response", "text", when_ok_only=True),
     Check("axis_delta", "number", lo=-8, hi=8, when_ok_only=True),
@@ -86,8 +89,9 @@ EXAMPLES += [
     Check("neg_repeated_token_frac", "number", required=False, lo=0, hi=1, when_ok_only=True),
     Check("judge_persona_echo", "boolean", required=False, when_ok_only=True),
     Check("judge_refusal_or_ai_break", "boolean", required=False, when_ok_only=True),
-    Check("axis_judgments", "list", required=False, when_ok_only=True),
-] + [Check(f"{pole}_{hits}_hits", "list", required=False, when_ok_only=True)
+    Check("axis_judge_models", "strings", required=False, when_ok_only=True),
+    Check("axis_judgments", "judges", required=False, when_ok_only=True),
+] + [Check(f"{pole}_{hits}_hits", "strings", required=False, when_ok_only=True)
      for pole in ("pos", "neg") for hits in ("refusal_phrase", "persona_echo")
 ] + [Check(f"off_axis_{category}", "number", required=False, lo=1, hi=7, when_ok_only=True)
      for category in OFF_AXIS_CATEGORIES]
@@ -98,6 +102,12 @@ STATS = [Check("template", "string"), Check("persona_pair", "text", required=Fal
          Check("n", "integer", required=False, lo=0, hi=2**31 - 1)]
 
 CHECKS = {"pairs": PAIRS, "scenarios": SCENARIOS, "examples": EXAMPLES, "stats": STATS}
+
+# What dbt reads from each entry of a v3 record's axis_judgments (macro exported_judge_axis_type):
+# the judge, and its deltas (signed ratings - 3, averaged over the two orders, summed for axis_delta).
+AXIS_JUDGE_FIELDS = {"positive_forward_delta": 2, "positive_reverse_delta": 2, "negative_forward_delta": 2,
+                     "negative_reverse_delta": 2, "pairwise_positive_delta": 2, "pairwise_negative_delta": 2,
+                     "axis_delta": 8}
 
 
 def fields(kind: str) -> list[str]:
@@ -137,6 +147,7 @@ def _check_sql(check: Check, index: dict[str, int]) -> str:
     i = index[check.field]
     jt, text, f = f"t[{i}]", f"s[{i}]", check.field
     absent = f"({jt} is null or {jt} = 'NULL')"
+    got = f"left({text}, 40)"
     if check.kind == "text":
         ok = f"({jt} = 'VARCHAR' and regexp_matches({text}, '\\S'))"  # not only whitespace (a cheap scan, no copy)
         expect = "a non-empty string"
@@ -149,6 +160,12 @@ def _check_sql(check: Check, index: dict[str, int]) -> str:
     elif check.kind == "list":
         ok = f"{jt} = 'ARRAY'"
         expect = "a list"
+    elif check.kind == "strings":
+        ok = (f"(case when {jt} = 'ARRAY' then list_bool_and(list_transform(json_type({text}, '$[*]'), "
+              f"lambda x: x = 'VARCHAR')) is not false else false end)")  # CASE: parse lists only
+        expect = "a list of strings"
+    elif check.kind == "judges":
+        return _judges_sql(check, index)
     elif check.kind == "boolean":
         ok = f"{jt} = 'BOOLEAN'"
         expect = "true or false"
@@ -158,7 +175,7 @@ def _check_sql(check: Check, index: dict[str, int]) -> str:
         noun = "an integer" if check.kind == "integer" else "a number"
         expect = f"{noun} in {_fmt(check.lo)}..{_fmt(check.hi)}"
     missing = f"'missing required field {f}'"
-    wrong = f"'field {f}: expected {expect}, got ' || left({text}, 40)"
+    wrong = f"'field {f}: expected {expect}, got ' || {got}"
     if check.required:
         expr = f"case when {absent} then {missing} when not {ok} then {wrong} end"
     else:
@@ -168,11 +185,62 @@ def _check_sql(check: Check, index: dict[str, int]) -> str:
     return expr
 
 
+def _judges_sql(check: Check, index: dict[str, int]) -> str:
+    """v3 axis_judgments: a list of objects, each naming its judge (a non-empty string) once per pair,
+    with the deltas dbt reads as numbers in range. dbt keys a map by judge: a missing or repeated
+    judge would fail every later build."""
+    i = index[check.field]
+    jt, text, f = f"t[{i}]", f"s[{i}]", check.field
+    n = f"json_array_length({text})"
+    models = f"json_extract_string({text}, '$[*].judge_model')"
+    parts = [
+        f"case when len(list_filter(json_type({text}, '$[*]'), lambda x: x = 'OBJECT')) < {n} "
+        f"then 'field {f}: every entry must be a JSON object (one per axis judge)' end",
+        f"case when len(list_filter(json_type({text}, '$[*].judge_model'), lambda x: x = 'VARCHAR')) < {n} "
+        f"or list_bool_or(list_transform({models}, lambda m: not regexp_matches(m, '\\S'))) "
+        f"then 'field {f}: every entry needs judge_model, a non-empty string' end",
+        f"case when len(list_distinct({models})) < len({models}) then 'field {f}: judge ' || "
+        f"list_filter({models}, lambda m, k: list_position({models}, m) < k)[1] || "
+        f"' appears twice (one axis judgment per judge per pair)' end",
+    ]
+    for name, bound in AXIS_JUDGE_FIELDS.items():
+        types, values = f"json_type({text}, '$[*].{name}')", f"json_extract_string({text}, '$[*].{name}')"
+        parts.append(f"case when list_bool_or(list_transform({types}, lambda x: x not in {NUMBER_TYPES})) "
+                     f"or list_bool_or(list_transform({values}, lambda v: abs(v::double) > {bound})) "
+                     f"then 'field {f}: {name} of every judge must be a number in -{bound}..{bound}' end")
+    first = "list_filter([" + ", ".join(parts) + "], lambda reason: reason is not null)[1]"
+    # CASE evaluates a branch on its own rows only: the list is parsed only where it is one
+    return (f"case when {failed_sql(index)} or {jt} is null or {jt} = 'NULL' then null "
+            f"when {jt} <> 'ARRAY' then 'field {f}: expected a list of judge objects, got ' || left({text}, 40) "
+            f"else {first} end")
+
+
 def failed_sql(index: dict[str, int]) -> str:
-    """A record is a failed pair when its `error` is set: any value but null, false or an empty string
-    (an exported success often carries `"error": ""`, and must then carry its metrics)."""
+    """The one `error` rule of every kind (README.md): a record is a failed pair when its `error` is
+    anything but null, absent or an empty string (a message, false, 0, an object). An exported
+    success often carries `"error": ""`, and must then carry its metrics."""
     t, s = f"t[{index['error']}]", f"s[{index['error']}]"
-    return f"coalesce({t} not in ('NULL', 'BOOLEAN') and {s} <> '', false) or coalesce({t} = 'BOOLEAN' and {s} = 'true', false)"
+    return f"coalesce({t} <> 'NULL' and not ({t} = 'VARCHAR' and {s} = ''), false)"
+
+
+def duplicate_keys_sql(kind: str) -> str:
+    """Reasons (a list) for duplicate keys, over `record`, `record_id` (null when the record could not
+    be read as a map: a key repeats at the top level) and the `t`/`s` lists. Parsers disagree on which
+    value of a repeated key counts (DuckDB keeps the first, Python the last), so none is guessed.
+    Checked: the record's own keys and, in v3 examples, the judge objects in axis_judgments."""
+    def first_repeat(keys: str) -> str:
+        return f"list_filter({keys}, lambda k, n: list_position({keys}, k) < n)[1]"
+    top = (f"case when record_id is null then coalesce('duplicate key \"' || {first_repeat('json_keys(record)')} || "
+           f"'\" in one object (parsers disagree on which value counts); keep one', "
+           f"'expected a JSON object of named fields') end")
+    if kind != "examples":
+        return f"list_filter([{top}], lambda reason: reason is not null)"
+    i = field_index(kind)["axis_judgments"]
+    objects = f"list_concat(json_keys(s[{i}], '$[*]'), json_keys(s[{i}], '$[*].*'))"
+    nested = (f"case when t[{i}] = 'ARRAY' then 'duplicate key \"' || list_filter(list_transform({objects}, "
+              f"lambda keys: {first_repeat('keys')}), lambda k: k is not null)[1] || "
+              f"'\" in an object of axis_judgments (parsers disagree on which value counts); keep one' end")
+    return f"list_filter([{top}, {nested}], lambda reason: reason is not null)"
 
 
 def _fmt(x: float | None) -> str:

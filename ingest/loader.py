@@ -16,13 +16,14 @@ from hashlib import sha256
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from ingest import artifact, documents, identity, read
-from ingest.checks import extract_sql, field_index, reasons_sql
+from ingest.checks import duplicate_keys_sql, extract_sql, field_index, reasons_sql
 from ingest.read import Reject
 from warehouse.append import append, transaction
 from warehouse.errors import UserError
-from warehouse.keys import pair_id_sql
+from warehouse.keys import pair_id_sql, record_id_sql
 from warehouse.schema import ensure_raw_schema
 
 MEASURED_KINDS = ("examples", "artifact", "stats")
@@ -54,12 +55,14 @@ class LoadReport:
     notes: list[str] = field(default_factory=list)  # lines deliberately not loaded, said aloud
     load_id: str = ""
     keys: list[str] = field(default_factory=list)   # candidates: the ids (templates: texts) the file defines
+    n_blank_lines: int = 0                          # blank lines skipped (counted, said in the summary)
 
     def summary(self) -> str:
         where = f" into measurement {self.measurement_id}" if self.measurement_id else ""
         if self.already_loaded:
             return f"{self.path}: already loaded ({self.kind}{where}); nothing added"
-        notes = "".join(f"; {note}" for note in self.notes)
+        blank = [f"{self.n_blank_lines} blank line(s) skipped"] if self.n_blank_lines else []
+        notes = "".join(f"; {note}" for note in [*self.notes, *blank])
         return (f"{self.path}: loaded {self.n_records} {self.kind} records ({self.n_new} new){where}"
                 f"{self.duplicates.note()}{notes} [load {self.load_id[:12]}]")
 
@@ -171,17 +174,18 @@ def _candidate_keys(con, kind: str) -> list[str]:
         order by first""").fetchall()]
 
 
-def _read_lines(con, scan) -> list[Reject]:
-    """_lines from the file: DuckDB's reader, else Python's (which names undecodable lines)."""
+def _read_lines(con, scan) -> tuple[list[Reject], int]:
+    """_lines from the file (DuckDB's reader, else Python's, which names undecodable lines), and how
+    many blank lines it held (skipped; the load report counts them)."""
     try:
-        _fast_lines(con, scan.path)
-        return []
+        return [], _fast_lines(con, scan.path)
     except duckdb.Error:
         return _slow_lines(con, scan.path)
 
 
-def _fast_lines(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Temp table _lines(line_no, line): every non-blank line, numbered as in the file.
+def _fast_lines(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Temp table _lines(line_no, line): every non-blank line, numbered as in the file; returns the
+    number of blank (or whitespace-only) lines.
 
     DuckDB reads the file itself, in order, with blank lines kept as rows so that the
     numbers hold; far faster than Python. It refuses bad UTF-8, a stray carriage return
@@ -191,14 +195,16 @@ def _fast_lines(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """
     con.execute("""
         create or replace temp table _lines as
-        select line_no, line
-        from (select (row_number() over ())::integer as line_no, line
-              from read_csv(?, columns = {'line': 'VARCHAR'}, header = false, delim = chr(1), quote = '',
-                            escape = '', auto_detect = false, max_line_size = ?))
-        where regexp_matches(line, '\\S')""", [str(path), MAX_FAST_LINE_BYTES])
+        select (row_number() over ())::integer as line_no, line
+        from read_csv(?, columns = {'line': 'VARCHAR'}, header = false, delim = chr(1), quote = '',
+                      escape = '', auto_detect = false, max_line_size = ?)""", [str(path), MAX_FAST_LINE_BYTES])
+    blank = con.execute("select count(*) from _lines where line is null or not regexp_matches(line, '\\S')").fetchone()[0]
+    if blank:
+        con.execute("delete from _lines where line is null or not regexp_matches(line, '\\S')")
+    return blank
 
 
-def _slow_lines(con: duckdb.DuckDBPyConnection, path: Path) -> list[Reject]:
+def _slow_lines(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[list[Reject], int]:
     """Temp table _lines read here, line by line; each undecodable line is a reject."""
     rejects = read.bad_utf8_lines(path)
     con.execute("create or replace temp table _lines (line_no integer, line varchar)")
@@ -206,28 +212,35 @@ def _slow_lines(con: duckdb.DuckDBPyConnection, path: Path) -> list[Reject]:
         con.register("_batch", batch)
         con.execute("insert into _lines select line_no, line from _batch")
         con.unregister("_batch")
-    return rejects
+    return rejects, read.blank_lines(path)
 
 
 def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
     """Temp table _records(line_no, record_id, invalid_json, reasons): one pass over the lines.
 
-    A record's key is the md5 of its text (for examples, with the measurement id first).
+    A record's id hashes its measurement (examples, stats) and its parsed record canonically
+    (warehouse.keys.record_id_sql): re-serialised identical JSON is the same record. The
+    canonical form reads the record as a map, which fails on a duplicate key: such a record is
+    refused, naming the key (DuckDB keeps the first value, Python's json the last).
     """
     if report.kind == "templates":
         _check_templates(con, report)
         return
-    # each line parsed once (try(): NULL where the JSON is malformed); the checks run on the
-    # parsed fields; only the keys, the line number and the reasons are kept
+    # each line parsed once for the checks (try(): NULL where the JSON is malformed), once for its
+    # canonical id; the checks run on the parsed fields; only keys, line numbers and reasons are kept
+    measured = report.kind in ("examples", "stats")
     pair_key = f"{_exported_pair_id()} as pair_id," if report.kind == "examples" else ""
+    measurement = "?" if measured else "null"
+    params = [report.measurement_id or ""] * ((2 if pair_key else 1) if measured else 0)
     con.execute(f"""
         create or replace temp table _records as
         select line_no, record_id, {pair_key} invalid_json,
-               case when invalid_json then []::varchar[] else {reasons_sql(report.kind)} end as reasons
-        from (select line_no, md5(? || record) as record_id,
-                     t is null or not starts_with(ltrim(record), '{{') as invalid_json, t, s
+               case when invalid_json then []::varchar[]
+                    else list_concat({duplicate_keys_sql(report.kind)}, {reasons_sql(report.kind)}) end as reasons
+        from (select line_no, record, t, s, t is null or not starts_with(ltrim(record), '{{') as invalid_json,
+                     case when t is not null then try({record_id_sql(measurement, 'record')}) end as record_id
               from (select line_no, line as record, {extract_sql(report.kind)} from _lines))""",
-                [report.measurement_id or ""] * (2 if pair_key else 1))
+                params)
 
 
 def _exported_pair_id() -> str:
@@ -249,15 +262,16 @@ def _check_templates(con, report: LoadReport) -> None:
     con.execute(f"""
         create or replace temp table _records as
         select line_no, md5(trim(line)) as record_id, false as invalid_json,
-               case when list_filter(regexp_extract_all(line, '(?:^|[^{{])\\{{\\s*([A-Za-z_][A-Za-z0-9_]*)\\s*\\}}', 1),
+               case when regexp_matches(line, '^\\s*[\\[{{"]') and try(json(trim(line))) is not null
+                    then ['a JSON value, not a template: a templates file holds one template per line '
+                          || '(JSON lines are another kind: leave out --kind, or give the right one)']
+                    when list_filter(regexp_extract_all(line, '(?:^|[^{{])\\{{\\s*([A-Za-z_][A-Za-z0-9_]*)\\s*\\}}', 1),
                                      lambda slot: slot <> 'persona') <> []
                     then ['template slot {{' || list_filter(regexp_extract_all(line,
                           '(?:^|[^{{])\\{{\\s*([A-Za-z_][A-Za-z0-9_]*)\\s*\\}}', 1), lambda slot: slot <> 'persona')[1]
                           || '}} is not filled (only {{persona}} is)']
                     when position('{{persona}}' in line) > 0 or regexp_matches(trim(line), '{ENGINEERED_TEMPLATE}')
                     then []::varchar[]
-                    when regexp_matches(line, '^\\s*[\\[{{"]') and try(json(trim(line))) is not null
-                    then ['a JSON value, not a template: a templates file holds one template per line']
                     else ['template has no {{persona}} slot (and is not an engineered __name__ template)'] end as reasons
         from _lines where not (starts_with(ltrim(line), '#') and position('{{persona}}' in line) = 0)""")
     skipped = con.execute("""select count(*), min(line_no) from _lines
@@ -267,7 +281,7 @@ def _check_templates(con, report: LoadReport) -> None:
 
 
 def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
-    bad_bytes = _read_lines(con, scan)
+    bad_bytes, report.n_blank_lines = _read_lines(con, scan)
     report.rejects.extend(bad_bytes)
     _check_records(con, report)
     _reject_invalid_json(con, report)
@@ -279,6 +293,7 @@ def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
     if report.kind == "examples" and not report.rejects:
         report.rejects.extend(identity.conflicting_lines(con))
         report.rejects.extend(identity.already_held(con, report.measurement_id))
+        report.rejects.extend(measurement_conflicts(con, report.measurement_id, load_id, scan.path, meta))
     report.rejects.sort(key=lambda r: r.line_no or 0)
     report.n_records = con.execute("select count(*) from _records").fetchone()[0] + len(bad_bytes)
     if report.rejects:
@@ -319,7 +334,9 @@ def _reject_invalid_json(con, report: LoadReport) -> None:
         report.rejects.append(Reject(line_no, reason, line[:200]))
 
 
-# The same record in a later file, or twice in one file, is stored once (its first line).
+# A record twice in one file is stored once (its first line). A record that another live load
+# holds too is stored again for this load: each load owns its rows, so forgetting one load never
+# takes another's records (staging keeps one row per record: dbt/macros/held_once.sql).
 _RECORD_COLUMNS = {
     "pairs": ("raw.persona_pairs", "line::json ->> 'id' as persona_pair_id, line::json as record"),
     "scenarios": ("raw.scenarios", "line::json ->> 'id' as scenario_id, line::json as record"),
@@ -330,35 +347,84 @@ _RECORD_COLUMNS = {
 
 
 def _insert_records(con, report: LoadReport, load_id: str, loaded_at) -> int:
+    """Store the file's records for this load; returns how many no live load held before."""
     table, columns = _RECORD_COLUMNS[report.kind]
     pair_key = ", any_value(pair_id) as pair_id" if report.kind == "examples" else ""
     con.execute(f"""
         create or replace temp table _first as
         select record_id, min(line_no) as line_no {pair_key} from _records group by record_id""")
     params = [report.measurement_id] if report.kind in ("examples", "stats") else []
-    return append(con, table, f"""
+    where = "where held.measurement_id = ?" if params else ""
+    n_new = con.execute(f"""select count(*) from _first anti join (select record_id from {table} as held {where})
+                            using (record_id)""", params).fetchone()[0]
+    append(con, table, f"""
         select _first.record_id, ?::varchar as load_id, _lines.line_no, {columns}, ?::timestamp as loaded_at
-        from _lines join _first using (line_no)""", "record_id", [load_id, *params, loaded_at])
+        from _lines join _first using (line_no)""", ["record_id", "load_id"], [load_id, *params, loaded_at])
+    return n_new
 
 
 def _insert_load(con, load_id, scan, report, loaded_at) -> None:
     con.execute("delete from raw.loads where load_id = ?", [load_id])  # a forgotten load, loaded again
-    con.execute("insert into raw.loads (load_id, file_sha256, kind, source_path, measurement_id, n_records, loaded_at) "
-                "values (?, ?, ?, ?, ?, ?, ?)",
+    con.execute("insert into raw.loads (load_id, file_sha256, kind, source_path, measurement_id, n_records, loaded_at, "
+                "n_blank_lines) values (?, ?, ?, ?, ?, ?, ?, ?)",
                 [load_id, scan.sha256, report.kind, str(scan.path), report.measurement_id,
-                 report.n_records, loaded_at])
+                 report.n_records, loaded_at, report.n_blank_lines])
+
+
+# the metadata a load gives its measurement: (field, the flag that sets it)
+META_FIELDS = (("generator_model", "--generator-model"), ("judge_models", "--judge-model"),
+               ("temperature", "--temperature"), ("seed", "--seed"))
+
+
+def effective_meta(meta: MeasurementMeta, run: dict | None = None) -> dict:
+    """What a load records for its measurement: the flags, else what the source itself says."""
+    run = run or {}
+    return {"generator_model": meta.generator_model or run.get("generator_model"),
+            "judge_models": meta.judge_models or run.get("judge_models") or None,
+            "temperature": meta.temperature if meta.temperature is not None else run.get("temperature"),
+            "seed": meta.seed if meta.seed is not None else run.get("seed")}
+
+
+def measurement_conflicts(con, measurement_id: str, load_id: str, source: object, meta: MeasurementMeta,
+                          run: dict | None = None) -> list[Reject]:
+    """A load whose metadata disagrees with what a live load of the measurement already recorded is
+    refused, naming both loads: the earlier load's pairs are never relabelled. A value a load does
+    not give agrees with any (judge models compare as sets; numbers by value)."""
+    mine = effective_meta(meta, run)
+    rows = con.execute("""
+        select m.load_id, coalesce(l.source_path, m.load_id), m.generator_model, m.judge_models, m.temperature, m.seed
+        from raw.measurements as m left join raw.loads as l using (load_id)
+        where m.measurement_id = ? and m.load_id <> ? order by m.recorded_at""", [measurement_id, load_id]).fetchall()
+    rejects = []
+    for other_id, other_path, *values in rows:
+        held = dict(zip((name for name, _ in META_FIELDS), values))
+        for name, flag in META_FIELDS:
+            new, old = mine[name], held[name]
+            if new is None or old is None:
+                continue
+            same = sorted(set(new)) == sorted(set(old)) if name == "judge_models" else new == old
+            if not same:
+                rejects.append(Reject(None, f"measurement {measurement_id}: this load ({load_id[:12]}, {source}) "
+                                            f"gives {name} {_shown(new)}, but load {other_id[:12]} ({other_path}) "
+                                            f"recorded {_shown(old)}; nothing is relabelled: load it as another "
+                                            f"measurement (--measurement) or forget that load first "
+                                            f"(psw forget --load {other_id[:12]})"))
+        if rejects:
+            break
+    return rejects
+
+
+def _shown(value) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else repr(value)
 
 
 def insert_measurement(con, measurement_id, load_id, meta: MeasurementMeta, source_format, params, loaded_at,
                         run: dict | None = None) -> None:
     run = run or {}
+    given = effective_meta(meta, run)
     con.execute("insert into raw.measurements values (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        measurement_id, load_id,
-        meta.generator_model or run.get("generator_model"),
-        meta.judge_models or run.get("judge_models") or None,
-        meta.temperature if meta.temperature is not None else run.get("temperature"),
-        meta.seed if meta.seed is not None else run.get("seed"),
-        source_format, json.dumps({**params, **run.get("params", {})}, default=str), loaded_at])
+        measurement_id, load_id, given["generator_model"], given["judge_models"], given["temperature"],
+        given["seed"], source_format, json.dumps({**params, **run.get("params", {})}, default=str), loaded_at])
 
 
 def _load_artifact(con, scan, report, load_id, loaded_at, meta) -> None:
@@ -369,37 +435,61 @@ def _load_artifact(con, scan, report, load_id, loaded_at, meta) -> None:
     if problem:
         report.rejects.append(problem)
         return
+    report.n_records = len(doc["results"])
+    problem = artifact.run_metadata_problem(doc)
+    if problem:
+        report.rejects.append(problem)
+        return
     pairs, judgments, rejects = artifact.rows(doc, report.measurement_id, load_id, loaded_at)
     report.rejects.extend(rejects)
-    report.n_records = len(doc["results"])
     if not report.rejects:
         pairs, judgments, report.duplicates, conflicts = artifact.distinct_pairs(pairs, judgments)
         report.rejects.extend(conflicts)
+    if not report.rejects:
         report.rejects.extend(_artifact_pairs_held(con, report.measurement_id, pairs))
+        report.rejects.extend(measurement_conflicts(con, report.measurement_id, load_id, scan.path, meta,
+                                                    artifact.run_metadata(doc)))
     if report.rejects:
         return
     with transaction(con):
-        report.n_new = append(con, "raw.pairs", pairs, "pair_id")
-        append(con, "raw.judgments", judgments, "judgment_id")
+        n_held = _n_held(con, report.measurement_id, [p["pair_id"] for p in pairs])
+        append(con, "raw.pairs", pairs, ["pair_id", "load_id"])
+        append(con, "raw.judgments", judgments, ["judgment_id", "load_id"])
+        report.n_new = len(pairs) - n_held
         insert_measurement(con, report.measurement_id, load_id, meta, "artifact",
                            {"source_path": str(scan.path)}, loaded_at, artifact.run_metadata(doc))
         _insert_load(con, load_id, scan, report, loaded_at)
         _still_the_scanned_file(scan)
 
 
+def _n_held(con, measurement_id: str, pair_ids: list[str]) -> int:
+    return con.execute("select count(distinct pair_id) from raw.pairs where measurement_id = ? "
+                       "and pair_id in (select unnest(?))", [measurement_id, pair_ids]).fetchone()[0]
+
+
 def _artifact_pairs_held(con, measurement_id: str, pairs: list[dict]) -> list[Reject]:
-    """Pairs of this artifact that the measurement already holds from another source."""
+    """Pairs of this artifact that the measurement already holds with other content (another result,
+    an exported record, a collected pair). The same result from another live load is the same record."""
     if not pairs:
         return []
-    ids = [p["pair_id"] for p in pairs]
-    held = dict(con.execute("""
-        select pair_id, any_value(loads.source_path) from (
-            select pair_id, load_id from raw.pairs where measurement_id = ? and pair_id in (select unnest(?))
-            union all
-            select pair_id, load_id from raw.exported_pairs where measurement_id = ? and pair_id in (select unnest(?)))
-        join raw.loads as loads using (load_id) group by pair_id""", [measurement_id, ids, measurement_id, ids]).fetchall())
-    return [Reject(None, f"{p['where']}: measurement {measurement_id} already holds this pair (from {held[p['pair_id']]}); "
-                         f"remove that load first (psw forget)") for p in pairs if p["pair_id"] in held]
+    mine = pa.table({"pair_id": [p["pair_id"] for p in pairs], "record_id": [p["record_id"] for p in pairs]})
+    con.register("_artifact_pairs", mine)
+    try:
+        held = dict(con.execute("""
+            select pair_id, any_value(coalesce(loads.source_path, 'a collected run') || ' [load '
+                                      || left(held.load_id, 12) || ']') from (
+                select pair_id, record_id, load_id from raw.pairs where measurement_id = ?
+                union all
+                select pair_id, null, load_id from raw.exported_pairs where measurement_id = ?) as held
+            join _artifact_pairs as mine using (pair_id)
+            left join raw.loads as loads using (load_id)
+            where held.record_id is distinct from mine.record_id
+            group by pair_id""", [measurement_id, measurement_id]).fetchall())
+    finally:
+        con.unregister("_artifact_pairs")
+    return [Reject(None, f"{p['where']}: measurement {measurement_id} already holds this pair with different content "
+                         f"(from {held[p['pair_id']]}); remove that load first (psw forget --load ID)")
+            for p in pairs if p["pair_id"] in held]
 
 
 def _record_rejects(con, report: LoadReport, load_id: str, rejected_at) -> None:

@@ -131,6 +131,12 @@ def _looks_like_artifact(path: Path) -> bool:
     return '"results"' in head
 
 
+def blank_lines(path: Path) -> int:
+    """How many lines are blank or whitespace only (skipped by every line reader; the report counts them)."""
+    with path.open("rb") as handle:
+        return sum(1 for raw in handle if not raw.removeprefix(BOM).strip())
+
+
 def line_batches(path: Path, bad_lines: set[int]) -> Iterator[pa.Table]:
     """(line_no, line) for each non-blank line not in bad_lines, in Arrow batches."""
     numbers: list[int] = []

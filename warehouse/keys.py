@@ -8,6 +8,10 @@ collected run and a re-ingested artifact of it land on the same rows.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+
+import duckdb
+import pyarrow as pa
 
 
 def _md5(*parts: object) -> str:
@@ -48,3 +52,33 @@ def pair_id_sql(measurement_id: str, template_text: str, persona_pair_id: str, s
                       (("scenario_id", scenario_id), ("run", source_run), ("row", row_idx)))
     return (f"'pr_' || left(md5(concat_ws(chr(31), {measurement_id}, {template_text}, {persona_pair_id}, "
             f"{scenario_text}, ({sample_idx})::varchar, {named})), 20)")
+
+
+def canonical_record_sql(record: str) -> str:
+    """The DuckDB expression for a JSON object's canonical text: its members sorted by key, each
+    value as the parser read it (re-serialised: whitespace, escapes and number spellings do not
+    count). Key order inside nested objects counts. `record` must hold no duplicate key (ingest
+    refuses those first)."""
+    return f"to_json(list_sort(map_entries(({record})::json::map(varchar, json))))"
+
+
+def record_id_sql(measurement_id: str, record: str) -> str:
+    """The DuckDB expression for a record's id: md5 over a separator-safe encoding (one JSON object)
+    of its measurement (NULL for candidates) and its canonical parsed record. The same record
+    re-serialised has the same id; two distinct (measurement, record) never share the encoding."""
+    return (f"md5(to_json(struct_pack(m := ({measurement_id})::varchar, "
+            f"r := {canonical_record_sql(record)}::json)))")
+
+
+def record_ids(measurement_ids: Sequence[str | None], records: Sequence[str]) -> list[str]:
+    """record_id_sql for records given as JSON texts (writers that build rows in Python), in order."""
+    if not records:
+        return []
+    con = duckdb.connect()
+    try:
+        con.register("_given", pa.table({"i": pa.array(range(len(records)), pa.int64()),
+                                         "m": pa.array(list(measurement_ids), pa.string()),
+                                         "r": pa.array(list(records), pa.large_string())}))
+        return [row[0] for row in con.execute(f"select {record_id_sql('m', 'r')} from _given order by i").fetchall()]
+    finally:
+        con.close()

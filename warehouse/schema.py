@@ -1,10 +1,14 @@
 """The `raw` schema: the only tables that Python writes.
 
 Everything here is append-only. Rows are content-addressed: each table's first
-column is a key derived from the content (a file's sha256, a record's md5), so
-loading the same content twice adds nothing. The writers skip keys already present
-(an anti join on insert); the three tables that grow with every measured pair
-(exported_pairs, pairs, judgments) declare no PRIMARY KEY index, which would cost
+column is a key derived from the content (a file's sha256, a record's canonical hash:
+warehouse/keys.py), so loading the same content twice adds nothing. A load owns its
+rows: the tables that loads write are keyed by (content key, load_id), so a record that
+two loads brought is held once for each, and `psw forget --load` (which deletes one
+load's rows) removes exactly what no live load holds. Staging keeps one row per record
+across loads (dbt/macros/held_once.sql: the earliest live load's). The writers skip keys
+already present (an anti join on insert); the three tables that grow with every measured
+pair (exported_pairs, pairs, judgments) declare no PRIMARY KEY index, which would cost
 more than the insert itself at a million rows, and dbt tests their keys instead.
 Their text columns are stored with zstd: long completions compress about 5x, and
 a checkpoint writes them faster than with DuckDB's default string compression.
@@ -35,9 +39,11 @@ Conventions shared with dbt:
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
-from warehouse.keys import pair_id_sql
+from warehouse.keys import pair_id_sql, record_id_sql
 
 # the pair id of a stored exported record (`record`, `measurement_id`): one definition for
 # ingest's checks, its insert and the upgrade of older warehouses
@@ -57,7 +63,14 @@ create table if not exists raw.loads (
     measurement_id varchar,
     n_records integer not null,
     loaded_at timestamp not null,
-    forgotten_at timestamp              -- set by `psw forget`: its rows are gone, raw.forgets says when
+    forgotten_at timestamp,             -- set by `psw forget`: its rows are gone, raw.forgets says when
+    n_blank_lines integer               -- blank lines the file held (skipped, and said so)
+);
+
+-- the raw schema's version (SCHEMA_VERSION): a warehouse of an older version is migrated in place
+create table if not exists raw.schema_version (
+    version integer not null,
+    migrated_at timestamp not null
 );
 
 create table if not exists raw.forgets (
@@ -111,43 +124,47 @@ create table if not exists raw.adaptive_decisions (
 );
 
 create table if not exists raw.persona_pairs (
-    record_id varchar primary key,      -- md5 of the record text
-    load_id varchar not null,
+    record_id varchar not null,         -- warehouse.keys.record_id_sql: the parsed record, canonically
+    load_id varchar not null,           -- each load holds its own row of a record it brought
     line_no integer not null,
     persona_pair_id varchar not null,
     record json not null,
-    loaded_at timestamp not null
+    loaded_at timestamp not null,
+    primary key (record_id, load_id)
 );
 
 create table if not exists raw.templates (
-    record_id varchar primary key,      -- md5 of the template text
+    record_id varchar not null,         -- md5 of the template text
     load_id varchar not null,
     line_no integer not null,
     template_text varchar not null,
-    loaded_at timestamp not null
+    loaded_at timestamp not null,
+    primary key (record_id, load_id)
 );
 
 create table if not exists raw.template_catalog (
-    record_id varchar primary key,      -- md5 of the entry's attributes
+    record_id varchar not null,         -- md5 of the entry's attributes (sorted keys)
     load_id varchar not null,
     line_no integer not null,           -- where the entry starts in the catalog file
     template_text varchar not null,     -- the runtime template ({{ persona }} -> {persona}, substituted)
     record json not null,               -- every attribute: status, kind, family, sources, notes
-    loaded_at timestamp not null
+    loaded_at timestamp not null,
+    primary key (record_id, load_id)
 );
 
 create table if not exists raw.scenarios (
-    record_id varchar primary key,
+    record_id varchar not null,
     load_id varchar not null,
     line_no integer not null,
     scenario_id varchar not null,
     record json not null,
-    loaded_at timestamp not null
+    loaded_at timestamp not null,
+    primary key (record_id, load_id)
 );
 
 create table if not exists raw.exported_pairs (
-    record_id varchar not null,         -- md5(measurement_id || record text)
-    load_id varchar not null,
+    record_id varchar not null,         -- warehouse.keys.record_id_sql(measurement_id, record)
+    load_id varchar not null,           -- (record_id, load_id) is the key: a load owns its rows
     measurement_id varchar not null,
     line_no integer not null,
     record json not null using compression zstd,
@@ -156,7 +173,7 @@ create table if not exists raw.exported_pairs (
 );
 
 create table if not exists raw.published_stats (
-    record_id varchar not null,         -- md5(measurement_id || record text)
+    record_id varchar not null,         -- warehouse.keys.record_id_sql(measurement_id, record)
     load_id varchar not null,
     measurement_id varchar not null,    -- the measurement the published numbers describe
     level varchar not null,             -- template_pair | template | template_model
@@ -189,7 +206,9 @@ create table if not exists raw.pairs (
     row_idx integer,                    -- the pair's row within its run, when the source numbers rows
     pos_messages json,                  -- the exact chat messages sent to generate each pole
     neg_messages json,
-    prompt_set varchar                  -- the named prompt layout collect used (null for imports)
+    prompt_set varchar,                 -- the named prompt layout collect used (null for imports)
+    record_id varchar                   -- an artifact's result, canonically hashed: the same pair from two
+                                        -- loads is one record only when this agrees (null: collected)
 );
 
 create table if not exists raw.judgments (
@@ -388,10 +407,10 @@ create table if not exists raw.imported_projections (
 
 # Columns added after a table was first declared: a warehouse made before them gains them in place.
 ADDED_COLUMNS = {
-    "raw.loads": [("forgotten_at", "timestamp")],
+    "raw.loads": [("forgotten_at", "timestamp"), ("n_blank_lines", "integer")],
     "raw.exported_pairs": [("pair_id", "varchar")],
     "raw.pairs": [("source_run", "varchar"), ("row_idx", "integer"), ("pos_messages", "json"),
-                  ("neg_messages", "json"), ("prompt_set", "varchar")],
+                  ("neg_messages", "json"), ("prompt_set", "varchar"), ("record_id", "varchar")],
     # the pair a paid call was made for, and what for (generation_pos|generation_neg|generation
     # for a control arm's one generation, or the judge criterion): cost per pair and per cell
     "raw.api_calls": [("pair_id", "varchar"), ("purpose", "varchar")],
@@ -404,11 +423,66 @@ ADDED_COLUMNS = {
 }
 
 
+SCHEMA_VERSION = 2
+# 1: rows were shared by every load that brought the same bytes; record ids were md5(measurement || line)
+# 2: a load owns its rows (keys include load_id); record ids hash the parsed record, canonically
+#    (warehouse.keys.record_id_sql); raw.pairs keeps its source record's id
+PER_LOAD_TABLES = ("persona_pairs", "templates", "template_catalog", "scenarios")
+
+
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw schema and its tables if they are missing, and add newer columns (idempotent)."""
+    """Create the raw schema and its tables if they are missing, add newer columns and migrate a
+    warehouse of an older raw version in place, losing nothing (idempotent; cheap once current)."""
+    fresh = not con.execute("select 1 from information_schema.tables where table_schema = 'raw' "
+                            "and table_name = 'loads'").fetchone()
     con.execute(RAW_DDL)
     for table, columns in ADDED_COLUMNS.items():
         for name, type_ in columns:
             con.execute(f"alter table {table} add column if not exists {name} {type_}")
+    version = con.execute("select max(version) from raw.schema_version").fetchone()[0]
+    if version is None and fresh:
+        con.execute("insert into raw.schema_version values (?, now()::timestamp)", [SCHEMA_VERSION])
+    elif (version or 1) < SCHEMA_VERSION:
+        migrate(con, version or 1)
     # exported records loaded before pair ids were stored get theirs (once; a no-op afterwards)
     con.execute(f"update raw.exported_pairs set pair_id = {EXPORTED_PAIR_ID_SQL} where pair_id is null")
+
+
+def migrate(con: duckdb.DuckDBPyConnection, version: int) -> None:
+    """Bring a raw schema of `version` to SCHEMA_VERSION in one transaction: every row is kept.
+
+    1 -> 2: the candidate tables' key becomes (record_id, load_id) (their tables are rebuilt:
+    DuckDB cannot change a primary key in place) and every record id is recomputed over the
+    parsed record. Rows that version 1 shared between loads stay with the load that stored them.
+    """
+    con.begin()
+    try:
+        for table in PER_LOAD_TABLES:
+            if _primary_key(con, table) == ["record_id"]:
+                _rebuild(con, table)
+        rekey = f"coalesce(try({record_id_sql('measurement_id', 'record')}), md5(record::varchar))"
+        for table in ("exported_pairs", "published_stats"):
+            con.execute(f"update raw.{table} set record_id = {rekey}")
+        plain = f"coalesce(try({record_id_sql('null', 'record')}), md5(record::varchar))"
+        for table in ("persona_pairs", "scenarios"):
+            con.execute(f"update raw.{table} set record_id = {plain}")
+        con.execute("insert into raw.schema_version values (?, now()::timestamp)", [SCHEMA_VERSION])
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+
+
+def _primary_key(con, table: str) -> list[str] | None:
+    row = con.execute("select constraint_column_names from duckdb_constraints() where schema_name = 'raw' "
+                      "and table_name = ? and constraint_type = 'PRIMARY KEY'", [table]).fetchone()
+    return list(row[0]) if row else None
+
+
+def _rebuild(con, table: str) -> None:
+    """Recreate raw.<table> from RAW_DDL and copy its rows over by column name."""
+    ddl = re.search(rf"create table if not exists raw\.{table} \(.*?\n\);", RAW_DDL, re.S).group(0)
+    con.execute(f"alter table raw.{table} rename to {table}__v1")
+    con.execute(ddl)
+    con.execute(f"insert into raw.{table} by name select * from raw.{table}__v1")
+    con.execute(f"drop table raw.{table}__v1")

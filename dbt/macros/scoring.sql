@@ -61,8 +61,3 @@
     {{ short_id('tpl', template_text) }}
 {%- endmacro %}
 
-{#- An exported record failed when its `error` is set: not null, not false, not empty
-    (ingest.checks.failed_sql is the same rule over the raw line). -#}
-{% macro exported_error(error) -%}
-    case when {{ error }} in ('', 'false') then null else {{ error }} end
-{%- endmacro %}

@@ -140,14 +140,17 @@ def test_loading_the_same_file_twice_adds_nothing(seeded):
     assert snapshot(seeded.db) == before
 
 
-def test_same_records_in_a_new_file_add_nothing(seeded, tmp_path):
+def test_same_records_in_a_new_file_are_held_by_both_loads_and_count_once(seeded, tmp_path):
     copy = tmp_path / "pairs_copy.jsonl"
     copy.write_text((REFERENCE / "persona_pairs_v2_candidates.jsonl").read_text())
     copy.write_text(copy.read_text() + json.dumps({"id": "new_pair", "pos": "p", "neg": "n"}) + "\n")
     before = snapshot(seeded.db)
     rc, out, _ = seeded("ingest", copy)
-    assert rc == 0 and "(1 new)" in out
-    assert snapshot(seeded.db)["persona_pairs"] == before["persona_pairs"] + 1
+    assert rc == 0 and "loaded 17 pairs records (1 new)" in out
+    # each load owns its rows (forgetting either one keeps the other's); the records are 17
+    assert snapshot(seeded.db)["persona_pairs"] == 2 * before["persona_pairs"] + 1
+    with duckdb.connect(str(seeded.db), read_only=True) as con:
+        assert con.execute("select count(distinct record_id) from raw.persona_pairs").fetchone()[0] == 17
 
 
 def test_unknown_extra_fields_load(psw, tmp_path):

@@ -53,12 +53,12 @@ def test_lint_into_a_closed_pipe_ends_quietly(tmp_path):
 
 
 @pytest.mark.parametrize("field, value, needle", [
-    ("seed", "abc", "seed: expected a whole number"),
-    ("seed", [1, 2], "seed: expected a whole number"),
-    ("seed", 1e30, "seed: expected a whole number"),
+    ("seed", "abc", "seed: expected an integer"),
+    ("seed", [1, 2], "seed: expected an integer"),
+    ("seed", 1e30, "seed: expected an integer"),
     ("temperature", "hot", "temperature: expected a number"),
-    ("generator_model", {"a": 1}, "generator_model: expected a model name"),
-    ("judge_models", [1, 2], "judge_models: expected a list of model names"),
+    ("generator_model", {"a": 1}, "generator_model: expected a non-empty string"),
+    ("judge_models", [1, 2], "judge_models: expected a list of non-empty strings"),
 ])
 def test_artifact_metadata_of_the_wrong_type_is_a_reject(tmp_path, capsys, field, value, needle):
     doc = json.loads((ROOT / "data" / "demo" / "demo_run_artifact.json").read_text())

@@ -1,5 +1,6 @@
 with source as (
-    select * from {{ source('raw', 'exported_pairs') }}
+    -- one row per record, however many live loads hold it (macros/held_once.sql)
+    {{ held_once(source('raw', 'exported_pairs'), ['measurement_id', 'record_id']) }}
 ),
 
 parsed as (
@@ -48,7 +49,8 @@ renamed as (
             json_array(json_object('role', 'user', 'content', r.neg_generation_prompt)) end as neg_messages,
         r.pos_response,
         r.neg_response,
-        {{ exported_error('r.error') }} as error,
+        -- the one error rule (README.md): null, absent or "" is a success; any other value a failure
+        nullif(r.error, '') as error,
         r.likely_spurious_axis,
         -- numerics
         r.axis_delta,
@@ -66,7 +68,7 @@ renamed as (
         r.persona_echo as has_persona_echo,
         r.refusal_or_ai_break as has_refusal_or_ai_break,
         r.strict_pass as is_strict_pass,
-        {{ exported_error('r.error') }} is not null as is_error,
+        coalesce(r.error <> '', false) as is_error,
         -- nested
         r.axis_judge_models as judge_models,
         r.axis_judgments,

@@ -1,8 +1,11 @@
 with source as (
+    -- one row per pair. A record several live loads brought is held once per load (a load owns its
+    -- rows: warehouse/schema.py), and its copies are the same record; a pair generated again after
+    -- a generation error (`psw collect --retry-errors`) has a row per attempt: the newest
+    -- successful row counts, else the newest error
     select * from {{ source('raw', 'pairs') }}
-    -- a pair generated again after a generation error (`psw collect --retry-errors`) has a row
-    -- per attempt: the newest successful one counts, else the newest error
-    qualify row_number() over (partition by pair_id order by error is null desc, loaded_at desc) = 1
+    qualify row_number() over (partition by measurement_id, pair_id
+                               order by error is null desc, loaded_at desc, load_id desc) = 1
 ),
 
 renamed as (

@@ -1,5 +1,6 @@
 with source as (
-    select * from {{ source('raw', 'published_stats') }}
+    -- one row per record, however many live loads hold it (macros/held_once.sql)
+    {{ held_once(source('raw', 'published_stats'), ['measurement_id', 'record_id']) }}
 ),
 
 renamed as (

@@ -1,0 +1,66 @@
+"""A warehouse of the previous raw schema (version 1: rows shared by every load, candidate tables keyed
+by record_id alone, ids md5(measurement || line)) is migrated in place by the next writing command,
+losing no row (issue 21, part 8)."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+
+from tests.conftest import REFERENCE
+
+EXAMPLES = REFERENCE / "v2_pilot_seed23_examples.jsonl"
+PAIRS = REFERENCE / "persona_pairs_v2_candidates.jsonl"
+
+
+def _make_version_1(db) -> dict[str, int]:
+    """Turn a warehouse into the previous release's shape: what version 1 declared and stored."""
+    with duckdb.connect(str(db)) as con:
+        con.execute("drop table raw.schema_version")
+        con.execute("alter table raw.loads drop column n_blank_lines")
+        con.execute("alter table raw.pairs drop column record_id")
+        for table, text in (("persona_pairs", "record::varchar"), ("scenarios", "record::varchar"),
+                            ("templates", "template_text")):
+            con.execute(f"create table raw.{table}_v1 as select * from raw.{table}")
+            con.execute(f"drop table raw.{table}")
+            columns = con.execute(f"describe raw.{table}_v1").fetchall()
+            ddl = ", ".join(f"{name} {type_}" + (" primary key" if name == "record_id" else "")
+                            for name, type_, *_ in columns)
+            con.execute(f"create table raw.{table} ({ddl})")
+            con.execute(f"insert into raw.{table} by name select * replace (md5({text}) as record_id) "
+                        f"from raw.{table}_v1")
+            con.execute(f"drop table raw.{table}_v1")
+        con.execute("update raw.exported_pairs set record_id = md5(measurement_id || record::varchar)")
+        return {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]
+                for t in ("persona_pairs", "scenarios", "templates", "exported_pairs", "measurements", "loads")}
+
+
+def test_a_version_1_warehouse_is_migrated_losing_nothing(psw, tmp_path):
+    assert psw("ingest", PAIRS, REFERENCE / "scenarios_v2_candidates.jsonl",
+               REFERENCE / "templates_v2_candidates.txt", EXAMPLES)[0] == 0
+    before = _make_version_1(psw.db)
+    with duckdb.connect(str(psw.db), read_only=True) as con:
+        assert con.execute("select constraint_column_names from duckdb_constraints() where schema_name = 'raw' "
+                           "and table_name = 'persona_pairs' and constraint_type = 'PRIMARY KEY'").fetchone() \
+            == (["record_id"],)
+    # the same records, re-serialised, in a new file: the migrated ids are the parsed records' ids
+    again = tmp_path / "again_examples.jsonl"
+    again.write_text("".join(json.dumps(json.loads(line), sort_keys=True) + "\n" for line in EXAMPLES.open()))
+    rc, out, err = psw("ingest", again, "--measurement", "v2_pilot_seed23")
+    assert rc == 0, err
+    assert "loaded 64 examples records (0 new)" in out
+    with duckdb.connect(str(psw.db), read_only=True) as con:
+        assert con.execute("select max(version) from raw.schema_version").fetchone()[0] == 2
+        after = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in before}
+        assert after == {**before, "exported_pairs": 128, "measurements": before["measurements"] + 1,
+                         "loads": before["loads"] + 1}
+        assert con.execute("select constraint_column_names from duckdb_constraints() where schema_name = 'raw' "
+                           "and table_name = 'persona_pairs' and constraint_type = 'PRIMARY KEY'").fetchone() \
+            == (["record_id", "load_id"],)
+        assert con.execute("select count(distinct record_id) from raw.exported_pairs").fetchone()[0] == 64
+    # the candidates re-serialised are the same 16 records (their migrated ids are the parsed records')
+    copy = tmp_path / "pairs_copy.jsonl"
+    copy.write_text("".join(json.dumps(json.loads(line), sort_keys=True) + "\n" for line in PAIRS.open()))
+    rc, out, _ = psw("ingest", copy)
+    assert rc == 0 and "(0 new)" in out and "defined differently" not in out
