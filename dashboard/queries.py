@@ -479,12 +479,14 @@ def run_sql(sql: str, limit: int = 1000) -> pd.DataFrame:
 # ---- model matrix --------------------------------------------------------------------
 
 def model_matrix() -> pd.DataFrame:
-    """template_model_scores: one row per template, most reliable across models first."""
+    """template_model_scores: one row per template, by its lower bound across models (the
+    mart's score_lower_bound: 0 with one model, so a template seen on one model never ranks
+    above one that holds up on several), then the mean."""
     return query(f"""
         select * exclude (model_scores),
             {TEMPLATE_LABEL_SQL} as template_label,
         from template_model_scores
-        order by score_t desc nulls last, score_mean desc, template_id""")
+        order by score_lower_bound desc nulls last, score_mean desc, template_id""")
 
 
 def model_matrix_cells() -> pd.DataFrame:

@@ -10,12 +10,15 @@ import duckdb
 import pandas as pd
 
 from hf.outdir import check_out, replace_folder
+from hf.secret_scan import check_texts
 from report import plots
 from warehouse.db import UserError, connect
 from warehouse.labels import persona_pair_label, template_label
+from warehouse.plain import md
 
 MARKER = ".psw-report"
 COLUMNS = ["rank", "template", "persona pair", "score", "interval", "n", "axis delta", "off-axis", "recommended"]
+TEXT_COLUMNS = {"template", "persona pair"}   # user text: escaped as markdown; the rest are numbers psw formats
 
 CELLS_SQL = """
 select measurement_id, generator_model, judge_model, cell_id, template_text, persona_pair_id, pos_persona,
@@ -75,12 +78,17 @@ def write_report(db: Path, out: Path, top: int = 5) -> Report:
     rendered = {name: plots.render(chart) for name, chart in figures.items()}
     tables = [(mid, group, _top_table(group, top)) for mid, group in cells.groupby("measurement_id", sort=True)]
 
+    texts = {"README.md": _markdown(db, report, tables, rendered, top),
+             "index.html": _html(db, report, tables, rendered, top),
+             **{f"{name}.svg": svg.decode("utf-8", "replace") for name, (_, svg) in rendered.items()}}
+    check_texts(texts, "no report written")   # the one scanner every psw output passes (hf/secret_scan.py)
+
     def fill(folder: Path) -> None:
         for name, (png, svg) in rendered.items():
             (folder / f"{name}.png").write_bytes(png)
             (folder / f"{name}.svg").write_bytes(svg)
-        (folder / "README.md").write_text(_markdown(db, report, tables, rendered, top), encoding="utf-8")
-        (folder / "index.html").write_text(_html(db, report, tables, rendered, top), encoding="utf-8")
+        (folder / "README.md").write_text(texts["README.md"], encoding="utf-8")
+        (folder / "index.html").write_text(texts["index.html"], encoding="utf-8")
         (folder / MARKER).write_text("written by `psw report`; `psw report --out` may replace this folder\n")
 
     report.files = ["README.md", "index.html", *(f"{name}.{ext}" for name in rendered for ext in ("png", "svg"))]
@@ -139,15 +147,16 @@ TITLES = {"on_off_axis": "On/off axis", "model_matrix": "Model matrix", "steerin
 
 
 def _markdown(db: Path, report: Report, tables, rendered, top: int) -> str:
-    def cell(text: str) -> str:
-        return " ".join(str(text).split()).replace("|", "\\|")
+    def cell(text: str) -> str:   # data as text: an image or a link in a template stays text
+        return md(" ".join(str(text).split()))
 
-    lines = [f"# Results: {db.name}", "", f"{report.n_measurements} measurement(s), {report.n_cells} scored cells. "
+    lines = [f"# Results: {cell(db.name)}", "", f"{report.n_measurements} measurement(s), {report.n_cells} scored cells. "
              + INTRO, ""]
     for mid, group, rows in tables:
-        lines += [f"## {cell(mid)}", "", f"{_about(group)}; the top {min(top, len(group))}:", "",
+        lines += [f"## {cell(mid)}", "", f"{cell(_about(group))}; the top {min(top, len(group))}:", "",
                   "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-        lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+        lines += ["| " + " | ".join(cell(v) if COLUMNS[i] in TEXT_COLUMNS else str(v) for i, v in enumerate(row))
+                  + " |" for row in rows]
         lines.append("")
     for name in rendered:
         lines += [f"## {TITLES[name]}", "", f"![{TITLES[name]}]({name}.png)", "", f"[SVG]({name}.svg)", ""]

@@ -8,14 +8,15 @@ import streamlit as st
 from dashboard import queries
 from dashboard.widgets import seed, set_url, url_value
 
-FIRST_COLUMNS = ["template_label", "score_t", "score_mean", "score_std", "score_p25", "model_count",
+FIRST_COLUMNS = ["template_label", "score_lower_bound", "model_count", "score_mean", "score_std", "score_p25", "score_t",
                  "strict_pass_rate_mean", "axis_delta_mean", "off_axis_problem_mean", "persona_echo_rate_mean",
                  "refusal_or_ai_break_rate_mean", "models"]
 
 st.title("Models")
 st.caption("A model's template score is the mean over its persona pairs of 100 · clamp(axis delta / 8) · "
-           "(1 − clamp((off-axis − 1) / 6)). Templates sort by score t: the mean over models in standard "
-           "errors. Click a square to open that template's cells on that model.")
+           "(1 − clamp((off-axis − 1) / 6)). Templates sort by the lower bound of that score across models "
+           "(one-sided 95%; 0 with one model), shown beside the model count; score t is upstream's column. "
+           "Click a square to open that template's cells on that model.")
 summary = queries.model_matrix()
 if summary.empty:
     st.info("No template is measured with a generator model yet: `psw collect --generator A --generator B ...`, "

@@ -8,6 +8,7 @@ import duckdb
 
 from psw.cli import main
 from warehouse.labels import CONTROL_LABEL, persona_pair_label, template_label
+from warehouse.plain import md
 
 TOP_TEMPLATE = "You are a {persona} person thinking through the situation."
 TOP_PAIR = "wellbeing-focused even when authority-defying vs authority-deferential even when wellbeing suffers"
@@ -42,7 +43,7 @@ def test_the_tables_name_templates_and_persona_pairs_as_the_mart_ranks_them(pilo
         cell_ids = [c for (c,) in con.execute("select cell_id from template_pair_scores").fetchall()]
     rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| rank")]
     assert len(rows) == 3
-    assert rows[0].startswith(f"| 1 | {TOP_TEMPLATE} | {TOP_PAIR} | {best[0]:.1f} | 95% ")
+    assert rows[0].startswith(f"| 1 | {md(TOP_TEMPLATE)} | {md(TOP_PAIR)} | {best[0]:.1f} | 95% ")
     assert not any(cell_id in text for cell_id in cell_ids)  # labels, not ids
     assert "![On/off axis](on_off_axis.png)" in text and "No steering sweeps" in text
     page = (tmp_path / "r" / "index.html").read_text()
@@ -89,3 +90,22 @@ def test_steering_curves_are_drawn_when_sweeps_exist(pilot_copy, tmp_path, capsy
     text = (tmp_path / "r" / "README.md").read_text()
     assert "![Steering curves](steering.png)" in text and "No steering sweeps" not in text
     assert "layer 12 (response): You are a {persona} person" in (tmp_path / "r" / "steering.svg").read_text()
+
+
+def test_template_text_is_text_and_a_secret_stops_the_report(pilot_copy, tmp_path, capsys):
+    """An image or a link in a template stays text in the markdown (no beacon loads where the README is
+    shown); a registered key in the warehouse stops the report before anything is written."""
+    beacon = "![x](https://tracker.example/beacon.png) [click](https://evil.example) {persona}"
+    with duckdb.connect(str(pilot_copy)) as con:
+        top = con.execute("select template_text from template_pair_scores order by score desc limit 1").fetchone()[0]
+        con.execute("update template_pair_scores set template_text = ? where template_text = ?", [beacon, top])
+    assert report(pilot_copy, tmp_path / "r", capsys)[0] == 0
+    text = (tmp_path / "r" / "README.md").read_text()
+    assert md(beacon) in text and "![x](https" not in text and "](https://evil" not in text
+    assert "&lt;" not in text and "![x]" not in (tmp_path / "r" / "index.html").read_text().split("<td>")[0]
+    key = "sk-or-v1-" + "9f3a" * 12   # an API key's shape: found without being registered
+    with duckdb.connect(str(pilot_copy)) as con:
+        con.execute("update template_pair_scores set template_text = ? where template_text = ?", [f"{key} {{persona}}", beacon])
+    rc, _, err = report(pilot_copy, tmp_path / "s", capsys)
+    assert rc == 2 and "no report written" in err and key not in err, err
+    assert not (tmp_path / "s").exists()
