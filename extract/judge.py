@@ -88,9 +88,12 @@ def judge_generations(con: duckdb.DuckDBPyConnection, generation_ids: Sequence[s
 
 def _ask(con, requests: list[tuple[str, str]], base_url: str, api_key_env: str, client_factory):
     """(results, api call records) for (judge model, prompt) pairs, through the api_calls cache."""
+    from collect.client import normalise_base_url
+
+    # the client stores each call under the server's normalised URL (no credentials); older rows as given
     cache = {k: (c, f) for k, c, f in con.execute(
-        "select cache_key, content, finish_reason from raw.api_calls where base_url = ?",
-        [base_url.rstrip("/")]).fetchall()}
+        "select cache_key, content, finish_reason from raw.api_calls where list_contains(?, base_url)",
+        [[normalise_base_url(base_url), base_url.rstrip("/")]]).fetchall()}
     calls: list[dict] = []
 
     async def run_all():
