@@ -34,6 +34,17 @@ class Psw:
         return rc, out, err
 
 
+@pytest.fixture(autouse=True)
+def _forget_registered_keys():
+    """A key a test's client registered (warehouse.secrets) is redacted for the rest of that process,
+    as in one psw command; tests share a process, so each starts with none."""
+    from warehouse import secrets
+    yield
+    with secrets._lock:
+        secrets._registered.clear()
+        secrets._patterns.clear()
+
+
 @pytest.fixture
 def psw(tmp_path, capsys) -> Psw:
     return Psw(tmp_path / "warehouse.duckdb", capsys)

@@ -134,7 +134,7 @@ def run(args) -> int:
     # dbt's ~550 log lines become one progress line and a summary (warehouse/build_output.py):
     # dbt's console log is off and its events reach the printer through dbtRunner's callbacks
     output = None if args.verbose or build_state.OUTPUT_ONLY & set(extra) else BuildOutput.for_terminal()
-    console = [] if output is None else ["--log-level", "none"]
+    console = [] if output is None else ["--log-level", "none", "--log-level-file", "debug"]
     built = run_dbt(db, "build", console + extra + select + quiet_artifacts,
                     callbacks=[output.callback] if output is not None else ())
     if output is not None and (not built or not quiet):

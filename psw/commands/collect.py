@@ -284,6 +284,20 @@ def adaptive_settings(args):
     return settings
 
 
+def _planned(args):
+    """build_run, leaving no new warehouse file behind when the plan is refused (bad input
+    collects nothing and writes nothing: the candidates it loaded go with the file it created)."""
+    path = db_path(args.db)
+    existed = path.exists()
+    try:
+        return build_run(args)
+    except UserError:
+        if not existed:
+            for leftover in (path, path.with_name(path.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+        raise
+
+
 def build_run(args):
     """Everything `collect` decides before calling anything: (plan, prompts, config, params, path)."""
     from collect import plan as P
@@ -370,7 +384,7 @@ def cmd_collect(args) -> int:
     url_auth = split_url_credentials(args.base_url)[1]
     if not args.dry_run and not replay and not api_key and not url_auth and not _is_loopback(args.base_url):
         raise missing_api_key(args.api_key_env, args.base_url)   # before anything is loaded or called
-    plan, prompts, cfg, params, path = build_run(args)
+    plan, prompts, cfg, params, path = _planned(args)
     findings = _fit_to_server(args, api_key, plan, prompts, cfg, params, path)
     _print_findings(findings, cfg)
     if args.dry_run:

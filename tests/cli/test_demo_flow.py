@@ -85,7 +85,9 @@ def test_the_demo_and_the_pilot_block_as_written_stay_apart(tmp_path, monkeypatc
     text = (ROOT / "README.md").read_text()
     block = re.search(r"Load and score the published pilot.*?```bash\n(.*?)```", text, re.S).group(1)
     lines = block.replace("\\\n", " ").splitlines()
-    env = dict([lines[0].split("=", 1)])
+    # the R= line as a shell runs it (it asks git for the clone's top folder)
+    value = subprocess.run(["bash", "-c", f'{lines[0]}\necho "$R"'], cwd=ROOT, capture_output=True, text=True)
+    env = {"R": value.stdout.strip()}
     for line in lines[1:]:
         assert main(psw_argv(line, env)) == 0, capsys.readouterr().err
     pilot_top = capsys.readouterr().out

@@ -382,7 +382,8 @@ def test_killed_run_resumes_without_duplicates(tmp_path, fake, secret, sig):
     asked = fake.llm.requests            # every request the killed run made
     fake.llm.delay = 0
     landed = q(db, "select count(*) from raw.api_calls")[0][0]
-    assert 0 < landed <= asked
+    # SIGKILL leaves no chance to flush: what landed is whatever was written before it (maybe nothing)
+    assert (0 <= landed if sig == signal.SIGKILL else 0 < landed) and landed <= asked
     if sig == signal.SIGINT:
         # Ctrl-C flushes what had landed: only the calls in flight (4 slots) are lost
         assert asked - landed <= 4, (asked, landed)

@@ -44,10 +44,9 @@ def test_generation_errors_come_back_with_retry_errors(tmp_path, fake, secret, c
     assert [r[1:] for r in rows] == [(1, 0, 1), (2, 1, 1), (2, 1, 1)]   # error rows kept beside
     assert q(db, "select count(*) from raw.judgments where error is null")[0][0] == 3 * 6
 
-    # staging keeps one row per pair: the successful one
-    from psw.commands.build import run_dbt
-    assert run_dbt(db, "run", ["--quiet", "--select", "stg_raw__pairs"])
-    assert q(db, "select count(*), count(distinct pair_id), count(error) from staging.stg_raw__pairs") == [(3, 3, 0)]
+    # staging keeps one row per pair, the successful one: the examples mart holds 3 pairs, none failed
+    assert run_cli(["--db", str(db), "build"]) == 0
+    assert q(db, "select count(*), count(distinct pair_id), count(error) from examples") == [(3, 3, 0)]
 
 
 LLAMA_MODEL = "local/small-q4.gguf"

@@ -27,7 +27,7 @@ def query(db, sql, params=None):
 
 @pytest.fixture(scope="module")
 def extracted(tmp_path_factory, tiny):
-    from conftest import make_examples_db
+    from tests.extract.conftest import make_examples_db
 
     work = tmp_path_factory.mktemp("export")
     db = make_examples_db(work / "w.duckdb")
