@@ -1,3 +1,3 @@
 """Data shown as text on the dashboard: `md` and `code` live in warehouse/plain.py, shared with `psw report`."""
 
-from warehouse.plain import code, md  # noqa: F401
+from warehouse.plain import as_text, code, md  # noqa: F401

@@ -17,12 +17,7 @@ from psw.cli import main
 LAYERS = (0, 2)
 
 
-def query(db, sql, params=None):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+from test_imported_vectors import query  # noqa: E402  (the extract tests' one reader)
 
 
 @pytest.fixture(scope="module")

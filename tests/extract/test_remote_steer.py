@@ -8,7 +8,6 @@ import math
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "collect"))
@@ -19,12 +18,7 @@ from psw.cli import main  # noqa: E402
 LAYER = 2
 
 
-def query(db, sql, params=None):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+from test_imported_vectors import query  # noqa: E402  (the extract tests' one reader)
 
 
 def effect(scale: float) -> str:
