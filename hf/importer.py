@@ -26,7 +26,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
-import yaml
 
 from hf.import_checks import Caps, card_split_names, check_hub_reachable, check_loads, count_table, parquet_files, read_parquet
 from warehouse import keys
@@ -211,29 +210,6 @@ def read_folder(folder: Path, caps: Caps | None = None) -> dict[str, SourceSplit
         table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
         splits[name] = SourceSplit(name, table, ", ".join(str(p) for p in paths), digest.hexdigest())
     return splits
-
-
-def _names_from_card(folder: Path) -> dict[Path, str]:
-    card = folder / "README.md"
-    if not card.is_file():
-        return {}
-    match = re.match(r"---\n(.*?)\n---", card.read_text(encoding="utf-8"), re.S)
-    try:
-        front = yaml.safe_load(match.group(1)) if match else {}
-    except yaml.YAMLError:
-        return {}
-    names = {}
-    for config in (front or {}).get("configs") or []:
-        files = config.get("data_files") or []
-        for entry in files if isinstance(files, list) else [files]:
-            if not isinstance(entry, dict):
-                continue
-            split = entry.get("split") or "train"
-            name = config.get("config_name") if split == "train" else split
-            for pattern in [entry.get("path")] if isinstance(entry.get("path"), str) else entry.get("path") or []:
-                for p in folder.glob(pattern):
-                    names[p.resolve()] = name
-    return names
 
 
 def read_with_datasets(repo: str, caps: Caps | None = None) -> dict[str, SourceSplit]:
