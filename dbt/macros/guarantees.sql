@@ -15,3 +15,131 @@ from {{ model }} where {{ where }}
 group by {{ columns | join(', ') }}
 having count(*) > 1{% if nulls_fail %} or {{ columns[0] }} is null{% endif %}
 {%- endmacro %}
+
+{# The violation query of one `guarantees` test (tests/generic/guarantees.sql): its rules over `model`.
+   Shared by the test node and by `psw_enforce_guarantees`, the post-hook that checks a model's
+   guarantees as it is built. #}
+{% macro psw_guarantee_checks(model, primary_key=[], unique=[], not_null=[], unique_combination=[], accepted_values={},
+                              within_range={}, expression_true={}, relationships={}) -%}
+{%- set checks = [] -%}
+{%- for column in primary_key -%}
+  {%- do checks.append(psw_check_repeated(model, [column], 'primary key: null or repeated', 'true', true, checks | length)) -%}
+{%- endfor -%}
+{%- for column in unique -%}
+  {%- do checks.append(psw_check_repeated(model, [column], 'unique: repeated', column ~ ' is not null', false, checks | length)) -%}
+{%- endfor -%}
+{%- for item in not_null -%}
+  {%- if item is mapping -%}{%- set column, where = (item | list)[0], item.values() | first -%}
+  {%- else -%}{%- set column, where = item, 'true' -%}{%- endif -%}
+  {%- do checks.append(psw_check_rows(model, checks | length, column, 'not null', column ~ ' is null and (' ~ where ~ ')')) -%}
+{%- endfor -%}
+{%- for item in unique_combination -%}
+  {%- if item is mapping -%}{%- set columns, where = item.columns, item.get('where', 'true') -%}
+  {%- else -%}{%- set columns, where = item, 'true' -%}{%- endif -%}
+  {%- do checks.append(psw_check_repeated(model, columns, 'unique combination: repeated', where, false, checks | length)) -%}
+{%- endfor -%}
+{%- for column, values in accepted_values.items() -%}
+  {%- set listed = [] -%}{%- for value in values -%}{%- do listed.append("'" ~ value ~ "'") -%}{%- endfor -%}
+  {%- do checks.append(psw_check_rows(model, checks | length, column, 'not one of ' ~ values | join(', '),
+        column ~ '::varchar not in (' ~ listed | join(', ') ~ ')')) -%}
+{%- endfor -%}
+{%- for column, bounds in within_range.items() -%}
+  {%- do checks.append(psw_check_rows(model, checks | length, column, 'outside [' ~ bounds[0] ~ ', ' ~ bounds[1] ~ ']',
+        column ~ ' < ' ~ bounds[0] ~ ' or ' ~ column ~ ' > ' ~ bounds[1])) -%}
+{%- endfor -%}
+{%- for column, expression in expression_true.items() -%}
+  {%- do checks.append(psw_check_rows(model, checks | length, column, 'not true: ' ~ expression | trim,
+        'not coalesce(' ~ expression ~ ', false)')) -%}
+{%- endfor -%}
+{%- for column, target in relationships.items() -%}
+  {%- set table = (target.to | string).split('.')[-1] | replace('"', '') | replace('__dbt__cte__', '') -%}
+  {%- do checks.append(psw_check_rows(model, checks | length, column, 'not found in ' ~ table ~ '.' ~ target.field,
+        column ~ ' is not null and ' ~ column ~ ' not in (select ' ~ target.field ~ ' from ' ~ target.to ~ ')')) -%}
+{%- endfor -%}
+{{ checks | join('\nunion all\n') if checks else "select null::varchar as column_name, null::varchar as rule, null::varchar as value, 0 as check_no where false" }}
+{%- endmacro %}
+
+{# Post-hook of every model (dbt_project.yml): checks `guarantees` as models are built, inside the
+   model's own transaction. A model checks its own, and those of the ephemeral models it folds in
+   whose first reader it is (psw_first_reader: each is checked once per build, over the same CTEs the
+   model was built from). A violation fails that model, and skips what reads it, with one line
+   `psw guarantee broken: model.column = value: rule (test name)`. So `psw build` runs no guarantees
+   test node (it excludes test_name:guarantees); `dbt test` still runs every one as a test. #}
+{% macro psw_enforce_guarantees() -%}
+{%- if execute and model.config.materialized != 'ephemeral' -%}
+{%- set folded = model.get('extra_ctes', []) | map(attribute='id') | list -%}
+{%- set owners = [model.unique_id] -%}
+{%- for id in folded if psw_first_reader(id) == model.unique_id -%}{%- do owners.append(id) -%}{%- endfor -%}
+{%- set ancestors = psw_ancestors(model.unique_id) -%}
+{%- set queries = [] -%}
+{%- for test in graph.nodes.values() if test.resource_type == 'test' and test.test_metadata
+      and test.test_metadata.name == 'guarantees' and test.attached_node in owners -%}
+  {%- set owner = graph.nodes[test.attached_node] -%}
+  {%- set kwargs = test.test_metadata.kwargs -%}
+  {%- set relationships = {} -%}
+  {%- for column, target in kwargs.get('relationships', {}).items() -%}
+    {%- set node = graph.nodes['model.' ~ project_name ~ '.' ~ (target.to | string).split("'")[1]] -%}
+    {#- a built target must be built before this model; an ephemeral one folded into it -#}
+    {%- if node.unique_id not in (folded if node.config.materialized == 'ephemeral' else ancestors) -%}
+      {%- do exceptions.raise_compiler_error(test.name ~ ' checks ' ~ owner.name ~ '.' ~ column ~ ' against '
+            ~ node.name ~ ', which ' ~ model.name ~ ' does not read: add `-- depends_on: {{ ref(\'' ~ node.name
+            ~ '\') }}` to ' ~ model.name ~ '.sql') -%}
+    {%- endif -%}
+    {%- do relationships.update({column: {'to': psw_relation_of(node), 'field': target.field}}) -%}
+  {%- endfor -%}
+  {%- set relation = this if owner.unique_id == model.unique_id else psw_relation_of(owner) -%}
+  {%- do queries.append("select '" ~ owner.name ~ "' as model_name, '" ~ test.name ~ "' as test_name, * from ("
+        ~ psw_guarantee_checks(relation, kwargs.get('primary_key', []), kwargs.get('unique', []),
+            kwargs.get('not_null', []), kwargs.get('unique_combination', []), kwargs.get('accepted_values', {}),
+            kwargs.get('within_range', {}), kwargs.get('expression_true', {}), relationships) ~ ")") -%}
+{%- endfor -%}
+{%- if queries -%}
+{%- if folded %}with {{ model.extra_ctes | map(attribute='sql') | join(',\n') }}{% endif %}
+select error(concat('psw guarantee broken: ', model_name, '.', column_name, ' = ', coalesce(value, 'null'), ': ',
+                    rule, ' (test ', test_name, ')'))
+from (select * from ({{ queries | join('\nunion all\n') }}) as checks
+      order by test_name, check_no, value limit 1) as first_violation
+{%- endif -%}
+{%- endif -%}
+{%- endmacro %}
+
+{# The model whose post-hook checks an ephemeral model's guarantees: the first (by id) built model
+   that folds it in (reads it directly or through other ephemeral models). An ephemeral model that
+   nothing built reads is a compile error: nothing would ever check it. #}
+{% macro psw_first_reader(ephemeral_id) -%}
+{%- for id in graph.nodes.keys() | sort if id.startswith('model.') and graph.nodes[id].config.materialized != 'ephemeral' -%}
+  {%- set todo = graph.nodes[id].depends_on.nodes | list -%}
+  {%- set seen = [] -%}
+  {%- for _ in range(1000) if todo -%}
+    {%- set parent = todo.pop() -%}
+    {%- if parent == ephemeral_id -%}{{ return(id) }}{%- endif -%}
+    {%- if parent not in seen and graph.nodes.get(parent, {}).get('config', {}).get('materialized') == 'ephemeral' -%}
+      {%- do seen.append(parent) -%}{%- do todo.extend(graph.nodes[parent].depends_on.nodes) -%}
+    {%- endif -%}
+  {%- endfor -%}
+{%- endfor -%}
+{%- do exceptions.raise_compiler_error(ephemeral_id ~ ': ephemeral, and no built model reads it, so nothing checks its guarantees') -%}
+{%- endmacro %}
+
+{# Every node `unique_id` reads, directly or not: built before it (and, if ephemeral, folded into it
+   when a path of ephemeral models leads there). #}
+{% macro psw_ancestors(unique_id) -%}
+{%- set todo = graph.nodes[unique_id].depends_on.nodes | list -%}
+{%- set seen = [] -%}
+{%- for _ in range(10000) if todo -%}
+  {%- set parent = todo.pop() -%}
+  {%- if parent not in seen and parent in graph.nodes -%}
+    {%- do seen.append(parent) -%}{%- do todo.extend(graph.nodes[parent].depends_on.nodes) -%}
+  {%- endif -%}
+{%- endfor -%}
+{{ return(seen) }}
+{%- endmacro %}
+
+{# A node's relation in SQL: its table or view, or for an ephemeral model the CTE dbt folds in. #}
+{% macro psw_relation_of(node) -%}
+{%- if node.config.materialized == 'ephemeral' -%}
+  {{ return(api.Relation.create(identifier='__dbt__cte__' ~ node.name, type='cte')) }}
+{%- else -%}
+  {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) }}
+{%- endif -%}
+{%- endmacro %}

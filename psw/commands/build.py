@@ -12,6 +12,7 @@ models that read them (`--select source:<table>+`) and their tests; the rest are
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -50,7 +51,11 @@ def failure_line(db: Path, run: DbtRun) -> str:
     if run.exception is not None:
         return f"dbt could not start: {_first_line(run.exception)}"
     failed = [r for r in run.results if _value(r.status) in ("fail", "error", "runtime error")]
-    for result in failed:
+    for result in failed:  # a model's post-hook found a broken guarantee (dbt/macros/guarantees.sql)
+        broken = re.search(r"psw guarantee broken: (.+?)(?:\n|$)", str(result.message or ""))
+        if broken:
+            return broken[1].strip()
+    for result in failed:  # a guarantees test node (`psw build --select test_name:...` or dbt test)
         node = result.node
         if _value(node.resource_type) == "test" and _value(result.status) == "fail" and node.compiled_code:
             model = (node.attached_node or node.name).split(".")[-1]
@@ -110,6 +115,11 @@ def run(args) -> int:
         extra = _with_var(extra, "staging_as_views", True)
     else:
         extra += ["--exclude-resource-type", "unit_test"]
+    # each model checks its guarantees as it is built (a post-hook, dbt/macros/guarantees.sql):
+    # their test nodes would check the same rows again, one dbt node each (asked for by
+    # resource type, `psw build --resource-type test`, they run)
+    if not {"--resource-type", "--resource-types"} & set(extra):
+        extra += ["--exclude", "test_name:guarantees"]
     # waits (bounded, with a message) while another process holds the lock; a warehouse from an
     # older psw gains the raw tables and columns dbt reads
     quiet = getattr(args, "quiet", False)  # an adaptive round's build: silent unless it fails

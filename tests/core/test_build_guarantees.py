@@ -2,8 +2,8 @@
 range, relationships, accepted values. Each case writes a row that breaks one of them straight
 into a raw table (around ingest's own checks, which would refuse most of them) of a warehouse
 whose last build succeeded; `psw build` then builds what reads that table, fails with one line
-that names the model, the column and the value (each model's guarantees are one grouped data
-test: dbt/tests/generic/guarantees.sql), exit 2, and records no build state, so the next build
+that names the model, the column and the value (each model's guarantees are checked by a
+post-hook as it is built: dbt/macros/guarantees.sql), exit 2, and records no build state, so the next build
 checks again."""
 
 from __future__ import annotations
@@ -65,9 +65,9 @@ def test_a_broken_guarantee_fails_the_build(kind, built, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "raw tables changed" in out  # a narrowed build: only what reads the changed table
     model, column, value, rule = NAMED[kind]
-    lines = err.strip().splitlines()  # the summary, one line per failing test, then psw's one line naming the value
+    lines = err.strip().splitlines()  # the summary, the failing model, then psw's one line naming the value
     assert lines[0].startswith("dbt build failed: ")
-    assert lines[1:-1] and all(line.startswith("  test ") and "(compiled SQL: " in line for line in lines[1:-1])
+    assert lines[1:-1] and all(line.startswith("  model ") and "(compiled SQL: " in line for line in lines[1:-1])
     assert re.fullmatch(rf"error: dbt build failed: {model}\.{column} = {value}: {re.escape(rule)} \(test \w+\)", lines[-1]), lines[-1]
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select count(*) from meta.last_build").fetchone() == (0,)

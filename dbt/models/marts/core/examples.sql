@@ -2,6 +2,7 @@
 -- One row per measured pair: the scenario, both completions, every rating and reason,
 -- and the flags. The proof behind each cell's score. A view over the pair tables, so the
 -- completions are stored once; filtering on cell_id reaches every table underneath.
+-- depends_on: {{ ref('template_pair_scores') }}  (its guarantees check it: built first, for the post-hook)
 with scored as (
     select * from {{ ref('int_pairs_scored') }}
 ),

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('template_pair_scores') }}  (its guarantees check it: built first, for the post-hook)
 {{ incremental_by_measurement() }}
 -- Length movement per pair and per cell: words and characters each side, signed and
 -- absolute deltas (pos - neg). The guide reports length instead of filtering on it.

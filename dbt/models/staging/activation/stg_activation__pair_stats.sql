@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_activation__vectors') }}  (its guarantees check it: built first, for the post-hook)
 with source as (
     {{ activation_source('activation_pair_stats', {
         'stat_id': 'varchar', 'vector_id': 'varchar', 'run_id': 'varchar', 'pair_id': 'varchar',

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_activation__steering_generations') }}  (its guarantees check it: built first, for the post-hook)
 with source as (
     {{ activation_source('steering_judgments', {
         'judgment_id': 'varchar', 'generation_id': 'varchar', 'judge_model': 'varchar',

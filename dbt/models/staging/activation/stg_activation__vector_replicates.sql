@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_activation__vectors') }}  (its guarantees check it: built first, for the post-hook)
 with source as (
     {{ activation_source('activation_vector_replicates', {
         'vector_id': 'varchar', 'replicate': 'integer', 'vector': 'float[]', 'created_at': 'timestamp'}) }}

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_activation__runs') }}  (its guarantees check it: built first, for the post-hook)
 with source as (
     {{ activation_source('activation_vectors', {
         'vector_id': 'varchar', 'run_id': 'varchar', 'cell_id': 'varchar', 'layer': 'integer',

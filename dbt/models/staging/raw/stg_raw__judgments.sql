@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_raw__pairs') }}  (its guarantees check it: built first, for the post-hook)
 with source as (
     select * from {{ source('raw', 'judgments') }}
 ),
