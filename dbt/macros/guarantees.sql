@@ -68,8 +68,11 @@ having count(*) > 1{% if nulls_fail %} or {{ columns[0] }} is null{% endif %}
 {% macro psw_enforce_guarantees() -%}
 {%- if execute and model.config.materialized != 'ephemeral' -%}
 {%- set folded = model.get('extra_ctes', []) | map(attribute='id') | list -%}
-{%- set owners = [model.unique_id] -%}
+{#- the folded models first, in the order dbt folds them (what they read before them): a broken
+    row is named where it first appears, not in every model built from it -#}
+{%- set owners = [] -%}
 {%- for id in folded if psw_first_reader(id) == model.unique_id -%}{%- do owners.append(id) -%}{%- endfor -%}
+{%- do owners.append(model.unique_id) -%}
 {%- set ancestors = psw_ancestors(model.unique_id) -%}
 {%- set queries = [] -%}
 {%- for test in graph.nodes.values() if test.resource_type == 'test' and test.test_metadata
@@ -88,7 +91,8 @@ having count(*) > 1{% if nulls_fail %} or {{ columns[0] }} is null{% endif %}
     {%- do relationships.update({column: {'to': psw_relation_of(node), 'field': target.field}}) -%}
   {%- endfor -%}
   {%- set relation = this if owner.unique_id == model.unique_id else psw_relation_of(owner) -%}
-  {%- do queries.append("select '" ~ owner.name ~ "' as model_name, '" ~ test.name ~ "' as test_name, * from ("
+  {%- do queries.append("select " ~ owners.index(owner.unique_id) ~ " as owner_no, '" ~ owner.name ~ "' as model_name, '"
+        ~ test.name ~ "' as test_name, * from ("
         ~ psw_guarantee_checks(relation, kwargs.get('primary_key', []), kwargs.get('unique', []),
             kwargs.get('not_null', []), kwargs.get('unique_combination', []), kwargs.get('accepted_values', {}),
             kwargs.get('within_range', {}), kwargs.get('expression_true', {}), relationships) ~ ")") -%}
@@ -98,7 +102,7 @@ having count(*) > 1{% if nulls_fail %} or {{ columns[0] }} is null{% endif %}
 select error(concat('psw guarantee broken: ', model_name, '.', column_name, ' = ', coalesce(value, 'null'), ': ',
                     rule, ' (test ', test_name, ')'))
 from (select * from ({{ queries | join('\nunion all\n') }}) as checks
-      order by test_name, check_no, value limit 1) as first_violation
+      order by owner_no, test_name, check_no, value limit 1) as first_violation
 {%- endif -%}
 {%- endif -%}
 {%- endmacro %}

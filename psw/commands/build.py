@@ -115,11 +115,6 @@ def run(args) -> int:
         extra = _with_var(extra, "staging_as_views", True)
     else:
         extra += ["--exclude-resource-type", "unit_test"]
-    # each model checks its guarantees as it is built (a post-hook, dbt/macros/guarantees.sql):
-    # their test nodes would check the same rows again, one dbt node each (asked for by
-    # resource type, `psw build --resource-type test`, they run)
-    if not {"--resource-type", "--resource-types"} & set(extra):
-        extra += ["--exclude", "test_name:guarantees"]
     # waits (bounded, with a message) while another process holds the lock; a warehouse from an
     # older psw gains the raw tables and columns dbt reads
     quiet = getattr(args, "quiet", False)  # an adaptive round's build: silent unless it fails
@@ -145,7 +140,11 @@ def run(args) -> int:
     # dbt's console log is off and its events reach the printer through dbtRunner's callbacks
     output = None if args.verbose or build_state.OUTPUT_ONLY & set(extra) else BuildOutput.for_terminal()
     console = [] if output is None else ["--log-level", "none", "--log-level-file", "debug"]
-    built = run_dbt(db, "build", console + extra + select + quiet_artifacts,
+    # each model checks its guarantees as it is built (a post-hook, dbt/macros/guarantees.sql):
+    # their test nodes would check the same rows again, one dbt node each (asked for by
+    # resource type, `psw build --resource-type test`, they run)
+    hooked = [] if {"--resource-type", "--resource-types"} & set(extra) else ["--exclude", "test_name:guarantees"]
+    built = run_dbt(db, "build", console + extra + select + hooked + quiet_artifacts,
                     callbacks=[output.callback] if output is not None else ())
     if output is not None and (not built or not quiet):
         output.finish(bool(built))
