@@ -8,6 +8,7 @@ raw.api_calls cache, like extract/judge.py; a reply without a usable number is a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import duckdb
 
@@ -15,6 +16,7 @@ from extract.judge import _ask, _store_api_calls, _client, parse_score
 from extract.rubric import SCALE_MAX, Rubric, load_rubrics
 from extract.store import md5, now
 from warehouse import secrets
+from warehouse.db import connect
 from warehouse.append import append, transaction
 from warehouse.errors import UserError
 from warehouse.schema import ensure_raw_schema
@@ -79,3 +81,19 @@ def judge_pairs(con: duckdb.DuckDBPyConnection, pairs: Sequence[tuple], judges: 
             {"rubric_hash": h, "rubric_text": r.text, "source_path": str(r.path),
              "created_at": created} for h, r in used.items()], "rubric_hash")
         return append(con, "raw.pair_response_judgments", rows, "judgment_id")
+
+
+def judge_measurement(db: Path, measurement_id: str, cell_id: str | None, judges: Sequence[str], base_url: str,
+                      api_key_env: str, rubrics: dict[str, Rubric] | None = None) -> tuple[int, int]:
+    """`psw extract judge --measurement`: (pairs, new judgments). The pairs are read before the
+    warehouse is opened for writing, so a measurement without pairs writes nothing."""
+    con = connect(db, read_only=True)
+    try:
+        pairs = measurement_pairs(con, measurement_id, cell_id)
+    finally:
+        con.close()
+    con = connect(db)
+    try:
+        return len(pairs), judge_pairs(con, pairs, judges, base_url, api_key_env, rubrics)
+    finally:
+        con.close()

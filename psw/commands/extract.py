@@ -329,20 +329,11 @@ def cmd_judge(args) -> int:
 
 
 def _judge_pairs(args, rubrics: dict) -> int:
-    from extract.pair_judge import judge_pairs, measurement_pairs
+    from extract.pair_judge import judge_measurement
 
-    db = db_path(args.db)
-    con = connect(db, read_only=True)
-    try:
-        pairs = measurement_pairs(con, args.measurement, args.cell)
-    finally:
-        con.close()
-    con = connect(db)
-    try:
-        added = judge_pairs(con, pairs, args.judge, args.base_url, args.api_key_env, rubrics)
-    finally:
-        con.close()
-    print(f"extract judge: measurement {args.measurement}: {len(pairs)} pairs, {added} new judgments "
+    n, added = judge_measurement(db_path(args.db), args.measurement, args.cell, args.judge, args.base_url,
+                                 args.api_key_env, rubrics)
+    print(f"extract judge: measurement {args.measurement}: {n} pairs, {added} new judgments "
           "(`psw build` for pair_response_scores)", file=sys.stderr)
     return 0
 
