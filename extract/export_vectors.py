@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from warehouse import secrets
+from hf.secret_scan import check_texts
 from warehouse.errors import UserError
 
 FORMATS = ("gguf", "safetensors", "pt")
@@ -132,9 +132,7 @@ def write_vectors(out: Path, fmt: str, vset: VectorSet, model_hint: str | None) 
     if model_hint:
         provenance["model_hint"] = model_hint
     text = json.dumps(provenance, sort_keys=True, default=str)
-    kind = secrets.find_secret(text)
-    if kind:
-        raise UserError(f"export-vectors: the provenance of cell {vset.cell_id} holds {kind}; nothing written")
+    check_texts({f"export-vectors: the provenance of cell {vset.cell_id}": text}, "nothing written")
     out.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(handle)

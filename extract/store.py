@@ -19,6 +19,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from extract.model_io import Provenance
+from hf.secret_scan import check_texts
 from extract.vectors import CellVector, PairInput, PairStat
 from warehouse.errors import UserError
 from warehouse.messages import parse_messages
@@ -135,15 +136,22 @@ def write_extraction(con: duckdb.DuckDBPyConnection, db_file: Path, prov: Proven
     by_cell: dict[str, list[CellVector]] = {}
     for v in vectors:
         by_cell.setdefault(v.cell_id, []).append(v)
-    vector_rows, replicate_rows, paths = [], [], {}
+    files = {}
     for cell_id, cell_vectors in by_cell.items():
         path = vectors_dir(db_file) / _slug(prov.model_id) / f"{_slug(cell_id)}__{run_id[:12]}.safetensors"
-        provenance = {**prov.as_dict(), "cell_id": cell_id, "run_id": run_id,
-                      "measurement_id": measurement_id, "strict_only": strict_only,
-                      "pair_ids": list(cell_vectors[0].pair_ids),
-                      "token_reductions": {"response_mean": "mean over response tokens",
-                                           "prompt_last": "last prompt token"},
-                      "vector": "mean over pairs of (pos - neg)", **params}
+        files[cell_id] = (path, {**prov.as_dict(), "cell_id": cell_id, "run_id": run_id,
+                                 "measurement_id": measurement_id, "strict_only": strict_only,
+                                 "pair_ids": list(cell_vectors[0].pair_ids),
+                                 "token_reductions": {"response_mean": "mean over response tokens",
+                                                      "prompt_last": "last prompt token"},
+                                 "vector": "mean over pairs of (pos - neg)", **params})
+    # the one scanner every psw output passes, over every file's provenance before any is written
+    # (named by cell: the path itself is scanned too, since it holds the model id)
+    check_texts({f"the vector file of cell {cell_id}": f"{path}\n{json.dumps(provenance, sort_keys=True)}"
+                 for cell_id, (path, provenance) in files.items()}, "nothing written")
+    vector_rows, replicate_rows, paths = [], [], {}
+    for cell_id, cell_vectors in by_cell.items():
+        path, provenance = files[cell_id]
         save_cell_file(path, cell_vectors, provenance)
         for v in cell_vectors:
             vector_id = md5(run_id, cell_id, v.layer, v.reduction)
@@ -156,7 +164,7 @@ def write_extraction(con: duckdb.DuckDBPyConnection, db_file: Path, prov: Proven
         (md5(paths[(s.cell_id, s.layer, s.reduction)], s.pair_id), paths[(s.cell_id, s.layer, s.reduction)],
          run_id, s.pair_id, s.cell_id, s.layer, s.reduction, s.diff_norm, s.pos_projection,
          s.neg_projection, s.cosine, s.n_pos_tokens, s.n_neg_tokens, created,
-         s.pos_heldout_projection, s.neg_heldout_projection)
+         s.pos_heldout_projection, s.neg_heldout_projection, s.cosine_to_others_mean, s.cosine_sq_to_others_mean)
         for s in stats
     ]
     con.execute("begin")

@@ -73,6 +73,10 @@ class PairStat:
     # contains it; None in a one-pair cell
     pos_heldout_projection: float | None = None
     neg_heldout_projection: float | None = None
+    # the mean over the cell's other pairs j of cos(d_i, d_j) and of its square (d = pos - neg):
+    # sufficient for the mean and spread of the pairwise cosines (layer_choice); None in a one-pair cell
+    cosine_to_others_mean: float | None = None
+    cosine_sq_to_others_mean: float | None = None
 
 
 class _StopForward(Exception):
@@ -195,6 +199,20 @@ def heldout_projections(pos: Tensor, neg: Tensor) -> tuple[Tensor, Tensor] | tup
     return (pos * unit).sum(-1), (neg * unit).sum(-1)
 
 
+def cosines_to_others(diffs: Tensor) -> tuple[Tensor, Tensor] | tuple[None, None]:
+    """(n, L) mean over the other pairs j of cos(d_i, d_j), and of cos^2, for differences (n, L, d);
+    (None, None) for a single pair. A zero difference has cosine 0 with every other."""
+    n = diffs.shape[0]
+    if n < 2:
+        return None, None
+    unit = diffs / diffs.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+    gram = torch.einsum("nld,mld->lnm", unit, unit)                   # (L, n, n)
+    self_cos = torch.diagonal(gram, dim1=1, dim2=2)                   # 1, or 0 for a zero difference
+    mean = (gram.sum(-1) - self_cos) / (n - 1)
+    mean_sq = ((gram ** 2).sum(-1) - self_cos ** 2) / (n - 1)
+    return mean.T, mean_sq.T
+
+
 def cell_vectors_and_stats(pairs: Sequence[PairInput], layers: Sequence[int],
                            pos_acts: dict[str, Tensor], neg_acts: dict[str, Tensor],
                            pos_enc: Sequence[Encoded], neg_enc: Sequence[Encoded],
@@ -219,6 +237,7 @@ def cell_vectors_and_stats(pairs: Sequence[PairInput], layers: Sequence[int],
             cosine = torch.nn.functional.cosine_similarity(cell_diffs, mean.unsqueeze(0), dim=-1)
             diff_norm = cell_diffs.norm(dim=-1)
             pos_held, neg_held = heldout_projections(pos_acts[reduction][index], neg_acts[reduction][index])
+            others_cos, others_cos_sq = cosines_to_others(cell_diffs)
             pair_ids = tuple(pairs[i].pair_id for i in idx)
             resampled = (torch.einsum("bn,nld->lbd", weights[cell_id], cell_diffs)
                          if cell_id in weights else None)  # (L, bootstrap, d)
@@ -233,7 +252,9 @@ def cell_vectors_and_stats(pairs: Sequence[PairInput], layers: Sequence[int],
                         pos_enc[i].response_end - pos_enc[i].response_start,
                         neg_enc[i].response_end - neg_enc[i].response_start,
                         None if pos_held is None else float(pos_held[row, slot]),
-                        None if neg_held is None else float(neg_held[row, slot])))
+                        None if neg_held is None else float(neg_held[row, slot]),
+                        None if others_cos is None else float(others_cos[row, slot]),
+                        None if others_cos_sq is None else float(others_cos_sq[row, slot])))
     return vectors, stats
 
 

@@ -10,7 +10,8 @@ filters, the counts at each step and the files' sha256, so the set can be reprod
 
 Filters, in order: judged pairs only (axis_delta > 0, no error, both completions non-empty);
 strict_pass (default on); activation agreement (optional: drop the pairs `pair_screening` flags at
-the cell's recommended layer, or --layer); per-source quotas (the first N pairs of each source by
+the cell's recommended layer, or --layer); persona_vectors' effective-pair rule (optional,
+`--effective-only`: keep the pairs `pair_response_scores.is_effective_pair` holds true); per-source quotas (the first N pairs of each source by
 axis_delta, then pair_id). Deterministic: rows in (cell_id, pair_id) order, fixed key order, no
 dates or paths in the manifest; the same warehouse and options give the same bytes.
 """
@@ -48,6 +49,7 @@ class SelectionOptions:
     keep_per_source: int | None = None
     agreement: bool = False
     layer: int | None = None
+    effective: bool = False
 
 
 @dataclass
@@ -55,6 +57,7 @@ class CellPlan:
     info: dict
     pairs: list[dict] = field(default_factory=list)
     screening: dict | None = None
+    effective: dict[str, bool | None] | None = None   # pair_id -> is_effective_pair, with --effective-only
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -69,6 +72,8 @@ class SelectionReport:
         steps += [f"{counts['strict_pass']} strict pass"] if chosen["strict_pass"] else []
         if chosen["activation_agreement"]:
             steps.append(f"{counts['activation_agreement']} agree with the activations")
+        if chosen.get("effective_pair"):
+            steps.append(f"{counts['effective_pair']} effective (persona_vectors' rule)")
         steps += [f"{counts['quota']} within quotas"] if chosen["keep_per_source"] else []
         return (f"{self.out}: {counts['written']} pairs from {len(self.manifest['cells'])} cells "
                 f"({', '.join(steps)}) -> {', '.join(FILES)}, manifest.json")
@@ -95,6 +100,9 @@ def export_selection(db: Path, out: Path, options: SelectionOptions) -> Selectio
         if options.agreement:
             _require(have, ["main.layer_choice", "main.pair_screening"], db)
             _load_screening(con, plans, options.layer)
+        if options.effective:
+            _require(have, ["main.pair_response_scores"], db)
+            _load_effective(con, plans)
         measurements = _measurements(con, sorted({p.info["measurement_id"] for p in plans}))
     rows = [row for plan in plans for row in _select(plan, options)]
     files = {name: render(rows) for name, render in (("dpo.jsonl", dpo_lines), ("steering.jsonl", steering_lines))}
@@ -219,6 +227,18 @@ def _load_screening(con, plans: list[CellPlan], layer: int | None) -> None:
         plan.screening = {**vector, "flags": screened.get(vector["vector_id"], {})}
 
 
+def _load_effective(con, plans: list[CellPlan]) -> None:
+    """The effective-pair flag (dbt's, never re-derived here) of every pair of the plans."""
+    ids = [p["pair_id"] for plan in plans for p in plan.pairs]
+    flags = dict(con.execute("select pair_id, is_effective_pair from main.pair_response_scores "
+                             "where list_contains($ids::varchar[], pair_id)", {"ids": ids}).fetchall())
+    if ids and all(flags.get(i) is None for i in ids):
+        raise UserError("--effective-only: no pair of the chosen cells has trait and coherence scores; run "
+                        "`psw extract judge --measurement ID --judge MODEL`, then `psw build`")
+    for plan in plans:
+        plan.effective = {p["pair_id"]: flags.get(p["pair_id"]) for p in plan.pairs}
+
+
 def _measurements(con, ids: list[str]) -> list[dict]:
     cursor = con.execute(
         "select measurement_id, generator_model, judge_models, temperature, seed, source_format "
@@ -241,6 +261,10 @@ def _select(plan: CellPlan, options: SelectionOptions) -> list[dict]:
         plan.counts["no_activation_data"] = sum(p["pair_id"] not in flags for p in pairs)
         pairs = [p for p in pairs if p["pair_id"] in flags and flags[p["pair_id"]] is None]
     plan.counts["activation_agreement"] = len(pairs)
+    if plan.effective is not None:
+        plan.counts["not_judged_for_effective"] = sum(plan.effective.get(p["pair_id"]) is None for p in pairs)
+        pairs = [p for p in pairs if plan.effective.get(p["pair_id"]) is True]
+        plan.counts["effective_pair"] = len(pairs)
     if options.keep_per_source is not None:
         pairs = keep_per_source(pairs, options.keep_per_source)
     plan.counts["quota"] = len(pairs)
@@ -325,7 +349,8 @@ def _sha256(text: str) -> str:
 
 def _manifest(plans: list[CellPlan], rows: list[dict], files: dict[str, str], measurements: list[dict],
               options: SelectionOptions) -> dict:
-    stages = ["candidates", "strict_pass", "activation_agreement", "quota", "written"]
+    stages = ["candidates", "strict_pass", "activation_agreement", *(["effective_pair"] if options.effective else []),
+              "quota", "written"]
     origins: dict[str, int] = {}
     sources: dict[str, int] = {}
     for row in rows:
@@ -345,6 +370,10 @@ def _manifest(plans: list[CellPlan], rows: list[dict], files: dict[str, str], me
                 "drops": "pairs pair_screening flags, and pairs without activation data"}),
             "keep_per_source": options.keep_per_source,
             "source": SOURCE_RULE,
+            **({"effective_pair": "pair_response_scores.is_effective_pair: positive trait >= T, negative < T, both "
+                                  "coherence >= C (dbt vars effective_pair_min_trait, effective_pair_min_coherence, "
+                                  "default 50); drops pairs not judged"}
+               if options.effective else {}),
         },
         "measurements": measurements,
         "cells": [{**plan.info, "counts": plan.counts,

@@ -302,7 +302,9 @@ create table if not exists raw.activation_pair_stats (
     n_neg_tokens integer not null,
     created_at timestamp not null,
     pos_heldout_projection double,      -- pos . u / |u|, u the mean of the other pairs' (pos - neg)
-    neg_heldout_projection double       -- null in a one-pair cell
+    neg_heldout_projection double,      -- null in a one-pair cell
+    cosine_to_others_mean double,       -- mean over the cell's other pairs j of cos(d, d_j), d = pos - neg
+    cosine_sq_to_others_mean double     -- ... of cos(d, d_j)^2; both null in a one-pair cell
 );
 
 create table if not exists raw.steering_generations (
@@ -328,6 +330,21 @@ create table if not exists raw.steering_generations (
 create table if not exists raw.steering_judgments (
     judgment_id varchar primary key,    -- md5 over generation, judge, criterion, rubric, reply
     generation_id varchar not null,
+    judge_model varchar not null,
+    criterion varchar not null,         -- trait | coherence
+    prompt_hash varchar not null,       -- the rubric's hash (raw.steering_rubrics.rubric_hash)
+    score double,                       -- 0-100, null when the reply did not parse
+    raw_text varchar,
+    error varchar,
+    created_at timestamp not null
+);
+
+-- trait and coherence scores of a pair's own completions (`psw extract judge --measurement M`), for
+-- persona_vectors' effective-pair rule; rubrics in raw.steering_rubrics
+create table if not exists raw.pair_response_judgments (
+    judgment_id varchar primary key,    -- md5 over pair, side, judge, criterion, rubric, reply
+    pair_id varchar not null,
+    side varchar not null,              -- pos | neg: which completion of the pair
     judge_model varchar not null,
     criterion varchar not null,         -- trait | coherence
     prompt_hash varchar not null,       -- the rubric's hash (raw.steering_rubrics.rubric_hash)
@@ -419,7 +436,8 @@ ADDED_COLUMNS = {
     "raw.steering_generations": [("vector_norm", "double"), ("residual_norm", "double"),
                                  ("steering_backend", "varchar")],
     # leave-one-pair-out projections (issue 29): AUROC and d' must not score a pair by its own vector
-    "raw.activation_pair_stats": [("pos_heldout_projection", "double"), ("neg_heldout_projection", "double")],
+    "raw.activation_pair_stats": [("pos_heldout_projection", "double"), ("neg_heldout_projection", "double"),
+                                  ("cosine_to_others_mean", "double"), ("cosine_sq_to_others_mean", "double")],
 }
 
 

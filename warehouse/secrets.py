@@ -40,7 +40,7 @@ _lock = threading.Lock()
 _registered: set[str] = set()
 _patterns: dict[str, re.Pattern] = {}
 SPACES = r"\s*"
-FUZZY_MIN = 8    # keys this long are also matched in any case and with spaces inside
+FUZZY_MIN = 8    # keys this long are also matched with spaces inside (every key in any case)
 SHORT_KEY = 16   # a key shorter than this is warned about: it may also occur in ordinary text
 
 
@@ -66,15 +66,14 @@ def registered() -> list[str]:
 
 
 def forms(secret: str) -> list[str]:
-    """Regex sources (RE2-compatible) for every way a server may echo `secret`: as sent, URL-encoded,
-    or base64-encoded at any offset of a longer text; a key of 8 characters or more also in any
-    case and with spaces inside (a shorter one only as it is: loosely matched, it would also
-    take ordinary words)."""
+    """Regex sources (RE2-compatible) for every way a server may echo `secret`: in any case,
+    URL-encoded, or base64-encoded at any offset of a longer text; a key of 8 characters or more
+    also with spaces inside (a shorter one, spaced out, would also take ordinary words: its
+    short-key warning says redaction may hide ordinary text anyway)."""
     if len(secret) >= FUZZY_MIN:
-        spaced = SPACES.join(re.escape(ch) for ch in secret)
-        found = [f"(?i:{spaced})"]
+        found = [f"(?i:{SPACES.join(re.escape(ch) for ch in secret)})"]
     else:
-        found = [re.escape(secret)]
+        found = [f"(?i:{re.escape(secret)})"]
     for encoded in {urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret, safe="")}:
         if encoded != secret:
             found.append(f"(?i:{re.escape(encoded)})")

@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
                    help="drop the pairs pair_screening flags (activations disagree with the judges) at the "
                    "cell's recommended layer (needs `psw extract vectors` and `psw build`)")
     p.add_argument("--layer", type=int, help="with --agreement: screen at this layer instead")
+    p.add_argument("--effective-only", action="store_true",
+                   help="keep only pairs meeting persona_vectors' effective-pair rule (positive trait >= 50, "
+                   "negative < 50, both coherent; pair_response_scores: needs `psw extract judge --measurement`)")
     p.set_defaults(func=run)
 
 
@@ -35,7 +38,8 @@ def run(args) -> int:
     from hf.selection import SelectionOptions, export_selection
 
     options = SelectionOptions(cells=tuple(args.cell), measurements=tuple(args.measurement), strict=args.strict,
-                               keep_per_source=args.keep_per_source, agreement=args.agreement, layer=args.layer)
+                               keep_per_source=args.keep_per_source, agreement=args.agreement, layer=args.layer,
+                               effective=args.effective_only)
     report = export_selection(db_path(args.db), args.out, options)
     print(report.summary())
     return 0

@@ -62,10 +62,12 @@ def add_parser(subparsers) -> None:
     s.set_defaults(func=cmd_steer)
 
     g = sub.add_parser("judge", help="judge stored sweep generations again (a new rubric or judge), "
-                       "without regenerating")
-    which = g.add_mutually_exclusive_group(required=True)
-    which.add_argument("--cell", metavar="ID", help="this cell's sweeps")
+                       "without regenerating; or, with --measurement, a measurement's own pair completions")
+    which = g.add_mutually_exclusive_group()
+    which.add_argument("--cell", metavar="ID", help="this cell's sweeps (with --measurement: only its pairs)")
     which.add_argument("--vector", metavar="TRAIT", help="an imported vector's sweeps")
+    g.add_argument("--measurement", metavar="ID", help="judge this measurement's pairs (both completions, trait "
+                   "and coherence) instead of sweeps: persona_vectors' effective-pair rule (pair_response_scores)")
     g.add_argument("--layer", type=int, help="only sweeps at this layer")
     _judge_options(g, required=True)
     g.set_defaults(func=cmd_judge)
@@ -293,6 +295,13 @@ def cmd_judge(args) -> int:
     from extract.judge import judge_generations
 
     rubrics = _rubrics(args)
+    if args.measurement and args.vector:
+        raise UserError("--vector: judges an imported vector's sweeps; --measurement judges pairs (give one)")
+    if args.measurement:
+        return _judge_pairs(args, rubrics)
+    if not (args.cell or args.vector):
+        raise UserError("extract judge: name what to judge: --cell ID or --vector TRAIT (sweeps), "
+                        "or --measurement ID (pairs)")
     db = db_path(args.db)
     con = connect(db, read_only=True)
     try:
@@ -316,6 +325,16 @@ def cmd_judge(args) -> int:
         con.close()
     n = sum(len(ids) for ids, _ in traits)
     print(f"extract judge: {label}: {n} generations, {added} new judgments", file=sys.stderr)
+    return 0
+
+
+def _judge_pairs(args, rubrics: dict) -> int:
+    from extract.pair_judge import judge_measurement
+
+    n, added = judge_measurement(db_path(args.db), args.measurement, args.cell, args.judge, args.base_url,
+                                 args.api_key_env, rubrics)
+    print(f"extract judge: measurement {args.measurement}: {n} pairs, {added} new judgments "
+          "(`psw build` for pair_response_scores)", file=sys.stderr)
     return 0
 
 

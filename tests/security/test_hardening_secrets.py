@@ -8,6 +8,7 @@ import base64
 import json
 import urllib.parse
 
+import pyarrow.parquet as pq
 import pytest
 
 from collect_helpers import KEY_ENV, collect_args, write_candidates
@@ -18,15 +19,17 @@ from warehouse import secrets
 
 
 def variants(key: str) -> list[str]:
-    """How a careless or hostile server may echo a key (in another case or spaced out only a key
-    of 8 characters or more: a shorter one, loosely matched, would also take ordinary words)."""
-    loose = [key.lower(), key.upper(), " ".join(key[i:i + 3] for i in range(0, len(key), 3))] if len(key) >= 8 else []
-    return [key, *loose, urllib.parse.quote(key, safe=""), base64.b64encode(key.encode()).decode(),
+    """How a careless or hostile server may echo a key: as it is, in another case (any key), spaced
+    out (a key of 8 characters or more: a shorter one, spaced out, would also take ordinary words),
+    URL- and base64-encoded."""
+    spaced = [" ".join(key[i:i + 3] for i in range(0, len(key), 3))] if len(key) >= 8 else []
+    return [key, key.lower(), key.upper(), key.swapcase(), *spaced, urllib.parse.quote(key, safe=""),
+            base64.b64encode(key.encode()).decode(),
             base64.b64encode(f"user:{key}".encode()).decode(), base64.urlsafe_b64encode(f"xy{key}".encode()).decode()]
 
 
 def leaked(key: str, text: str) -> list[str]:
-    return [v for v in variants(key) if v in text or v.rstrip("=") in text]
+    return [v for v in variants(key) if v in text or v.rstrip("=") in text or (v == key and key.lower() in text.lower())]
 
 
 class EchoEveryForm(FakeLLM):
@@ -71,9 +74,19 @@ def test_redact_removes_every_form_of_a_key_at_any_length(key):
     assert secrets.redact("plain words stay as they are") == "plain words stay as they are"
 
 
-def test_a_short_key_is_redacted_as_it_is_only():
-    secrets.register("k7Q2x9a")
-    assert secrets.redact("K7Q2X9A k7q2x9a k7Q2x9a") == "K7Q2X9A k7q2x9a ***"
+@pytest.mark.parametrize("key", ["a", "Q7", "k7Q2x9a"])
+def test_a_short_key_is_redacted_in_any_case_but_not_spaced_out(key):
+    secrets.register(key)
+    assert secrets.redact(f"{key.upper()} {key.lower()} {key}.") == "*** *** ***."
+    spaced = " ".join(key)
+    assert secrets.redact(f"<{spaced}>") == (f"<{spaced}>" if len(key) > 1 else "<***>")
+
+
+def test_a_long_key_is_redacted_spaced_out_in_any_case():
+    key = "sk-or-v1-0123456789abcdefABCDEF"
+    secrets.register(key)
+    for text in (" ".join(key), "  ".join(key[i:i + 4] for i in range(0, len(key), 4)).lower(), key.swapcase()):
+        assert secrets.redact(f"[{text}]") == "[***]", text
 
 
 def test_export_scan_finds_every_form_of_a_registered_key():
@@ -83,17 +96,35 @@ def test_export_scan_finds_every_form_of_a_registered_key():
         assert secrets.find_secret(f"xx {text} yy") == "an API key in use", text
 
 
-def test_a_short_key_echoed_in_every_form_is_stored_nowhere(echo, tmp_path, capsys, monkeypatch):
-    key = "k7Q2x9a"
+@pytest.mark.parametrize("key", ["k7Q2x9a", "Zx81qWerty0Pl4", "sk-or-v1-0123456789abcdefABCDEF"])
+def test_a_key_echoed_in_every_form_is_stored_and_exported_nowhere(echo, tmp_path, capsys, monkeypatch, key):
+    """Every form of the key (any case; spaced out when 8 characters or more; URL- and base64-encoded)
+    reaches the server's replies; none reaches raw.pairs, raw.api_calls, any model or the export."""
     monkeypatch.setenv(KEY_ENV, key)
     db = tmp_path / "w.duckdb"
+    psw = Psw(db, capsys)
     files = write_candidates(tmp_path / "in", n_templates=1, n_pairs=1, n_scenarios=1)
-    rc, out, err = Psw(db, capsys)(*collect_args(db, echo.base_url, files)[2:])
+    rc, out, err = psw(*collect_args(db, echo.base_url, files)[2:])
     assert rc == 0, err
     assert echo.llm.auth_headers == {f"Bearer {key}"}
-    assert "is 7 characters long (under 16)" in err
-    assert not leaked(key, every_text(db) + out)
+    short = f"is {len(key)} characters long (under 16)"
+    assert (short in err) == (len(key) < 16), err
+    assert not leaked(key, out + err)
     assert rows(db, "select count(*) from raw.pairs where pos_response like '%(echo ***%'")[0][0] == 1
+    for table in ("raw.pairs", "raw.api_calls"):
+        text = "\n".join(map(repr, rows(db, f"select * from {table}")))
+        assert "(echo ***" in text or table == "raw.api_calls", table
+        assert not leaked(key, text), table
+    assert psw("build")[0] == 0
+    assert not leaked(key, every_text(db))
+    monkeypatch.delenv(KEY_ENV)
+    rc, out, err = psw("export-hf", "--out", tmp_path / "library")
+    assert rc == 0, err
+    published = "".join(p.read_bytes().decode("utf-8", "replace") for p in (tmp_path / "library").rglob("*")
+                        if p.is_file() and p.suffix != ".parquet")
+    for path in (tmp_path / "library").rglob("*.parquet"):
+        published += repr(pq.read_table(path).to_pylist())
+    assert not leaked(key, published)
 
 
 @pytest.mark.parametrize("form", ["userinfo", "query"])

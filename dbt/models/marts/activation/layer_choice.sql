@@ -65,6 +65,16 @@ per_vector as (
         avg(case when agreement_cosine > 0 then 1.0 else 0.0 end) filter (where agreement_cosine is not null)
             as agreement_rate,
         count(*) filter (where is_flagged) as n_flagged,
+        -- reliability predictors (Braun et al. 2025): every pair has the same n - 1 others, so the
+        -- mean over pairs of each pair's mean cosine to the others is the mean over all pairs i != j
+        count(cosine_to_others_mean) as n_cosine_pairs,
+        avg(cosine_to_others_mean) as pair_cosine_mean,
+        avg(cosine_sq_to_others_mean) as pair_cosine_sq_mean,
+        -- the prompted poles along the vector held out of each pair, whatever the judges said
+        avg(pos_heldout_projection) as mean_pos_heldout,
+        avg(neg_heldout_projection) as mean_neg_heldout,
+        var_samp(pos_heldout_projection) as var_pos_heldout,
+        var_samp(neg_heldout_projection) as var_neg_heldout,
     from screening
     group by vector_id
 ),
@@ -98,6 +108,15 @@ measured as (
         per_vector.mean_agreement_cosine,
         per_vector.agreement_rate,
         coalesce(per_vector.n_flagged, 0) as n_flagged,
+        per_vector.pair_cosine_mean,
+        -- sd over the n (n - 1) / 2 distinct pairs of pairs (each counted twice above, same value)
+        case when per_vector.n_cosine_pairs >= 3 then
+            sqrt(greatest(0.0, per_vector.pair_cosine_sq_mean - per_vector.pair_cosine_mean ^ 2)
+                 * (per_vector.n_cosine_pairs * (per_vector.n_cosine_pairs - 1) / 2.0)
+                 / (per_vector.n_cosine_pairs * (per_vector.n_cosine_pairs - 1) / 2.0 - 1))
+        end as pair_cosine_sd,
+        (per_vector.mean_pos_heldout - per_vector.mean_neg_heldout)
+            / nullif(sqrt((per_vector.var_pos_heldout + per_vector.var_neg_heldout) / 2), 0) as pole_separation,
         coalesce(sweeps.n_steering_settings, 0) as n_steering_settings,
         sweeps.trait_per_coeff,
         sweeps.projection_per_coeff,
@@ -149,6 +168,10 @@ final as (
         mean_agreement_cosine,
         agreement_rate,
         n_flagged,
+        -- reliability predictors (Braun et al. 2025): predict, do not measure, steerability
+        pair_cosine_mean,
+        pair_cosine_sd,
+        pole_separation,
         -- steering
         n_steering_settings,
         trait_per_coeff,

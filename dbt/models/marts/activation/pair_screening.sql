@@ -16,6 +16,10 @@ runs as (
     select run_id, model_id, from {{ ref('stg_activation__runs') }}
 ),
 
+effective as (
+    select pair_id, is_effective_pair, from {{ ref('pair_response_scores') }}
+),
+
 judged as (
     select pair_id, measurement_id, axis_delta, is_strict_pass, is_error,
     from {{ ref('int_pairs_scored') }}
@@ -71,6 +75,8 @@ final as (
         labelled.neg_heldout_projection,
         labelled.diff_norm,
         labelled.cosine_to_cell,
+        labelled.cosine_to_others_mean,
+        labelled.cosine_sq_to_others_mean,
         labelled.vector_n_pairs,
         labelled.heldout_margin,
         labelled.heldout_cosine,
@@ -86,8 +92,11 @@ final as (
             when labelled.agreement_cosine < {{ var('screening_min_margin_cosine') }} then 'low_margin'
         end as screening_flag,
         coalesce(labelled.agreement_cosine < {{ var('screening_min_margin_cosine') }}, false) as is_flagged,
+        -- persona_vectors' effective-pair rule on the pair's own judged completions (null: not judged)
+        effective.is_effective_pair,
     from labelled
     inner join runs using (run_id)
+    left join effective using (pair_id)
 )
 
 select * from final

@@ -5,7 +5,8 @@ with source as (
         'cell_id': 'varchar', 'layer': 'integer', 'reduction': 'varchar', 'diff_norm': 'double',
         'pos_projection': 'double', 'neg_projection': 'double', 'cosine': 'double',
         'n_pos_tokens': 'integer', 'n_neg_tokens': 'integer', 'created_at': 'timestamp',
-        'pos_heldout_projection': 'double', 'neg_heldout_projection': 'double'}) }}
+        'pos_heldout_projection': 'double', 'neg_heldout_projection': 'double',
+        'cosine_to_others_mean': 'double', 'cosine_sq_to_others_mean': 'double'}) }}
 ),
 
 renamed as (
@@ -26,6 +27,8 @@ renamed as (
         pos_heldout_projection,
         neg_heldout_projection,
         cosine as cosine_to_cell,
+        cosine_to_others_mean,
+        cosine_sq_to_others_mean,
         n_pos_tokens,
         n_neg_tokens,
         -- timestamps
