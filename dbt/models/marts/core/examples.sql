@@ -8,7 +8,7 @@ with scored as (
 
 texts as (
     select pair_id, cell_id, scenario_text, pos_prompt, neg_prompt, pos_messages, neg_messages,
-        pos_response, neg_response,
+        pos_response, neg_response, base_prompt, base_response,
         exported_axis_judgments,
     from {{ ref('int_pairs_measured') }}
 ),
@@ -45,6 +45,9 @@ final as (
         -- what came back
         texts.pos_response,
         texts.neg_response,
+        -- the anchored protocol's no-persona baseline (null under the guide's protocol)
+        texts.base_prompt,
+        texts.base_response,
         scored.is_error,
         scored.error,
         scored.partial_judge_error,
