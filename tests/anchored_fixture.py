@@ -151,3 +151,38 @@ PERSONA_CELL = dict(n_success=2, n_errors=1, n_planned=3, strict_pass_rate=0.5, 
                     mean_min_side_delta=(0.75 + 0.0) / 2, mean_overall_score=(0.5 - 5.5) / 2,
                     mean_off_axis_problem_likert_gate=(1.5 + 2.0) / 2, mean_off_axis_problem=(3.0 + 5.0) / 2,
                     n_judge_did_not_commit=1, judge_did_not_commit_rate=0.5)
+
+
+def example(result: dict) -> dict:
+    """One record of upstream's anchored examples export (export_persona_template_stats.py)."""
+    record = {k: result.get(k) for k in ("eval_id", "template", "scenario_id", "row", "prompt",
+                                         "pos_generation_prompt", "neg_generation_prompt", "error")}
+    record.update(artifact="out/run.json", persona_pair=result["axis"]["id"],
+                  pos_persona=result["axis"]["pos_descriptor"], neg_persona=result["axis"]["neg_descriptor"])
+    if result.get("error"):
+        return record
+    confound_obj, style_obj = result["confound_judgment"], result["style_judgment"]
+    pos, neg = result["pos_label"], result["neg_label"]
+    record.update({k: result[k] for k in ("strict_pass", "axis_judge_models", "axis_judgments", "axis_delta",
+                                          "delta_pos_vs_base", "delta_base_vs_neg", "min_side_delta",
+                                          "max_style_abs_delta", "pos_response", "neg_response", "base_response")})
+    record.update(off_axis_problem=confound_obj["off_axis_problem_likert"],
+                  usable_for_training=confound_obj["usable_for_training"],
+                  likely_spurious_axis=confound_obj["likely_spurious_axis"], persona_echo=False,
+                  refusal_or_ai_break=False, word_delta_frac=0.0)
+    for dim in panel("style"):
+        record[f"style_delta_{dim}_pos_minus_neg"] = style_obj[f"{dim}_{pos}"] - style_obj[f"{dim}_{neg}"]
+    for category in panel("off_axis"):
+        record[f"off_axis_{category}"] = confound_obj[f"{category}_likert"]
+    return record
+
+
+def stats_line() -> dict:
+    """Upstream's anchored template-pair stats row of the persona cell (4 dp, as it rounds)."""
+    cell = PERSONA_CELL
+    return {"template": PERSONA, "persona_pair": AXIS["id"], "n": cell["n_success"],
+            "strict_pass_rate": cell["strict_pass_rate"], "mean_axis_delta": round(cell["mean_axis_delta"], 4),
+            "mean_delta_pos_vs_base": round(cell["mean_delta_pos_vs_base"], 4),
+            "mean_delta_base_vs_neg": round(cell["mean_delta_base_vs_neg"], 4),
+            "mean_min_side_delta": round(cell["mean_min_side_delta"], 4),
+            "mean_off_axis_problem": cell["mean_off_axis_problem"]}
