@@ -131,12 +131,13 @@ def result(spec: dict, row: int) -> dict:
 
 
 def artifact(inspect_log: str | None = "logs/run.eval") -> dict:
-    return {"generator_model": "gen/x", "judge_model": STYLE_JUDGE, "style_judge_model": STYLE_JUDGE,
+    """A fresh copy each call: a test may change it."""
+    return json.loads(json.dumps({"generator_model": "gen/x", "judge_model": STYLE_JUDGE, "style_judge_model": STYLE_JUDGE,
             "axis_judge_models": [J1, J2], "gen_temperature": 0.0, "judge_temperature": 0.0, "seed": 13,
             "generator_provider_only": ["DeepInfra"], "axis_delta_threshold": 3.0, "min_side_threshold": 0.5,
             "off_axis_threshold": 2.0, "exclude_confound_dims": EXCLUDED, "max_word_delta_frac": 0.0,
             "family": "character", "inspect_log": inspect_log,
-            "results": [result(s, i + 1) for i, s in enumerate(SPECS)] + [FAILED]}
+            "results": [result(s, i + 1) for i, s in enumerate(SPECS)] + [FAILED]}))
 
 
 def write(path: Path, doc: dict | None = None) -> Path:
