@@ -295,12 +295,15 @@ def _calls(doc: dict, result: dict, meta: dict) -> list[tuple[str, str, dict, st
     judges = result["axis_judgments"]
     raw = result.get("raw_judge_outputs") if isinstance(result.get("raw_judge_outputs"), dict) else {}
     raw_axis = raw.get("axis") if isinstance(raw.get("axis"), list) else []
-    calls = anchored.calls(result) if anchored.is_anchored(result) else []
-    for i, judge in enumerate([] if calls else judges):
-        replies = raw_axis[i] if i < len(raw_axis) and isinstance(raw_axis[i], dict) else {}
-        for criterion, key in ORDER_SWAPPED_KEYS.items():
-            reply = replies.get(criterion.replace("_axis", ""))  # positive_forward, ...
-            calls.append((judge["judge_model"], criterion, judge[key], _text_or_none(reply)))
+    if anchored.is_anchored(result):   # each pole against the baseline: ingest/anchored.py
+        calls = anchored.calls(result)
+    else:
+        calls = []
+        for i, judge in enumerate(judges):
+            replies = raw_axis[i] if i < len(raw_axis) and isinstance(raw_axis[i], dict) else {}
+            for criterion, key in ORDER_SWAPPED_KEYS.items():
+                reply = replies.get(criterion.replace("_axis", ""))  # positive_forward, ...
+                calls.append((judge["judge_model"], criterion, judge[key], _text_or_none(reply)))
     style_judge = doc.get("style_judge_model") or doc.get("judge_model") or judges[0]["judge_model"]
     for criterion in ("style", "confound"):
         calls.append((style_judge, criterion, result[f"{criterion}_judgment"], _text_or_none(raw.get(criterion))))

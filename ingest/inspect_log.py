@@ -133,7 +133,8 @@ def _model_calls(log, sample) -> list[dict]:
             "attempts": (event.retries or 0) + 1,
             "latency_s": event.working_time,
             "created_at": event.timestamp.replace(tzinfo=None) if event.timestamp else None,
-            "purpose": f"inspect:{event.role or 'model'}",
+            # the model role upstream's task gave the call: its generator, else one of its judges
+            "purpose": "generation" if event.role == "generator" else f"judge:{event.role or 'model'}",
         })
     return rows
 

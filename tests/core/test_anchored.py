@@ -12,6 +12,7 @@ import pytest
 
 import anchored_fixture as fx
 from psw.cli import main
+from test_inspect_log import good_samples, write_log
 from test_v3_artifact import SPECS as V3_SPECS, result as v3_result, write_artifact as write_v3
 
 
@@ -24,7 +25,9 @@ def built(tmp_path_factory):
     (folder / "exported_examples.jsonl").write_text(
         "".join(json.dumps(fx.example(r)) + "\n" for r in fx.artifact()["results"]))
     write_v3(folder / "guide_run.json", [v3_result(s) for s in V3_SPECS])   # a guide-protocol measurement beside it
-    for name in ("run.json", "run_template_pair_stats.jsonl", "exported_examples.jsonl", "guide_run.json"):
+    write_log(folder / "inspected.eval", good_samples())                   # the same run as an Inspect log
+    for name in ("run.json", "run_template_pair_stats.jsonl", "exported_examples.jsonl", "guide_run.json",
+                 "inspected.eval"):
         assert main(["--db", str(db), "ingest", str(folder / name)]) == 0, name
     assert main(["--db", str(db), "build"]) == 0
     return db
@@ -37,7 +40,7 @@ def rows(db, sql: str, params=None) -> list[dict]:
         return [dict(zip(names, r)) for r in rel.fetchall()]
 
 
-@pytest.mark.parametrize("measurement", ["run", "exported"])
+@pytest.mark.parametrize("measurement", ["run", "exported", "inspected"])
 def test_anchored_pair_metrics_equal_the_hand_computation(built, measurement):
     got = {(r["template_text"], r["scenario_text"]): r for r in rows(built, """
         select anchored.*, examples.scenario_text from intermediate.int_anchored_pairs as anchored
@@ -95,7 +98,11 @@ def test_raw_keeps_every_field_of_the_anchored_shape(built):
         assert key in params, key
     protocols = {r["measurement_id"]: r["protocol"] for r in
                  rows(built, "select * from intermediate.int_measurement_protocols")}
-    assert protocols == {"run": "anchored", "exported": "anchored", "guide_run": "guide"}
+    assert protocols == {"run": "anchored", "exported": "anchored", "guide_run": "guide", "inspected": "anchored"}
+    # an Inspect log's recorded model calls are the provenance of its pairs, costed like collect's
+    costs = rows(built, "select n_calls, n_generation_calls from costs where grain = 'measurement' "
+                        "and measurement_id = 'inspected'")
+    assert costs == [{"n_calls": 2, "n_generation_calls": 2}]
 
 
 def test_cells_carry_the_anchored_columns_and_never_the_guides(built):
@@ -111,6 +118,7 @@ def test_cells_carry_the_anchored_columns_and_never_the_guides(built):
     assert all(c["mean_overall_score"] is None and c["mean_min_side_delta"] is None for c in guide)
     # the marts that rank or average scores read the guide's cells only
     assert {r["measurement_id"] for r in rows(built, "select distinct measurement_id from template_scores")} == {"guide_run"}
+    assert {c["protocol"] for (m, _), c in cells.items() if m == "inspected"} == {"anchored"}
     anchored_cells = {c["cell_id"] for c in cells.values() if c["protocol"] == "anchored"}
     best = rows(built, "select best_cell_id from persona_pair_review where best_cell_id is not null")
     assert best and not anchored_cells & {r["best_cell_id"] for r in best}

@@ -69,8 +69,8 @@ def test_samples_become_pairs_and_model_calls_provenance(psw, tmp_path):
                                from raw.api_calls order by content""").fetchall()
         s1 = con.execute("select pair_id from raw.pairs where scenario_id = 's1'").fetchone()[0]
         assert [(c[0], c[1], c[2], c[3], c[4]) for c in calls] == [
-            ("openrouter/gen/x", fx.SPECS[0]["base"], "inspect:generator", "upstream_run", s1),
-            ("openrouter/gen/x", fx.SPECS[0]["pos"], "inspect:generator", "upstream_run", s1)]
+            ("openrouter/gen/x", fx.SPECS[0]["base"], "generation", "upstream_run", s1),
+            ("openrouter/gen/x", fx.SPECS[0]["pos"], "generation", "upstream_run", s1)]
         source, params = con.execute("select source_format, params from raw.measurements").fetchone()
         params = json.loads(params)
         assert source == "inspect" and params["protocol"] == "anchored"
