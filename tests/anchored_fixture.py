@@ -150,7 +150,7 @@ ANCHORED_EXPECTED = {(s["template"], s["prompt"]): s["want"] for s in SPECS}
 PERSONA_CELL = dict(n_success=2, n_errors=1, n_planned=3, strict_pass_rate=0.5, mean_axis_delta=(4.0 + 0.8) / 2,
                     mean_delta_pos_vs_base=(0.75 + 0.4) / 2, mean_delta_base_vs_neg=(1.25 + 0.0) / 2,
                     mean_min_side_delta=(0.75 + 0.0) / 2, mean_overall_score=(0.5 - 5.5) / 2,
-                    mean_off_axis_problem_likert_gate=(1.5 + 2.0) / 2, mean_off_axis_problem=(3.0 + 5.0) / 2,
+                    mean_gate_off_axis_problem=(1.5 + 2.0) / 2, mean_off_axis_problem=(3.0 + 5.0) / 2,
                     n_judge_did_not_commit=1, judge_did_not_commit_rate=0.5)
 
 

@@ -20,7 +20,7 @@ COMPONENTS = [("n", "n"), ("n_errors", "errors"), ("strict_pass_rate", "strict p
 ANCHORED_COMPONENTS = [("n", "n"), ("n_errors", "errors"), ("strict_pass_rate", "strict pass"),
                        ("mean_min_side_delta", "min side delta"), ("mean_delta_pos_vs_base", "pos vs baseline"),
                        ("mean_delta_base_vs_neg", "baseline vs neg"), ("mean_axis_delta", "axis delta"),
-                       ("mean_off_axis_problem_likert_gate", "off-axis gate"), ("n_judge_did_not_commit", "no verdict")]
+                       ("mean_gate_off_axis_problem", "off-axis gate"), ("n_judge_did_not_commit", "no verdict")]
 
 
 def choose_cell() -> str | None:

@@ -17,7 +17,7 @@ COMPACT = ["score", "factors", "template_text", "persona_pair_id", "measurement_
            "score_ci_high"]
 # shown beside them when an anchored measurement is in the table (each pole against the baseline)
 ANCHORED = ["protocol", "mean_overall_score", "mean_min_side_delta", "mean_delta_pos_vs_base",
-            "mean_delta_base_vs_neg", "mean_off_axis_problem_likert_gate", "n_judge_did_not_commit"]
+            "mean_delta_base_vs_neg", "mean_gate_off_axis_problem", "n_judge_did_not_commit"]
 ROW_LIMITS = [100, 500, 1000, 10000, 100000]
 DEFAULT_ROWS = 500
 INTERVAL_ROWS = 30

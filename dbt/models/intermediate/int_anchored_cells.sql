@@ -33,7 +33,7 @@ cells as (
         avg(delta_base_vs_neg) filter (where not is_error) as mean_delta_base_vs_neg,
         avg(min_side_delta) filter (where not is_error) as mean_min_side_delta,
         avg(overall_score) filter (where not is_error) as mean_overall_score,
-        avg(off_axis_problem_likert_gate) filter (where not is_error) as mean_off_axis_problem_likert_gate,
+        avg(off_axis_problem_likert_gate) filter (where not is_error) as mean_gate_off_axis_problem,
         avg(off_axis_problem) filter (where not is_error) as mean_off_axis_problem,
         avg(max_style_abs_delta) filter (where not is_error) as mean_max_style_abs_delta,
         avg(abs(word_delta_frac)) filter (where not is_error) as mean_abs_word_delta_frac,
@@ -57,7 +57,7 @@ final as (
             and strict_pass_rate >= {{ var('anchored_recommended_min_strict_pass_rate') }}
             and mean_axis_delta >= axis_delta_threshold
             and mean_min_side_delta >= min_side_threshold
-            and mean_off_axis_problem_likert_gate <= off_axis_threshold
+            and mean_gate_off_axis_problem <= off_axis_threshold
             and mean_max_style_abs_delta <= {{ var('strict_max_style_abs_delta') }}
             and persona_echo_rate = 0
             and refusal_or_ai_break_rate = 0, false) as is_recommended,

@@ -123,7 +123,7 @@ final as (
         cells.mean_delta_base_vs_neg,
         cells.mean_min_side_delta,
         cells.mean_overall_score,
-        cells.mean_off_axis_problem_likert_gate,
+        cells.mean_gate_off_axis_problem,
         cells.n_judge_did_not_commit,
         cells.judge_did_not_commit_rate,
         cells.axis_judge_methods,
