@@ -77,7 +77,8 @@ def test_the_never_committing_judge_is_stored_whole_and_flagged(built):
         assert obj["A_more_target_than_B"] == 3.0 and obj["found"] is False and obj["found_rate"] == 0.0
         assert obj["n_samples"] == 2 and obj["budget"] == 64 and len(obj["samples"]) == 2
     judged = rows(built, "select * from intermediate.int_anchored_judge_axis as j join raw.pairs using (pair_id) "
-                         "where pairs.scenario_id = 's2' and j.judge_model = ?", [fx.J1])
+                         "where pairs.measurement_id = 'run' and pairs.scenario_id = 's2' and j.judge_model = ?",
+                 [fx.J1])
     assert [(r["judge_did_not_commit"], r["axis_judge_method"], r["axis_delta"]) for r in judged] == \
         [(True, "bounded_thinking", 0.0)]
 
