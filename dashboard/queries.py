@@ -284,6 +284,10 @@ def cell_pairs(cell_id: str, limit: int = 20, offset: int = 0) -> pd.DataFrame:
             examples.pos_words, examples.neg_words, lengths.word_delta, examples.word_delta_frac,
             examples.has_persona_echo, examples.has_refusal_or_ai_break, examples.is_strict_pass,
             examples.is_usable_for_training,
+            -- the anchored protocol: the baseline answer and each side's movement against it
+            examples.protocol, examples.base_response, examples.delta_pos_vs_base, examples.delta_base_vs_neg,
+            examples.min_side_delta, examples.off_axis_problem_likert_gate, examples.judge_did_not_commit,
+            examples.overall_score,
         from examples
         left join length_deltas as lengths
             on lengths.grain = 'pair' and lengths.pair_id = examples.pair_id

@@ -51,6 +51,8 @@ def detect_kind(path: Path) -> str | None:
     from extract.imported_projections import is_projection_column
     from extract.imported_vectors import looks_like_safetensors
 
+    if path.suffix.lower() == ".eval":
+        return None   # an Inspect log is a zip too: ingest/inspect_log.py reads it
     try:
         with path.open("rb") as handle:
             head = handle.read(16)

@@ -19,6 +19,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ingest import anchored
 from ingest.identity import KEY_PARTS, Duplicates
 from ingest.read import Reject
 from warehouse import keys
@@ -104,7 +105,8 @@ def run_metadata_problem(doc: dict) -> Reject | None:
             return bad(key, "a number >= 0")
     if doc.get("seed") is not None and not _is_int(doc["seed"], *INT32):
         return bad("seed", f"an integer in {INT32[0]}..{INT32[1]}")
-    return None
+    found = anchored.run_problem(doc) if anchored.is_anchored_run(doc) else None
+    return Reject(None, found) if found else None
 
 
 def run_metadata(doc: dict) -> dict[str, Any]:
@@ -115,7 +117,8 @@ def run_metadata(doc: dict) -> dict[str, Any]:
         "judge_models": judges,
         "temperature": doc.get("temperature", doc.get("gen_temperature")),
         "seed": doc.get("seed"),
-        "params": {k: v for k, v in doc.items() if k != "results"},
+        "params": {k: v for k, v in doc.items() if k != "results"}
+        | ({"protocol": "anchored"} if anchored.is_anchored_run(doc) else {}),
     }
 
 
@@ -157,6 +160,9 @@ def _problem(result: Any) -> str | None:
             return f"field {key}: expected a non-empty string, got {json.dumps(result[key])[:60]}"
     if result.get("pos_label") not in ("A", "B"):
         return f"field pos_label: expected 'A' or 'B', got {result.get('pos_label')!r}"
+    if anchored.is_anchored(result):
+        return anchored.result_problem(result) or _judgments_problem(
+            result, {c: f"{c}_judgment" for c in ("style", "confound")})
     if "axis_judgments" in result:
         return _order_swapped_problem(result)
     return _judgments_problem(result, JUDGMENT_KEYS)
@@ -264,8 +270,12 @@ def _pair_row(result: dict, measurement_id: str, load_id: str, loaded_at, meta: 
         "pos_messages": sent_messages(result.get("pos_generation_prompt")),
         "neg_messages": sent_messages(result.get("neg_generation_prompt")),
         "generator_model": meta["generator_model"], "error": error_text(result.get("error")),
-        # the axis stays here whole: an engineered template's persona texts are its pos/neg_persona
-        "extra": json.dumps({k: v for k, v in result.items() if k not in _PAIR_FIELDS}),
+        "base_prompt": result.get("base_generation_prompt"), "base_response": result.get("base_response"),
+        # the axis stays here whole: an engineered template's persona texts are its pos/neg_persona;
+        # an anchored result keeps upstream's per-judge deltas (its judge objects are judgments rows)
+        "extra": json.dumps({k: v for k, v in result.items() if k not in _PAIR_FIELDS}
+                            | ({"published_axis_judgments": anchored.published_judges(result)}
+                               if anchored.is_anchored(result) else {})),
         "loaded_at": loaded_at,
     }
 
@@ -285,12 +295,15 @@ def _calls(doc: dict, result: dict, meta: dict) -> list[tuple[str, str, dict, st
     judges = result["axis_judgments"]
     raw = result.get("raw_judge_outputs") if isinstance(result.get("raw_judge_outputs"), dict) else {}
     raw_axis = raw.get("axis") if isinstance(raw.get("axis"), list) else []
-    calls = []
-    for i, judge in enumerate(judges):
-        replies = raw_axis[i] if i < len(raw_axis) and isinstance(raw_axis[i], dict) else {}
-        for criterion, key in ORDER_SWAPPED_KEYS.items():
-            reply = replies.get(criterion.replace("_axis", ""))  # positive_forward, ...
-            calls.append((judge["judge_model"], criterion, judge[key], _text_or_none(reply)))
+    if anchored.is_anchored(result):   # each pole against the baseline: ingest/anchored.py
+        calls = anchored.calls(result)
+    else:
+        calls = []
+        for i, judge in enumerate(judges):
+            replies = raw_axis[i] if i < len(raw_axis) and isinstance(raw_axis[i], dict) else {}
+            for criterion, key in ORDER_SWAPPED_KEYS.items():
+                reply = replies.get(criterion.replace("_axis", ""))  # positive_forward, ...
+                calls.append((judge["judge_model"], criterion, judge[key], _text_or_none(reply)))
     style_judge = doc.get("style_judge_model") or doc.get("judge_model") or judges[0]["judge_model"]
     for criterion in ("style", "confound"):
         calls.append((style_judge, criterion, result[f"{criterion}_judgment"], _text_or_none(raw.get(criterion))))
@@ -304,4 +317,5 @@ def _text_or_none(value: Any) -> str | None:
 # stored in their own columns or as raw.judgments rows; everything else of a result goes to `extra`
 _PAIR_FIELDS = {"template", "prompt", "row", "sample", "scenario_id", "pos_label", "pos_response",
                 "neg_response", "error", "pos_generation_prompt", "neg_generation_prompt",
+                "base_generation_prompt", "base_response",
                 "axis_judgments", "raw_judge_outputs", *JUDGMENT_KEYS.values()}

@@ -31,6 +31,7 @@ class Check:
     lo: float | None = None
     hi: float | None = None
     when_ok_only: bool = False  # skip on rows whose `error` is set (failed pairs)
+    unless: str | None = None   # a required field that a record carrying this other field may leave out
 
 
 # upstream's persona-pair files name the poles pos/neg, pos_descriptor/neg_descriptor or
@@ -64,8 +65,9 @@ EXAMPLES = [
     Check("pos_response", "text", when_ok_only=True),
     Check("neg_response", "text", when_ok_only=True),
     Check("axis_delta", "number", lo=-8, hi=8, when_ok_only=True),
-    Check("positive_delta", "number", lo=-4, hi=4, when_ok_only=True),
-    Check("negative_delta", "number", lo=-4, hi=4, when_ok_only=True),
+    # an anchored export (each pole against the baseline) has side deltas instead
+    Check("positive_delta", "number", lo=-4, hi=4, when_ok_only=True, unless="delta_pos_vs_base"),
+    Check("negative_delta", "number", lo=-4, hi=4, when_ok_only=True, unless="delta_base_vs_neg"),
     Check("off_axis_problem", "number", lo=1, hi=7, when_ok_only=True),
     Check("max_style_abs_delta", "number", lo=0, hi=6, when_ok_only=True),
     Check("word_delta_frac", "number", required=False, lo=-2, hi=2, when_ok_only=True),
@@ -91,6 +93,12 @@ EXAMPLES += [
     Check("judge_refusal_or_ai_break", "boolean", required=False, when_ok_only=True),
     Check("axis_judge_models", "strings", required=False, when_ok_only=True),
     Check("axis_judgments", "judges", required=False, when_ok_only=True),
+] + [
+    # anchored exports (upstream after 2026-07): the baseline answer and each side's movement against it
+    Check("base_response", "text", required=False, when_ok_only=True),
+    Check("delta_pos_vs_base", "number", required=False, lo=-2, hi=2, when_ok_only=True),
+    Check("delta_base_vs_neg", "number", required=False, lo=-2, hi=2, when_ok_only=True),
+    Check("min_side_delta", "number", required=False, lo=-2, hi=2, when_ok_only=True),
 ] + [Check(f"{pole}_{hits}_hits", "strings", required=False, when_ok_only=True)
      for pole in ("pos", "neg") for hits in ("refusal_phrase", "persona_echo")
 ] + [Check(f"off_axis_{category}", "number", required=False, lo=1, hi=7, when_ok_only=True)
@@ -107,7 +115,7 @@ CHECKS = {"pairs": PAIRS, "scenarios": SCENARIOS, "examples": EXAMPLES, "stats":
 # the judge, and its deltas (signed ratings - 3, averaged over the two orders, summed for axis_delta).
 AXIS_JUDGE_FIELDS = {"positive_forward_delta": 2, "positive_reverse_delta": 2, "negative_forward_delta": 2,
                      "negative_reverse_delta": 2, "pairwise_positive_delta": 2, "pairwise_negative_delta": 2,
-                     "axis_delta": 8}
+                     "axis_delta": 8, "delta_pos_vs_base": 2, "delta_base_vs_neg": 2}
 
 
 def fields(kind: str) -> list[str]:
@@ -176,7 +184,11 @@ def _check_sql(check: Check, index: dict[str, int]) -> str:
         expect = f"{noun} in {_fmt(check.lo)}..{_fmt(check.hi)}"
     missing = f"'missing required field {f}'"
     wrong = f"'field {f}: expected {expect}, got ' || {got}"
-    if check.required:
+    if check.required and check.unless:
+        j = index[check.unless]
+        other_absent = f"(t[{j}] is null or t[{j}] = 'NULL')"
+        expr = f"case when {absent} and {other_absent} then {missing} when not {absent} and not {ok} then {wrong} end"
+    elif check.required:
         expr = f"case when {absent} then {missing} when not {ok} then {wrong} end"
     else:
         expr = f"case when not {absent} and not {ok} then {wrong} end"

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingest import artifact, documents, identity, read
+from ingest import artifact, documents, identity, inspect_log, read
 from ingest.checks import duplicate_keys_sql, extract_sql, field_index, reasons_sql
 from ingest.read import Reject
 from warehouse.append import append, transaction
@@ -26,7 +26,7 @@ from warehouse.errors import UserError
 from warehouse.keys import pair_id_sql, record_id_sql
 from warehouse.schema import ensure_raw_schema
 
-MEASURED_KINDS = ("examples", "artifact", "stats")
+MEASURED_KINDS = ("examples", "artifact", "stats", "inspect")
 # what a published-stats row aggregates: a cell, a template, or a template across generator models
 STATS_LEVEL_SQL = """case when json_exists(line, '$.persona_pair') then 'template_pair'
                           when json_exists(line, '$.model_count') or json_exists(line, '$.generator_model')
@@ -105,7 +105,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
         return report
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
     try:
-        if kind == "artifact":
+        if kind in ("artifact", "inspect"):
             _load_artifact(con, scan, report, load_id, loaded_at, meta or MeasurementMeta())
         elif kind in ("catalog", "trait"):
             _load_document(con, scan, report, load_id, loaded_at)
@@ -123,6 +123,8 @@ def _document_kind(scan: read.FileScan) -> str | None:
         return "catalog"
     if documents.looks_like_trait(scan.path):
         return "trait"
+    if scan.path.suffix == ".eval":   # an Inspect AI log (a zip): ingest/inspect_log.py
+        return "inspect"
     return None
 
 
@@ -428,10 +430,16 @@ def insert_measurement(con, measurement_id, load_id, meta: MeasurementMeta, sour
 
 
 def _load_artifact(con, scan, report, load_id, loaded_at, meta) -> None:
-    report.rejects.extend(read.bad_utf8_lines(scan.path))
-    if report.rejects:
-        return
-    doc, problem = artifact.load_document(scan.path)
+    """A run artifact, or an Inspect log read as one (its samples are the artifact's results)."""
+    run = None
+    if report.kind == "inspect":
+        run, problem = inspect_log.read(scan.path)
+        doc = run.doc if run else None
+    else:
+        report.rejects.extend(read.bad_utf8_lines(scan.path))
+        if report.rejects:
+            return
+        doc, problem = artifact.load_document(scan.path)
     if problem:
         report.rejects.append(problem)
         return
@@ -441,7 +449,8 @@ def _load_artifact(con, scan, report, load_id, loaded_at, meta) -> None:
         report.rejects.append(problem)
         return
     pairs, judgments, rejects = artifact.rows(doc, report.measurement_id, load_id, loaded_at)
-    report.rejects.extend(rejects)
+    report.rejects.extend(inspect_log.name_samples(rejects, run) if run else rejects)
+    calls = inspect_log.api_call_rows(run, pairs, report.measurement_id, load_id, loaded_at) if run else []
     if not report.rejects:
         pairs, judgments, report.duplicates, conflicts = artifact.distinct_pairs(pairs, judgments)
         report.rejects.extend(conflicts)
@@ -455,8 +464,10 @@ def _load_artifact(con, scan, report, load_id, loaded_at, meta) -> None:
         n_held = _n_held(con, report.measurement_id, [p["pair_id"] for p in pairs])
         append(con, "raw.pairs", pairs, ["pair_id", "load_id"])
         append(con, "raw.judgments", judgments, ["judgment_id", "load_id"])
+        if calls:
+            append(con, "raw.api_calls", calls, "cache_key")
         report.n_new = len(pairs) - n_held
-        insert_measurement(con, report.measurement_id, load_id, meta, "artifact",
+        insert_measurement(con, report.measurement_id, load_id, meta, report.kind,
                            {"source_path": str(scan.path)}, loaded_at, artifact.run_metadata(doc))
         _insert_load(con, load_id, scan, report, loaded_at)
         _still_the_scanned_file(scan)

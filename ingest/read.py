@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-KINDS = ("pairs", "templates", "scenarios", "examples", "artifact", "stats", "catalog", "trait")
+KINDS = ("pairs", "templates", "scenarios", "examples", "artifact", "stats", "catalog", "trait", "inspect")
 BATCH_LINES = 50_000
 CHUNK = 1 << 23
 

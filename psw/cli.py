@@ -30,6 +30,7 @@ COMMANDS = [
     "psw.commands.docs",
     "psw.commands.export_hf",
     "psw.commands.export_selection",
+    "psw.commands.export_inspect",
     "psw.commands.export_vectors",
     "psw.commands.lint",
     "psw.commands.report",
@@ -55,6 +56,7 @@ EXAMPLES = {
     "export-hf": "psw export-hf --out hf_export/",
     "import-hf": "psw import-hf hf_export/",
     "export-selection": "psw export-selection --out selection/ --keep-per-source 2",
+    "export-inspect": "psw export-inspect --measurement my_run --out my_run.eval",
     "export-vectors": "psw export-vectors --cell CELL_ID --format gguf --out calm.gguf",
     "lint": "psw lint persona_pairs.jsonl templates.txt",
     "report": "psw report --out results/",
@@ -77,6 +79,7 @@ EXIT_CODES = {
                   2: "a secret was found, the folder is not one psw wrote, or " + BAD_INPUT},
     "import-hf": {0: "the library was loaded into raw", 2: "a split was refused (nothing loaded) or " + BAD_INPUT},
     "export-selection": {0: "the selection was written"},
+    "export-inspect": {0: "the .eval log was written", 2: "not built, no such measurement, not anchored, or " + BAD_INPUT},
     "lint": {0: "no findings", 1: "findings (one line each on stdout)"},
     "report": {0: "the report was written", 2: "no built marts to report on, or " + BAD_INPUT},
 }

@@ -14,6 +14,13 @@ Two protocols:
   each `{target_reason, A_more_target_than_B}` with a 1.0-5.0 rating in steps of 0.1;
   a style call rating the 20 dims of panel('style') 1.0-7.0; a confound call rating the
   21 categories of panel('off_axis') 1.0-7.0 (`<category>_likert`) plus the overall Likert.
+- 'anchored' (upstream after 2026-07): each pole judged against a no-persona baseline answer,
+  per axis judge `pos_base_forward` (A = the positive answer, B = the baseline), `pos_base_reverse`
+  (swapped), `neg_base_forward` (A = the negative answer, B = the baseline, on the negative target),
+  `neg_base_reverse`; each `{target_reason, A_more_target_than_B}` as in v3. A bounded-thinking
+  judge's object also holds `found`, `found_rate`, `forced_rate`, `n_samples`, `budget` and
+  `samples[]` (ingest/anchored.py checks them). Style and confound as in v3. The pair's baseline
+  answer is raw.pairs.base_response; its measurement says `"protocol": "anchored"` in its params.
 """
 
 from __future__ import annotations
@@ -41,7 +48,9 @@ PILOT_CRITERIA = CRITERIA
 V3_AXIS_CRITERIA = ("positive_axis_forward", "positive_axis_reverse",
                     "negative_axis_forward", "negative_axis_reverse")
 V3_CRITERIA = (*V3_AXIS_CRITERIA, "style", "confound")
-PROTOCOLS = {"pilot": PILOT_CRITERIA, "v3": V3_CRITERIA}
+ANCHORED_AXIS_CRITERIA = ("pos_base_forward", "pos_base_reverse", "neg_base_forward", "neg_base_reverse")
+ANCHORED_CRITERIA = (*ANCHORED_AXIS_CRITERIA, "style", "confound")
+PROTOCOLS = {"pilot": PILOT_CRITERIA, "v3": V3_CRITERIA, "anchored": ANCHORED_CRITERIA}
 STYLE_DIMS = ("verbosity", "confidence", "hedging", "warmth", "enthusiasm", "praise", "directness", "formality")
 STYLE_FLAGS = ("persona_echo", "refusal_or_ai_break")
 
@@ -93,6 +102,8 @@ def protocol_of(criterion: str, protocol: str | None = None) -> str:
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown judge protocol {protocol}")
         return protocol
+    if criterion in ANCHORED_AXIS_CRITERIA:
+        return "anchored"
     return "v3" if criterion in V3_AXIS_CRITERIA else "pilot"
 
 
@@ -100,15 +111,15 @@ def spec(criterion: str, dims=None, protocol: str | None = None) -> dict[str, tu
     protocol = protocol_of(criterion, protocol)
     if criterion not in PROTOCOLS[protocol]:
         raise ValueError(f"unknown criterion {criterion} for the {protocol} protocol")
-    if criterion in V3_AXIS_CRITERIA:
+    if criterion in V3_AXIS_CRITERIA or criterion in ANCHORED_AXIS_CRITERIA:
         return V3_AXIS_KEYS
     if criterion in ("positive_axis", "negative_axis"):
         return AXIS_KEYS
     if criterion == "style":
-        if protocol == "v3":
+        if protocol in ("v3", "anchored"):
             return style_keys(tuple(panel("style")) if dims is None else dims, "num")
         return style_keys(STYLE_DIMS if dims is None else dims)
-    return v3_confound_keys() if protocol == "v3" else CONFOUND_KEYS
+    return v3_confound_keys() if protocol in ("v3", "anchored") else CONFOUND_KEYS
 
 
 def number_problem(key: str, value: Any, lo, hi, step=None) -> str | None:

@@ -427,7 +427,10 @@ ADDED_COLUMNS = {
     "raw.loads": [("forgotten_at", "timestamp"), ("n_blank_lines", "integer")],
     "raw.exported_pairs": [("pair_id", "varchar")],
     "raw.pairs": [("source_run", "varchar"), ("row_idx", "integer"), ("pos_messages", "json"),
-                  ("neg_messages", "json"), ("prompt_set", "varchar"), ("record_id", "varchar")],
+                  ("neg_messages", "json"), ("prompt_set", "varchar"), ("record_id", "varchar"),
+                  # the anchored protocol's no-persona baseline: what was sent, and the answer both poles
+                  # are judged against (null under the guide's protocols)
+                  ("base_prompt", "varchar"), ("base_response", "varchar")],
     # the pair a paid call was made for, and what for (generation_pos|generation_neg|generation
     # for a control arm's one generation, or the judge criterion): cost per pair and per cell
     "raw.api_calls": [("pair_id", "varchar"), ("purpose", "varchar")],

@@ -16,6 +16,11 @@ COMPONENTS = [("n", "n"), ("n_errors", "errors"), ("strict_pass_rate", "strict p
               ("mean_axis_delta", "axis delta"), ("mean_off_axis_problem", "off-axis"),
               ("mean_max_style_abs_delta", "max style"), ("persona_echo_rate", "echo rate"),
               ("refusal_or_ai_break_rate", "refusal rate"), ("mean_abs_word_delta_frac", "|length delta|")]
+# an anchored cell (each pole judged against the no-persona baseline) has its own components
+ANCHORED_COMPONENTS = [("n", "n"), ("n_errors", "errors"), ("strict_pass_rate", "strict pass"),
+                       ("mean_min_side_delta", "min side delta"), ("mean_delta_pos_vs_base", "pos vs baseline"),
+                       ("mean_delta_base_vs_neg", "baseline vs neg"), ("mean_axis_delta", "axis delta"),
+                       ("mean_gate_off_axis_problem", "off-axis gate"), ("n_judge_did_not_commit", "no verdict")]
 
 
 def choose_cell() -> str | None:
@@ -47,18 +52,29 @@ def show_pair(number: int, pair, style, ratings) -> None:
             st.error(f"Generation or judging failed: {md(pair.error)}")
         if isinstance(pair.partial_judge_error, str) and pair.partial_judge_error:
             st.warning(f"Some judge calls failed: {md(pair.partial_judge_error)}")
+        anchored = pair.protocol == "anchored"
         flags = [("strict pass", pair.is_strict_pass, True), ("usable", pair.is_usable_for_training, True),
                  ("persona echo", pair.has_persona_echo, False),
                  ("refusal / AI break", pair.has_refusal_or_ai_break, False)]
+        if anchored:
+            flags.append(("judge did not commit", pair.judge_did_not_commit, False))
         st.markdown(" · ".join(f"{name} {flag(value, good)}" for name, value, good in flags))
+        if anchored:
+            st.caption(f"overall score {pair.overall_score} · min side {pair.min_side_delta} "
+                       f"(pos vs baseline {pair.delta_pos_vs_base}, baseline vs neg {pair.delta_base_vs_neg}) · "
+                       f"off-axis gate {pair.off_axis_problem_likert_gate}")
         st.caption(f"axis delta {pair.axis_delta} (pos {pair.positive_delta}, neg {pair.negative_delta}) · "
                    f"off-axis {pair.off_axis_problem} · max style {pair.max_style_abs_delta} · "
                    f"words {pair.pos_words} vs {pair.neg_words} (delta {pair.word_delta}, "
                    f"frac {pair.word_delta_frac}) · likely spurious axis: {md(pair.likely_spurious_axis)} · "
                    f"pair {code(pair.pair_id)}")
-        pos, neg = st.columns(2)
+        # under the anchored protocol each pole was judged against the no-persona baseline: shown between them
+        pos, *base, neg = st.columns(3 if anchored else 2)
         pos.markdown(f"**Positive** · {md(pair.pos_persona)}")
         pos.markdown(md(pair.pos_response) if pair.pos_response else "_(no completion)_")
+        if base:
+            base[0].markdown("**Baseline** · no persona")
+            base[0].markdown(md(pair.base_response) if isinstance(pair.base_response, str) else "_(no baseline stored)_")
         neg.markdown(f"**Negative** · {md(pair.neg_persona)}")
         neg.markdown(md(pair.neg_response) if pair.neg_response else "_(no completion)_")
         if len(style):
@@ -87,8 +103,15 @@ if summary.empty:
     st.warning(f"No cell {code(cell_id)} in this warehouse (it may have been rebuilt away).")
     st.stop()
 cell = summary.iloc[0]
+anchored_cell = cell.get("protocol") == "anchored"
 
-st.title(f"Score {md(cell['score'])}")
+if anchored_cell:
+    st.title(f"Overall score {cell['mean_overall_score']:.2f}")
+    st.caption("Measured under the anchored protocol: each pole judged against a no-persona baseline answer. "
+               "overall = 4 x min side delta - off-axis gate - max style - 3 x (echo, refusal, no verdict); "
+               "the guide's score does not apply.")
+else:
+    st.title(f"Score {md(cell['score'])}")
 if pd.notna(cell["score_ci_low"]):
     st.caption(f"{cell['score_ci_level']:.0%} bootstrap interval {cell['score_ci_low']:.1f} to "
                f"{cell['score_ci_high']:.1f} over the cell's {int(cell['n_success'])} pairs "
@@ -98,12 +121,13 @@ st.markdown(f"**Template** {code(template_label(cell['template_text']))}  \n**Pe
             f"**Measurement** {code(cell['measurement_id'])} · generator {code(cell['generator_model'])} · "
             f"judge {code(cell['judge_model'])} · recommended: {'yes' if cell['recommended'] else 'no'}")
 factors_col, components_col = st.columns([3, 2])
-with factors_col:
-    show_factors(cell_id)
+if not anchored_cell:   # the six factors are the guide's score's
+    with factors_col:
+        show_factors(cell_id)
 descriptions = queries.column_descriptions("template_pair_scores")
 with components_col:
     grid = st.columns(3)
-    for i, (column, label) in enumerate(COMPONENTS):
+    for i, (column, label) in enumerate(ANCHORED_COMPONENTS if anchored_cell else COMPONENTS):
         value = cell[column]
         grid[i % 3].metric(label, f"{value:.2f}" if isinstance(value, float) else str(value),
                            help=descriptions.get(column))

@@ -15,6 +15,9 @@ COMPACT = ["score", "factors", "template_text", "persona_pair_id", "measurement_
            "strict_pass_rate", "mean_axis_delta", "mean_off_axis_problem", "mean_max_style_abs_delta",
            "persona_echo_rate", "refusal_or_ai_break_rate", "mean_abs_word_delta_frac", "score_se", "score_ci_low",
            "score_ci_high"]
+# shown beside them when an anchored measurement is in the table (each pole against the baseline)
+ANCHORED = ["protocol", "mean_overall_score", "mean_min_side_delta", "mean_delta_pos_vs_base",
+            "mean_delta_base_vs_neg", "mean_gate_off_axis_problem", "n_judge_did_not_commit"]
 ROW_LIMITS = [100, 500, 1000, 10000, 100000]
 DEFAULT_ROWS = 500
 INTERVAL_ROWS = 30
@@ -110,7 +113,8 @@ st.markdown(f"**{total} cells** match" + (f" (showing the first {len(df)})" if t
 if not len(df):
     st.info("No cell matches these filters: widen them in the sidebar (or clear the URL's query string).")
     st.stop()
-shown = [c for c in COMPACT if c in df.columns]
+anchored = "protocol" in df.columns and (df["protocol"] == "anchored").any()
+shown = [c for c in COMPACT + (ANCHORED if anchored else []) if c in df.columns]
 order = shown + ([c for c in df.columns if c not in shown and c != "cell_id"] + ["cell_id"] if every else [])
 event = st.dataframe(  # the control arm's empty template shown by its label; rows are picked by cell_id
     df.assign(template_text=df["template_text"].map(template_label)), key="cells_table", on_select="rerun", selection_mode="single-row", hide_index=True, column_order=order,

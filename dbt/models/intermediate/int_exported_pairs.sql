@@ -38,6 +38,9 @@ final as (
         neg_messages,
         pos_response,
         neg_response,
+        -- an anchored export's baseline answer (upstream exports no baseline prompt)
+        record ->> 'base_generation_prompt' as base_prompt,
+        record ->> 'base_response' as base_response,
         error,
         is_error,
         case when is_error then 0 else coalesce(len(judge_models), 1) end as n_judges,

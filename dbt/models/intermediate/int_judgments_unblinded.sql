@@ -9,7 +9,8 @@ with judgments as (
 
 order_swapped as (
     select distinct pair_id from {{ ref('stg_raw__judgments') }}
-    where list_contains({{ sql_text_list(order_swapped_criteria()) }}, criterion)
+    -- the anchored protocol's style and confound calls count on their own too (int_anchored_judge_axis)
+    where list_contains({{ sql_text_list(order_swapped_criteria() + anchored_criteria()) }}, criterion)
 ),
 
 calls as (

@@ -1,6 +1,7 @@
 -- Pairs from run artifacts and `psw collect`. Axis metrics are averaged over the axis judges
 -- whose calls all parsed (pilot protocol: the four calls of one judge; order-swapped protocol:
--- the forward and reverse calls, int_judge_axis_orders), with their spread and disagreement;
+-- the forward and reverse calls, int_judge_axis_orders; anchored protocol: each pole against the
+-- baseline, int_anchored_judge_axis), with their spread and disagreement;
 -- style and confound over the judges that gave them; plus the cheap lexical checks. A flag is
 -- the judge's or a phrase hit (combined), as upstream's strict gate reads it.
 with pairs as (
@@ -25,6 +26,11 @@ axis_judges as (
     select pair_id, judge_model, axis_delta, pairwise_positive_delta, pairwise_negative_delta, pairwise_positive_delta,
         pairwise_negative_delta, axis_order_disagreement,
     from order_judges
+    where is_complete
+    union all
+    -- anchored judges (each pole against the baseline): their axis_delta only; the sides are in int_anchored_pairs
+    select pair_id, judge_model, axis_delta, null, null, null, null, null,
+    from {{ ref('int_anchored_judge_axis') }}
     where is_complete
 ),
 
@@ -110,6 +116,10 @@ failed_judges as (
         union all
         select pair_id, judge_model, judge_error from order_judges
         where not is_complete
+        union all
+        select pair_id, judge_model, coalesce(judge_error, 'an anchored call is missing')
+        from {{ ref('int_anchored_judge_axis') }}
+        where not is_complete
     )
     group by pair_id
 ),
@@ -135,6 +145,8 @@ final as (
         pairs.neg_messages,
         pairs.pos_response,
         pairs.neg_response,
+        pairs.base_prompt,
+        pairs.base_response,
         coalesce(pairs.error, case when over_axis_judges.pair_id is null or over_style_judges.pair_id is null
             then coalesce(failed_judges.judge_error, 'not judged') end) as error,
         pairs.is_generation_error or over_axis_judges.pair_id is null or over_style_judges.pair_id is null

@@ -3,6 +3,7 @@
 -- strict_pass gate. Incremental by measurement (macros/incremental.sql).
 with measured as (
     select * exclude (pos_prompt, neg_prompt, pos_messages, neg_messages, pos_response, neg_response, scenario_text,
+                      base_prompt, base_response,
                       exported_axis_judgments, exported_judge_axis)
     from {{ ref('int_pairs_measured') }}
     where {{ measurements_to_build() }}

@@ -9,13 +9,17 @@ with scored as (
 
 texts as (
     select pair_id, cell_id, scenario_text, pos_prompt, neg_prompt, pos_messages, neg_messages,
-        pos_response, neg_response,
+        pos_response, neg_response, base_prompt, base_response,
         exported_axis_judgments,
     from {{ ref('int_pairs_measured') }}
 ),
 
 ratings as (
     select * from {{ ref('int_pair_ratings') }}
+),
+
+anchored as (
+    select * from {{ ref('int_anchored_pairs') }}
 ),
 
 final as (
@@ -46,6 +50,9 @@ final as (
         -- what came back
         texts.pos_response,
         texts.neg_response,
+        -- the anchored protocol's no-persona baseline (null under the guide's protocol)
+        texts.base_prompt,
+        texts.base_response,
         scored.is_error,
         scored.error,
         scored.partial_judge_error,
@@ -88,8 +95,20 @@ final as (
         scored.has_judge_refusal_or_ai_break,
         scored.has_persona_echo,
         scored.has_refusal_or_ai_break,
-        scored.is_strict_pass,
+        -- an anchored pair's strict pass is its own protocol's (int_anchored_pairs), never the guide's
+        case when anchored.pair_id is not null then anchored.is_strict_pass else scored.is_strict_pass end
+            as is_strict_pass,
         scored.exported_is_strict_pass,
+        -- the anchored protocol (null under the guide's): each pole against the baseline answer
+        case when anchored.pair_id is not null then 'anchored' else 'guide' end as protocol,
+        anchored.delta_pos_vs_base,
+        anchored.delta_base_vs_neg,
+        anchored.min_side_delta,
+        anchored.off_axis_problem_likert_gate,
+        anchored.judge_did_not_commit,
+        anchored.axis_judge_method,
+        anchored.is_control_pair,
+        anchored.overall_score,
         scored.metrics_origin,
         -- raw ratings and reasons
         ratings.ratings,
@@ -97,6 +116,7 @@ final as (
     from scored
     join texts on texts.pair_id = scored.pair_id and texts.cell_id = scored.cell_id
     left join ratings on ratings.pair_id = scored.pair_id and ratings.cell_id = scored.cell_id
+    left join anchored on anchored.pair_id = scored.pair_id and anchored.cell_id = scored.cell_id
 )
 
 select * from final

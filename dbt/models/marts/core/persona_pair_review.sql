@@ -6,6 +6,7 @@ with candidates as (
 
 cells as (
     select * from {{ ref('template_pair_scores') }}
+    where protocol is distinct from 'anchored'  -- the guide's scores only: never mixed with the anchored protocol's
 ),
 
 measured as (

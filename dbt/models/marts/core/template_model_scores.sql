@@ -4,6 +4,7 @@
 -- components) across generator models (macros/model_matrix.sql).
 with cells as (
     select * from {{ ref('template_pair_scores') }}
+    where protocol is distinct from 'anchored'  -- the guide's scores only: never mixed with the anchored protocol's
 ),
 
 model_cells as (

@@ -2,6 +2,7 @@
 -- cell holds up across generator models (the model matrix, macros/model_matrix.sql).
 with cells as (
     select * from {{ ref('template_pair_scores') }}
+    where protocol is distinct from 'anchored'  -- the guide's scores only: never mixed with the anchored protocol's
 ),
 
 model_cells as (

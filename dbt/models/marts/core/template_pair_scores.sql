@@ -1,8 +1,20 @@
 {{ config(post_hook="{{ comment_panel_columns() }}") }}
 -- The selection table: one row per measured cell (template x persona pair x measurement),
 -- compared with its persona pair's control cell (the same measurement without persona text).
-with cells as (
-    select * from {{ ref('int_cell_scores') }}
+-- A cell carries its measurement's protocol: 'guide' cells the guide's score and components,
+-- 'anchored' cells the anchored protocol's (int_anchored_cells); neither fills the other's columns.
+with protocols as (
+    select measurement_id, protocol from {{ ref('int_measurement_protocols') }}
+),
+
+cells as (
+    select guide.*, 'guide' as protocol,
+    from {{ ref('int_cell_scores') }} as guide
+    left join protocols using (measurement_id)
+    where coalesce(protocols.protocol, 'guide') = 'guide'
+    union all by name
+    select * exclude (axis_delta_threshold, min_side_threshold, off_axis_threshold), 'anchored' as protocol,
+    from {{ ref('int_anchored_cells') }}
 ),
 
 controls as (
@@ -30,6 +42,7 @@ final as (
         cells.cell_id as id,
         cells.cell_id,
         cells.measurement_id,
+        cells.protocol,
         cells.template_id,
         cells.persona_pair_id,
         -- what was measured
@@ -105,6 +118,16 @@ final as (
         cells.judge_refusal_or_ai_break_rate,
         cells.persona_echo_hit_rate,
         cells.refusal_phrase_hit_rate,
+        -- the anchored protocol's columns (null for guide cells; upstream's names)
+        cells.mean_delta_pos_vs_base,
+        cells.mean_delta_base_vs_neg,
+        cells.mean_min_side_delta,
+        cells.mean_overall_score,
+        cells.mean_gate_off_axis_problem,
+        cells.n_judge_did_not_commit,
+        cells.judge_did_not_commit_rate,
+        cells.axis_judge_methods,
+        cells.exclude_confound_dims,
         {%- for column in panel_mean_columns() %}
         cells.{{ column }},
         {%- endfor %}

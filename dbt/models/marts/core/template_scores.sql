@@ -5,7 +5,7 @@
 -- measurement's own cells and pairs.
 with cells as (
     select * from {{ ref('template_pair_scores') }}
-    where {{ measurements_to_build() }}
+    where {{ measurements_to_build() }} and protocol is distinct from 'anchored'  -- the guide's scores only: never mixed
 ),
 
 pairs as (

@@ -28,6 +28,8 @@ renamed as (
         neg_messages,
         pos_response,
         neg_response,
+        base_prompt,
+        base_response,
         generator_model,
         error,
         error is not null as is_generation_error,

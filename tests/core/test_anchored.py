@@ -1,0 +1,170 @@
+"""Upstream's baseline-anchored protocol (issue 27): a hand-written artifact, its stats and its examples
+export load with every field; dbt's anchored metrics equal hand computations (tests/anchored_fixture.py);
+a judge that never commits is flagged; the guide's marts never mix in anchored scores; upstream's own
+numbers are compared with ours; export-inspect writes a log that ingest reads back to the same pairs."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+import anchored_fixture as fx
+from psw.cli import main
+from test_inspect_log import good_samples, write_log
+from test_v3_artifact import SPECS as V3_SPECS, result as v3_result, write_artifact as write_v3
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("anchored")
+    db = folder / "warehouse.duckdb"
+    fx.write(folder / "run.json")
+    (folder / "run_template_pair_stats.jsonl").write_text(json.dumps(fx.stats_line()) + "\n")
+    (folder / "exported_examples.jsonl").write_text(
+        "".join(json.dumps(fx.example(r)) + "\n" for r in fx.artifact()["results"]))
+    write_v3(folder / "guide_run.json", [v3_result(s) for s in V3_SPECS])   # a guide-protocol measurement beside it
+    write_log(folder / "inspected.eval", good_samples())                   # the same run as an Inspect log
+    for name in ("run.json", "run_template_pair_stats.jsonl", "exported_examples.jsonl", "guide_run.json",
+                 "inspected.eval"):
+        assert main(["--db", str(db), "ingest", str(folder / name)]) == 0, name
+    assert main(["--db", str(db), "build"]) == 0
+    return db
+
+
+def rows(db, sql: str, params=None) -> list[dict]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        rel = con.execute(sql, params or [])
+        names = [d[0] for d in rel.description]
+        return [dict(zip(names, r)) for r in rel.fetchall()]
+
+
+@pytest.mark.parametrize("measurement", ["run", "exported", "inspected"])
+def test_anchored_pair_metrics_equal_the_hand_computation(built, measurement):
+    got = {(r["template_text"], r["scenario_text"]): r for r in rows(built, """
+        select anchored.*, examples.scenario_text from intermediate.int_anchored_pairs as anchored
+        join examples using (pair_id) where anchored.measurement_id = ? and not anchored.is_error""", [measurement])}
+    assert set(got) == set(fx.ANCHORED_EXPECTED)
+    for key, want in fx.ANCHORED_EXPECTED.items():
+        row = got[key]
+        for ours, theirs in [("delta_pos_vs_base", "delta_pos_vs_base"), ("delta_base_vs_neg", "delta_base_vs_neg"),
+                             ("axis_delta", "axis_delta"), ("min_side_delta", "min_side_delta"),
+                             ("max_style_abs_delta", "max_style")]:
+            assert row[ours] == pytest.approx(want[theirs], abs=1e-9), f"{key}: {ours}"
+        assert row["judge_did_not_commit"] is want["judge_did_not_commit"], key
+        if measurement == "exported":
+            # an examples export does not say which categories the run's gate left out: the gate is
+            # the confound judge's overall Likert, and the score follows from it
+            assert row["off_axis_problem_likert_gate"] == row["off_axis_problem"]
+            assert row["overall_score"] == pytest.approx(4 * want["min_side_delta"] - row["off_axis_problem"]
+                                                         - want["max_style"] - 3 * want["judge_did_not_commit"])
+            continue
+        assert row["off_axis_problem_likert_gate"] == pytest.approx(want["gate"]), key
+        assert row["overall_score"] == pytest.approx(want["overall_score"]), key
+        assert row["is_strict_pass"] is want["strict_pass"], key
+    # the never-committing judge: flagged, its 3.0 ratings move nothing, and it costs 3 points
+    demo = got[(fx.PERSONA, fx.DEMO)]
+    assert demo["judge_did_not_commit"] and not demo["is_strict_pass"]
+
+
+def test_the_never_committing_judge_is_stored_whole_and_flagged(built):
+    calls = rows(built, """select judge_model, criterion, output from raw.judgments as j join raw.pairs using (pair_id)
+                           where j.measurement_id = 'run' and pairs.scenario_id = 's2' and judge_model = ?""", [fx.J1])
+    assert sorted(c["criterion"] for c in calls) == sorted(fx.CRITERIA)
+    for call in calls:
+        obj = json.loads(call["output"])
+        assert obj["A_more_target_than_B"] == 3.0 and obj["found"] is False and obj["found_rate"] == 0.0
+        assert obj["n_samples"] == 2 and obj["budget"] == 64 and len(obj["samples"]) == 2
+    judged = rows(built, "select * from intermediate.int_anchored_judge_axis as j join raw.pairs using (pair_id) "
+                         "where pairs.measurement_id = 'run' and pairs.scenario_id = 's2' and j.judge_model = ?",
+                 [fx.J1])
+    assert [(r["judge_did_not_commit"], r["axis_judge_method"], r["axis_delta"]) for r in judged] == \
+        [(True, "bounded_thinking", 0.0)]
+
+
+def test_raw_keeps_every_field_of_the_anchored_shape(built):
+    pair = rows(built, "select * from raw.pairs where measurement_id = 'run' and scenario_id = 's1'")[0]
+    assert pair["base_response"] == fx.SPECS[0]["base"] and pair["base_prompt"].startswith("Scenario:")
+    extra = json.loads(pair["extra"])
+    for key in ("control_pair", "min_side_delta", "off_axis_problem_likert_gate", "judge_did_not_commit",
+                "axis_judge_method", "overall_score", "delta_pos_vs_base", "delta_base_vs_neg", "eval_id"):
+        assert key in extra, key
+    assert [j["judge_model"] for j in extra["published_axis_judgments"]] == [fx.J1, fx.J2]
+    assert extra["published_axis_judgments"][0]["axis_delta"] == pytest.approx(5.0)
+    params = json.loads(rows(built, "select params from raw.measurements where measurement_id = 'run'")[0]["params"])
+    assert params["protocol"] == "anchored" and params["exclude_confound_dims"] == fx.EXCLUDED
+    for key in ("axis_delta_threshold", "min_side_threshold", "off_axis_threshold", "max_word_delta_frac",
+                "generator_provider_only", "inspect_log"):
+        assert key in params, key
+    protocols = {r["measurement_id"]: r["protocol"] for r in
+                 rows(built, "select * from intermediate.int_measurement_protocols")}
+    assert protocols == {"run": "anchored", "exported": "anchored", "guide_run": "guide", "inspected": "anchored"}
+    # an Inspect log's recorded model calls are the provenance of its pairs, costed like collect's
+    costs = rows(built, "select n_calls, n_generation_calls from costs where grain = 'measurement' "
+                        "and measurement_id = 'inspected'")
+    assert costs == [{"n_calls": 2, "n_generation_calls": 2}]
+
+
+def test_cells_carry_the_anchored_columns_and_never_the_guides(built):
+    cells = {(r["measurement_id"], r["template_text"]): r for r in rows(built, "select * from template_pair_scores")}
+    persona = cells[("run", fx.PERSONA)]
+    assert persona["protocol"] == "anchored"
+    for column, want in fx.PERSONA_CELL.items():
+        assert persona[column] == pytest.approx(want, abs=1e-9), column
+    assert persona["score"] is None and persona["factor_axis"] is None and persona["score_axis_off_axis"] is None
+    assert cells[("exported", fx.PERSONA)]["mean_min_side_delta"] == pytest.approx(fx.PERSONA_CELL["mean_min_side_delta"])
+    guide = [c for (m, _), c in cells.items() if m == "guide_run"]
+    assert guide and all(c["protocol"] == "guide" and c["score"] is not None for c in guide)
+    assert all(c["mean_overall_score"] is None and c["mean_min_side_delta"] is None for c in guide)
+    # the marts that rank or average scores read the guide's cells only
+    assert {r["measurement_id"] for r in rows(built, "select distinct measurement_id from template_scores")} == {"guide_run"}
+    assert {c["protocol"] for (m, _), c in cells.items() if m == "inspected"} == {"anchored"}
+    anchored_cells = {c["cell_id"] for c in cells.values() if c["protocol"] == "anchored"}
+    best = rows(built, "select best_cell_id from persona_pair_review where best_cell_id is not null")
+    assert best and not anchored_cells & {r["best_cell_id"] for r in best}
+
+
+def test_examples_show_the_baseline_and_the_anchored_pass(built):
+    got = rows(built, "select * from examples where measurement_id = 'run' and not is_error order by scenario_id")
+    assert [r["base_response"] for r in got] == [s["base"] for s in fx.SPECS]
+    assert all(r["protocol"] == "anchored" for r in got)
+    assert [r["is_strict_pass"] for r in got] == [s["want"]["strict_pass"] for s in fx.SPECS]
+
+
+def test_upstreams_numbers_are_compared_with_ours(built):
+    pair_level = rows(built, "select column_name, status, published_value, our_value from published_comparison "
+                             "where level = 'pair' and measurement_id = 'run'")
+    differs = [(r["column_name"], r["published_value"], r["our_value"]) for r in pair_level if r["status"] == "differs"]
+    assert differs == [("overall_score", -1.2, pytest.approx(-1.0))]   # the one written wrong on purpose
+    assert {r["status"] for r in pair_level} == {"match", "differs"}
+    stats = {r["column_name"]: r["status"] for r in rows(built, "select * from published_comparison "
+                                                                "where level = 'template_pair' and measurement_id = 'run'")}
+    for column in ("mean_delta_pos_vs_base", "mean_delta_base_vs_neg", "mean_min_side_delta", "mean_axis_delta",
+                   "strict_pass_rate", "mean_off_axis_problem", "n"):
+        assert stats[column] == "match", column
+
+
+def test_export_inspect_reads_back_to_the_same_pairs(built, tmp_path, capsys):
+    from inspect_ai.log import read_eval_log
+
+    log = tmp_path / "run.eval"
+    assert main(["--db", str(built), "export-inspect", "--measurement", "run", "--out", str(log)]) == 0
+    opened = read_eval_log(str(log))          # Inspect's own reader opens it
+    assert opened.eval.task == "persona_axis_validation" and len(opened.samples) == 4
+    scores = sorted(s.scores["persona_axis_score"].value for s in opened.samples if s.scores)
+    assert scores == pytest.approx(sorted(s["want"]["overall_score"] for s in fx.SPECS))
+    fresh = tmp_path / "fresh.duckdb"
+    assert main(["--db", str(fresh), "ingest", "--measurement", "run", str(log)]) == 0
+    query = ("select pair_id, template_text, persona_pair_id, scenario_id, scenario_text, row_idx, sample_idx, "
+             "pos_response, neg_response, base_response, base_prompt, pos_prompt, neg_prompt, error "
+             "from raw.pairs where measurement_id = 'run' order by pair_id")
+    assert rows(fresh, query) == rows(built, query)
+    judged = ("select pair_id, judge_model, criterion, output::varchar as output, raw_text from raw.judgments "
+              "where measurement_id = 'run' order by all")
+    assert rows(fresh, judged) == rows(built, judged)
+    # a guide-protocol measurement is refused in one line
+    capsys.readouterr()
+    assert main(["--db", str(built), "export-inspect", "--measurement", "guide_run", "--out", str(tmp_path / "g.eval")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "guide's protocol" in err and not (tmp_path / "g.eval").exists()
