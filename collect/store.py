@@ -74,12 +74,17 @@ class Store:
         con.execute("select count(*) from warm").fetchall()
 
     # -------------------------------------------------------------- reads (once, at start)
-    def load_cache(self, base_url: str, models: list[str]) -> dict:
+    def load_cache(self, base_url: str, models: list[str], reasoning_models: tuple[str, ...] = ()) -> dict:
+        """cache key -> (content, finish_reason), plus the reasoning the answer carried for
+        `reasoning_models` (bounded-thinking judges continue a conversation from it)."""
         rows = self.con.execute(
-            "select cache_key, content, finish_reason from raw.api_calls "
+            "select cache_key, content, finish_reason, case when list_contains(?, model) then coalesce("
+            "json_extract_string(response, '$.choices[0].message.reasoning'), "
+            "json_extract_string(response, '$.choices[0].message.reasoning_content')) end from raw.api_calls "
             "where list_contains(?, base_url) and list_contains(?, model)",
-            [[normalise_base_url(base_url), strip_url_credentials(base_url)], list(models)]).fetchall()
-        return {k: (c, f) for k, c, f in rows}
+            [list(reasoning_models), [normalise_base_url(base_url), strip_url_credentials(base_url)],
+             list(models)]).fetchall()
+        return {k: (c, f) if not r else (c, f, r) for k, c, f, r in rows}
 
     def existing_pairs(self, measurement_ids: list[str]) -> dict:
         rows = self.con.execute(
