@@ -145,7 +145,8 @@ def apply(args) -> None:
     for key in ("axis_judge_n", "axis_judge_budget", "seed", "concurrency"):
         if cfg.get(key) is not None:
             setattr(args, key, cfg[key])
-    args.exclude_confound_dims = list(cfg.get("exclude_confound_dims") or [])
+    if args.protocol == "anchored":   # the gate's exclusions belong to the anchored protocol
+        args.exclude_confound_dims = list(cfg.get("exclude_confound_dims") or [])
     if cfg.get("generator_provider_only"):
         args.generator_provider_only = [cfg["generator_provider_only"]]
     families = [find(path, f, f"stage_{args.stage}.families[{i}]") for i, f in enumerate(stage["families"])]
