@@ -28,14 +28,40 @@ def add_parser(sub) -> None:
                    help="drop the pairs pair_screening flags (activations disagree with the judges) at the "
                    "cell's recommended layer (needs `psw extract vectors` and `psw build`)")
     p.add_argument("--layer", type=int, help="with --agreement: screen at this layer instead")
+    up = p.add_argument_group("upstream's format (export_selections.py)")
+    up.add_argument("--format", choices=("psw", "upstream"), default="psw",
+                    help="psw: the DIR of dpo/steering JSONL and a manifest (default); upstream: one JSONL FILE "
+                    "(--out) with export_selections.py's keys and // provenance, from one anchored --measurement")
+    up.add_argument("--top-n", type=int, default=50, help="upstream: the top N pairs by overall_score (default 50)")
+    up.add_argument("--strict-only", action="store_true",
+                    help="upstream: the top N strict-pass pairs; refused when fewer than N pass")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from hf.selection import SelectionOptions, export_selection
 
+    if args.format == "upstream":
+        return _upstream(args)
+
     options = SelectionOptions(cells=tuple(args.cell), measurements=tuple(args.measurement), strict=args.strict,
                                keep_per_source=args.keep_per_source, agreement=args.agreement, layer=args.layer)
     report = export_selection(db_path(args.db), args.out, options)
     print(report.summary())
+    return 0
+
+
+def _upstream(args) -> int:
+    from hf.selection_upstream import export_upstream
+    from psw.cli import version
+    from warehouse.errors import UserError
+
+    for flag, given in (("--cell", args.cell), ("--keep-per-source", args.keep_per_source),
+                        ("--agreement", args.agreement), ("--layer", args.layer is not None)):
+        if given:
+            raise UserError(f"{flag}: not with --format upstream (it ranks one measurement's pairs by overall_score)")
+    if len(args.measurement) > 1:
+        raise UserError("--measurement: --format upstream exports one measurement")
+    print(export_upstream(db_path(args.db), args.out, (args.measurement or [None])[0], args.top_n,
+                          args.strict_only, version().split(" (")[0]))
     return 0
