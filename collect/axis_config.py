@@ -203,3 +203,16 @@ def winner(con, measurement_id: str) -> tuple[str, float | None, float | None]:
         raise UserError(f"--stage b: no scored cells of stage a's measurement {measurement_id} in "
                         f"template_pair_scores; run --stage a, then `psw build`")
     return row
+
+
+def choose_winner(args, path: Path) -> str:
+    """Stage b's template (args.template_texts), from the warehouse; returns the line to show."""
+    from warehouse.db import connect
+    if not path.exists():
+        raise UserError(f"{path}: no warehouse; run --stage a, then `psw build`")
+    with connect(path, read_only=True) as con:
+        text, rate, delta = winner(con, args.stage_a_measurement)
+    args.template_texts = [text]
+    note = "" if rate else " (no template passed strict: the best by mean_axis_delta, reported, not relaxed)"
+    return (f"stage b: stage a's winner from template_pair_scores of {args.stage_a_measurement}: {text!r} "
+            f"(strict_pass_rate {rate}, mean_axis_delta {delta}){note}")

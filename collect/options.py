@@ -45,3 +45,17 @@ def add_arguments(p) -> None:
 def provider_only(args) -> list[str]:
     return sorted({p.strip() for item in getattr(args, "generator_provider_only", []) or []
                    for p in str(item).split(",") if p.strip()})
+
+
+def protocol_params(args) -> dict:
+    """What the measurement records of the protocol and the staged screen (raw.measurements.params)."""
+    params = {}
+    if args.protocol == "anchored":
+        params.update(anchored.params(args), generator_provider_only=provider_only(args))
+    staged = getattr(args, "config_params", None)
+    if staged:
+        families = staged["families"]
+        params.update(staged=staged, n_per_source=getattr(args, "n_per_source", None),
+                      scenario_families={key: families[i] for i, keys in
+                                         enumerate(getattr(args, "family_keys", None) or []) for key in keys})
+    return params

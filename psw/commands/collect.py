@@ -311,14 +311,14 @@ def build_run(args):
     """Everything `collect` decides before calling anything: (plan, prompts, config, params, path)."""
     from collect import anchored, axis_config, plan as P
     from collect.judges import Prompts
-    from collect.options import provider_only
+    from collect.options import protocol_params, provider_only
     from collect.run import RunConfig
 
     _check_flags(args)
     prompts = Prompts.load(args.prompts_dir, args.prompt_set)
     path = db_path(args.db)
     if getattr(args, "stage", None) == "b":
-        _choose_winner(args, path)
+        print(axis_config.choose_winner(args, path), file=sys.stderr)
     pairs, templates, scenarios = _candidates(args, path)
     if getattr(args, "n_per_source", None):
         rows = axis_config.stratified_rows(scenarios, args.family_keys, args.n_per_source, args.seed)
@@ -360,26 +360,8 @@ def build_run(args):
         "persona_pairs": [p.id for p in pairs], "scenario_ids": [s.id for _, s in rows],
         "n_templates": len(templates),
     }
-    if args.protocol == "anchored":
-        params.update(anchored.params(args), generator_provider_only=provider_only(args))
-    if getattr(args, "config_params", None):
-        families = [f for f in args.config_params["families"]]
-        params.update(staged=args.config_params, n_per_source=getattr(args, "n_per_source", None),
-                      scenario_families={k: families[i] for i, keys in enumerate(getattr(args, "family_keys", None)
-                                                                                or []) for k in keys})
+    params.update(protocol_params(args))
     return plan, prompts, cfg, params, path
-
-
-def _choose_winner(args, path) -> None:
-    from collect.axis_config import winner
-    if not path.exists():
-        raise UserError(f"{path}: no warehouse; run --stage a, then `psw build`")
-    with connect(path, read_only=True) as con:
-        text, rate, delta = winner(con, args.stage_a_measurement)
-    note = "" if rate else " (no template passed strict: the best by mean_axis_delta, reported, not relaxed)"
-    print(f"stage b: stage a's winner from template_pair_scores of {args.stage_a_measurement}: {text!r} "
-          f"(strict_pass_rate {rate}, mean_axis_delta {delta}){note}", file=sys.stderr)
-    args.template_texts = [text]
 
 
 def _dry_run(args, plan, prompts, cfg, path, findings) -> int:
