@@ -97,7 +97,7 @@ def exclude_dims(args) -> list[str]:
 def params(args) -> dict:
     """What an anchored measurement records of itself (raw.measurements.params): upstream's
     artifact top-level fields."""
-    return {"judge_protocol": "anchored", "axis_judge_method": args.axis_judge_method,
+    return {"judge_protocol": "anchored", "protocol": "anchored", "axis_judge_method": args.axis_judge_method,
             "axis_judge_n": args.axis_judge_n, "axis_judge_budget": args.axis_judge_budget,
             "exclude_confound_dims": exclude_dims(args),
             **{name: getattr(args, name) for name in THRESHOLDS}}
@@ -139,6 +139,7 @@ class AnchoredCollector(Collector):
     def _pair_row(self, item, pos, neg, error) -> dict:
         row = super()._pair_row(item, pos, neg, error)
         messages = self.base_messages(item)
+        row.update(base_prompt=item.user_turn(messages), base_response=self.base.get(item.pair_id))
         row["extra"].update(protocol="anchored", base_generation_prompt=item.user_turn(messages),
                             base_messages=messages, base_response=self.base.get(item.pair_id),
                             control_pair=item.pos_persona == item.neg_persona,

@@ -9,9 +9,10 @@ min_side_delta, off_axis_problem_likert_gate, max_style_abs_delta, length_ok, ov
 strict_pass, then the `//` provenance keys (the measurement, its thresholds and excluded
 confound dimensions, the psw version, the generator).
 
-Every number is dbt's: per pair from the `examples` mart, the thresholds from the `measurements`
-mart (the anchored protocol's columns, `PAIR_COLUMNS` and `RUN_COLUMNS` below: one place to
-follow the marts' names). A warehouse whose marts lack them is refused in one line naming them.
+Every number is dbt's: per pair from the `examples` mart (the anchored protocol's columns,
+`PAIR_COLUMNS` below: one place to follow the marts' names); the thresholds from the
+`measurements` mart (`RUN_COLUMNS`), else as the measurement recorded them (its params, in the
+staging view of measurements). A warehouse whose marts lack them is refused in one line naming them.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ def _columns(con, schema: str, table: str) -> set[str]:
 
 
 def _require(con, db: Path) -> None:
+    run_from = _run_source(con)
     for schema, table, needed in (("main", "examples", [*PAIR_COLUMNS.values(), "row_idx"]),
-                                  ("main", "measurements", [*RUN_COLUMNS.values(), "generator_model"])):
+                                  ("main", "measurements", [*(RUN_COLUMNS.values() if run_from == "mart" else ()),
+                                                            "generator_model"])):
         have = _columns(con, schema, table)
         if not have:
             raise UserError(f"{db}: {table} missing; run `psw build`")
@@ -76,10 +79,23 @@ def _pairs(con, measurement: str) -> list[dict]:
     return [dict(zip(names, r)) for r in cursor.fetchall()]
 
 
+def _run_source(con) -> str:
+    """Where the run's thresholds are read: the measurements mart's columns, else the settings the
+    measurement recorded (staging.stg_raw__measurements.params, the keys of upstream's artifact)."""
+    if set(RUN_COLUMNS.values()) <= _columns(con, "main", "measurements") \
+            or "params" not in _columns(con, "staging", "stg_raw__measurements"):
+        return "mart"
+    return "params"
+
+
 def _run(con, measurement: str) -> dict:
-    cols = ", ".join(f"{col} as \"{key}\"" for key, col in RUN_COLUMNS.items())
-    cursor = con.execute(f"select generator_model, {cols} from main.measurements where measurement_id = ?",
-                         [measurement])
+    if _run_source(con) == "mart":
+        cols = ", ".join(f"{col} as \"{key}\"" for key, col in RUN_COLUMNS.items())
+        source = "main.measurements"
+    else:
+        cols = ", ".join(f"params -> '{col}' as \"{key}\"" for key, col in RUN_COLUMNS.items())
+        source = ("main.measurements join staging.stg_raw__measurements as recorded using (measurement_id)")
+    cursor = con.execute(f"select generator_model, {cols} from {source} where measurement_id = ?", [measurement])
     row = cursor.fetchone()
     if row is None:
         raise UserError(f"--measurement {measurement}: not in this warehouse's measurements mart")
@@ -113,11 +129,18 @@ def line(pair: dict, run: dict, measurement: str, version: str) -> dict:
         "length_ok": bool(pair["length_ok"]), "overall_score": num("overall_score"),
         "strict_pass": bool(pair["strict_pass"]),
         "//validation_input": measurement,
-        **{key: (list(run[key] or []) if key == "//exclude_confound_dims" else
-                 (None if run[key] is None else float(run[key]))) for key in RUN_COLUMNS},
+        **{key: _run_value(key, run[key]) for key in RUN_COLUMNS},
         "//validator_commit": version,
         "//generator_model": run["generator_model"],
     }
+
+
+def _run_value(key: str, value):
+    if isinstance(value, str):          # a JSON value read from params
+        value = json.loads(value)
+    if key == "//exclude_confound_dims":
+        return sorted(value or [])
+    return None if value is None else float(value)
 
 
 def export_upstream(db: Path, out: Path, measurement: str | None, top_n: int, strict_only: bool,

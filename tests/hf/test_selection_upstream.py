@@ -93,3 +93,20 @@ def test_a_warehouse_without_the_anchored_columns_is_one_line(tmp_path, capsys):
                  "--out", str(tmp_path / "x.jsonl")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "examples has no base_response" in err[0]
+
+
+def test_thresholds_come_from_the_recorded_params_when_the_mart_lacks_them(db, tmp_path):
+    copy = tmp_path / "w2.duckdb"
+    copy.write_bytes(db.read_bytes())
+    con = duckdb.connect(str(copy))
+    con.execute("create or replace table main.measurements as "
+                "select 'm/gen' as measurement_id, 'gen/model' as generator_model")
+    con.execute("""create table staging.stg_raw__measurements as select 'm/gen' as measurement_id,
+        '{"axis_delta_threshold": 2.5, "min_side_threshold": 0.25, "off_axis_threshold": 3,
+          "exclude_confound_dims": ["warmth", "hedging"], "max_word_delta_frac": 0}'::json as params""")
+    con.close()
+    out = tmp_path / "sel.jsonl"
+    assert export(copy, out, "--top-n", "1") == 0
+    row = json.loads(out.read_text().splitlines()[0])
+    assert (row["//axis_delta_threshold"], row["//min_side_threshold"], row["//off_axis_threshold"],
+            row["//exclude_confound_dims"], row["//max_word_delta_frac"]) == (2.5, 0.25, 3.0, ["hedging", "warmth"], 0.0)
