@@ -147,3 +147,13 @@ def test_bad_anchored_flags_are_one_line(tmp_path, fake, secret, capfd, flags, m
     err = capfd.readouterr().err.strip().splitlines()
     assert message in err[-1] and "Traceback" not in "\n".join(err)
     assert fake.llm.requests == 0
+
+
+def test_dry_run_counts_the_baseline_and_the_samples(tmp_path, fake, secret, capfd):
+    files = write_candidates(tmp_path / "cand", 1, 1, 2)
+    assert run_cli(collect_args(tmp_path / "w.duckdb", fake.base_url, files, *ANCHORED, *BOUNDED, "--dry-run",
+                                "--plan-out", str(tmp_path / "plan.jsonl"))) == 0
+    err = capfd.readouterr().err
+    # 2 pairs: 4 poles + 2 baselines; per pair 4 axis calls x 2 samples (at least) + style + confound
+    assert "gen/model: 6 calls" in err and "judge/one: 20 calls" in err
+    assert fake.llm.requests == 0 and not (tmp_path / "w.duckdb").exists()
