@@ -162,3 +162,27 @@ def test_stage_b_before_stage_a_is_built_is_one_line(tmp_path, fake, secret, cap
     config = write_config(tmp_path)
     assert run_cli(argv(tmp_path / "w.duckdb", fake, config, "b")) == 2
     assert "run --stage a, then `psw build`" in capfd.readouterr().err
+
+
+def test_an_upstream_config_screens_with_the_anchored_protocol(tmp_path, secret):
+    """upstream's configs say nothing of a protocol: they are anchored, with their judge settings."""
+    from fake_anchored import BoundedJudge
+    text = (CONFIG.replace("protocol: v3          # ours: upstream's configs are all anchored; v3 lets today's "
+                           "marts rank stage a\n", "")
+            .replace("axis_judge_method: json", "axis_judge_method: bounded_thinking\naxis_judge_n: 3\n"
+                                                "axis_judge_budget: 128"))
+    assert "protocol" not in text
+    config = write_config(tmp_path, text)
+    server = FakeServer(FakeLLM(BoundedJudge())).start()
+    try:
+        assert run_cli(argv(tmp_path / "w.duckdb", server, config, "a")) == 0
+    finally:
+        server.stop()
+    (params,) = q(tmp_path / "w.duckdb", "select params from raw.measurements")[0]
+    params = json.loads(params)
+    assert (params["protocol"], params["axis_judge_method"], params["axis_judge_n"], params["axis_judge_budget"],
+            params["exclude_confound_dims"], params["style_judge"]) == \
+        ("anchored", "bounded_thinking", 3, 128, ["honesty_truthfulness"], "judge/style")
+    samples = {len(json.loads(o)["samples"]) for (o,) in q(
+        tmp_path / "w.duckdb", "select output from raw.judgments where criterion = 'pos_base_forward'")}
+    assert samples == {3}
