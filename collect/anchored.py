@@ -160,7 +160,8 @@ class AnchoredCollector(Collector):
         seed = self.cfg.seed if judge in self.cfg.seed_models else None
         return await bounded.judge(self.client, judge, messages, n=self.cfg.axis_judge_n,
                                    budget=self.cfg.axis_judge_budget, seed=seed,
-                                   tag={"pair_id": item.pair_id, "purpose": criterion})
+                                   tag={"pair_id": item.pair_id, "purpose": criterion},
+                                   extra={k: v for k, v in self.cfg.judge_params.items() if k == "usage"})
 
 
 def _stored_baselines(store, measurement_ids: list[str]) -> dict:

@@ -98,10 +98,13 @@ def sample_key(client: ChatClient, model: str, messages: list[dict], params: dic
 
 
 async def judge(client: ChatClient, model: str, messages: list[dict], *, n: int, budget: int,
-                seed: int | None, tag: dict) -> tuple[dict | None, str, str | None]:
-    """(object, raw text, error) of one bounded-thinking judge call: `n` samples."""
+                seed: int | None, tag: dict, extra: dict | None = None) -> tuple[dict | None, str, str | None]:
+    """(object, raw text, error) of one bounded-thinking judge call: `n` samples. `extra`: request
+    fields every call carries (OpenRouter's `usage: {include: true}`, so the cost is reported)."""
+    extra = extra or {}
+
     async def one(i: int):
-        p1 = {**phase1_params(budget), **_seed(seed, model, messages, i)}
+        p1 = {**phase1_params(budget), **extra, **_seed(seed, model, messages, i)}
         first = await client.chat(model, messages, p1, key=sample_key(client, model, messages, p1, i), tag=tag)
         if first.error:
             return None, {"phase1": None}, f"sample {i}: {first.error}"
@@ -109,7 +112,7 @@ async def judge(client: ChatClient, model: str, messages: list[dict], *, n: int,
         if found:
             return {"score": score, "found": True, "forced": False}, {"phase1": first.content}, None
         forced = phase2_messages(messages, first)
-        p2 = {**phase2_params(), **_seed(seed, model, forced, i)}
+        p2 = {**phase2_params(), **extra, **_seed(seed, model, forced, i)}
         second = await client.chat(model, forced, p2, key=sample_key(client, model, forced, p2, i), tag=tag)
         if second.error:
             return None, {"phase1": first.content, "phase2": None}, f"sample {i} (forced): {second.error}"

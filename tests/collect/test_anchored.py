@@ -157,3 +157,18 @@ def test_dry_run_counts_the_baseline_and_the_samples(tmp_path, fake, secret, cap
     # 2 pairs: 4 poles + 2 baselines; per pair 4 axis calls x 2 samples (at least) + style + confound
     assert "gen/model: 6 calls" in err and "judge/one: 20 calls" in err
     assert fake.llm.requests == 0 and not (tmp_path / "w.duckdb").exists()
+
+
+def test_score_lines_and_verdicts_by_hand():
+    from collect.bounded import parse_score, score_to_a_more_target_than_b, verdict
+    assert parse_score("thinking...\n  score: +7 because") == (5, True)        # clamped, any case
+    assert parse_score("The SCORE: 3 would be") == (0, False)                  # not a line of its own
+    assert parse_score("SCORE: 0") == (0, True) and parse_score(None) == (0, False)
+    assert [score_to_a_more_target_than_b(s) for s in (-5, -1, 0, 3, 5)] == [1.0, 2.6, 3.0, 4.2, 5.0]
+    mixed = verdict([{"score": 4, "found": True, "forced": True}, {"score": 0, "found": False, "forced": True},
+                     {"score": 1, "found": True, "forced": False}], budget=64)
+    # committed 4 and 1: round(2.5) = 2 -> 3.8; 2 of 3 committed, 1 of those 2 forced
+    assert (mixed["A_more_target_than_B"], mixed["found"], mixed["found_rate"], mixed["forced_rate"]) == \
+        (3.8, True, 0.6667, 0.5)
+    none = verdict([{"score": 0, "found": False, "forced": True}], budget=64)
+    assert (none["A_more_target_than_B"], none["found"], none["found_rate"]) == (3.0, False, 0.0)
