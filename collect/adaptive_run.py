@@ -20,7 +20,8 @@ from collections.abc import Callable
 
 from collect import adaptive as A
 from collect.client import ChatClient, Stats
-from collect.run import Collector, Counters, RunConfig
+from collect.anchored import collector_class
+from collect.run import Counters, RunConfig
 from collect.store import Store, now, record_run
 from warehouse.append import append, transaction
 from warehouse.db import connect
@@ -77,7 +78,9 @@ class Runner:
     def __post_init__(self):
         self.stats = Stats()
         self.cache: dict = {}
-        self.n_judge_calls = len(self.cfg.criteria())
+        # calls a pair costs besides its generations (an anchored pair's baseline counts here; a
+        # bounded-thinking axis call at least its N samples)
+        self.n_judge_calls = self.cfg.calls_besides_generation()
         self.measurement_id = self.plan[0].measurement_id
         self.generator = self.plan[0].generator
 
@@ -108,15 +111,16 @@ class Runner:
         with connect(self.path) as con:
             store = Store(con)
             models = list(dict.fromkeys([self.generator, *self.cfg.axis_judges, self.cfg.style_judge]))
-            self.cache = store.load_cache(self.base_url, models)
+            self.cache = store.load_cache(self.base_url, models, reasoning_models=(
+                tuple(self.cfg.axis_judges) if self.cfg.axis_judge_method == "bounded_thinking" else ()))
             if full_mid is not None:
                 self._check_cache()
             record_run(store, self.plan, self.cfg, {**self.params, "adaptive": self.settings.as_params()})
 
     def _check_cache(self) -> None:
         client = CacheOnlyClient(self.base_url, None, cache=self.cache, **self.client_opts)
-        collector = Collector(dataclasses.replace(self.cfg, progress=False), self.plan, NullStore(),
-                              client, self.prompts)
+        collector = collector_class(self.cfg)(dataclasses.replace(self.cfg, progress=False), self.plan,
+                                              NullStore(), client, self.prompts)
         try:
             asyncio.run(collector.run())
         except CacheMiss as miss:
@@ -178,7 +182,8 @@ class Runner:
                 client = make(self.base_url, None if self.settings.replay_of else self.api_key,
                               cache=self.cache, stats=self.stats,
                               on_response=store.api_call_sink(batch, self.cfg.load_id), **self.client_opts)
-                collector = Collector(self.cfg, batch, store, client, self.prompts, retry_errors=self.retry_errors)
+                collector = collector_class(self.cfg)(self.cfg, batch, store, client, self.prompts,
+                                                      retry_errors=self.retry_errors)
                 try:
                     return await collector.run()
                 finally:

@@ -53,6 +53,7 @@ class ChatResult:
     cached: bool = False
     attempts: int = 0
     error: str | None = None
+    reasoning: str | None = None   # the reasoning a thinking model returned beside its content
 
 
 @dataclass
@@ -268,13 +269,15 @@ class ChatClient:
         hit = self.cache.get(key)
         if hit is not None:
             st.cache_hits += 1
-            return ChatResult(content=hit[0], finish_reason=hit[1], cached=True)
+            return ChatResult(content=hit[0], finish_reason=hit[1], cached=True,
+                              reasoning=hit[2] if len(hit) > 2 else None)
         pending = self._inflight.get(key)
         if pending is not None:   # the same call is on its way (the control arm's twins): wait for it
             st.cache_hits += 1
             result = await asyncio.shield(pending)
             return result if result.error else ChatResult(
-                content=result.content, finish_reason=result.finish_reason, cached=True)
+                content=result.content, finish_reason=result.finish_reason, cached=True,
+                reasoning=result.reasoning)
         self._inflight[key] = asyncio.get_running_loop().create_future()
         result = ChatResult(error="interrupted")
         try:
@@ -326,8 +329,10 @@ class ChatClient:
                     else:
                         result, data = parsed
                         result.content = self.redact(result.content)
+                        result.reasoning = self.redact(result.reasoning)
                         result.attempts = attempt
-                        self.cache[key] = (result.content, result.finish_reason)
+                        self.cache[key] = ((result.content, result.finish_reason) if result.reasoning is None
+                                           else (result.content, result.finish_reason, result.reasoning))
                         st.tokens += result.prompt_tokens + result.completion_tokens
                         cost = call_cost(self.price_table, model, result.prompt_tokens,
                                          result.completion_tokens, result.cost)
@@ -363,6 +368,8 @@ class ChatClient:
             content = message.get("content")
             if content is not None and not isinstance(content, str):
                 content = json.dumps(content)
+            reasoning = message.get("reasoning") or message.get("reasoning_content")
+            reasoning = reasoning if isinstance(reasoning, str) and reasoning else None
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return f"malformed response body: {resp.text[:200]!r}"
         usage = data.get("usage") or {}
@@ -378,4 +385,4 @@ class ChatClient:
         return ChatResult(content=content, finish_reason=choice.get("finish_reason"),
                           prompt_tokens=num("prompt_tokens", int),
                           completion_tokens=num("completion_tokens", int),
-                          cost=num("cost", float, None)), data
+                          cost=num("cost", float, None), reasoning=reasoning), data

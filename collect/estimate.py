@@ -66,10 +66,15 @@ def estimate(plan: list[PlanItem], cfg: RunConfig, prompts, observed: dict | Non
 
     tally = _Tally()
     overhead = {}   # judge prompt characters that do not depend on the pair
+    baselines = set()   # anchored: one no-persona answer per generator and scenario
     for item in plan:
         gen_tokens = completion(item.generator, "generation")
         for messages in ([item.pos_messages] if item.same_prompts else [item.pos_messages, item.neg_messages]):
             tally.add(item.generator, sum(len(m["content"]) for m in messages), gen_tokens)
+        if cfg.protocol == "anchored" and (item.generator, item.scenario.id) not in baselines:
+            baselines.add((item.generator, item.scenario.id))
+            base = prompts.generation_messages("", item.scenario.text, item.scenario.self_contained)
+            tally.add(item.generator, sum(len(m["content"]) for m in base), gen_tokens)
         response_chars = int(gen_tokens * CHARS_PER_TOKEN)
         for judge, criterion in cfg.criteria():
             name = prompt_name(criterion)
@@ -81,7 +86,11 @@ def estimate(plan: list[PlanItem], cfg: RunConfig, prompts, observed: dict | Non
             ctx = judge_context(item, criterion, "", "")
             variable = sum(len(ctx.get(k, "")) for k in ("scenario", "target_behavior",
                                                           "positive_behavior", "negative_behavior"))
-            tally.add(judge, overhead[name] + variable + 2 * response_chars, completion(judge, name))
+            # a bounded-thinking axis call is at least its N samples
+            samples = cfg.axis_judge_n if cfg.axis_judge_method == "bounded_thinking" and \
+                criterion.startswith(("pos_base", "neg_base")) else 1
+            for _ in range(samples):
+                tally.add(judge, overhead[name] + variable + 2 * response_chars, completion(judge, name))
     return _priced(tally, price_table, len(plan))
 
 

@@ -110,7 +110,7 @@ class Prompts:
         """The prompt file a prompt name comes from (for messages)."""
         if name.startswith("generation_"):
             return self.directory / "layouts" / self.layout / LAYOUT_FILES[name[len("generation_"):]]
-        return self.directory / JUDGE_FILES[name]
+        return self.directory / JUDGE_FILES.get(name, f"judge_{name}.j2")   # axis_bounded: judge_axis_bounded.j2
 
     def generation_messages(self, persona: str, scenario: str, self_contained: bool) -> list[dict]:
         """The exact chat messages of one generation under this prompt set."""

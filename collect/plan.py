@@ -196,11 +196,13 @@ def pos_label_for(seed: int, persona_pair_id: str, template_text: str, scenario_
     return "A" if digest[0] % 2 == 0 else "B"
 
 
-def default_measurement_id(temperature: float, seed: int, gen_prompt_hash: str, max_tokens: int) -> str:
+def default_measurement_id(temperature: float, seed: int, gen_prompt_hash: str, max_tokens: int,
+                           protocol: str = "v3") -> str:
     """Same sampling settings = same measurement, so new judges sit beside old ones. The
-    generator is not part of it: `measurement_ids` adds it, one measurement per generator."""
-    h = hashlib.sha256(json.dumps([float(temperature), seed, gen_prompt_hash,
-                                   max_tokens]).encode()).hexdigest()[:8]
+    generator is not part of it: `measurement_ids` adds it, one measurement per generator.
+    An anchored run is a measurement of its own (a measurement states one protocol)."""
+    settings = [float(temperature), seed, gen_prompt_hash, max_tokens] + ([protocol] if protocol != "v3" else [])
+    h = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:8]
     return f"collect-s{seed}-{h}"
 
 

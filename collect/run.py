@@ -26,11 +26,18 @@ from warehouse.judge_schema import json_schema as judge_json_schema, panel
 from warehouse.keys import judgment_id
 
 ORDERS = ("forward", "reverse")
+# the baseline-anchored protocol (collect/anchored.py): each pole against the no-persona answer
+ANCHORED_AXIS_CRITERIA = ("pos_base_forward", "pos_base_reverse", "neg_base_forward", "neg_base_reverse")
+
+
+def reply_criterion(criterion: str) -> str:
+    """The criterion whose reply keys a call's reply has: an anchored axis call asks v3's axis question."""
+    return "positive_axis_forward" if criterion in ANCHORED_AXIS_CRITERIA else criterion
 
 
 @functools.cache
 def _reply_schema(criterion: str) -> dict:
-    return judge_json_schema(criterion, "v3")
+    return judge_json_schema(reply_criterion(criterion), "v3")
 
 
 @dataclass
@@ -46,6 +53,10 @@ class RunConfig:
     seed: int | None = None                 # --seed: each call's `seed` derives from it ...
     seed_models: frozenset = frozenset()    # ... for the models whose server accepts one
     judge_output: dict = field(default_factory=dict)   # judge -> structured-output flavour (None: prompt)
+    protocol: str = "v3"                    # or "anchored" (collect/anchored.py)
+    axis_judge_method: str = "json"         # or "bounded_thinking" (collect/bounded.py)
+    axis_judge_n: int = 2
+    axis_judge_budget: int = 4096
 
     def gen_params_for(self, model: str, messages: list[dict]) -> dict:
         return {**self.gen_params, **self._seed(model, messages)}
@@ -65,10 +76,17 @@ class RunConfig:
         blob = json.dumps([self.seed, model, messages], sort_keys=True, ensure_ascii=False)
         return {"seed": int(hashlib.sha256(blob.encode("utf-8")).hexdigest()[:8], 16) % 2 ** 31}
 
+    def calls_besides_generation(self) -> int:
+        """Calls one pair costs besides its pole generations: its judge calls (a bounded-thinking
+        axis call at least its N samples) and, anchored, the baseline answer."""
+        axis = sum(c in ANCHORED_AXIS_CRITERIA for _, c in self.criteria())
+        per_axis = self.axis_judge_n if self.axis_judge_method == "bounded_thinking" else 1
+        return len(self.criteria()) + axis * (per_axis - 1) + (self.protocol == "anchored")
+
     def criteria(self) -> list[tuple[str, str]]:
         """(judge model, criterion) of every judge call one pair needs."""
-        axis = [f"{target}_axis_{order}" for target in ("positive", "negative")
-                for order in ORDERS[:self.judge_orders]]
+        axis = list(ANCHORED_AXIS_CRITERIA) if self.protocol == "anchored" else \
+            [f"{target}_axis_{order}" for target in ("positive", "negative") for order in ORDERS[:self.judge_orders]]
         return [(judge, c) for judge in self.axis_judges for c in axis] + \
             [(self.style_judge, "style"), (self.style_judge, "confound")]
 
@@ -107,17 +125,22 @@ def shortened(res: ChatResult, max_tokens: int | None) -> str:
     return ""
 
 
-def judge_context(item: PlanItem, criterion: str, pos_response: str, neg_response: str) -> dict:
+def judge_context(item: PlanItem, criterion: str, pos_response: str, neg_response: str,
+                  base_response: str = "") -> dict:
     """The variables of one judge prompt. Response A is the A-labelled text, except in a
-    `*_reverse` call, which asks the same question with the two texts swapped."""
+    `*_reverse` call, which asks the same question with the two texts swapped. An anchored
+    call (`pos_base_*`, `neg_base_*`) shows the pole first and the baseline answer second
+    (forward), or the other way round (reverse), and asks about that pole's target."""
     pp = item.persona_pair
     a, b = (pos_response, neg_response) if item.pos_label == "A" else (neg_response, pos_response)
+    if criterion in ANCHORED_AXIS_CRITERIA:
+        a, b = (pos_response if criterion.startswith("pos_") else neg_response), base_response
     if criterion.endswith("_reverse"):
         a, b = b, a
     ctx = {"scenario": item.scenario.text, "response_a": a, "response_b": b}
-    if criterion.startswith("positive_axis"):
+    if criterion.startswith(("positive_axis", "pos_base")):
         ctx.update(target_behavior=pp.positive_behavior)
-    elif criterion.startswith("negative_axis"):
+    elif criterion.startswith(("negative_axis", "neg_base")):
         ctx.update(target_behavior=pp.negative_behavior)
     elif criterion == "style":
         ctx.update(dims=panel("style"))
@@ -128,7 +151,7 @@ def judge_context(item: PlanItem, criterion: str, pos_response: str, neg_respons
 
 
 def prompt_name(criterion: str) -> str:
-    return "axis" if "_axis_" in criterion else criterion
+    return "axis" if "_axis_" in criterion or criterion in ANCHORED_AXIS_CRITERIA else criterion
 
 
 class Collector:
@@ -254,7 +277,7 @@ class Collector:
                 break
             raw = res.content
             try:
-                return parse_reply(criterion, raw), raw, None
+                return parse_reply(reply_criterion(criterion), raw), raw, None
             except JudgeOutputError as exc:
                 error = f"invalid judge output: {exc}"
                 if res.finish_reason == "length":

@@ -30,7 +30,10 @@ _COLUMNS = {
                   "pos_persona", "neg_persona", "scenario_id", "scenario_text", "sample_idx",
                   "pos_label", "pos_prompt", "neg_prompt", "pos_response", "neg_response",
                   "generator_model", "error", "extra", "loaded_at", "source_run", "row_idx",
-                  "pos_messages", "neg_messages", "prompt_set"],
+                  "pos_messages", "neg_messages", "prompt_set",
+                  # the anchored protocol's baseline (columns of a schema that has them; append
+                  # inserts the columns the table holds)
+                  "base_prompt", "base_response"],
     "raw.judgments": ["judgment_id", "pair_id", "measurement_id", "load_id", "judge_model",
                       "criterion", "prompt_hash", "pos_label", "output", "raw_text", "error",
                       "loaded_at"],
@@ -43,7 +46,7 @@ _JSON_COLS = {"extra", "output", "request", "response", "pos_messages", "neg_mes
 _TYPES = {"cost": pa.float64(), "source_run": pa.string(), "row_idx": pa.int32(),
           "error": pa.string(), "raw_text": pa.string(), "pair_id": pa.string(),
           "purpose": pa.string(), "pos_response": pa.string(), "neg_response": pa.string(),
-          "finish_reason": pa.string()}
+          "finish_reason": pa.string(), "base_prompt": pa.string(), "base_response": pa.string()}
 # a pair generated again (`--retry-errors` after a generation error) is a new row of the new load;
 # stg_raw__pairs keeps the newest successful row of each pair_id
 _KEY = {"raw.pairs": ("pair_id", "load_id"), "raw.judgments": "judgment_id", "raw.api_calls": "cache_key"}
@@ -74,12 +77,17 @@ class Store:
         con.execute("select count(*) from warm").fetchall()
 
     # -------------------------------------------------------------- reads (once, at start)
-    def load_cache(self, base_url: str, models: list[str]) -> dict:
+    def load_cache(self, base_url: str, models: list[str], reasoning_models: tuple[str, ...] = ()) -> dict:
+        """cache key -> (content, finish_reason), plus the reasoning the answer carried for
+        `reasoning_models` (bounded-thinking judges continue a conversation from it)."""
         rows = self.con.execute(
-            "select cache_key, content, finish_reason from raw.api_calls "
+            "select cache_key, content, finish_reason, case when list_contains(?, model) then coalesce("
+            "json_extract_string(response, '$.choices[0].message.reasoning'), "
+            "json_extract_string(response, '$.choices[0].message.reasoning_content')) end from raw.api_calls "
             "where list_contains(?, base_url) and list_contains(?, model)",
-            [[normalise_base_url(base_url), strip_url_credentials(base_url)], list(models)]).fetchall()
-        return {k: (c, f) for k, c, f in rows}
+            [list(reasoning_models), [normalise_base_url(base_url), strip_url_credentials(base_url)],
+             list(models)]).fetchall()
+        return {k: (c, f) if not r else (c, f, r) for k, c, f, r in rows}
 
     def existing_pairs(self, measurement_ids: list[str]) -> dict:
         rows = self.con.execute(

@@ -119,6 +119,8 @@ def add_parser(subparsers) -> None:
     ad.add_argument("--replay-of", metavar="MEASUREMENT",
                     help="adaptive against a stored measurement (same flags as its run), every call from the "
                     "cache: no HTTP request; reports calls saved and whether the top k agrees with the full run")
+    from collect.options import add_arguments
+    add_arguments(p)
     p.set_defaults(func=cmd_collect)
 
 
@@ -141,24 +143,27 @@ def _ingest_candidates(args, path) -> dict[str, list[str]]:
     from ingest.loader import ingest_file
 
     keys = {}
+    args.family_keys = None
     with connect(path) as con:
         for flag, attr, kinds in CANDIDATE_FILES:
-            file = getattr(args, attr)
-            if file is None:
-                continue
-            kind = attr if attr != "templates" else ("catalog" if file.suffix in (".yaml", ".yml") else attr)
-            report = ingest_file(con, file, kind)
-            if report.rejects:
-                first = report.rejects[0]
-                raise UserError(f"{file}:{first.line_no or 1}: {first.reason} ({len(report.rejects)} malformed "
-                                f"record(s); nothing loaded, nothing collected)")
-            if report.kind not in kinds:
-                raise UserError(f"{flag} {file}: this is a {report.kind} file, not {' or '.join(kinds)}")
-            if not report.keys:
-                raise UserError(f"{flag} {file}: no {attr} in this file")
-            print(report.summary() + (" (dry run: checked, not loaded)" if getattr(args, "dry_run", False) else ""),
-                  file=sys.stderr)
-            keys[attr] = report.keys
+            given = getattr(args, attr)
+            # a config's stage names several scenario files (its families): each loads on its own
+            for file in (given if isinstance(given, list) else [] if given is None else [given]):
+                kind = attr if attr != "templates" else ("catalog" if file.suffix in (".yaml", ".yml") else attr)
+                report = ingest_file(con, file, kind)
+                if report.rejects:
+                    first = report.rejects[0]
+                    raise UserError(f"{file}:{first.line_no or 1}: {first.reason} ({len(report.rejects)} malformed "
+                                    f"record(s); nothing loaded, nothing collected)")
+                if report.kind not in kinds:
+                    raise UserError(f"{flag} {file}: this is a {report.kind} file, not {' or '.join(kinds)}")
+                if not report.keys:
+                    raise UserError(f"{flag} {file}: no {attr} in this file")
+                print(report.summary() + (" (dry run: checked, not loaded)" if getattr(args, "dry_run", False)
+                                          else ""), file=sys.stderr)
+                keys[attr] = list(dict.fromkeys([*keys.get(attr, []), *report.keys]))
+                if attr == "scenarios":
+                    args.family_keys = [*(getattr(args, "family_keys", None) or []), list(report.keys)]
     return keys
 
 
@@ -222,6 +227,8 @@ def _candidates_in(args, path):
     from collect import plan as P
 
     keys = _ingest_candidates(args, path) if (args.pairs or args.templates or args.scenarios) else {}
+    if getattr(args, "template_texts", None):   # stage b: the winner stage a's scores chose
+        keys["templates"] = args.template_texts
     if not path.exists():
         raise UserError(f"{path}: no candidates: pass --pairs, --templates and --scenarios, "
                         f"or load them with `psw ingest`")
@@ -259,6 +266,8 @@ def _local_generator(spec: str):
 
 
 def _check_flags(args) -> None:
+    from collect import anchored
+    anchored.check(args)
     if not args.generator:
         raise UserError("--generator:0: at least one --generator MODEL is required")
     if not args.judge:
@@ -300,23 +309,32 @@ def _planned(args):
 
 def build_run(args):
     """Everything `collect` decides before calling anything: (plan, prompts, config, params, path)."""
-    from collect import plan as P
+    from collect import anchored, axis_config, plan as P
     from collect.judges import Prompts
+    from collect.options import protocol_params, provider_only
     from collect.run import RunConfig
 
     _check_flags(args)
     prompts = Prompts.load(args.prompts_dir, args.prompt_set)
     path = db_path(args.db)
+    if getattr(args, "stage", None) == "b":
+        print(axis_config.choose_winner(args, path), file=sys.stderr)
     pairs, templates, scenarios = _candidates(args, path)
-    rows = P.sample_rows(scenarios, args.n or None, args.seed)
+    if getattr(args, "n_per_source", None):
+        rows = axis_config.stratified_rows(scenarios, args.family_keys, args.n_per_source, args.seed)
+    else:
+        rows = P.sample_rows(scenarios, args.n or None, args.seed)
     gen_params = {"temperature": args.gen_temperature, "max_tokens": args.max_tokens}
+    if provider_only(args) and "openrouter.ai" in args.base_url:
+        gen_params["provider"] = {"only": provider_only(args), "allow_fallbacks": False}
     judge_params = {"temperature": args.judge_temperature, "max_tokens": args.judge_max_tokens}
     if "openrouter.ai" in args.base_url:
         # OpenRouter reports the cost in `usage` when asked to
         gen_params["usage"] = judge_params["usage"] = {"include": True}
     generators = list(dict.fromkeys(args.generator))
     base = args.measurement or P.default_measurement_id(
-        args.gen_temperature, args.seed, prompts.generation_hash(), args.max_tokens)
+        args.gen_temperature, args.seed, prompts.generation_hash(), args.max_tokens,
+        protocol=args.protocol)
     if args.replay_of and not args.measurement:
         from collect.adaptive import replay_base
         base = replay_base(args.replay_of, generators[0], adaptive_settings(args))
@@ -324,7 +342,10 @@ def build_run(args):
     cfg = RunConfig(load_id="collect_" + uuid.uuid4().hex[:16], axis_judges=list(dict.fromkeys(args.judge)),
                     style_judge=args.style_judge or args.judge[0], gen_params=gen_params,
                     judge_params=judge_params, judge_orders=args.judge_orders,
-                    concurrency=args.concurrency, progress=not args.no_progress)
+                    concurrency=args.concurrency, progress=not args.no_progress, protocol=args.protocol,
+                    axis_judge_method=args.axis_judge_method, axis_judge_n=args.axis_judge_n,
+                    axis_judge_budget=args.axis_judge_budget)
+    anchored.prepare(prompts, cfg)
     params = {
         "generators": generators, "judges": cfg.axis_judges, "style_judge": cfg.style_judge,
         "judge_orders": cfg.judge_orders, "judge_protocol": "v3", "prompt_set": prompts.layout,
@@ -339,6 +360,7 @@ def build_run(args):
         "persona_pairs": [p.id for p in pairs], "scenario_ids": [s.id for _, s in rows],
         "n_templates": len(templates),
     }
+    params.update(protocol_params(args))
     return plan, prompts, cfg, params, path
 
 
@@ -376,6 +398,8 @@ def _print_findings(findings, cfg) -> None:
 
 
 def cmd_collect(args) -> int:
+    from collect import axis_config
+    axis_config.apply(args)
     _check_flags(args)
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
     replay = args.replay_of
@@ -393,8 +417,8 @@ def cmd_collect(args) -> int:
         return _adaptive(args, plan, prompts, cfg, params, path, api_key)
     local_gens = {g: _local_generator(g) for g in params["generators"] if g.startswith("hf:")}
 
+    from collect.anchored import collector_class
     from collect.client import ChatClient
-    from collect.run import Collector
     from collect.store import Store, record_run
 
     con = connect(path)
@@ -402,7 +426,7 @@ def cmd_collect(args) -> int:
         store = Store(con)
         record_run(store, plan, cfg, params)
         models = list(dict.fromkeys([*params["generators"], *cfg.axis_judges, cfg.style_judge]))
-        cache = store.load_cache(args.base_url, models)
+        cache = store.load_cache(args.base_url, models, reasoning_models=_reasoning_models(cfg))
 
         async def main():
             client = ChatClient(args.base_url, api_key, **_client_opts(args, cfg), cache=cache,
@@ -410,8 +434,8 @@ def cmd_collect(args) -> int:
             if findings and not findings.get("slots") and cfg.concurrency > 1:
                 from collect.aimd import AdaptiveLimit   # the server did not say: find it out
                 client.adaptive = AdaptiveLimit(cfg.concurrency)
-            collector = Collector(cfg, plan, store, client, prompts, retry_errors=args.retry_errors,
-                                  local_generators=local_gens, local_batch_size=args.local_batch_size)
+            collector = collector_class(cfg)(cfg, plan, store, client, prompts, retry_errors=args.retry_errors,
+                                             local_generators=local_gens, local_batch_size=args.local_batch_size)
             try:
                 return collector, await collector.run()
             finally:
@@ -421,7 +445,20 @@ def cmd_collect(args) -> int:
     finally:
         con.close()
     _summary(collector, counters)
+    _write_artifact(args, plan, prompts, cfg, params, path)
     return exit_status(counters)
+
+
+def _reasoning_models(cfg) -> tuple[str, ...]:
+    return tuple(cfg.axis_judges) if cfg.axis_judge_method == "bounded_thinking" else ()
+
+
+def _write_artifact(args, plan, prompts, cfg, params, path) -> None:
+    if getattr(args, "artifact_out", None) is None:
+        return
+    from collect.artifact_out import write_artifact
+    n = write_artifact(path, args.artifact_out, plan, cfg, params, prompts)
+    print(f"artifact: {args.artifact_out} ({n} results, upstream's validate_persona_axes.py shape)")
 
 
 def _fit_to_server(args, api_key, plan, prompts, cfg, params, path) -> dict:

@@ -31,15 +31,41 @@ def add_parser(sub) -> None:
     p.add_argument("--effective-only", action="store_true",
                    help="keep only pairs meeting persona_vectors' effective-pair rule (positive trait >= 50, "
                    "negative < 50, both coherent; pair_response_scores: needs `psw extract judge --measurement`)")
+    up = p.add_argument_group("upstream's format (export_selections.py)")
+    up.add_argument("--format", choices=("psw", "upstream"), default="psw",
+                    help="psw: the DIR of dpo/steering JSONL and a manifest (default); upstream: one JSONL FILE "
+                    "(--out) with export_selections.py's keys and // provenance, from one anchored --measurement")
+    up.add_argument("--top-n", type=int, default=50, help="upstream: the top N pairs by overall_score (default 50)")
+    up.add_argument("--strict-only", action="store_true",
+                    help="upstream: the top N strict-pass pairs; refused when fewer than N pass")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from hf.selection import SelectionOptions, export_selection
 
+    if args.format == "upstream":
+        return _upstream(args)
+
     options = SelectionOptions(cells=tuple(args.cell), measurements=tuple(args.measurement), strict=args.strict,
                                keep_per_source=args.keep_per_source, agreement=args.agreement, layer=args.layer,
                                effective=args.effective_only)
     report = export_selection(db_path(args.db), args.out, options)
     print(report.summary())
+    return 0
+
+
+def _upstream(args) -> int:
+    from hf.selection_upstream import export_upstream
+    from psw.cli import version
+    from warehouse.errors import UserError
+
+    for flag, given in (("--cell", args.cell), ("--keep-per-source", args.keep_per_source),
+                        ("--agreement", args.agreement), ("--layer", args.layer is not None)):
+        if given:
+            raise UserError(f"{flag}: not with --format upstream (it ranks one measurement's pairs by overall_score)")
+    if len(args.measurement) > 1:
+        raise UserError("--measurement: --format upstream exports one measurement")
+    print(export_upstream(db_path(args.db), args.out, (args.measurement or [None])[0], args.top_n,
+                          args.strict_only, version().split(" (")[0]))
     return 0

@@ -282,8 +282,10 @@ class FakeLLM:
         try:
             schema = self.schema_of(body)
             reply = "{}" if is_probe else self.responder(body)
-            if isinstance(reply, dict):
+            reasoning = None
+            if isinstance(reply, dict):     # also {reasoning}: a thinking model's, beside the content
                 content, finish = reply["content"], reply.get("finish_reason", "stop")
+                reasoning = reply.get("reasoning")
             else:
                 content = reply
             if schema is not None and not is_generation(body) and not is_probe:
@@ -309,6 +311,8 @@ class FakeLLM:
             "usage": {"prompt_tokens": ptoks, "completion_tokens": ctoks,
                       "total_tokens": ptoks + ctoks, "cost": round((ptoks + ctoks) * 1e-6, 8)},
         }
+        if reasoning is not None:
+            payload["choices"][0]["message"]["reasoning"] = reasoning
         if body.get("model") in self.no_cost_models:   # like a server that reports no cost
             del payload["usage"]["cost"]
         with self.lock:
