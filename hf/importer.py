@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from hf.import_checks import Caps, card_split_names, check_hub_reachable, check_loads, count_table, parquet_files, read_parquet
 from warehouse import keys
-from hf import upstream
+from hf import upstream, upstream_hf
 from ingest.loader import MeasurementMeta, insert_measurement, measurement_conflicts
 from warehouse.append import append, transaction
 from warehouse.messages import messages_json
@@ -258,6 +258,8 @@ def _read_repo_files(repo: str, caps: Caps) -> dict[str, SourceSplit]:
 
 def plan_loads(splits: dict[str, SourceSplit], source: str,
                measurement: str | None = None) -> tuple[list[Load], list[str]]:
+    if upstream_hf.is_upstream_hf(splits):      # upstream's own HF folder (hf/upstream_hf.py)
+        return upstream_hf.plan(splits, measurement, Load)
     splits = upstream.rename_examples(splits, source, measurement)
     examples = {name: s for name, s in splits.items() if name.endswith("_examples")}
     if not examples:
