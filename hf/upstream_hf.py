@@ -15,7 +15,8 @@ and a card whose one `default` config lists them. It is known by its splits (`te
 Upstream writes list and dict values as JSON text (sorted keys); the known structured fields are
 parsed back. The measurement is `--measurement`, else the cells' `measurement_id`. The controls
 are another run: measurement `control_baseline_seed<seed>` (upstream's own file name for them),
-else `<measurement>_controls`.
+else `<measurement>_controls`; controls whose templates the examples hold (as `psw export-hf --layout
+upstream` writes them) are this measurement's own control cells.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def check(splits: dict) -> None:
             continue
         split = splits[name]
         schema = split.table.schema
+        if not schema.names and split.table.num_rows == 0:
+            continue                               # upstream writes an empty split as a table with no columns
         for column, want in columns.items():
             if column not in schema.names:
                 raise UserError(f"{split.origin}: column {column} missing (upstream's {name} split has it); "
@@ -146,9 +149,13 @@ def plan(splits: dict, measurement: str | None, load_cls) -> tuple[list, list[st
             for i, r in enumerate(records, start=1)]
     loads.append(load_cls("examples", examples, [("raw.exported_pairs", "record_id", rows)], m, meta,
                           {"imported_from": examples.origin, "layout": "upstream_hf"}))
-    controls_m = f"control_baseline_seed{meta.seed}" if meta.seed is not None else f"{m}_controls"
+    # controls measured in this run (their template among the examples) are this measurement's cells
+    templates = {r.get("template") for r in records}
+    in_run = "controls" in splits and "template" in splits["controls"].table.column_names and \
+        set(splits["controls"].table.column("template").to_pylist()) <= templates
+    controls_m = m if in_run else f"control_baseline_seed{meta.seed}" if meta.seed is not None else f"{m}_controls"
     for name, level in LEVELS.items():
-        if name not in splits:
+        if name not in splits or splits[name].table.num_rows == 0:
             continue
         split = splits[name]
         target = controls_m if name == "controls" else m

@@ -10,75 +10,9 @@ cells as (
     select * from {{ ref('template_pair_scores') }}
 ),
 
--- upstream's Hugging Face library (hf/upstream_hf.py) publishes three more levels, each
--- computed the way its build_hf_dataset.py computes it from the cells it publishes (4-dp
--- means, its on/off-axis `score`); only the columns named here are ours, the rest of its
--- columns (provenance, run metadata) are not_derivable
-cell_upstream as (
-    select *,
-        -- upstream's order of a template's cells (best first) and of a persona pair's cells: its
-        -- stable sorts, ties falling back to the order of its stats file (recommended, strict pass
-        -- rate, axis delta descending, then off-axis and style ascending), on the 4-dp numbers
-        row_number() over (partition by measurement_id, template_text
-            order by score_axis_off_axis desc, round(strict_pass_rate, 4) desc, round(mean_axis_delta, 4) desc,
-                recommended desc, round(mean_off_axis_problem, 4), round(mean_max_style_abs_delta, 4))
-            as rank_in_template,
-        row_number() over (partition by measurement_id, persona_pair_id
-            order by recommended desc, score_axis_off_axis desc, round(strict_pass_rate, 4) desc,
-                round(mean_axis_delta, 4) desc, round(mean_off_axis_problem, 4), round(mean_max_style_abs_delta, 4))
-            as rank_in_pair,
-    from cells
-),
-
-template_main as (
-    select measurement_id, template_text,
-        json_object(
-            'score', round(avg(score_axis_off_axis), 1),
-            'best_score', max(score_axis_off_axis),
-            'best_persona_pair', any_value(persona_pair_id order by rank_in_template),
-            'recommended_cell_count', count(*) filter (where recommended),
-            'measured_persona_pair_count', count(*),
-            'mean_axis_delta', round(avg(coalesce(round(mean_axis_delta, 4), 0)), 4),
-            'mean_axis_delta_judge_std', round(avg(coalesce(round(mean_axis_delta_judge_std, 4), 0)), 4),
-            'mean_axis_judge_abs_disagreement',
-                round(avg(coalesce(round(mean_axis_judge_abs_disagreement, 4), 0)), 4),
-            'mean_off_axis_problem', round(avg(coalesce(round(mean_off_axis_problem, 4), 0)), 4),
-            'mean_max_style_abs_delta', round(avg(coalesce(round(mean_max_style_abs_delta, 4), 0)), 4)
-        ) as our_row,
-    from cell_upstream
-    group by measurement_id, template_text
-),
-
-pair_candidates as (
-    select distinct cells.measurement_id, candidates.persona_pair_id
-    from (select distinct measurement_id from cells) as cells
-    cross join {{ ref('stg_raw__persona_pairs') }} as candidates
-    union
-    select distinct measurement_id, persona_pair_id from cells
-),
-
-pair_review as (
-    select pair_candidates.measurement_id, pair_candidates.persona_pair_id,
-        json_object(
-            'best_score', any_value(score_axis_off_axis order by rank_in_pair),
-            'proof_grade', case when bool_or(recommended) then 'pilot_recommended'
-                                when count(cell_id) > 0 then 'pilot_measured_not_promoted'
-                                else 'candidate_unmeasured' end,
-            'n_measured_template_cells', count(cell_id),
-            'best_template', any_value(template_jinja order by rank_in_pair),
-            'best_n_success', any_value(n_success order by rank_in_pair),
-            'best_strict_pass_rate', any_value(strict_pass_rate order by rank_in_pair),
-            'best_axis_delta', any_value(round(mean_axis_delta, 4) order by rank_in_pair),
-            'best_off_axis_problem', any_value(round(mean_off_axis_problem, 4) order by rank_in_pair),
-            'best_max_style_abs_delta', any_value(round(mean_max_style_abs_delta, 4) order by rank_in_pair),
-            'recommended_templates', coalesce(list(template_text order by rank_in_pair)
-                                                  filter (where recommended), [])
-        ) as our_row,
-    from pair_candidates
-    left join cell_upstream
-        on cell_upstream.measurement_id = pair_candidates.measurement_id
-        and cell_upstream.persona_pair_id = pair_candidates.persona_pair_id
-    group by pair_candidates.measurement_id, pair_candidates.persona_pair_id
+summaries as (
+    -- upstream's HF summaries of our cells (its `main` and `persona_pairs` splits)
+    select * from {{ ref('upstream_summaries') }}
 ),
 
 ours as (
@@ -104,9 +38,21 @@ ours as (
             'positive_behavior', positive_behavior, 'negative_behavior', negative_behavior)
     from cells
     union all
-    select 'template_main', measurement_id, template_text, null, our_row from template_main
+    select 'template_main', measurement_id, template_text, null,
+        json_object('score', score, 'best_score', best_score, 'best_persona_pair', best_persona_pair,
+            'recommended_cell_count', recommended_cell_count, 'measured_persona_pair_count', measured_persona_pair_count,
+            'mean_axis_delta', mean_axis_delta, 'mean_axis_delta_judge_std', mean_axis_delta_judge_std,
+            'mean_axis_judge_abs_disagreement', mean_axis_judge_abs_disagreement,
+            'mean_off_axis_problem', mean_off_axis_problem, 'mean_max_style_abs_delta', mean_max_style_abs_delta)
+    from summaries where level = 'template_main'
     union all
-    select 'persona_pair', measurement_id, null, persona_pair_id, our_row from pair_review
+    select 'persona_pair', measurement_id, null, persona_pair_id,
+        json_object('best_score', best_score, 'proof_grade', proof_grade,
+            'n_measured_template_cells', n_measured_template_cells, 'best_template', best_template,
+            'best_n_success', best_n_success, 'best_strict_pass_rate', best_strict_pass_rate,
+            'best_axis_delta', best_axis_delta, 'best_off_axis_problem', best_off_axis_problem,
+            'best_max_style_abs_delta', best_max_style_abs_delta, 'recommended_templates', recommended_templates)
+    from summaries where level = 'persona_pair'
 ),
 
 published_columns as (
