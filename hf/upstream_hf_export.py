@@ -111,9 +111,15 @@ def _main(con, m: str, meta: dict) -> list[dict]:
 
 def _persona_pairs(con, m: str) -> list[dict]:
     out = []
-    sql = """select s.*, p.pos_persona, p.neg_persona, p.positive_behavior, p.negative_behavior, p.source_id
+    # the candidate's texts, else (a pair measured without a candidates file) the cells'
+    sql = """select s.*, coalesce(p.pos_persona, c.pos_persona) as pos_persona,
+                    coalesce(p.neg_persona, c.neg_persona) as neg_persona, p.positive_behavior, p.negative_behavior,
+                    p.source_id
              from main.upstream_summaries s
              left join staging.stg_raw__persona_pairs p using (persona_pair_id)
+             left join (select measurement_id, persona_pair_id, any_value(pos_persona) as pos_persona,
+                               any_value(neg_persona) as neg_persona
+                        from main.template_pair_scores group by all) c using (measurement_id, persona_pair_id)
              where s.level = 'persona_pair' and s.measurement_id = ? order by s.persona_pair_id"""
     for p in _rows(con, sql, [m]):
         summary = (f"best_template={p['best_template']}; score={p['best_score']}; n_success={p['best_n_success']}; "

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,34 +13,15 @@ import pytest
 from psw.cli import main
 from tests.conftest import REFERENCE
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
-from tests.core.test_v3_export import FAILED, RECORDS, upstream_stats  # noqa: E402
+from tests.hf.conftest import FAILED, RECORDS
 
 ROUNDING = 0.5e-4 + 1e-9          # upstream rounds means and rates to 4 dp
 # ... and its examples file carries word_delta_frac at 3 dp, so a mean of it is exact to 0.5e-3 only
 INPUT_ROUNDING = {"mean_abs_word_delta_frac": 0.5e-3 + ROUNDING}
-# upstream's v3 stats keys after the group keys, in its script's order (style and off-axis means
-# follow, each sorted by dimension, then `recommended`)
-V3_ORDER = ["n", "strict_pass_rate", "n_strict_pass", "mean_axis_delta", "mean_axis_delta_judge_mean",
-            "mean_axis_delta_judge_std", "mean_axis_judge_abs_disagreement", "mean_positive_delta",
-            "mean_negative_delta", "mean_pairwise_positive_delta", "mean_pairwise_negative_delta",
-            "mean_off_axis_problem", "mean_max_off_axis_category_likert", "usable_rate", "mean_max_style_abs_delta",
-            "mean_abs_word_delta_frac", "mean_response_token_jaccard", "mean_pos_repeated_token_frac",
-            "mean_neg_repeated_token_frac", "persona_echo_rate", "judge_persona_echo_rate", "refusal_or_ai_break_rate",
-            "judge_refusal_or_ai_break_rate", "strict_pass_persona_pairs", "common_spurious_axes"]
 
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.open() if line.strip()]
-
-
-def in_upstream_order(row: dict, group: tuple[str, ...]) -> dict:
-    """tests/core's reader names the mean of axis_judge_mean_abs_disagreement as the mart does; upstream's
-    script writes it as mean_axis_judge_abs_disagreement (and has no order-disagreement mean)."""
-    row = {**row, "mean_axis_judge_abs_disagreement": row["mean_axis_judge_mean_abs_disagreement"]}
-    style = sorted(k for k in row if k.startswith("mean_style_delta_"))
-    off = sorted(k for k in row if k.startswith("mean_off_axis_") and k != "mean_off_axis_problem")
-    return {k: row[k] for k in [*group, *V3_ORDER, *style, *off, "recommended"]}
 
 
 def same(ours, theirs, key: str = "") -> bool:
@@ -100,26 +80,6 @@ def test_the_csv_is_upstreams_sorted_columns_with_json_lists(pilot_stats):
     assert rows[0]["recommended"] == "True" and rows[0]["n"] == "4"
 
 
-@pytest.fixture(scope="module")
-def v3_built(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("v3stats")
-    db = folder / "w.duckdb"
-    examples = folder / "v3_run_examples.jsonl"
-    examples.write_text("".join(json.dumps(r) + "\n" for r in RECORDS + [FAILED]))
-    leaky = folder / "leaky_examples.jsonl"
-    leaky.write_text(json.dumps({**RECORDS[0], "pos_response": "my key is sk-" + "a1" * 16}) + "\n")
-    stats = {}
-    for name, group in [("template_stats", ("template",)), ("template_pair_stats", ("template", "persona_pair"))]:
-        rows = [in_upstream_order(r, group) for r in upstream_stats(RECORDS + [FAILED], group)]
-        rows.sort(key=lambda r: (r["recommended"], r["strict_pass_rate"], r["mean_axis_delta"],
-                                 -r["mean_off_axis_problem"], -r["mean_max_style_abs_delta"]), reverse=True)
-        stats[name] = folder / f"v3_run_{name}.jsonl"
-        stats[name].write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert main(["--db", str(db), "ingest", str(examples), str(leaky), *map(str, stats.values())]) == 0
-    assert main(["--db", str(db), "build"]) == 0
-    return db, stats
-
-
 def test_a_v3_measurement_exports_its_source_stats_key_for_key(v3_built, tmp_path):
     db, stats = v3_built
     out = tmp_path / "out"
@@ -138,7 +98,7 @@ def test_a_secret_or_an_unknown_measurement_writes_nothing(v3_built, tmp_path, c
     capsys.readouterr()
     assert main(["--db", str(db), "export-stats", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "leaky_examples.jsonl line 1: holds API key" in err and len(err.strip().splitlines()) == 1
+    assert "leaky_examples.jsonl line 1: holds a API key" in err and len(err.strip().splitlines()) == 1
     assert main(["--db", str(db), "export-stats", "--out", str(out), "--measurement", "nope"]) == 2
     assert "--measurement nope: no such measurement" in capsys.readouterr().err
     assert not out.exists()
