@@ -122,6 +122,7 @@ def import_library(db: Path, source: str, caps: Caps | None = None,
                    measurement: str | None = None) -> ImportReport:
     splits = read_source(source, caps)
     if source_splits.has_sources(splits):    # the raw records themselves: a lossless rebuild (hf/source_splits.py)
+        source_splits.check(splits)         # before the warehouse is opened: a refused library writes nothing
         with connect(db) as con:
             ensure_raw_schema(con)
             counts = source_splits.import_sources(con, splits)

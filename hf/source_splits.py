@@ -64,7 +64,7 @@ def has_sources(splits: dict) -> bool:
     return LOADS in splits
 
 
-def _check(splits: dict) -> None:
+def check(splits: dict) -> None:
     """Ingest's checks over the records, and the columns must be the raw tables' own."""
     import duckdb
 
@@ -105,8 +105,7 @@ def _check(splits: dict) -> None:
 
 
 def import_sources(con, splits: dict) -> dict[str, int]:
-    """Write the source splits back into raw, load by load; {raw table: new rows}."""
-    _check(splits)
+    """Write the (checked) source splits back into raw, load by load; {raw table: new rows}."""
     loads = splits[LOADS].table
     held = {r[0] for r in con.execute("select load_id from raw.loads where forgotten_at is null").fetchall()}
     new = [i for i in loads.column("load_id").to_pylist() if i not in held]

@@ -54,4 +54,4 @@ def test_a_bad_source_split_is_one_line_and_writes_nothing(tmp_path, run_psw, ro
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1, err
     if "bogus" in json.dumps(rows, default=str):
         assert "column bogus is not a column of raw.exported_pairs" in err
-    assert not db.exists() or duckdb.connect(str(db)).execute("select count(*) from raw.loads").fetchone() == (0,)
+    assert not db.exists()           # checked before the warehouse is opened
