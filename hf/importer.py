@@ -1,7 +1,11 @@
 """`psw import-hf`: load a published library into the raw layer, so `psw build` rebuilds the marts.
 
-Two layouts are understood:
-- this project's export (`psw export-hf`): `<measurement>_examples` splits with the examples
+Four layouts are understood:
+- this project's export with its `source_*` splits (the raw records and their loads): written
+  back into raw as they were (hf/source_splits.py), a lossless round trip;
+- upstream's own HF folder (`main`, `template_pair_cells`, `persona_pairs`, `examples`,
+  `controls`): hf/upstream_hf.py;
+- this project's export (`psw export-hf`) without source splits: `<measurement>_examples` splits with the examples
   mart's columns, a `measurements` split, and the candidate splits `persona_pairs`, `templates`,
   `scenarios`;
 - the upstream persona-steering-template-library layout: `<measurement>_examples` splits whose

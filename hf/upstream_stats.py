@@ -120,7 +120,8 @@ def stats_rows(con, measurement: str, level: str, v2: bool) -> list[dict]:
                     rec[column] = _round(column, row[column])
         rec["recommended"] = bool(row["is_rec"])
         out.append(rec)
-    # upstream's sort (a stable sort, reversed); ties by the group keys
+    # upstream's sort (a stable sort, reversed); its ties keep the artifact's first appearance, which the
+    # marts do not hold: ours fall back to the group keys
     out.sort(key=lambda r: tuple(r[k] for k, _ in group))
     out.sort(key=lambda r: (r["recommended"], r["strict_pass_rate"], r["mean_axis_delta"],
                             -r["mean_off_axis_problem"], -r["mean_max_style_abs_delta"]), reverse=True)
