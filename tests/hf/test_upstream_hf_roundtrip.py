@@ -35,15 +35,18 @@ CELL_SQL = """select * exclude (id, cell_id, template_id, judge_model, judge_mod
 
 @pytest.fixture(scope="module")
 def round_trip(pilot_db, v3_built, tmp_path_factory):
+    """Each library into its own empty warehouse: both name persona pair principled_expedient, and the
+    later candidate of one id is the one staging keeps (with or without its behaviour texts)."""
     folder = tmp_path_factory.mktemp("roundtrip")
-    pilot, v3, db = folder / "pilot", folder / "v3", folder / "w.duckdb"
+    pilot, v3 = folder / "pilot", folder / "v3"
     assert main(["--db", str(pilot_db), "export-hf", "--layout", "upstream", "--out", str(pilot)]) == 0
     assert main(["--db", str(v3_built[0]), "export-hf", "--layout", "upstream", "--out", str(v3),
                  "--measurement", "v3_run"]) == 0
-    assert main(["--db", str(db), "import-hf", str(pilot)]) == 0
-    assert main(["--db", str(db), "import-hf", str(v3)]) == 0
-    assert main(["--db", str(db), "build"]) == 0
-    return {"v2_pilot_seed23": (pilot_db, pilot), "v3_run": (v3_built[0], v3)}, db
+    for library in (pilot, v3):
+        db = library.with_suffix(".duckdb")
+        assert main(["--db", str(db), "import-hf", str(library)]) == 0
+        assert main(["--db", str(db), "build"]) == 0
+    return {"v2_pilot_seed23": (pilot_db, pilot), "v3_run": (v3_built[0], v3)}
 
 
 def cells(db, measurement):
@@ -64,8 +67,8 @@ def same(a, b) -> bool:
 
 @pytest.mark.parametrize("measurement", ["v2_pilot_seed23", "v3_run"])
 def test_export_then_import_gives_the_same_cells(round_trip, measurement):
-    sources, db = round_trip
-    before, after = cells(sources[measurement][0], measurement), cells(db, measurement)
+    source, library = round_trip[measurement]
+    before, after = cells(source, measurement), cells(library.with_suffix(".duckdb"), measurement)
     assert len(before) == len(after) > 0
     for old, new in zip(before, after):
         assert [(k, old[k], new[k]) for k in old if not same(old[k], new[k])] == []
@@ -73,8 +76,7 @@ def test_export_then_import_gives_the_same_cells(round_trip, measurement):
 
 @pytest.mark.parametrize("measurement", ["v2_pilot_seed23", "v3_run"])
 def test_the_published_upstream_numbers_match_the_rebuilt_cells(round_trip, measurement):
-    _, db = round_trip
-    with duckdb.connect(str(db), read_only=True) as con:
+    with duckdb.connect(str(round_trip[measurement][1].with_suffix(".duckdb")), read_only=True) as con:
         levels = dict(con.execute("select level, count(*) filter (where status = 'match') from published_comparison "
                                   "where measurement_id = ? group by level", [measurement]).fetchall())
         flagged = con.execute("select level, column_name, published, ours from published_comparison "
@@ -84,8 +86,7 @@ def test_the_published_upstream_numbers_match_the_rebuilt_cells(round_trip, meas
 
 
 def test_the_folder_has_upstreams_splits_columns_and_card(round_trip):
-    sources, _ = round_trip
-    folder = sources["v2_pilot_seed23"][1]
+    folder = round_trip["v2_pilot_seed23"][1]
     assert sorted(p.name for p in (folder / "parquet").iterdir()) == [
         "controls.parquet", "examples.parquet", "main.parquet", "persona_pairs.parquet", "template_pair_cells.parquet"]
     assert pq.read_schema(folder / "parquet" / "template_pair_cells.parquet").names == CELL_COLUMNS
@@ -93,7 +94,7 @@ def test_the_folder_has_upstreams_splits_columns_and_card(round_trip):
     card = (folder / "README.md").read_text()
     assert "- config_name: default\n  data_files:\n  - split: main\n    path: parquet/main.parquet\n" in card
     # the v3 export's control arm is its own split, in upstream's stats shape
-    controls = pq.read_table(sources["v3_run"][1] / "parquet" / "controls.parquet").to_pylist()
+    controls = pq.read_table(round_trip["v3_run"][1] / "parquet" / "controls.parquet").to_pylist()
     assert [r["template"] for r in controls] == [""] and controls[0]["n"] == 1
 
 
