@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
-from hf import outdir
+from hf import outdir, source_splits
 from hf.secret_scan import check_splits
 from warehouse.db import DBT_DIR, UserError, connect
 
@@ -206,6 +206,8 @@ def _read_splits(con, measurements: list[str]) -> list[Split]:
     meas = _query(con, MEASUREMENTS_SQL.format(where=_in_clause("measurement_id", measurements)))
     splits.append(Split("measurements", "measurements", meas))
     splits.extend(_optional_splits(con, measurements))
+    # the raw records and their loads, so import-hf rebuilds the same marts (hf/source_splits.py)
+    splits.extend(Split(name, "source", table) for name, table in source_splits.export_tables(con, measurements).items())
     names = [s.name for s in splits]
     clash = sorted({n for n in names if names.count(n) > 1})
     if clash:

@@ -1,7 +1,11 @@
 """`psw import-hf`: load a published library into the raw layer, so `psw build` rebuilds the marts.
 
-Two layouts are understood:
-- this project's export (`psw export-hf`): `<measurement>_examples` splits with the examples
+Four layouts are understood:
+- this project's export with its `source_*` splits (the raw records and their loads): written
+  back into raw as they were (hf/source_splits.py), a lossless round trip;
+- upstream's own HF folder (`main`, `template_pair_cells`, `persona_pairs`, `examples`,
+  `controls`): hf/upstream_hf.py;
+- this project's export (`psw export-hf`) without source splits: `<measurement>_examples` splits with the examples
   mart's columns, a `measurements` split, and the candidate splits `persona_pairs`, `templates`,
   `scenarios`;
 - the upstream persona-steering-template-library layout: `<measurement>_examples` splits whose
@@ -29,7 +33,7 @@ import pyarrow as pa
 
 from hf.import_checks import Caps, card_split_names, check_hub_reachable, check_loads, count_table, parquet_files, read_parquet
 from warehouse import keys
-from hf import upstream
+from hf import source_splits, upstream, upstream_hf
 from ingest.loader import MeasurementMeta, insert_measurement, measurement_conflicts
 from warehouse.append import append, transaction
 from warehouse.messages import messages_json
@@ -106,9 +110,10 @@ class ImportReport:
     loads: list[Load]
     n_new: dict[str, int] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    measured: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        measured = sorted({ld.measurement_id for ld in self.loads if ld.measurement_id})
+        measured = self.measured or sorted({ld.measurement_id for ld in self.loads if ld.measurement_id})
         parts = [f"{table} {n}" for table, n in self.n_new.items() if n]
         text = (f"{self.source}: imported measurement(s) {', '.join(measured)}; new raw rows: "
                 f"{', '.join(parts) or 'none (already imported)'}")
@@ -120,6 +125,15 @@ class ImportReport:
 def import_library(db: Path, source: str, caps: Caps | None = None,
                    measurement: str | None = None) -> ImportReport:
     splits = read_source(source, caps)
+    if source_splits.has_sources(splits):    # the raw records themselves: a lossless rebuild (hf/source_splits.py)
+        source_splits.check(splits)         # before the warehouse is opened: a refused library writes nothing
+        with connect(db) as con:
+            ensure_raw_schema(con)
+            counts = source_splits.import_sources(con, splits)
+        loads_table = splits[source_splits.LOADS].table
+        measured = sorted({m for m in loads_table.column("measurement_id").to_pylist() if m})
+        return ImportReport(source, [], counts, measured=measured,
+                            skipped=[n for n in sorted(splits) if not n.startswith("source_")])
     loads, skipped = plan_loads(splits, source, measurement)
     check_loads(loads)
     report = ImportReport(source, loads, skipped=skipped)
@@ -258,6 +272,8 @@ def _read_repo_files(repo: str, caps: Caps) -> dict[str, SourceSplit]:
 
 def plan_loads(splits: dict[str, SourceSplit], source: str,
                measurement: str | None = None) -> tuple[list[Load], list[str]]:
+    if upstream_hf.is_upstream_hf(splits):      # upstream's own HF folder (hf/upstream_hf.py)
+        return upstream_hf.plan(splits, measurement, Load)
     splits = upstream.rename_examples(splits, source, measurement)
     examples = {name: s for name, s in splits.items() if name.endswith("_examples")}
     if not examples:

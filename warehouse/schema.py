@@ -176,7 +176,7 @@ create table if not exists raw.published_stats (
     record_id varchar not null,         -- warehouse.keys.record_id_sql(measurement_id, record)
     load_id varchar not null,
     measurement_id varchar not null,    -- the measurement the published numbers describe
-    level varchar not null,             -- template_pair | template | template_model
+    level varchar not null,             -- template_pair | template | template_model | upstream HF: template_pair_cell | template_main | persona_pair
     line_no integer not null,
     record json not null,               -- the published row, upstream's column names
     loaded_at timestamp not null

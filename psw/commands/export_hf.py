@@ -17,6 +17,9 @@ def add_parser(sub) -> None:
     p.add_argument("--measurement", nargs="+", action="extend", metavar="ID",
                    help="export only these measurements (default: all)")
     p.add_argument("--push", metavar="REPO_ID", help="then upload the folder to this HF dataset repo (needs HF_TOKEN)")
+    p.add_argument("--layout", choices=["psw", "upstream"], default="psw",
+                   help="psw (default): this project's splits; upstream: the upstream library's own HF folder "
+                        "(parquet/{main,template_pair_cells,persona_pairs,examples,controls}), one measurement")
     p.set_defaults(func=run_export)
 
     p = sub.add_parser("import-hf", help="load a published library (folder or HF repo id) into the raw layer",
@@ -24,8 +27,8 @@ def add_parser(sub) -> None:
                        "steering template library layout, to the raw tables; then run `psw build`.")
     p.add_argument("source", metavar="DIR_OR_REPO_ID", help="a local export folder, or a HF dataset repo id")
     p.add_argument("--measurement", metavar="ID",
-                   help="upstream's layout (one `examples` split beside its stats splits): the measurement "
-                        "it is (default: the folder or repo name)")
+                   help="upstream's layouts: the measurement it is (default: its template_pair_cells' "
+                        "measurement_id, else the folder or repo name)")
     p.add_argument("--max-rows", type=int, metavar="N",
                    help="refuse an import of more rows in all (default 1000000; env PSW_IMPORT_MAX_ROWS)")
     p.add_argument("--max-bytes", metavar="SIZE",
@@ -37,8 +40,15 @@ def add_parser(sub) -> None:
 def run_export(args) -> int:
     from hf.export import export_library, push_folder
 
-    report = export_library(db_path(args.db), args.out, args.measurement)
-    print(report.summary())
+    if args.layout == "upstream":
+        from hf.upstream_hf_export import export_upstream
+
+        splits = export_upstream(db_path(args.db), args.out, args.measurement)
+        print(f"{args.out}: wrote {len(splits)} splits ({sum(s.table.num_rows for s in splits)} rows) in "
+              f"upstream's layout and README.md")
+    else:
+        report = export_library(db_path(args.db), args.out, args.measurement)
+        print(report.summary())
     if args.push:
         if not os.environ.get("HF_TOKEN"):
             raise UserError(f"--push {args.push}: HF_TOKEN is not set; nothing uploaded "

@@ -10,6 +10,7 @@ import pytest
 
 import hf.export as export
 import hf.importer as importer
+import hf.source_splits as source_splits
 
 RAW = ["loads", "measurements", "persona_pairs", "templates", "scenarios", "exported_pairs"]
 
@@ -37,9 +38,16 @@ def test_folder_without_parquet_splits(tmp_path, run_psw):
     one_line_error(*run_psw(db, "import-hf", tmp_path / "missing")[::2], "no such folder")
 
 
+def without_source_splits(folder):
+    """An export without the raw records (an earlier release's) is read from its mart-shaped splits."""
+    for path in (folder / "data").glob("source_*.parquet"):
+        path.unlink()
+
+
 def test_split_with_missing_columns(pilot_export, pilot_copy, tmp_path, run_psw):
     broken = tmp_path / "broken"
     shutil.copytree(pilot_export, broken)
+    without_source_splits(broken)
     path = broken / "data" / "v2_pilot_seed23_examples.parquet"
     pq.write_table(pq.read_table(path).drop_columns(["axis_delta", "pos_response"]), path)
     before = raw_counts(pilot_copy)
@@ -51,6 +59,7 @@ def test_split_with_missing_columns(pilot_export, pilot_copy, tmp_path, run_psw)
 def test_bad_candidate_split_stops_the_whole_import(pilot_export, tmp_path, run_psw):
     broken = tmp_path / "broken"
     shutil.copytree(pilot_export, broken)
+    without_source_splits(broken)
     path = broken / "data" / "templates.parquet"
     pq.write_table(pq.read_table(path).drop_columns(["template_text"]), path)
     db = tmp_path / "w.duckdb"
@@ -70,8 +79,17 @@ def test_failure_while_writing_rolls_back_everything(pilot_export, tmp_path, run
         return real(con, table, rows, key)
 
     monkeypatch.setattr(importer, "append", fail_on_third)
+    monkeypatch.setattr(source_splits, "append", fail_on_third)    # an export with its raw records
     with pytest.raises(RuntimeError):
         run_psw(db, "import-hf", pilot_export)
+    assert len(calls) == 3
+    assert set(raw_counts(db).values()) == {0}
+    legacy = tmp_path / "legacy"       # and one without them, read from its mart-shaped splits
+    shutil.copytree(pilot_export, legacy)
+    without_source_splits(legacy)
+    calls.clear()
+    with pytest.raises(RuntimeError):
+        run_psw(db, "import-hf", legacy)
     assert len(calls) == 3
     assert set(raw_counts(db).values()) == {0}
 

@@ -113,7 +113,12 @@ scored as (
         round({{ clean_axis_score('cells.strict_pass_rate', 'cells.mean_axis_delta', 'cells.mean_off_axis_problem',
             'cells.mean_max_style_abs_delta', 'cells.persona_echo_rate', 'cells.refusal_or_ai_break_rate') }}, 1)
             as score,
-        round({{ axis_off_axis_score('cells.mean_axis_delta', 'cells.mean_off_axis_problem') }}, 1)
+        -- upstream's headline score (its score_formula `100 * on_axis * (1 - off_axis)`), computed as
+        -- upstream's build_hf_dataset.py does: from the 4-dp means it publishes, on/off rounded to 4 dp
+        round({{ clamp01('round(cells.mean_axis_delta, 4) / 8.0') }}, 4) as on_axis,
+        round({{ clamp01('(round(cells.mean_off_axis_problem, 4) - 1.0) / 6.0') }}, 4) as off_axis,
+        round(100.0 * round({{ clamp01('round(cells.mean_axis_delta, 4) / 8.0') }}, 4)
+            * (1.0 - round({{ clamp01('(round(cells.mean_off_axis_problem, 4) - 1.0) / 6.0') }}, 4)), 1)
             as score_axis_off_axis,
         round(jackknife.score_se, 2) as score_se,
         round(bootstrap.ci_low, 1) as score_ci_low,

@@ -6,13 +6,53 @@ with published as (
     select * from {{ ref('stg_raw__published_stats') }}
 ),
 
+cells as (
+    select * from {{ ref('template_pair_scores') }}
+),
+
+summaries as (
+    -- upstream's HF summaries of our cells (its `main` and `persona_pairs` splits)
+    select * from {{ ref('upstream_summaries') }}
+),
+
 ours as (
     select 'template_pair' as level, measurement_id, template_text, persona_pair_id,
-           to_json(template_pair_scores) as our_row
-    from {{ ref('template_pair_scores') }}
+           to_json(cells) as our_row
+    from cells
     union all
     select 'template', measurement_id, template_text, null, to_json(template_scores)
     from {{ ref('template_scores') }}
+    union all
+    select 'template_pair_cell', measurement_id, template_text, persona_pair_id,
+        json_object(
+            'score', score_axis_off_axis, 'on_axis', on_axis, 'off_axis', off_axis,
+            'recommended', recommended, 'n_success', n_success, 'n_errors', n_errors, 'n_planned', n_planned,
+            'strict_pass_rate', strict_pass_rate, 'mean_axis_delta', mean_axis_delta,
+            'mean_axis_delta_judge_mean', mean_axis_delta_judge_mean,
+            'mean_axis_delta_judge_std', mean_axis_delta_judge_std,
+            'mean_axis_judge_abs_disagreement', mean_axis_judge_abs_disagreement,
+            'mean_off_axis_problem', mean_off_axis_problem, 'mean_max_style_abs_delta', mean_max_style_abs_delta,
+            'mean_abs_word_delta_frac', mean_abs_word_delta_frac, 'persona_echo_rate', persona_echo_rate,
+            'refusal_or_ai_break_rate', refusal_or_ai_break_rate, 'usable_rate', usable_rate,
+            'positive_persona', pos_persona, 'negative_persona', neg_persona, 'contrast', axis,
+            'positive_behavior', positive_behavior, 'negative_behavior', negative_behavior)
+    from cells
+    union all
+    select 'template_main', measurement_id, template_text, null,
+        json_object('score', score, 'best_score', best_score, 'best_persona_pair', best_persona_pair,
+            'recommended_cell_count', recommended_cell_count, 'measured_persona_pair_count', measured_persona_pair_count,
+            'mean_axis_delta', mean_axis_delta, 'mean_axis_delta_judge_std', mean_axis_delta_judge_std,
+            'mean_axis_judge_abs_disagreement', mean_axis_judge_abs_disagreement,
+            'mean_off_axis_problem', mean_off_axis_problem, 'mean_max_style_abs_delta', mean_max_style_abs_delta)
+    from summaries where level = 'template_main'
+    union all
+    select 'persona_pair', measurement_id, null, persona_pair_id,
+        json_object('best_score', best_score, 'proof_grade', proof_grade,
+            'n_measured_template_cells', n_measured_template_cells, 'best_template', best_template,
+            'best_n_success', best_n_success, 'best_strict_pass_rate', best_strict_pass_rate,
+            'best_axis_delta', best_axis_delta, 'best_off_axis_problem', best_off_axis_problem,
+            'best_max_style_abs_delta', best_max_style_abs_delta, 'recommended_templates', recommended_templates)
+    from summaries where level = 'persona_pair'
 ),
 
 published_columns as (
@@ -36,7 +76,7 @@ paired as (
     left join ours
         on ours.level = published_columns.level
         and ours.measurement_id = published_columns.measurement_id
-        and ours.template_text = published_columns.template_text
+        and ours.template_text is not distinct from published_columns.template_text
         and ours.persona_pair_id is not distinct from published_columns.persona_pair_id
 ),
 

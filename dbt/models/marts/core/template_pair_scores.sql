@@ -72,6 +72,8 @@ final as (
         cells.n_bootstrap,
         cells.score_ci_level,
         cells.score_axis_off_axis,
+        cells.on_axis,
+        cells.off_axis,
         -- against the control arm: null where the measurement has no control cell for this persona pair
         controls.control_cell_id,
         cells.score - controls.control_score as score_vs_control,

@@ -9,7 +9,8 @@ renamed as (
         record_id,
         measurement_id,
         level,
-        record ->> 'template' as template_text,
+        -- upstream's HF library publishes the Jinja form as `template`, the runtime text as `raw_template`
+        coalesce(record ->> 'raw_template', record ->> 'template') as template_text,
         record ->> 'persona_pair' as persona_pair_id,
         record ->> 'generator_model' as generator_model,
         -- the published row as it was
