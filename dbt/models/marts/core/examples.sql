@@ -17,6 +17,10 @@ ratings as (
     select * from {{ ref('int_pair_ratings') }}
 ),
 
+scenarios as (  -- the scenario's metadata, where the warehouse holds its scenarios file
+    select * from {{ ref('stg_raw__scenarios') }}
+),
+
 final as (
     select
         -- ids
@@ -38,6 +42,13 @@ final as (
         scored.pos_persona,
         scored.neg_persona,
         texts.scenario_text,
+        scenarios.scenario_source,
+        scenarios.scenario_config,
+        scenarios.scenario_axes,
+        scenarios.scenario_foundation,
+        scenarios.scenario_pov,
+        scenarios.scenario_frame,
+        scenarios.is_self_contained as scenario_is_self_contained,
         texts.pos_prompt,
         texts.neg_prompt,
         texts.pos_messages,
@@ -96,6 +107,7 @@ final as (
     from scored
     join texts on texts.pair_id = scored.pair_id and texts.cell_id = scored.cell_id
     left join ratings on ratings.pair_id = scored.pair_id and ratings.cell_id = scored.cell_id
+    left join scenarios on scenarios.scenario_id = scored.scenario_id
 )
 
 select * from final
