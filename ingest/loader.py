@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingest import artifact, csv_stats, documents, identity, read, selections
+from ingest import artifact, csv_stats, documents, identity, model_matrix, read, selections
 from ingest.checks import duplicate_keys_sql, extract_sql, field_index, reasons_sql
 from ingest.read import Reject
 from warehouse.append import append, transaction
@@ -104,7 +104,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
     load_id = sha256(f"{scan.sha256}\0{kind}\0{measurement_id or selection or ''}".encode()).hexdigest()
     report = LoadReport(path, kind, measurement_id, load_id=load_id, selection_id=selection)
     if kind == "stats":
-        report.generator_model = (meta or MeasurementMeta()).generator_model or stats_generator(path)
+        report.generator_model = (meta or MeasurementMeta()).generator_model or model_matrix.stats_generator(path)
     if con.execute("select 1 from raw.loads where load_id = ? and forgotten_at is null", [load_id]).fetchone():
         report.already_loaded = True
         if kind in CANDIDATE_KEYS:
@@ -171,19 +171,6 @@ def _load_selection_summary(con, scan, report, load_id, loaded_at) -> None:
         report.n_new = append(con, "raw.selections", [row], ["record_id", "load_id"])
         _insert_load(con, load_id, scan, report, loaded_at)
         _still_the_scanned_file(scan)
-
-
-# a model-matrix stats file (`model_matrix/stats/<run>_<org>_<model>_template_pair_stats.jsonl`) names
-# its generator as upstream spells it in file names and in the summaries' `models`: `<org>_<model>`
-MODEL_MATRIX_STATS = re.compile(r"_([^_]+_[^_]+)_template_pair_stats$")
-
-
-def stats_generator(path: Path) -> str | None:
-    """The generator of a per-model stats file, from its name (upstream's model-matrix layout)."""
-    if path.parent.name != "stats" or path.parent.parent.name != "model_matrix":
-        return None
-    match = MODEL_MATRIX_STATS.search(path.stem)
-    return match.group(1) if match else None
 
 
 def _candidate_rows(records: list[dict], id_column: str, stamp: dict) -> list[dict]:
