@@ -35,7 +35,11 @@ def built(tmp_path_factory):
     csvs = [_csv_twin(PAIR_STATS, root), _csv_twin(TEMPLATE_STATS, root)]
     matrix = shapes.model_matrix(root)
     chosen = shapes.selection(root)
-    files = [*PILOT_FILES, *csvs, *matrix["stats"], *matrix["summaries"], *chosen]
+    described = shapes.write_jsonl(root / "scenarios_described.jsonl", [
+        {"id": "dilemma_1", "prompt": "Your friend asks you to cover for them.", "source": "daily_dilemmas",
+         "config": "scenarios_daily_dilemmas", "axes": ["honesty", "loyalty"], "foundation": "loyalty",
+         "pov": "second_person", "frame": "advice", "self_contained": True}])
+    files = [*PILOT_FILES, *csvs, *matrix["stats"], *matrix["summaries"], *chosen, described]
     assert main(["--db", str(db), "ingest", *map(str, files)]) == 0
     assert main(["--db", str(db), "build"]) == 0
     return db, csvs
@@ -148,3 +152,15 @@ def test_bad_files_in_each_new_shape_are_refused_with_file_and_line(psw, tmp_pat
     with duckdb.connect(str(psw.db), read_only=True) as con:
         assert con.execute("select count(*) from raw.published_stats").fetchone()[0] == 0
         assert con.execute("select count(*) from raw.selections").fetchone()[0] == 0
+
+
+def test_scenario_metadata_are_columns_of_the_scenarios_and_examples_marts(built):
+    db, _ = built
+    assert rows(db, "select scenario_source, scenario_config, scenario_axes, scenario_foundation, scenario_pov, "
+                    "scenario_frame, is_self_contained, n_pairs from scenarios where scenario_id = 'dilemma_1'") == [
+        ("daily_dilemmas", "scenarios_daily_dilemmas", ["honesty", "loyalty"], "loyalty", "second_person", "advice",
+         True, 0)]
+    # the pilot's v2 export names no scenario id: its pairs find their scenario by text
+    assert rows(db, "select scenario_source, scenario_config, count(*) from examples "
+                    "where measurement_id = 'v2_pilot_seed23' group by all") == [("synthetic", "v2_candidate", 64)]
+    assert rows(db, "select sum(n_pairs) from scenarios") == [(64,)]

@@ -14,7 +14,7 @@ with cells as (
 ),
 
 scenario_sets as (  -- every planned pair counts (a failed generation asked its scenario too)
-    select cell_id, list(distinct coalesce(scenario_id, md5(scenario_text)) order by 1) as scenarios,
+    select cell_id, list_sort(list(distinct coalesce(scenario_id, md5(scenario_text)))) as scenarios,
     from {{ ref('int_pairs_measured') }}
     group by cell_id
 ),

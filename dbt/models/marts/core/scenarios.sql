@@ -4,11 +4,16 @@ with scenarios as (
     select * from {{ ref('stg_raw__scenarios') }}
 ),
 
+pairs as (  -- a pair names its scenario by id, or (a v2 export) only by its text
+    select cell_id, scenario_id, scenario_text from {{ ref('int_pairs_measured') }}
+),
+
 measured as (
-    select scenario_id, count(*) as n_pairs, count(distinct cell_id) as n_cells,
-    from {{ ref('int_pairs_scored') }}
-    where scenario_id is not null
-    group by scenario_id
+    select scenarios.scenario_id, count(*) as n_pairs, count(distinct pairs.cell_id) as n_cells,
+    from scenarios
+    join pairs on pairs.scenario_id = scenarios.scenario_id
+        or (pairs.scenario_id is null and pairs.scenario_text = scenarios.scenario_text)
+    group by scenarios.scenario_id
 ),
 
 final as (
