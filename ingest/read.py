@@ -128,7 +128,10 @@ def detect_kind(scan_: FileScan) -> str | None:
 
 def is_stats_header(line: str) -> bool:
     """A CSV header naming a template and a stats column: upstream's stats CSVs (ingest/csv_stats.py)."""
-    names = set(next(csv.reader([line.strip()]), []))
+    try:
+        names = set(next(csv.reader([line.strip()]), []))
+    except csv.Error:  # not CSV at all (e.g. one huge unquoted field)
+        return False
     return "template" in names and bool(names & STATS_COLUMNS)
 
 
