@@ -482,7 +482,14 @@ def run_sql(sql: str, limit: int = 1000) -> pd.DataFrame:
 
 # ---- model matrix --------------------------------------------------------------------
 
-def model_matrix() -> pd.DataFrame:
+def model_matrix_bases() -> list[str]:
+    """The matrices the warehouse holds: measured (from our cells) first, then published (from
+    upstream's published cells of generators we hold no pairs for)."""
+    df = query("select distinct basis from template_model_scores order by basis = 'published', basis")
+    return list(df["basis"])
+
+
+def model_matrix(basis: str = "measured") -> pd.DataFrame:
     """template_model_scores: one row per template, by its lower bound across models (the
     mart's score_lower_bound: 0 with one model, so a template seen on one model never ranks
     above one that holds up on several), then the mean."""
@@ -490,14 +497,16 @@ def model_matrix() -> pd.DataFrame:
         select * exclude (model_scores),
             {TEMPLATE_LABEL_SQL} as template_label,
         from template_model_scores
-        order by score_lower_bound desc nulls last, score_mean desc, template_id""")
+        where basis = ?
+        order by score_lower_bound desc nulls last, score_mean desc, template_id""", (basis,))
 
 
-def model_matrix_cells() -> pd.DataFrame:
+def model_matrix_cells(basis: str = "measured") -> pd.DataFrame:
     """The heatmap: one row per template x generator model with that model's template score."""
     return query(f"""
         select template_id, template_text,
             {TEMPLATE_LABEL_SQL} as template_label,
             unnest(map_keys(model_scores)) as generator_model, unnest(map_values(model_scores)) as score,
         from template_model_scores
-        order by template_id, generator_model""")
+        where basis = ?
+        order by template_id, generator_model""", (basis,))

@@ -109,7 +109,16 @@ EXAMPLES += [
 STATS = [Check("template", "string"), Check("persona_pair", "text", required=False),
          Check("n", "integer", required=False, lo=0, hi=2**31 - 1)]
 
-CHECKS = {"pairs": PAIRS, "scenarios": SCENARIOS, "examples": EXAMPLES, "stats": STATS}
+# A selection (upstream's `data/selections/<name>.jsonl`): a scenario pool chosen for one template
+# and axis, each scenario with the numbers it was chosen by (ingest/selections.py).
+SELECTION = [Check("id", "scalar"), Check("prompt", "text"), Check("source", "text", required=False),
+             Check("config", "string", required=False), Check("self_contained", "boolean", required=False),
+             Check("selection_score", "number", lo=-1000, hi=1000),
+             Check("axis_delta", "number", required=False, lo=-8, hi=8),
+             Check("off_axis_problem", "number", required=False, lo=1, hi=7),
+             Check("strict_pass", "boolean", required=False)]
+
+CHECKS = {"pairs": PAIRS, "scenarios": SCENARIOS, "examples": EXAMPLES, "stats": STATS, "selection": SELECTION}
 
 # What dbt reads from each entry of a v3 record's axis_judgments (macro exported_judge_axis_type):
 # the judge, and its deltas (signed ratings - 3, averaged over the two orders, summed for axis_delta).

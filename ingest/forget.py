@@ -18,7 +18,7 @@ from warehouse.schema import ensure_raw_schema
 
 # raw tables whose rows name the load that wrote them
 LOADED_TABLES = ("persona_pairs", "templates", "template_catalog", "scenarios", "exported_pairs", "pairs", "judgments", "measurements",
-                 "published_stats", "adaptive_decisions")
+                 "published_stats", "adaptive_decisions", "selections")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingest import artifact, documents, identity, inspect_log, read
+from ingest import artifact, csv_stats, documents, identity, inspect_log, model_matrix, read, selections
 from ingest.checks import duplicate_keys_sql, extract_sql, field_index, reasons_sql
 from ingest.read import Reject
 from warehouse.append import append, transaction
@@ -28,7 +28,9 @@ from warehouse.schema import ensure_raw_schema
 
 MEASURED_KINDS = ("examples", "artifact", "stats", "inspect")
 # what a published-stats row aggregates: a cell, a template, or a template across generator models
-STATS_LEVEL_SQL = """case when json_exists(line, '$.persona_pair') then 'template_pair'
+STATS_LEVEL_SQL = """case when json_exists(line, '$.persona_pair') and json_exists(line, '$.model_count')
+                          then 'template_pair_model'
+                          when json_exists(line, '$.persona_pair') then 'template_pair'
                           when json_exists(line, '$.model_count') or json_exists(line, '$.generator_model')
                           then 'template_model' else 'template' end"""
 MAX_FAST_LINE_BYTES = 16 << 20  # DuckDB's line reader allocates buffers of this size
@@ -56,9 +58,13 @@ class LoadReport:
     load_id: str = ""
     keys: list[str] = field(default_factory=list)   # candidates: the ids (templates: texts) the file defines
     n_blank_lines: int = 0                          # blank lines skipped (counted, said in the summary)
+    selection_id: str | None = None                 # kind selection: the selection's name (ingest/selections.py)
+    generator_model: str | None = None              # kind stats: the generator its numbers describe, when known
 
     def summary(self) -> str:
         where = f" into measurement {self.measurement_id}" if self.measurement_id else ""
+        where += f" as selection {self.selection_id}" if self.selection_id else ""
+        where += f" (generator {self.generator_model})" if self.generator_model and self.kind == "stats" else ""
         if self.already_loaded:
             return f"{self.path}: already loaded ({self.kind}{where}); nothing added"
         blank = [f"{self.n_blank_lines} blank line(s) skipped"] if self.n_blank_lines else []
@@ -71,7 +77,8 @@ def default_measurement(path: Path) -> str:
     """The file name without its suffix and `_examples` (or, for published stats, `_template_stats`,
     `_template_pair_stats`), exactly as written: two files with different names never share a
     measurement by accident, and a run's stats land beside its examples."""
-    return re.sub(r"_(examples|template_pair_stats|template_stats|template_model_stats|model_matrix)$", "", path.stem)
+    return re.sub(r"_(examples|template_pair_stats|template_stats|template_model_stats|model_matrix"
+                  r"|template_model_summary|template_pair_model_summary)$", "", path.stem)
 
 
 def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = None,
@@ -93,8 +100,11 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
         measurement_id = measurement_id or default_measurement(path)
     else:
         measurement_id = None
-    load_id = sha256(f"{scan.sha256}\0{kind}\0{measurement_id or ''}".encode()).hexdigest()
-    report = LoadReport(path, kind, measurement_id, load_id=load_id)
+    selection = selections.selection_id(path) if kind == "selection" else None
+    load_id = sha256(f"{scan.sha256}\0{kind}\0{measurement_id or selection or ''}".encode()).hexdigest()
+    report = LoadReport(path, kind, measurement_id, load_id=load_id, selection_id=selection)
+    if kind == "stats":
+        report.generator_model = (meta or MeasurementMeta()).generator_model or model_matrix.stats_generator(path)
     if con.execute("select 1 from raw.loads where load_id = ? and forgotten_at is null", [load_id]).fetchone():
         report.already_loaded = True
         if kind in CANDIDATE_KEYS:
@@ -109,6 +119,8 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
             _load_artifact(con, scan, report, load_id, loaded_at, meta or MeasurementMeta())
         elif kind in ("catalog", "trait"):
             _load_document(con, scan, report, load_id, loaded_at)
+        elif kind == "selection" and selections.is_summary(scan):
+            _load_selection_summary(con, scan, report, load_id, loaded_at)
         else:
             _load_lines(con, scan, report, load_id, loaded_at, meta or MeasurementMeta())
     except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
@@ -144,6 +156,21 @@ def _load_document(con, scan, report, load_id, loaded_at) -> None:
         return
     with transaction(con):
         report.n_new = sum(append(con, table, rows, "record_id") for table, rows in tables.items())
+        _insert_load(con, load_id, scan, report, loaded_at)
+        _still_the_scanned_file(scan)
+
+
+def _load_selection_summary(con, scan, report, load_id, loaded_at) -> None:
+    """A selection's `_summary.json`: one record, checked, then stored beside its scenario pool."""
+    record, report.rejects = selections.summary_row(scan.path)
+    report.n_records = 1
+    if report.rejects:
+        return
+    row = {"record_id": documents.record_id(record), "load_id": load_id, "selection_id": report.selection_id,
+           "level": "summary", "line_no": 1, "record": json.dumps(record, ensure_ascii=False),
+           "loaded_at": loaded_at}
+    with transaction(con):
+        report.n_new = append(con, "raw.selections", [row], ["record_id", "load_id"])
         _insert_load(con, load_id, scan, report, loaded_at)
         _still_the_scanned_file(scan)
 
@@ -230,10 +257,10 @@ def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
         return
     # each line parsed once for the checks (try(): NULL where the JSON is malformed), once for its
     # canonical id; the checks run on the parsed fields; only keys, line numbers and reasons are kept
-    measured = report.kind in ("examples", "stats")
+    measured = report.kind in ("examples", "stats", "selection")
     pair_key = f"{_exported_pair_id()} as pair_id," if report.kind == "examples" else ""
     measurement = "?" if measured else "null"
-    params = [report.measurement_id or ""] * ((2 if pair_key else 1) if measured else 0)
+    params = [report.measurement_id or report.selection_id or ""] * ((2 if pair_key else 1) if measured else 0)
     con.execute(f"""
         create or replace temp table _records as
         select line_no, record_id, {pair_key} invalid_json,
@@ -283,7 +310,10 @@ def _check_templates(con, report: LoadReport) -> None:
 
 
 def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
-    bad_bytes, report.n_blank_lines = _read_lines(con, scan)
+    if report.kind == "stats" and read.is_csv(scan.first_line):
+        bad_bytes, report.n_blank_lines = csv_stats.read_lines(con, scan.path)
+    else:
+        bad_bytes, report.n_blank_lines = _read_lines(con, scan)
     report.rejects.extend(bad_bytes)
     _check_records(con, report)
     _reject_invalid_json(con, report)
@@ -344,7 +374,10 @@ _RECORD_COLUMNS = {
     "scenarios": ("raw.scenarios", "line::json ->> 'id' as scenario_id, line::json as record"),
     "templates": ("raw.templates", "trim(line) as template_text"),
     "examples": ("raw.exported_pairs", "? as measurement_id, line::json as record, _first.pair_id"),
-    "stats": ("raw.published_stats", f"? as measurement_id, {STATS_LEVEL_SQL} as level, line::json as record"),
+    "stats": ("raw.published_stats", f"? as measurement_id, {STATS_LEVEL_SQL} as level, line::json as record, "
+                                     f"?::varchar as generator_model"),
+    "selection": ("raw.selections", "? as selection_id, 'scenario' as level, line::json ->> 'id' as scenario_id, "
+                                    "line::json as record"),
 }
 
 
@@ -357,11 +390,14 @@ def _insert_records(con, report: LoadReport, load_id: str, loaded_at) -> int:
         select record_id, min(line_no) as line_no {pair_key} from _records group by record_id""")
     params = [report.measurement_id] if report.kind in ("examples", "stats") else []
     where = "where held.measurement_id = ?" if params else ""
+    if report.kind == "selection":
+        params, where = [report.selection_id], "where held.selection_id = ?"
     n_new = con.execute(f"""select count(*) from _first anti join (select record_id from {table} as held {where})
                             using (record_id)""", params).fetchone()[0]
+    extra = [report.generator_model] if report.kind == "stats" else []
     append(con, table, f"""
         select _first.record_id, ?::varchar as load_id, _lines.line_no, {columns}, ?::timestamp as loaded_at
-        from _lines join _first using (line_no)""", ["record_id", "load_id"], [load_id, *params, loaded_at])
+        from _lines join _first using (line_no)""", ["record_id", "load_id"], [load_id, *params, *extra, loaded_at])
     return n_new
 
 

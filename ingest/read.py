@@ -7,6 +7,7 @@ that DuckDB's line reader refuses is read here line by line, to name each bad li
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from collections.abc import Iterator
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-KINDS = ("pairs", "templates", "scenarios", "examples", "artifact", "stats", "catalog", "trait", "inspect")
+KINDS = ("pairs", "templates", "scenarios", "examples", "artifact", "stats", "catalog", "trait", "inspect", "selection")
+# a stats CSV names its template and at least one of these in its header (ingest/csv_stats.py)
+STATS_COLUMNS = {"n", "strict_pass_rate", "mean_axis_delta", "score_mean", "model_count"}
 BATCH_LINES = 50_000
 CHUNK = 1 << 23
 
@@ -98,11 +101,15 @@ def detect_kind(scan_: FileScan) -> str | None:
             # open with a brace too
             if _looks_like_artifact(scan_.path):
                 return "artifact"
+            if _looks_like_selection_summary(scan_.path):
+                return "selection"
             return "templates" if "{persona}" in stripped else None
         if not isinstance(obj, dict):
             return None
         if "results" in obj:
             return "artifact"
+        if "selection_score" in obj or "n_selected" in obj:
+            return "selection"
         if {"pos_response", "neg_response"} & obj.keys() or {"template", "persona_pair", "prompt"} <= obj.keys():
             return "examples"
         if "template" in obj and ({"n", "strict_pass_rate", "mean_axis_delta", "score_mean"} & obj.keys()):
@@ -114,7 +121,29 @@ def detect_kind(scan_: FileScan) -> str | None:
         return None
     if "{persona}" in stripped:
         return "templates"
+    if is_stats_header(stripped):
+        return "stats"
     return None
+
+
+def is_stats_header(line: str) -> bool:
+    """A CSV header naming a template and a stats column: upstream's stats CSVs (ingest/csv_stats.py)."""
+    try:
+        names = set(next(csv.reader([line.strip()]), []))
+    except csv.Error:  # not CSV at all (e.g. one huge unquoted field)
+        return False
+    return "template" in names and bool(names & STATS_COLUMNS)
+
+
+def is_csv(first_line: str | None) -> bool:
+    """A stats file whose first line is not a JSON object is read as CSV."""
+    return first_line is not None and not first_line.lstrip().startswith("{")
+
+
+def _looks_like_selection_summary(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16).decode("utf-8", errors="replace")
+    return '"n_selected"' in head
 
 
 def _parses(text: str) -> bool:

@@ -31,6 +31,7 @@ order by measurement_id, score desc, cell_id
 MODEL_MATRIX_SQL = """
 select template_text, unnest(map_keys(model_scores)) as model, unnest(map_values(model_scores)) as score
 from template_model_scores
+where basis = 'measured'
 order by template_text, model
 """
 STEERING_SQL = """

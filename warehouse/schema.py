@@ -182,6 +182,18 @@ create table if not exists raw.published_stats (
     loaded_at timestamp not null
 );
 
+create table if not exists raw.selections (
+    record_id varchar not null,         -- warehouse.keys.record_id_sql(selection_id, record)
+    load_id varchar not null,
+    selection_id varchar not null,      -- the selection's name: <name>.jsonl and <name>_summary.json share it
+    level varchar not null,             -- scenario (a kept scenario) | summary (the selection's summary)
+    line_no integer not null,
+    scenario_id varchar,                -- level scenario: the scenario's id, as upstream names it
+    record json not null,               -- as published, upstream's field names
+    loaded_at timestamp not null,
+    primary key (record_id, load_id)
+);
+
 create table if not exists raw.pairs (
     pair_id varchar not null,           -- warehouse.keys.pair_id(...)
     load_id varchar not null,
@@ -426,6 +438,8 @@ create table if not exists raw.imported_projections (
 ADDED_COLUMNS = {
     "raw.loads": [("forgotten_at", "timestamp"), ("n_blank_lines", "integer")],
     "raw.exported_pairs": [("pair_id", "varchar")],
+    # the generator a published stats file describes (--generator-model, or a model-matrix file's name)
+    "raw.published_stats": [("generator_model", "varchar")],
     "raw.pairs": [("source_run", "varchar"), ("row_idx", "integer"), ("pos_messages", "json"),
                   ("neg_messages", "json"), ("prompt_set", "varchar"), ("record_id", "varchar"),
                   # the anchored protocol's no-persona baseline: what was sent, and the answer both poles

@@ -17,13 +17,18 @@ st.caption("A model's template score is the mean over its persona pairs of 100 �
            "(1 − clamp((off-axis − 1) / 6)). Templates sort by the lower bound of that score across models "
            "(one-sided 95%; 0 with one model), shown beside the model count; score t is upstream's column. "
            "Click a square to open that template's cells on that model.")
-summary = queries.model_matrix()
-if summary.empty:
+bases = queries.model_matrix_bases()
+if not bases:
     st.info("No template is measured with a generator model yet: `psw collect --generator A --generator B ...`, "
             "then `psw build`.")
     st.stop()
-
-squares = queries.model_matrix_cells()
+seed("models_basis", url_value("basis", bases[0]) if url_value("basis", bases[0]) in bases else bases[0])
+basis = st.radio("Matrix", bases, key="models_basis", horizontal=True,
+                 format_func={"measured": "measured (our cells)",
+                              "published": "published (upstream's cells, generators without pairs here)"}.get)
+set_url(basis=basis)
+summary = queries.model_matrix(basis)
+squares = queries.model_matrix_cells(basis)
 pick = alt.selection_point(name="square", fields=["template_text", "generator_model"], on="click")
 chart = alt.Chart(squares).mark_rect().encode(
     x=alt.X("generator_model:N", title="generator model"),
@@ -33,7 +38,7 @@ chart = alt.Chart(squares).mark_rect().encode(
 ).add_params(pick)
 event = st.altair_chart(chart, width="stretch", on_select="rerun", key="models_chart")
 chosen = ((event or {}).get("selection") or {}).get("square") or []
-if chosen and chosen[0].get("generator_model"):
+if chosen and chosen[0].get("generator_model") and basis == "measured":
     st.switch_page("views/cells.py", query_params={"template": chosen[0]["template_text"],
                                                    "generator": chosen[0]["generator_model"]})
 
@@ -49,5 +54,8 @@ label = st.selectbox("Template", labels, key="models_template")
 template = summary["template_text"].iloc[labels.index(label)]
 set_url(template=template)
 for row in squares[squares["template_text"] == template].itertuples():
+    if basis == "published":  # no pairs behind these numbers: nothing to open
+        st.markdown(f"{row.generator_model} · {row.score:.1f} (published cells)")
+        continue
     st.page_link("views/cells.py", label=f"{row.generator_model} · {row.score:.1f} · cells",
                  query_params={"template": template, "generator": row.generator_model})

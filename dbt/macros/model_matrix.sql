@@ -15,11 +15,14 @@
     ]) }}
 {%- endmacro %}
 
-{#- One row per generator model x template x persona pair: the model's cells of that pair
+{#- One row per basis x generator model x template x persona pair: the model's cells of that pair
     (one per measurement) pooled by their successful pairs, and the upstream score of the
-    pooled means. Cells without a successful pair or without a generator are left out. -#}
+    pooled means. Cells without a successful pair or without a generator are left out.
+    `basis`: measured (our cells, template_pair_scores) or published (upstream's cells of a
+    generator we hold no pairs for, int_published_cells): the same formula over either. -#}
 {% macro model_cells(cells_relation) -%}
     select
+        basis,
         generator_model,
         template_id,
         any_value(template_text) as template_text,
@@ -33,7 +36,19 @@
     from {{ cells_relation }}
     where generator_model is not null and n_success > 0
         and mean_axis_delta is not null and mean_off_axis_problem is not null
-    group by generator_model, template_id, persona_pair_id
+    group by basis, generator_model, template_id, persona_pair_id
+{%- endmacro %}
+
+{#- The cells the matrix reads: ours, and the published cells of generators we hold no pairs for. -#}
+{% macro matrix_cells() -%}
+    select 'measured' as basis, generator_model, template_id, template_text, persona_pair_id, n_success, cell_id,
+        {%- for column, name in model_matrix_metrics() %} {{ column }},{% endfor %}
+    from {{ ref('template_pair_scores') }}
+    where protocol is distinct from 'anchored'  -- the guide's scores only: never mixed with the anchored protocol's
+    union all
+    select 'published' as basis, generator_model, template_id, template_text, persona_pair_id, n_success, cell_id,
+        {%- for column, name in model_matrix_metrics() %} {{ column }},{% endfor %}
+    from {{ ref('int_published_cells') }}
 {%- endmacro %}
 
 {#- Across the models of a group: the score's mean, sample std (0 for one model), inclusive

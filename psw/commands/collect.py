@@ -52,6 +52,8 @@ def add_parser(subparsers) -> None:
     src.add_argument("--scenarios", type=Path, help="scenarios JSONL {id, prompt|question|text[, self_contained]}")
     src.add_argument("--persona-pair", action="append", default=[], metavar="ID",
                      help="measure only this persona pair (repeatable)")
+    src.add_argument("--scenario-source", action="append", default=[], metavar="NAME",
+                     help="measure only the scenarios whose `source` is NAME (repeatable)")
     p.add_argument("--control", action="store_true",
                    help="add the no-persona control arm (template '') for every persona pair and scenario")
     p.add_argument("--n", type=int, default=4, help="scenarios sampled per cell (default 4; 0 = all)")
@@ -236,6 +238,8 @@ def _candidates_in(args, path):
     with connect(path, read_only=True) as con:
         pairs, templates, scenarios = P.load_candidates(con, keys.get("pairs"), keys.get("templates"),
                                                         keys.get("scenarios"))
+        sources = dict(con.execute(f"select scenario_id, scenario_source from {P.STAGING}.stg_raw__scenarios")
+                       .fetchall()) if args.scenario_source else {}
     for name, got, flag in (("persona pairs", pairs, "--pairs"), ("templates", templates, "--templates"),
                             ("scenarios", scenarios, "--scenarios")):
         if not got:
@@ -246,9 +250,21 @@ def _candidates_in(args, path):
         if unknown:
             raise UserError(f"--persona-pair: unknown persona pair id(s): {', '.join(unknown)}")
         pairs = [p for p in pairs if p.id in set(args.persona_pair)]
+    if args.scenario_source:
+        scenarios = _of_sources(scenarios, sources, args.scenario_source)
     if args.control and all(t.text != P.CONTROL_TEMPLATE for t in templates):
         templates = [P.make_template(P.CONTROL_TEMPLATE, "--control"), *templates]
     return pairs, templates, scenarios
+
+
+def _of_sources(scenarios: list, sources: dict, wanted: list[str]) -> list:
+    """The scenarios whose `source` is one of `wanted`; a source no scenario has is an error."""
+    known = {sources.get(s.id) for s in scenarios} - {None}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise UserError(f"--scenario-source: no scenario has source {', '.join(unknown)} "
+                        f"(sources: {', '.join(sorted(known)) or 'none recorded'})")
+    return [s for s in scenarios if sources.get(s.id) in set(wanted)]
 
 
 def _local_generator(spec: str):

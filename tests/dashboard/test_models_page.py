@@ -34,10 +34,10 @@ def test_two_models_link_to_each_models_cells(app, pilot_copy):
     con = duckdb.connect(str(pilot_copy))
     con.execute("update template_model_scores set model_scores = map(['gen/a', 'gen/b'], [10.0, 30.0]), "
                 "models = ['gen/a', 'gen/b'], model_count = 2")
-    con.execute("insert into template_model_scores (id, template_id, template_text, model_count, models, "
+    con.execute("insert into template_model_scores (id, basis, template_id, template_text, model_count, models, "
                 "model_scores, score_mean, score_std, score_p25, score_t, score_lower_bound) values "
-                "('tm_control', 'tpl_control', '', 2, ['gen/a', 'gen/b'], map(['gen/a', 'gen/b'], [0.0, 0.0]), "
-                "0, 0, 0, 0, 99)")   # the highest lower bound ranks first, whatever its mean
+                "('tm_control', 'measured', 'tpl_control', '', 2, ['gen/a', 'gen/b'], "
+                "map(['gen/a', 'gen/b'], [0.0, 0.0]), 0, 0, 0, 0, 99)")   # the highest lower bound ranks first, whatever its mean
     (text,), = con.execute("select template_text from template_model_scores where template_text <> '' "
                            "order by template_id limit 1").fetchall()
     con.close()
@@ -49,3 +49,19 @@ def test_two_models_link_to_each_models_cells(app, pilot_copy):
     at.selectbox(key="models_template").set_value("(control: no template)").run()
     assert [label for label, _ in links(at)] == ["gen/a · 0.0 · cells", "gen/b · 0.0 · cells"]
     assert "template" not in at.query_params
+
+
+def test_the_published_matrix_is_shown_beside_the_measured_one(app, pilot_copy):
+    """Upstream's matrix from its published cells (basis published) is a second matrix on the page:
+    chosen with the radio, its squares open nothing (no pairs behind them)."""
+    con = duckdb.connect(str(pilot_copy))
+    con.execute("insert into template_model_scores by name select * replace ('published' as basis, "
+                "id || '_published' as id, map(['up/x'], [42.0]) as model_scores) from template_model_scores")
+    con.close()
+    at = app(pilot_copy, "views/models.py")
+    assert at.radio(key="models_basis").options == ["measured (our cells)",
+                                                    "published (upstream's cells, generators without pairs here)"]
+    at.radio(key="models_basis").set_value("published").run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 4 and links(at) == []
+    assert any("up/x · 42.0 (published cells)" in m.value for m in at.markdown)

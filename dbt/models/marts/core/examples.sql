@@ -22,6 +22,15 @@ anchored as (
     select * from {{ ref('int_anchored_pairs') }}
 ),
 
+scenarios as (  -- the scenario's metadata, where the warehouse holds its scenarios file
+    select * from {{ ref('stg_raw__scenarios') }}
+),
+
+scenarios_by_text as (  -- for pairs that name no scenario id (a v2 export): the scenario with that text
+    select * from scenarios
+    qualify row_number() over (partition by scenario_text order by scenario_id) = 1
+),
+
 final as (
     select
         -- ids
@@ -43,6 +52,13 @@ final as (
         scored.pos_persona,
         scored.neg_persona,
         texts.scenario_text,
+        coalesce(scenarios.scenario_source, by_text.scenario_source) as scenario_source,
+        coalesce(scenarios.scenario_config, by_text.scenario_config) as scenario_config,
+        coalesce(scenarios.scenario_axes, by_text.scenario_axes) as scenario_axes,
+        coalesce(scenarios.scenario_foundation, by_text.scenario_foundation) as scenario_foundation,
+        coalesce(scenarios.scenario_pov, by_text.scenario_pov) as scenario_pov,
+        coalesce(scenarios.scenario_frame, by_text.scenario_frame) as scenario_frame,
+        coalesce(scenarios.is_self_contained, by_text.is_self_contained) as scenario_is_self_contained,
         texts.pos_prompt,
         texts.neg_prompt,
         texts.pos_messages,
@@ -117,6 +133,9 @@ final as (
     join texts on texts.pair_id = scored.pair_id and texts.cell_id = scored.cell_id
     left join ratings on ratings.pair_id = scored.pair_id and ratings.cell_id = scored.cell_id
     left join anchored on anchored.pair_id = scored.pair_id and anchored.cell_id = scored.cell_id
+    left join scenarios on scenarios.scenario_id = scored.scenario_id
+    left join scenarios_by_text as by_text
+        on scored.scenario_id is null and by_text.scenario_text = texts.scenario_text
 )
 
 select * from final

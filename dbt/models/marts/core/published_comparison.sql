@@ -1,7 +1,8 @@
 -- Each published number beside ours: one row per published row x column, so a user sees
 -- whether the warehouse reproduces a paper's or a colleague's stats file, column by column.
 -- Columns are matched by name (upstream's names are ours); cells by measurement, template
--- and persona pair.
+-- and persona pair; model-matrix rows (levels *_model) by template and persona pair, against
+-- our matrix from measured cells where we have them, else from the published cells.
 with published as (
     select * from {{ ref('stg_raw__published_stats') }}
 ),
@@ -13,6 +14,19 @@ cells as (
 summaries as (
     -- upstream's HF summaries of our cells (its `main` and `persona_pairs` splits)
     select * from {{ ref('upstream_summaries') }}
+),
+
+ours_model as (  -- one matrix row per template (and pair): measured before published
+    select * from (
+        select 'template_model' as level, null as measurement_id, template_text, null as persona_pair_id,
+               to_json(template_model_scores) as our_row, basis,
+        from {{ ref('template_model_scores') }}
+        union all
+        select 'template_pair_model', null, template_text, persona_pair_id, to_json(template_pair_model_scores), basis
+        from {{ ref('template_pair_model_scores') }}
+    )
+    qualify row_number() over (partition by level, template_text, persona_pair_id
+                               order by basis = 'measured' desc) = 1
 ),
 
 ours as (
@@ -53,6 +67,12 @@ ours as (
             'best_axis_delta', best_axis_delta, 'best_off_axis_problem', best_off_axis_problem,
             'best_max_style_abs_delta', best_max_style_abs_delta, 'recommended_templates', recommended_templates)
     from summaries where level = 'persona_pair'
+    union all
+    select level, measurement_id, template_text, persona_pair_id, our_row from ours_model
+),
+
+published_only as (  -- generators we hold no pairs for: their cells feed the published matrix
+    select distinct generator_model from {{ ref('int_published_cells') }}
 ),
 
 published_columns as (
@@ -72,10 +92,11 @@ paired as (
         published_columns.record -> ('$."' || published_columns.column_name || '"') as published_json,
         ours.our_row -> ('$."' || published_columns.column_name || '"') as our_json,
         ours.our_row is not null as has_our_cell,
+        published_columns.generator_model in (select generator_model from published_only) as is_published_only,
     from published_columns
     left join ours
         on ours.level = published_columns.level
-        and ours.measurement_id = published_columns.measurement_id
+        and (ours.measurement_id = published_columns.measurement_id or ours.level like '%model')
         and ours.template_text is not distinct from published_columns.template_text
         and ours.persona_pair_id is not distinct from published_columns.persona_pair_id
 ),
@@ -86,12 +107,21 @@ typed as (
         json_type(published_json) in ('BIGINT', 'UBIGINT', 'DOUBLE') as is_number,
         json_type(published_json) = 'BOOLEAN' as is_boolean,
         case when json_type(our_json) = 'BOOLEAN' then try_cast(our_json as boolean) end as our_flag,
-        json_type(published_json) = 'ARRAY' as is_set,
+        -- upstream's model summaries join their models with commas: a set, like a list
+        json_type(published_json) = 'ARRAY' or (column_name = 'models' and json_type(published_json) = 'VARCHAR')
+            as is_set,
+        -- a published number matches within the tolerance, or within its own rounding (upstream
+        -- rounds the model matrix to 2-3 decimals)
+        greatest({{ var('published_tolerance') }},
+                 0.5 * pow(10, -length(split_part(published_json::varchar, '.', 2))) + 1e-9) as tolerance,
         try_cast(published_json::varchar as double) as published_value,
         try_cast(our_json::varchar as double) as our_value,
         -- a list is a set (upstream writes sorted(set(...))): sorted, distinct
         case when json_type(published_json) = 'ARRAY'
              then list_sort(list_distinct(published_json::varchar[]))::varchar
+             when column_name = 'models' and json_type(published_json) = 'VARCHAR'
+             then list_sort(list_distinct(list_transform(string_split(published_json ->> '$', ','),
+                                                         lambda m: trim(m))))::varchar
              else published_json::varchar end as published_text,
         case when json_type(our_json) = 'ARRAY' then list_sort(list_distinct(our_json::varchar[]))::varchar
              else our_json::varchar end as our_text,
@@ -112,10 +142,11 @@ final as (
         our_value,
         case when is_number then our_value - published_value end as difference,
         case
+            when not has_our_cell and is_published_only then 'not_measured'
             when not has_our_cell then 'cell_missing'
             when published_json is null or json_type(published_json) = 'NULL' then 'not_published'
             when our_json is null or json_type(our_json) = 'NULL' then 'not_derivable'
-            when is_number and abs(our_value - published_value) <= {{ var('published_tolerance') }} then 'match'
+            when is_number and abs(our_value - published_value) <= tolerance then 'match'
             when is_boolean and try_cast(published_json as boolean) = our_flag then 'match'
             when is_set and json_type(our_json) = 'ARRAY' and published_text = our_text then 'match'
             when not (is_number or is_boolean or is_set) and published_text = our_text then 'match'

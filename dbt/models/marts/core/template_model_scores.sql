@@ -3,8 +3,7 @@
 -- * (1 - clamp((mean_off_axis_problem - 1) / 6)); this mart summarises those scores (and the
 -- components) across generator models (macros/model_matrix.sql).
 with cells as (
-    select * from {{ ref('template_pair_scores') }}
-    where protocol is distinct from 'anchored'  -- the guide's scores only: never mixed with the anchored protocol's
+    {{ matrix_cells() }}
 ),
 
 model_cells as (
@@ -13,6 +12,7 @@ model_cells as (
 
 model_templates as (
     select
+        basis,
         generator_model,
         template_id,
         any_value(template_text) as template_text,
@@ -23,19 +23,20 @@ model_templates as (
         avg({{ column }}) as {{ column }},
         {%- endfor %}
     from model_cells
-    group by generator_model, template_id
+    group by basis, generator_model, template_id
 ),
 
 final as (
     select
-        {{ short_id('tm', 'template_id') }} as id,
+        {{ short_id('tm', 'template_id', "nullif(basis, 'measured')") }} as id,
+        basis,
         template_id,
         any_value(template_text) as template_text,
         {{ across_models('score') }}
         max(n_persona_pairs) as n_persona_pairs,
         sum(n_success) as n_success,
     from model_templates
-    group by template_id
+    group by basis, template_id
 )
 
 select * from final

@@ -1,8 +1,7 @@
 -- One row per template x persona pair measured with at least one generator model: how the
 -- cell holds up across generator models (the model matrix, macros/model_matrix.sql).
 with cells as (
-    select * from {{ ref('template_pair_scores') }}
-    where protocol is distinct from 'anchored'  -- the guide's scores only: never mixed with the anchored protocol's
+    {{ matrix_cells() }}
 ),
 
 model_cells as (
@@ -18,7 +17,8 @@ scored as (
 
 final as (
     select
-        {{ short_id('tpm', 'template_id', 'persona_pair_id') }} as id,
+        {{ short_id('tpm', 'template_id', 'persona_pair_id', "nullif(basis, 'measured')") }} as id,
+        basis,
         template_id,
         any_value(template_text) as template_text,
         persona_pair_id,
@@ -26,7 +26,7 @@ final as (
         sum(n_success) as n_success,
         flatten(list(cell_ids)) as cell_ids,
     from scored
-    group by template_id, persona_pair_id
+    group by basis, template_id, persona_pair_id
 )
 
 select * from final

@@ -17,11 +17,8 @@ cells as (
     from {{ ref('int_anchored_cells') }}
 ),
 
-controls as (
-    select measurement_id, persona_pair_id, cell_id as control_cell_id, score as control_score,
-        mean_axis_delta as control_mean_axis_delta,
-    from cells
-    where is_control
+controls as (  -- the one rule linking a cell to its control arm (int_control_arms.sql)
+    select * from {{ ref('int_control_arms') }}
 ),
 
 templates as (
@@ -134,7 +131,7 @@ final as (
         cells.{{ column }},
         {%- endfor %}
     from cells
-    left join controls using (measurement_id, persona_pair_id)
+    left join controls using (cell_id)
     left join templates using (template_text)
     left join persona_pairs using (persona_pair_id)
     left join measurements using (measurement_id)

@@ -12,7 +12,8 @@ renamed as (
         -- upstream's HF library publishes the Jinja form as `template`, the runtime text as `raw_template`
         coalesce(record ->> 'raw_template', record ->> 'template') as template_text,
         record ->> 'persona_pair' as persona_pair_id,
-        record ->> 'generator_model' as generator_model,
+        -- the load's generator (--generator-model, or a model-matrix file's name), else the row's own
+        coalesce(generator_model, record ->> 'generator_model') as generator_model,
         -- the published row as it was
         record,
         line_no,
