@@ -58,6 +58,7 @@ final as (
         cells.score_ci_high,
         cells.n_bootstrap,
         cells.score_ci_level,
+        cells.p_top_k,
         cells.score_axis_off_axis,
         -- against the control arm: null where the measurement has no control cell for this persona pair
         controls.control_cell_id,
@@ -67,10 +68,12 @@ final as (
         cells.factor_{{ part }},
         {%- endfor %}
         cells.is_recommended as recommended,
+        cells.is_recommended_confident as recommended_confident,
         cells.n_success as n,
         cells.n_success,
         cells.n_errors,
         cells.n_planned,
+        cells.error_rate,
         cells.n_strict_pass,
         cells.strict_pass_rate,
         cells.mean_axis_delta,
