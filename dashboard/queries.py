@@ -364,7 +364,8 @@ def layer_choice(cell_id: str | None = None) -> pd.DataFrame:
         select newest.cell_id, cells.template_text, cells.persona_pair_id, cells.score, newest.layer,
             newest.is_recommended, newest.recommendation_reason, newest.auroc, newest.d_prime,
             newest.direction_consistency, newest.agreement_rate, newest.n_labelled_pairs, newest.n_flagged,
-            newest.trait_per_coeff, newest.model_id,
+            newest.trait_per_coef_rel_norm, newest.trait_per_coef_rel_norm_ci_low,
+            newest.trait_per_coef_rel_norm_ci_high, newest.steering_positions, newest.model_id,
         from newest
         left join template_pair_scores as cells using (cell_id)
         where ?::varchar is not null or newest.is_recommended
