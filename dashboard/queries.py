@@ -188,8 +188,8 @@ class CellFilters:
         if self.min_n:
             clauses.append("n >= ?")
             params.append(int(self.min_n))
-        if self.recommended_only:
-            clauses.append("recommended")
+        if self.recommended_only:   # the confident rule: upstream's point rule and the lower bound clears it
+            clauses.append("recommended_confident")
         if self.score_min > 0 or self.score_max < 100:
             clauses.append("score between ? and ?")
             params += [float(self.score_min), float(self.score_max)]
