@@ -188,8 +188,8 @@ class CellFilters:
         if self.min_n:
             clauses.append("n >= ?")
             params.append(int(self.min_n))
-        if self.recommended_only:
-            clauses.append("recommended")
+        if self.recommended_only:   # the confident rule: upstream's point rule and the lower bound clears it
+            clauses.append("recommended_confident")
         if self.score_min > 0 or self.score_max < 100:
             clauses.append("score between ? and ?")
             params += [float(self.score_min), float(self.score_max)]
@@ -368,7 +368,8 @@ def layer_choice(cell_id: str | None = None) -> pd.DataFrame:
         select newest.cell_id, cells.template_text, cells.persona_pair_id, cells.score, newest.layer,
             newest.is_recommended, newest.recommendation_reason, newest.auroc, newest.d_prime,
             newest.direction_consistency, newest.agreement_rate, newest.n_labelled_pairs, newest.n_flagged,
-            newest.trait_per_coeff, newest.model_id,
+            newest.trait_per_coef_rel_norm, newest.trait_per_coef_rel_norm_ci_low,
+            newest.trait_per_coef_rel_norm_ci_high, newest.steering_positions, newest.model_id,
         from newest
         left join template_pair_scores as cells using (cell_id)
         where ?::varchar is not null or newest.is_recommended

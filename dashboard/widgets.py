@@ -64,7 +64,9 @@ def cell_filters(prefix: str, sidebar: bool = True) -> CellFilters:
     where.text_input("Template text contains", key=f"{prefix}_template")
     where.multiselect("Persona pair", options["persona_pairs"], key=f"{prefix}_pair")
     where.number_input("Minimum n (successful pairs)", min_value=0, step=1, key=f"{prefix}_min_n")
-    where.checkbox("Recommended only", key=f"{prefix}_recommended")
+    where.checkbox("Recommended only", key=f"{prefix}_recommended",
+                   help="recommended_confident: upstream's point rule (recommended) and the score's lower bound "
+                        "at or above the least score a recommended cell can have (10.4 at the default thresholds)")
     where.slider("Score range", 0.0, 100.0, step=0.1, key=f"{prefix}_score")
 
     state = st.session_state

@@ -17,13 +17,14 @@ from warehouse.labels import persona_pair_label, template_label
 from warehouse.plain import md
 
 MARKER = ".psw-report"
-COLUMNS = ["rank", "template", "persona pair", "score", "interval", "n", "axis delta", "off-axis", "recommended"]
+COLUMNS = ["rank", "template", "persona pair", "score", "interval", "P(top k)", "n", "axis delta", "off-axis",
+           "recommended"]
 TEXT_COLUMNS = {"template", "persona pair"}   # user text: escaped as markdown; the rest are numbers psw formats
 
 CELLS_SQL = """
 select measurement_id, generator_model, judge_model, cell_id, template_text, persona_pair_id, pos_persona,
-       neg_persona, score, score_ci_low, score_ci_high, score_ci_level, n, mean_axis_delta, mean_off_axis_problem,
-       recommended
+       neg_persona, score, score_ci_low, score_ci_high, score_ci_level, p_top_k, n, mean_axis_delta,
+       mean_off_axis_problem, recommended, recommended_confident
 from template_pair_scores
 where score is not null
 order by measurement_id, score desc, cell_id
@@ -128,9 +129,16 @@ def _top_table(group: pd.DataFrame, top: int) -> list[list[str]]:
         interval = (f"{level}{row['score_ci_low']:.1f}-{row['score_ci_high']:.1f}"
                     if pd.notna(row["score_ci_low"]) else "n/a")
         rows.append([str(rank), row["template"], row["persona pair"], f"{row['score']:.1f}", interval,
-                     str(int(row["n"])), _num(row["mean_axis_delta"], 2), _num(row["mean_off_axis_problem"], 2),
-                     "yes" if row["recommended"] else "no"])
+                     _num(row["p_top_k"], 2), str(int(row["n"])), _num(row["mean_axis_delta"], 2),
+                     _num(row["mean_off_axis_problem"], 2), _recommended(row)])
     return rows
+
+
+def _recommended(row) -> str:
+    """recommended_confident, and upstream's point rule where only it holds (see INTRO)."""
+    if row["recommended_confident"]:
+        return "yes"
+    return "point only" if row["recommended"] else "no"
 
 
 def _num(value, digits: int) -> str:
@@ -143,7 +151,11 @@ def _about(group: pd.DataFrame) -> str:
 
 
 INTRO = ("Top cells per measurement, from the `template_pair_scores` mart (score = the guide's clean-axis "
-         "score, 0-100; interval = its bootstrap percentile interval; axis delta -8..8; off-axis 1-7).")
+         "score, 0-100; interval = its bootstrap percentile interval, failed pairs at their worst and best; "
+         "P(top k) = the share of the interval's replicates in which the cell is among its measurement's top k, "
+         "k = dbt var top_k; axis delta -8..8; off-axis 1-7). Recommended = `recommended_confident`: upstream's "
+         "point rule and a lower bound at or above the least score a recommended cell can have; \"point only\" "
+         "= upstream's rule holds on the point estimates but the lower bound does not clear the bar.")
 TITLES = {"on_off_axis": "On/off axis", "model_matrix": "Model matrix", "steering": "Steering curves"}
 
 

@@ -29,6 +29,15 @@ def choose_cell() -> str | None:
     return st.selectbox("Cell", list(labels), format_func=labels.get, index=None, key="cell_choice")
 
 
+def recommended_text(cell) -> str:
+    """recommended_confident, with upstream's point rule named when only it holds."""
+    if cell["recommended_confident"]:
+        return "yes (point rule, and the lower bound clears it)"
+    if cell["recommended"]:
+        return "not confidently (upstream's point rule holds, the score's lower bound does not clear it)"
+    return "no"
+
+
 def show_factors(cell_id: str) -> None:
     factors = queries.cell_factors(cell_id)
     chart = alt.Chart(factors).mark_bar().encode(
@@ -115,11 +124,12 @@ else:
 if pd.notna(cell["score_ci_low"]):
     st.caption(f"{cell['score_ci_level']:.0%} bootstrap interval {cell['score_ci_low']:.1f} to "
                f"{cell['score_ci_high']:.1f} over the cell's {int(cell['n_success'])} pairs "
-               f"({int(cell['n_bootstrap'])} replicates); jackknife SE {cell['score_se']:.2f}")
+               f"({int(cell['n_bootstrap'])} replicates; failed pairs at their worst and best); "
+               f"P(top k) {cell['p_top_k']:.2f}; jackknife SE {cell['score_se']:.2f}")
 st.markdown(f"**Template** {code(template_label(cell['template_text']))}  \n**Persona pair** {code(cell['persona_pair_id'])}: "
             f"{md(cell['pos_persona'])} (positive) vs {md(cell['neg_persona'])} (negative)  \n"
             f"**Measurement** {code(cell['measurement_id'])} · generator {code(cell['generator_model'])} · "
-            f"judge {code(cell['judge_model'])} · recommended: {'yes' if cell['recommended'] else 'no'}")
+            f"judge {code(cell['judge_model'])} · recommended: {recommended_text(cell)}")
 factors_col, components_col = st.columns([3, 2])
 if not anchored_cell:   # the six factors are the guide's score's
     with factors_col:

@@ -11,7 +11,8 @@ from dashboard import queries
 from dashboard.widgets import cell_filters, described_columns, seed, set_url, url_value
 from warehouse.labels import template_label
 
-COMPACT = ["score", "factors", "template_text", "persona_pair_id", "measurement_id", "n", "n_errors", "recommended",
+COMPACT = ["score", "p_top_k", "factors", "template_text", "persona_pair_id", "measurement_id", "n", "n_errors",
+           "recommended_confident", "recommended",
            "strict_pass_rate", "mean_axis_delta", "mean_off_axis_problem", "mean_max_style_abs_delta",
            "persona_echo_rate", "refusal_or_ai_break_rate", "mean_abs_word_delta_frac", "score_se", "score_ci_low",
            "score_ci_high"]

@@ -31,20 +31,52 @@
     bounded variable this bound holds at its level at every n, and for 0/1 data it is the
     Clopper-Pearson bound). The score rises with the pass rate and the axis delta and falls with
     the others, so the pseudo-pair pulls every factor the same way. Without it, small cells
-    get zero-width intervals (one constant factor) that cover 52-78% at n = 3-4. -#}
+    get zero-width intervals (one constant factor) that cover 52-78% at n = 3-4.
+    A failed pair (error) is an unknown outcome: it carries its own weight and sits with the
+    pseudo-pair, at the worst values for the lower bound and the best for the upper ('errors are
+    bounded, not dropped'). For P(top k) ('centre') the pseudo-pair and the failed pairs sit at one
+    point drawn uniformly between the worst and the best values (u_centre), so a replicate is a draw
+    of the cell's score, not a bound. -#}
 {% macro score_anchor(side) -%}
     {%- if side == 'worst' -%} {{ return({'pass': 0, 'axis': -8, 'off': 7, 'style': 6, 'echo': 1, 'refusal': 1}) }}
     {%- else -%} {{ return({'pass': 1, 'axis': 8, 'off': 1, 'style': 0, 'echo': 0, 'refusal': 0}) }}
     {%- endif -%}
 {%- endmacro %}
 
+{#- The score of one replicate's weighted sums (s_<part> over the successful pairs, w_pairs their
+    weight) with the unknown weight w_unknown (the failed pairs and the pseudo-pair) at `side`:
+    'worst', 'best', or 'centre' (worst + u_centre * (best - worst)). -#}
 {% macro anchored_score(side) -%}
-    {%- set anchor = score_anchor(side) -%}
+    {%- set worst, best = score_anchor('worst'), score_anchor('best') -%}
     {%- set mean = [] -%}
     {%- for part in ['pass', 'axis', 'off', 'style', 'echo', 'refusal'] -%}
-        {%- do mean.append('(s_' ~ part ~ ' + w_anchor * ' ~ anchor[part] ~ ') / (w_pairs + w_anchor)') -%}
+        {%- if side == 'centre' -%}
+            {%- set value = '(' ~ worst[part] ~ ' + u_centre * ' ~ (best[part] - worst[part]) ~ ')' -%}
+        {%- else -%}
+            {%- set value = score_anchor(side)[part] -%}
+        {%- endif -%}
+        {%- do mean.append('(s_' ~ part ~ ' + w_unknown * ' ~ value ~ ') / (w_pairs + w_unknown)') -%}
     {%- endfor -%}
     {{ clean_axis_score(*mean) }}
+{%- endmacro %}
+
+{#- The replicates' weights, one table for every cell: row r holds an Exp(1) weight for each
+    position 0..max_n (position 0 is the pseudo-pair's, position i the cell's i-th pair in pair_id
+    order) and u_centre. Cell c takes row (r + its offset) mod R in replicate r, so its replicates
+    are R independent Bayesian-bootstrap draws, and in one replicate two cells share a row only
+    when their offsets (a seeded hash of the cell) agree, 1 in R. Drawing weights per row
+    rather than per pair and replicate makes the draw R x max_n hashes instead of pairs x R. -#}
+{% macro bootstrap_weight_rows(max_n) -%}
+    select
+        replicate,
+        list_transform(range({{ max_n }} + 1),
+            lambda position: {{ exponential1(bootstrap_uniform('position', 'replicate')) }}) as weights,
+        {{ bootstrap_uniform("'centre'", 'replicate') }} as u_centre,
+    from {{ bootstrap_replicates() }}
+{%- endmacro %}
+
+{% macro bootstrap_offset(key) -%}
+    hash({{ key }}, {{ var('bootstrap_seed') }}) % greatest({{ var('bootstrap_replicates') }}, 1)
 {%- endmacro %}
 
 {#- dot / sqrt(norm_sq_a * norm_sq_b) clamped to [-1, 1] (trait_geometry): with norms estimated from
@@ -52,4 +84,12 @@
     from noise) leaves the cosine at the sign of the dot product. -#}
 {% macro bounded_cosine(dot, norm_sq_a, norm_sq_b) -%}
     least(1.0, greatest(-1.0, ({{ dot }}) / sqrt(greatest({{ norm_sq_a }}, 1e-150) * greatest({{ norm_sq_b }}, 1e-150))))::double
+{%- endmacro %}
+
+{#- Student's t quantile 0.975 for df degrees of freedom (1-30 tabulated, 1.96 past 30): the 95%
+    interval of a mean over few units (layer_choice: the steering effect over scenarios). -#}
+{% macro t_quantile_975(df) -%}
+    case when {{ df }} between 1 and 30 then [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+        2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060,
+        2.056, 2.052, 2.048, 2.045, 2.042][{{ df }}] when {{ df }} > 30 then 1.96 end
 {%- endmacro %}

@@ -53,7 +53,7 @@
                      'published_tolerance', 'screening_min_margin_cosine', 'layer_choice_min_pairs',
                      'layer_choice_min_auroc', 'steering_min_coherence', 'first_person_words',
                      'bootstrap_replicates', 'bootstrap_seed', 'bootstrap_level',
-                     'bootstrap_max_pairs'] -%}
+                     'bootstrap_max_pairs', 'top_k'] -%}
     {%- set values = {} -%}
     {%- for name in names -%}{%- do values.update({name: var(name)}) -%}{%- endfor -%}
     {%- do values.update({'judge_panels': judge_panels()}) -%}

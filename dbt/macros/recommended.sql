@@ -16,3 +16,12 @@
         false
     )
 {%- endmacro %}
+
+{#- The least score a recommended cell can have: the guide's score at every threshold of the rule
+    (the score rises with each factor, so a cell past every threshold scores at least this; 10.4 at
+    the defaults). recommended_confident asks the score's lower bound to clear it. -#}
+{% macro recommended_score_bar() -%}
+    {{ clean_axis_score(var('recommended_min_strict_pass_rate'), var('recommended_min_axis_delta'),
+        var('recommended_max_off_axis_problem'), var('recommended_max_style_abs_delta'),
+        var('recommended_max_persona_echo_rate'), var('recommended_max_refusal_or_ai_break_rate')) }}
+{%- endmacro %}

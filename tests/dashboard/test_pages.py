@@ -60,9 +60,12 @@ def test_filters_come_from_the_url(app, pilot_db):
     at = app(pilot_db, pair="principled_expedient", min_n="4")
     df = at.dataframe[0].value
     assert set(df["persona_pair_id"]) == {"principled_expedient"} and len(df) == 3
+    # "recommended" is recommended_confident: on the pilot (n = 4) no lower bound clears the bar,
+    # though upstream's point rule recommends two cells
     at = app(pilot_db, recommended="1")
-    assert len(at.dataframe[0].value) == query(pilot_db, "select count(*) from template_pair_scores "
-                                                         "where recommended")[0][0]
+    assert query(pilot_db, "select count(*) filter (recommended), count(*) filter (recommended_confident) "
+                           "from template_pair_scores")[0] == (2, 0)
+    assert not at.dataframe and "No cell matches these filters" in at.info[0].value
 
 
 def test_cell_page_shows_four_scenarios_with_both_completions(app, pilot_db, top_cell):

@@ -49,15 +49,44 @@ def true_score(kind, rng: np.random.Generator, draws: int = 200_000) -> float:
 
 
 def anchored_interval(rng: np.random.Generator, pairs: np.ndarray, replicates: int = 200, level: float = 0.95,
-                      anchored: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """int_cell_scores' interval for cells (cells, n, 6): Exp(1) weights per pair and replicate plus
-    one pseudo-pair at the worst (lower) / best (upper) values; anchored=False is the plain
-    Bayesian bootstrap, for comparison."""
-    cells, n, _ = pairs.shape
-    weights = rng.exponential(size=(cells, replicates, n))
-    anchor = rng.exponential(size=(cells, replicates, 1)) if anchored else np.zeros((cells, replicates, 1))
-    sums, total = np.einsum("crn,cnk->crk", weights, pairs), weights.sum(-1, keepdims=True) + anchor
-    low = score((sums + anchor * WORST) / total)
-    high = score((sums + anchor * BEST) / total)
+                      anchored: bool = True, errors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """int_cell_scores' interval for cells (cells, n, 6), failed pairs marked in errors (cells, n):
+    the replicate_scores quantiles; anchored=False is the plain Bayesian bootstrap over the
+    successful pairs (Exp(1) weights, no pseudo-pair, failures dropped), for comparison."""
     tail = (1 - level) / 2
-    return np.quantile(low, tail, axis=1), np.quantile(high, 1 - tail, axis=1)
+    if anchored:
+        drawn = replicate_scores(rng, pairs, errors, replicates)
+        return np.quantile(drawn["low"], tail, axis=1), np.quantile(drawn["high"], 1 - tail, axis=1)
+    kept = np.ones(pairs.shape[:2]) if errors is None else (~errors).astype(float)
+    weights = rng.exponential(size=(pairs.shape[0], replicates, pairs.shape[1])) * kept[:, None, :]
+    means = np.einsum("crn,cnk->crk", weights, pairs) / weights.sum(-1, keepdims=True)
+    return np.quantile(score(means), tail, axis=1), np.quantile(score(means), 1 - tail, axis=1)
+
+
+def replicate_scores(rng: np.random.Generator, pairs: np.ndarray, errors: np.ndarray | None = None,
+                     replicates: int = 200) -> dict[str, np.ndarray]:
+    """int_cell_scores' replicates for cells (cells, n, 6) with a failed-pair mask (cells, n) (failed
+    pairs' values are ignored): one weight table of (replicates, n + 1) Exp(1) draws (column 0 the
+    pseudo-pair's) and a uniform u_centre per row, each cell reading row (r + its offset) mod R.
+    Returns (cells, R) scores with the unknown weight (pseudo-pair + failed pairs) at the worst
+    values ('low'), the best ('high') and worst + u_centre (best - worst) ('draw')."""
+    cells, n, _ = pairs.shape
+    errors = np.zeros((cells, n), bool) if errors is None else errors
+    table, u_centre = rng.exponential(size=(replicates, n + 1)), rng.random(replicates)
+    rows = (np.arange(replicates)[None, :] + rng.integers(replicates, size=(cells, 1))) % replicates
+    weights = table[rows]                                       # (cells, R, n + 1)
+    w_pairs = weights[..., 1:] * ~errors[:, None, :]
+    unknown = weights[..., 0] + (weights[..., 1:] * errors[:, None, :]).sum(-1)
+    sums = np.einsum("crn,cnk->crk", w_pairs, np.where(errors[..., None], 0.0, pairs))
+    total = (w_pairs.sum(-1) + unknown)[..., None]
+    centre = WORST + u_centre[rows][..., None] * (BEST - WORST)
+    return {"low": score((sums + unknown[..., None] * WORST) / total),
+            "high": score((sums + unknown[..., None] * BEST) / total),
+            "draw": score((sums + unknown[..., None] * centre) / total)}
+
+
+def p_top_k(draws: np.ndarray, k: int) -> np.ndarray:
+    """int_cell_scores' p_top_k for the cells of one measurement, draws (cells, R): the share of
+    replicates in which a cell's draw is at or above the k-th highest."""
+    bar = np.sort(draws, axis=0)[-k] if draws.shape[0] >= k else np.full(draws.shape[1], -1.0)
+    return (draws >= bar).mean(axis=1)

@@ -1,7 +1,8 @@
 {{ incremental_by_measurement() }}
 -- The guide's clean-axis score, the upstream variant, the recommendation and the
 -- jackknife standard error of the score over the cell's successful pairs, and the anchored
--- Bayesian-bootstrap interval of the score over the same pairs (macros/bootstrap.sql).
+-- Bayesian-bootstrap interval of the score over the same pairs with the failed pairs bounded,
+-- and P(top k) from the same replicates (macros/bootstrap.sql, docs/statistics.md).
 -- Incremental by measurement (macros/incremental.sql).
 with cells as (
     select * from {{ ref('int_cell_metrics') }}
@@ -58,53 +59,81 @@ sized as (
     group by measurement_id
 ),
 
-drawn as (
-    -- each pair's Exp(1) weight in each replicate (Bayesian bootstrap), for cells of two pairs or more
-    select pairs.cell_id, replicate, pairs.is_strict_pass, pairs.axis_delta, pairs.off_axis_problem,
-        pairs.max_style_abs_delta, pairs.has_persona_echo, pairs.has_refusal_or_ai_break,
-        {{ exponential1(bootstrap_uniform('pairs.pair_id', 'replicate')) }} as w,
-    from pairs
+cell_values as (
+    -- a cell's pairs as lists in pair_id order, for cells of two successful pairs or more; a failed
+    -- pair is a 0 in every value list and a 1 in is_error (macros/bootstrap.sql: it is bounded, not dropped)
+    select
+        every_pair.cell_id,
+        any_value(every_pair.measurement_id) as measurement_id,
+        count(*) as n_all,
+        {{ bootstrap_offset('every_pair.cell_id') }} as replicate_offset,
+        list(every_pair.is_error::double order by every_pair.pair_id) as v_error,
+        {%- for part, column in [('pass', 'is_strict_pass::int'), ('axis', 'axis_delta'), ('off', 'off_axis_problem'),
+            ('style', 'max_style_abs_delta'), ('echo', 'has_persona_echo::int'), ('refusal', 'has_refusal_or_ai_break::int')] %}
+        list(case when every_pair.is_error then 0.0 else every_pair.{{ column }}::double end
+            order by every_pair.pair_id) as v_{{ part }},
+        {%- endfor %}
+    from {{ ref('int_pairs_scored') }} as every_pair
     join sums using (cell_id)
     join sized using (measurement_id)
-    cross join {{ bootstrap_replicates() }}
-    where sums.n > 1 and sized.is_bootstrapped
+    where sums.n > 1 and sized.is_bootstrapped and {{ measurements_to_build() }}
+    group by every_pair.cell_id
+),
+
+weight_rows as (
+    {{ bootstrap_weight_rows('(select coalesce(max(n_all), 0) from cell_values)') }}
 ),
 
 weighted as (
-    -- each replicate's weighted sums, and the weight of its one pseudo-pair (macros/bootstrap.sql)
+    -- each replicate's weighted sums over the successful pairs, and the unknown weight: the failed
+    -- pairs' and the pseudo-pair's (position 0 of the row)
     select
-        cell_id,
-        replicate,
-        sum(w) as w_pairs,
-        {{ exponential1(bootstrap_uniform('cell_id', 'replicate')) }} as w_anchor,
-        sum(w * is_strict_pass::int) as s_pass,
-        sum(w * axis_delta) as s_axis,
-        sum(w * off_axis_problem) as s_off,
-        sum(w * max_style_abs_delta) as s_style,
-        sum(w * has_persona_echo::int) as s_echo,
-        sum(w * has_refusal_or_ai_break::int) as s_refusal,
-    from drawn
-    group by cell_id, replicate
+        cell_values.cell_id,
+        cell_values.measurement_id,
+        replicates.replicate,
+        weight_rows.u_centre,
+        list_slice(weight_rows.weights, 2, cell_values.n_all + 1) as w,
+        list_sum(w) - list_inner_product(w, cell_values.v_error) as w_pairs,
+        weight_rows.weights[1] + list_inner_product(w, cell_values.v_error) as w_unknown,
+        {%- for part in ['pass', 'axis', 'off', 'style', 'echo', 'refusal'] %}
+        list_inner_product(w, cell_values.v_{{ part }}) as s_{{ part }},
+        {%- endfor %}
+    from cell_values
+    cross join {{ bootstrap_replicates() }}
+    join weight_rows on weight_rows.replicate = (replicates.replicate + cell_values.replicate_offset) % greatest({{ var('bootstrap_replicates') }}, 1)
 ),
 
 replicates as (
-    -- the score of each replicate's means with the pseudo-pair at the worst values (for the
-    -- lower bound) and at the best values (for the upper bound)
+    -- the score of each replicate's means with the unknown weight at the worst values (for the
+    -- lower bound), at the best (for the upper bound), and at a uniform point between (P(top k))
     select
         cell_id,
+        measurement_id,
+        replicate,
         {{ anchored_score('worst') }} as score_low,
         {{ anchored_score('best') }} as score_high,
+        {{ anchored_score('centre') }} as score_draw,
     from weighted
+),
+
+top_k_bars as (
+    -- per measurement and replicate, the k-th highest drawn score (var top_k): a cell at or above it
+    -- is in that replicate's top k (ties count in); fewer than k cells put every cell in
+    select measurement_id, replicate, max(score_draw, {{ var('top_k') }})[{{ var('top_k') }}] as top_k_bar,
+    from replicates
+    group by measurement_id, replicate
 ),
 
 bootstrap as (
     select
-        cell_id,
-        quantile_cont(score_low, {{ (1 - var("bootstrap_level")) / 2 }}) as ci_low,
-        quantile_cont(score_high, {{ 1 - (1 - var("bootstrap_level")) / 2 }}) as ci_high,
+        replicates.cell_id,
+        quantile_cont(replicates.score_low, {{ (1 - var("bootstrap_level")) / 2 }}) as ci_low,
+        quantile_cont(replicates.score_high, {{ 1 - (1 - var("bootstrap_level")) / 2 }}) as ci_high,
+        avg((replicates.score_draw >= coalesce(top_k_bars.top_k_bar, -1))::int) as p_top_k,
         count(*) as n_bootstrap,
     from replicates
-    group by cell_id
+    join top_k_bars using (measurement_id, replicate)
+    group by replicates.cell_id
 ),
 
 scored as (
@@ -125,12 +154,18 @@ scored as (
         round(bootstrap.ci_high, 1) as score_ci_high,
         case when cells.n_success > 1 then coalesce(bootstrap.n_bootstrap, 0) end as n_bootstrap,
         case when bootstrap.n_bootstrap > 0 then {{ var('bootstrap_level') }}::double end as score_ci_level,
+        round(bootstrap.p_top_k, 3) as p_top_k,
+        cells.n_errors / nullif(cells.n_planned, 0) as error_rate,
         {%- for part in score_parts() %}
         {{ score_factor(part, 'cells.strict_pass_rate', 'cells.mean_axis_delta', 'cells.mean_off_axis_problem',
             'cells.mean_max_style_abs_delta', 'cells.persona_echo_rate', 'cells.refusal_or_ai_break_rate') }}
             as factor_{{ part }},
         {%- endfor %}
         {{ recommended('cells') }} as is_recommended,
+        -- and the score's lower bound clears the least score a recommended cell can have (the score at
+        -- every threshold of the rule): the point estimates are not enough at n = 4-16
+        is_recommended and coalesce(round(bootstrap.ci_low, 1) >= round({{ recommended_score_bar() }}, 1), false)
+            as is_recommended_confident,
     from cells
     left join jackknife using (cell_id)
     left join bootstrap using (cell_id)

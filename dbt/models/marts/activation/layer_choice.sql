@@ -1,9 +1,10 @@
 -- One row per stored cell vector (cell x layer x token reduction x extraction run): how well the
 -- layer's direction separates the completions the judges call positive from those they call
 -- negative (d' and AUROC), how consistent the pairs' difference directions are, and, where the
--- vector was swept, the steering effect per unit coefficient. Per (cell, run, reduction) one layer
--- is recommended, with its reason: a swept layer that separates and steers the judged trait most,
--- else the layer that separates best.
+-- vector was swept, the steering effect per unit of the normalised coefficient (coef_rel_norm) over
+-- coherent generations, per position setting, with its interval over scenarios. Per (cell, run,
+-- reduction) one layer is recommended, with its reason: the swept layer that separates and whose
+-- steering effect has the highest lower bound above 0, else the layer that separates best.
 with vectors as (
     select vector_id, run_id, cell_id, layer, reduction, n_pairs, vector_norm, created_at,
     from {{ ref('stg_activation__vectors') }}
@@ -19,6 +20,10 @@ screening as (
 
 steering as (
     select * from {{ ref('steering_summary') }}
+),
+
+outputs as (
+    select * from {{ ref('steered_outputs') }}
 ),
 
 completions as (
@@ -79,14 +84,52 @@ per_vector as (
     group by vector_id
 ),
 
-sweeps as (
+scenario_effects as (
+    -- per scenario of a sweep: the slope of the judged trait against coef_rel_norm (the coefficient
+    -- relative to the layer's residual norm, so a larger vector norm does not look stronger), over
+    -- its coherent generations only (an incoherent text's trait score measures nothing)
+    select vector_id, positions, scenario_id, scenario_text, regr_slope(trait_score, coef_rel_norm) as slope,
+    from outputs
+    where is_coherent and trait_score is not null and coef_rel_norm is not null
+    group by all
+    having count(distinct coef_rel_norm) >= 2
+),
+
+position_effects as (
+    -- per position setting: the mean slope over scenarios and its t interval (scenarios are the units)
     select
         vector_id,
+        positions,
+        count(*) as n_scenarios,
+        avg(slope) as effect,
+        stddev_samp(slope) / sqrt(count(*)) as effect_se,
+        effect - {{ t_quantile_975('n_scenarios - 1') }} * effect_se as effect_ci_low,
+        effect + {{ t_quantile_975('n_scenarios - 1') }} * effect_se as effect_ci_high,
+    from scenario_effects
+    group by vector_id, positions
+),
+
+best_positions as (
+    -- the position setting with the highest lower bound (a setting of one scenario has none: last)
+    select * from position_effects
+    qualify row_number() over (
+        partition by vector_id order by effect_ci_low desc nulls last, effect desc, positions) = 1
+),
+
+sweeps as (
+    select
+        steering.vector_id,
         count(*) as n_steering_settings,
-        regr_slope(mean_trait_score, coeff) as trait_per_coeff,
-        regr_slope(mean_projection, coeff) as projection_per_coeff,
+        regr_slope(steering.mean_projection, steering.coeff) as projection_per_coeff,
+        any_value(best_positions.positions) as steering_positions,
+        any_value(best_positions.n_scenarios) as n_steering_scenarios,
+        any_value(best_positions.effect) as trait_per_coef_rel_norm,
+        any_value(best_positions.effect_se) as trait_per_coef_rel_norm_se,
+        any_value(best_positions.effect_ci_low) as trait_per_coef_rel_norm_ci_low,
+        any_value(best_positions.effect_ci_high) as trait_per_coef_rel_norm_ci_high,
     from steering
-    group by vector_id
+    left join best_positions using (vector_id)
+    group by steering.vector_id
 ),
 
 measured as (
@@ -118,11 +161,16 @@ measured as (
         (per_vector.mean_pos_heldout - per_vector.mean_neg_heldout)
             / nullif(sqrt((per_vector.var_pos_heldout + per_vector.var_neg_heldout) / 2), 0) as pole_separation,
         coalesce(sweeps.n_steering_settings, 0) as n_steering_settings,
-        sweeps.trait_per_coeff,
+        sweeps.steering_positions,
+        sweeps.n_steering_scenarios,
+        sweeps.trait_per_coef_rel_norm,
+        sweeps.trait_per_coef_rel_norm_se,
+        sweeps.trait_per_coef_rel_norm_ci_low,
+        sweeps.trait_per_coef_rel_norm_ci_high,
         sweeps.projection_per_coeff,
         coalesce(per_vector.n_labelled_pairs, 0) >= {{ var('layer_choice_min_pairs') }}
             and separation.auroc is not null as is_eligible,
-        is_eligible and coalesce(sweeps.trait_per_coeff > 0, false)
+        is_eligible and coalesce(sweeps.trait_per_coef_rel_norm_ci_low > 0, false)
             and separation.auroc >= {{ var('layer_choice_min_auroc') }} as is_steering_backed,
     from vectors
     inner join runs using (run_id)
@@ -137,7 +185,7 @@ picked as (
         case when is_eligible then row_number() over (
             partition by cell_id, run_id, reduction
             order by is_eligible desc, is_steering_backed desc,
-                case when is_steering_backed then trait_per_coeff end desc nulls last,
+                case when is_steering_backed then trait_per_coef_rel_norm_ci_low end desc nulls last,
                 auroc desc, d_prime desc nulls last, layer
         ) end as layer_rank,
         count(*) filter (where is_eligible) over (partition by cell_id, run_id, reduction) as n_eligible_layers,
@@ -174,15 +222,23 @@ final as (
         pole_separation,
         -- steering
         n_steering_settings,
-        trait_per_coeff,
+        steering_positions,
+        n_steering_scenarios,
+        trait_per_coef_rel_norm,
+        trait_per_coef_rel_norm_se,
+        trait_per_coef_rel_norm_ci_low,
+        trait_per_coef_rel_norm_ci_high,
         projection_per_coeff,
         -- the pick
         layer_rank,
         coalesce(layer_rank = 1, false) as is_recommended,
         case when layer_rank = 1 and is_steering_backed then
-            printf('largest judged steering effect of %d swept layers that separate (AUROC >= %g): '
-                   || '%+.2f trait points per unit coefficient, AUROC %.2f',
-                   n_steered_layers, {{ var('layer_choice_min_auroc') }}, trait_per_coeff, auroc)
+            printf('highest lower bound of the judged steering effect of %d swept layers that separate '
+                   || '(AUROC >= %g): %+.2f trait points per unit coef_rel_norm (95%% CI %+.2f to %+.2f over %d '
+                   || 'scenarios, coherent generations, positions %s), AUROC %.2f',
+                   n_steered_layers, {{ var('layer_choice_min_auroc') }}, trait_per_coef_rel_norm,
+                   trait_per_coef_rel_norm_ci_low, trait_per_coef_rel_norm_ci_high, n_steering_scenarios,
+                   steering_positions, auroc)
         when layer_rank = 1 then
             printf('best separation of judged-positive from judged-negative completions of %d layers: '
                    || 'AUROC %.2f, d'' %s', n_eligible_layers, auroc, coalesce(printf('%.2f', d_prime), 'n/a'))

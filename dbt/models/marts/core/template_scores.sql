@@ -26,7 +26,10 @@ cell_summary as (
         max(score) as best_score,
         arg_max(persona_pair_id, (coalesce(score, -1), cell_id)) as best_persona_pair_id,
         arg_max(cell_id, (coalesce(score, -1), cell_id)) as best_cell_id,
+        -- the best cell's own lower bound: the max over noisy cells overstates it (winner's curse)
+        arg_max(score_ci_low, (coalesce(score, -1), cell_id)) as best_score_ci_low,
         count(*) filter (where recommended) as n_recommended,
+        count(*) filter (where recommended_confident) as n_recommended_confident,
         -- against the control arm, over the persona pairs that have a control cell
         avg(score_vs_control) as mean_score_vs_control,
         avg(axis_delta_vs_control) as mean_axis_delta_vs_control,
