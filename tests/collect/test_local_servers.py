@@ -45,7 +45,7 @@ def test_generation_errors_come_back_with_retry_errors(tmp_path, fake, secret, c
     assert q(db, "select count(*) from raw.judgments where error is null")[0][0] == 3 * 6
 
     # staging keeps one row per pair, the successful one: the examples mart holds 3 pairs, none failed
-    assert run_cli(["--db", str(db), "build", "--select", "+examples"]) == 0
+    assert run_cli(["--db", str(db), "build"]) == 0
     assert q(db, "select count(*), count(distinct pair_id), count(error) from examples") == [(3, 3, 0)]
 
 
