@@ -97,11 +97,20 @@ def built_once(tmp_path_factory):
     return get
 
 
-
 # ---- which xdist worker runs what (`make test`: -n auto --dist loadfile) -----------------------
 # A session fixture is made once per worker. The test files that name one of these costly ones
 # (builds, exports) run on one worker together, so it is made once per run, not once per worker.
 ONE_WORKER_FIXTURES = {"screened_db": "screened", "pilot_export": "pilot-export", "pilot_library": "pilot-library"}
+
+
+def worker_unit(root: Path, file: str) -> str:
+    """What xdist sends to one worker as a unit: the group of ONE_WORKER_FIXTURES the test file
+    names (by its text: a fixture is asked for by name), else the file itself."""
+    try:
+        text = (root / file).read_text()
+    except OSError:
+        text = ""
+    return next((group for fixture, group in ONE_WORKER_FIXTURES.items() if re.search(rf"\b{fixture}\b", text)), file)
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
@@ -115,18 +124,11 @@ def pytest_xdist_make_scheduler(config, log):
 
     units: dict[str, str] = {}
 
-    def unit(file: str) -> str:
-        if file not in units:
-            try:
-                text = (config.rootpath / file).read_text()
-            except OSError:
-                text = ""
-            units[file] = next((group for fixture, group in ONE_WORKER_FIXTURES.items()
-                                if re.search(rf"\b{fixture}\b", text)), file)
-        return units[file]
-
     class LoadFileOrShared(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return unit(nodeid.split("::", 1)[0])
+            file = nodeid.split("::", 1)[0]
+            if file not in units:
+                units[file] = worker_unit(config.rootpath, file)
+            return units[file]
 
     return LoadFileOrShared(config, log)
