@@ -3,6 +3,7 @@ the trait-geometry cosines drawn from them, recomputed by hand."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import replace
 
@@ -78,24 +79,28 @@ def noise_correction(db, vector_id) -> tuple[float | None, float]:
     return (n * norm ** 2 - msq) / (n - 1), (msq - norm ** 2) * (1 / n + 1 / (n - 1))
 
 
-def by_hand(db, vector_a: str, vector_b: str) -> tuple[float, float, int]:
-    def replicates(vector_id):
-        rows = query(db, "select vector from raw.activation_vector_replicates where vector_id = ? "
-                         "order by replicate", [vector_id])
-        if rows:
-            return [np.asarray(r[0], dtype=np.float64) for r in rows], True
-        fixed = query(db, "select vector from raw.activation_vectors where vector_id = ? union all "
-                          "select vector from raw.imported_vectors where vector_id = ?", [vector_id, vector_id])
-        return [np.asarray(fixed[0][0], dtype=np.float64)] * REPLICATES, False
+@functools.cache
+def stored_draws(db, vector_id: str) -> tuple[list, bool, tuple[float | None, float]]:
+    """A vector's bootstrap replicates as stored (or the vector itself, REPLICATES times, if it has
+    none), whether they were resampled, and its noise correction: read once per vector."""
+    rows = query(db, "select vector from raw.activation_vector_replicates where vector_id = ? "
+                     "order by replicate", [vector_id])
+    if rows:
+        return [np.asarray(r[0], dtype=np.float64) for r in rows], True, noise_correction(db, vector_id)
+    fixed = query(db, "select vector from raw.activation_vectors where vector_id = ? union all "
+                      "select vector from raw.imported_vectors where vector_id = ?", [vector_id, vector_id])
+    return [np.asarray(fixed[0][0], dtype=np.float64)] * REPLICATES, False, noise_correction(db, vector_id)
 
+
+def by_hand(db, vector_a: str, vector_b: str) -> tuple[float, float, int]:
     def norm_sq(vector, correction, resampled):
         signal, noise = correction
         if resampled:
             return vector @ vector - noise
         return vector @ vector if signal is None else signal
 
-    (reps_a, resampled_a), (reps_b, resampled_b) = replicates(vector_a), replicates(vector_b)
-    correction_a, correction_b = noise_correction(db, vector_a), noise_correction(db, vector_b)  # once per vector
+    (reps_a, resampled_a, correction_a), (reps_b, resampled_b, correction_b) = \
+        stored_draws(db, vector_a), stored_draws(db, vector_b)
     cosines = [float(np.clip(a @ b / np.sqrt(max(norm_sq(a, correction_a, resampled_a), 1e-150)
                                              * max(norm_sq(b, correction_b, resampled_b), 1e-150)), -1, 1))
                for a, b in zip(reps_a, reps_b)]
