@@ -33,7 +33,7 @@ demo: setup
 	@echo "DEMO (synthetic data) in $(DEMO_DB); browse it: $(BIN)/psw --db $(DEMO_DB) dashboard"
 
 test: setup
-	$(BIN)/python -m pytest -q tests -n auto --dist loadfile   # one worker per core; a file's tests stay on one worker
+	$(BIN)/python -m pytest -q tests -n auto --dist loadfile   # one worker per core; a file's tests stay on one worker, and so do files sharing a costly fixture (tests/conftest.py)
 
 bench: setup
 	$(BIN)/python bench/bench_warehouse.py

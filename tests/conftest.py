@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -66,3 +67,68 @@ def pilot_copy(pilot_db, tmp_path) -> Path:
     target = tmp_path / "warehouse.duckdb"
     shutil.copy(pilot_db, target)
     return target
+
+
+def copy_warehouse(source: Path, target: Path) -> Path:
+    """A writable copy of a built warehouse file (and its WAL, if one was left), so a test that
+    writes to it leaves the shared original as it was. The copy keeps the stored build state
+    (meta.last_build); dbt's target and log folder beside the file is not needed and not copied."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source, target)
+    wal = source.with_name(source.name + ".wal")
+    if wal.exists():
+        shutil.copy(wal, target.with_name(target.name + ".wal"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def built_once(tmp_path_factory):
+    """built_once(key, fill) -> a warehouse `fill(db)` ingested and built, made once per worker and
+    key (each `psw build` costs 10-20 s); read it as it is, or `copy_warehouse` it before writing."""
+    made: dict[str, Path] = {}
+
+    def get(key: str, fill) -> Path:
+        if key not in made:
+            db = tmp_path_factory.mktemp(f"built-{key}") / "warehouse.duckdb"
+            fill(db)
+            made[key] = db
+        return made[key]
+
+    return get
+
+
+# ---- which xdist worker runs what (`make test`: -n auto --dist loadfile) -----------------------
+# A session fixture is made once per worker. The test files that name one of these costly ones
+# (builds, exports) run on one worker together, so it is made once per run, not once per worker.
+ONE_WORKER_FIXTURES = {"screened_db": "screened", "pilot_export": "pilot-export", "pilot_library": "pilot-library"}
+
+
+def worker_unit(root: Path, file: str) -> str:
+    """What xdist sends to one worker as a unit: the group of ONE_WORKER_FIXTURES the test file
+    names (by its text: a fixture is asked for by name), else the file itself."""
+    try:
+        text = (root / file).read_text()
+    except OSError:
+        text = ""
+    return next((group for fixture, group in ONE_WORKER_FIXTURES.items() if re.search(rf"\b{fixture}\b", text)), file)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile` (a file's tests on one worker, so its module fixtures are made once), with
+    the files that share a fixture of ONE_WORKER_FIXTURES sent as one unit. (`--dist loadgroup`
+    would say this with marks, but under pytest 9 it no longer groups anything.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    units: dict[str, str] = {}
+
+    class LoadFileOrShared(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            if file not in units:
+                units[file] = worker_unit(config.rootpath, file)
+            return units[file]
+
+    return LoadFileOrShared(config, log)

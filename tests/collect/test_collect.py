@@ -288,7 +288,7 @@ def test_candidates_from_ingested_tables_and_runs_command(tmp_path, fake, secret
     assert run_cli(argv) == 0
     assert q(db, "select count(*) from raw.pairs")[0][0] == files["n"]
     # same pair ids as a run from the files (pair_id depends on content, not on the source)
-    assert run_cli(["--db", str(db), "build"]) == 0
+    assert run_cli(["--db", str(db), "build", "--select", "+measurements"]) == 0  # the mart `psw runs` reads
     capfd.readouterr()
     assert run_cli(["--db", str(db), "runs"]) == 0
     out = capfd.readouterr().out
@@ -305,7 +305,7 @@ def test_registered_in_psw_cli(tmp_path, fake, secret, capfd):
     files = write_candidates(tmp_path / "cand", 1, 1, 1)
     db = tmp_path / "w.duckdb"
     assert psw_main(collect_args(db, fake.base_url, files)) == 0
-    assert psw_main(["--db", str(db), "build"]) == 0
+    assert psw_main(["--db", str(db), "build", "--select", "+measurements"]) == 0  # the mart `psw runs` reads
     capfd.readouterr()
     assert psw_main(["--db", str(db), "runs"]) == 0
     assert "collect" in capfd.readouterr().out
@@ -431,7 +431,7 @@ def test_runs_on_a_warehouse_without_collect_tables(tmp_path, capfd):
                 "('m1', 'l1', 'g', ['j'], 0, 23, 'examples_v2', null, now())")
     con.close()
     assert run_cli(["--db", str(db), "runs"]) == 2  # not built yet: says to run psw build
-    assert run_cli(["--db", str(db), "build"]) == 0
+    assert run_cli(["--db", str(db), "build", "--select", "+measurements"]) == 0  # the mart `psw runs` reads
     capfd.readouterr()
     assert run_cli(["--db", str(db), "runs"]) == 0
     out = capfd.readouterr().out

@@ -19,6 +19,7 @@ from fakeserver import FakeLLM, FakeServer, is_generation  # noqa: E402
 
 from extract.masks import fit_to_template  # noqa: E402
 from psw.cli import main  # noqa: E402
+from tests.conftest import copy_warehouse  # noqa: E402
 from warehouse.errors import UserError  # noqa: E402
 from warehouse.messages import parse_messages  # noqa: E402
 
@@ -33,21 +34,32 @@ def rows(db, sql, params=None):
         con.close()
 
 
+@pytest.fixture(scope="module")
+def collected_once(built_once):
+    """One cell (1 template x 1 persona pair x 3 scenarios) collected from the loopback server and
+    built, once for the module; returns (warehouse, the generation requests the server received)."""
+    sent = []
+
+    def fill(db):
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv(KEY_ENV, SECRET)
+            files = write_candidates(db.parent / "cand", n_templates=1, n_pairs=1, n_scenarios=3)
+            server = FakeServer(FakeLLM()).start()
+            try:
+                assert main(collect_args(db, server.base_url, files)) == 0
+                sent.extend(body["messages"] for body in server.llm.bodies if is_generation(body))
+            finally:
+                server.stop()
+        assert main(["--db", str(db), "build"]) == 0
+
+    return built_once("messages-collected", fill), sent
+
+
 @pytest.fixture
-def collected(tmp_path, monkeypatch):
-    """One cell (1 template x 1 persona pair x 3 scenarios) collected from the loopback server,
-    built; returns (warehouse, the generation requests the server received)."""
-    monkeypatch.setenv(KEY_ENV, SECRET)
-    files = write_candidates(tmp_path / "cand", n_templates=1, n_pairs=1, n_scenarios=3)
-    db = tmp_path / "w.duckdb"
-    server = FakeServer(FakeLLM()).start()
-    try:
-        assert main(collect_args(db, server.base_url, files)) == 0
-        sent = [body["messages"] for body in server.llm.bodies if is_generation(body)]
-    finally:
-        server.stop()
-    assert main(["--db", str(db), "build"]) == 0
-    return db, sent
+def collected(collected_once, tmp_path):
+    """A writable copy of the collected warehouse, and the requests its collect sent."""
+    db, sent = collected_once
+    return copy_warehouse(db, tmp_path / "w" / "warehouse.duckdb"), sent
 
 
 def by_hand_response_mean(model, tokenizer, messages: list[dict], response: str) -> torch.Tensor:

@@ -3,21 +3,15 @@ disk) -> steer -> build fills activation_cell_stats, steering_summary and trait_
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 
 from psw.cli import main
 
-PILOT = Path(__file__).resolve().parents[3] / "shared" / "reference" / "pilot-v2-seed23"
-FILES = ["persona_pairs_v2_candidates.jsonl", "scenarios_v2_candidates.jsonl",
-         "templates_v2_candidates.txt", "v2_pilot_seed23_examples.jsonl"]
 
-
-def test_extract_then_build_fills_the_activation_marts(tmp_path, tiny_path):
-    db = str(tmp_path / "pilot.duckdb")
-    assert main(["--db", db, "ingest", *(str(PILOT / f) for f in FILES), "--measurement", "v2_pilot_seed23"]) == 0
-    assert main(["--db", db, "build"]) == 0  # no activation tables yet: the staging views read empty
+def test_extract_then_build_fills_the_activation_marts(pilot_copy, tiny_path):
+    # the shared pilot warehouse (tests/conftest.py): the four pilot files ingested and built before any
+    # activation table existed (the staging views read empty)
+    db = str(pilot_copy)
     assert main(["--db", db, "extract", "vectors", "--model", tiny_path, "--layers", "1,2",
                  "--measurement", "v2_pilot_seed23"]) == 0
     con = duckdb.connect(db, read_only=True)
