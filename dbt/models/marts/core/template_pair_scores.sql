@@ -80,7 +80,8 @@ final as (
         cells.factor_{{ part }},
         {%- endfor %}
         cells.is_recommended as recommended,
-        cells.is_recommended_confident as recommended_confident,
+        -- an anchored cell has no score interval: never confidently recommended
+        coalesce(cells.is_recommended_confident, false) as recommended_confident,
         cells.n_success as n,
         cells.n_success,
         cells.n_errors,
