@@ -65,8 +65,10 @@ having count(*) > 1{% if nulls_fail %} or {{ columns[0] }} is null{% endif %}
    model was built from). A violation fails that model, and skips what reads it, with one line
    `psw guarantee broken: model.column = value: rule (test name)`. So `psw build` runs no guarantees
    test node (it excludes test_name:guarantees); `dbt test` still runs every one as a test. #}
-{% macro psw_enforce_guarantees() -%}
-{%- if execute and model.config.materialized != 'ephemeral' -%}
+{% macro psw_enforce_guarantees(after_cleanup=false) -%}
+{#- an incremental model checks after its own cleanup hook (macros/incremental.sql) -#}
+{%- if execute and model.config.materialized != 'ephemeral'
+      and (after_cleanup or model.config.materialized != 'incremental') -%}
 {%- set folded = model.get('extra_ctes', []) | map(attribute='id') | list -%}
 {#- the folded models first, in the order dbt folds them (what they read before them): a broken
     row is named where it first appears, not in every model built from it -#}

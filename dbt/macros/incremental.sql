@@ -13,11 +13,14 @@
 {% macro incremental_by_measurement() -%}
     {#- the versions are read in conditional blocks below: declare the dependency for dbt -#}
     -- depends_on: {{ ref('int_measurement_versions') }}
-    {#- a measurement whose raw rows are all gone (`psw forget`) leaves no version: drop its rows -#}
+    {#- a measurement whose raw rows are all gone (`psw forget`) leaves no version: drop its rows;
+        then check the model's guarantees (dbt runs a model's own hooks after the project's, so the
+        project-wide check skips incremental models: it would see the dropped rows) -#}
     {{ config(materialized='incremental', unique_key='measurement_id',
               incremental_strategy='delete+insert', on_schema_change='sync_all_columns',
-              post_hook="delete from {{ this }} where measurement_id not in
-                         (select measurement_id from {{ ref('int_measurement_versions') }})") }}
+              post_hook=["delete from {{ this }} where measurement_id not in
+                         (select measurement_id from {{ ref('int_measurement_versions') }})",
+                         "{{ psw_enforce_guarantees(after_cleanup=true) }}"]) }}
 {%- endmacro %}
 
 {#- A boolean over `column`: true for the measurements this build (re)computes. -#}
@@ -53,7 +56,10 @@
                      'published_tolerance', 'screening_min_margin_cosine', 'layer_choice_min_pairs',
                      'layer_choice_min_auroc', 'steering_min_coherence', 'first_person_words',
                      'bootstrap_replicates', 'bootstrap_seed', 'bootstrap_level',
-                     'bootstrap_max_pairs', 'top_k'] -%}
+                     'bootstrap_max_pairs', 'top_k', 'anchored_axis_delta_threshold', 'anchored_min_side_threshold',
+                     'anchored_off_axis_threshold', 'anchored_recommended_min_n',
+                     'anchored_recommended_min_strict_pass_rate', 'effective_pair_min_coherence',
+                     'effective_pair_min_trait'] -%}
     {%- set values = {} -%}
     {%- for name in names -%}{%- do values.update({name: var(name)}) -%}{%- endfor -%}
     {%- do values.update({'judge_panels': judge_panels()}) -%}

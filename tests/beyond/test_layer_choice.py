@@ -52,17 +52,23 @@ def plant(db, cell_id: str) -> None:
 
 
 def sweep_layer(db, cell_id: str, layer: int) -> None:
-    """A judged sweep with the layer's vector: trait 30, 50, 70 at coefficients -2, 0, 2."""
+    """A judged sweep with the layer's vector over three scenarios, all coherent: trait 50 + b * coeff
+    with b = 9, 10, 11, a vector of norm 1 on a residual of norm 2 (coef_rel_norm = coeff / 2): per
+    unit of coef_rel_norm the slopes are 18, 20, 22, so the effect is 20 with a 95% t interval of
+    20 -+ 4.303 * 2 / sqrt(3) = 15.03 to 24.97."""
     con = duckdb.connect(str(db))
     try:
         vector_id = con.execute("select vector_id from raw.activation_vectors where cell_id = ? and layer = ? "
                                 "and reduction = 'response_mean'", [cell_id, layer]).fetchone()[0]
-        results = [{"coeff": c, "scenario": Scenario("s1", "What now?"), "text": f"answer {c}", "n_tokens": 2,
-                    "projection": c} for c in (-2.0, 0.0, 2.0)]
+        results = [{"coeff": c, "scenario": Scenario(f"s{b}", f"What now, {b}?"), "text": f"answer {b} {c}",
+                    "n_tokens": 2, "projection": c, "vector_norm": 1.0, "residual_norm": 2.0, "slope": b}
+                   for b in (9, 10, 11) for c in (-2.0, 0.0, 2.0)]
         ids = store_sweep(con, {"vector_id": vector_id, "cell_id": cell_id, "layer": layer}, "response", results,
                           8, 0.0, 0, "planted-model", None)
-        con.executemany("insert into raw.steering_judgments values (?, ?, 'judge', 'trait', 'h', ?, '', null, ?)",
-                        [(md5(gid), gid, 50.0 + 10 * r["coeff"], now()) for gid, r in zip(ids, results)])
+        judged = [(gid, "trait", 50.0 + r["slope"] * r["coeff"]) for gid, r in zip(ids, results)]
+        judged += [(gid, "coherence", 90.0) for gid in ids]
+        con.executemany("insert into raw.steering_judgments values (?, ?, 'judge', ?, 'h', ?, '', null, ?)",
+                        [(md5(gid, criterion), gid, criterion, score, now()) for gid, criterion, score in judged])
     finally:
         con.close()
 
@@ -88,7 +94,8 @@ def test_layer_choice_picks_the_planted_layer_then_the_steered_one(pilot_copy, t
     run_psw(pilot_copy, "build")
     [(layer, reason, auroc)] = recommended(pilot_copy, top_cell)
     assert layer == STEERED and auroc >= 0.6
-    assert reason.startswith("largest judged steering effect of 1 swept layers") and "+10.00 trait points" in reason
+    assert reason.startswith("highest lower bound of the judged steering effect of 1 swept layers"), reason
+    assert "+20.00 trait points per unit coef_rel_norm (95% CI +15.03 to +24.97 over 3 scenarios" in reason
 
 
 def test_layer_choice_on_the_pilot_with_the_tiny_model(screened_db):

@@ -29,7 +29,7 @@ def test_cells_shows_the_factors_as_a_bar_per_row_and_a_compact_set_of_columns(a
     at = app(pilot_db)
     table = at.dataframe[0]
     order = list(table.proto.column_order)
-    assert order[:5] == ["score", "factors", "template_text", "persona_pair_id", "measurement_id"]
+    assert order[:6] == ["score", "p_top_k", "factors", "template_text", "persona_pair_id", "measurement_id"]
     assert "cell_id" not in order and len(order) <= 18
     config = column_config(at)
     assert config["factors"]["type_config"] == {"type": "bar_chart", "y_min": 0.0, "y_max": 1.0}

@@ -70,6 +70,8 @@ def test_imported_library_templates(psw, tmp_path, pilot_library):
     marker = tmp_path / "pwned-import"
     library = tmp_path / "library"
     shutil.copytree(pilot_library, library)
+    for source in (library / "data").glob("source_*.parquet"):  # the mart-shaped splits are read, as
+        source.unlink()                                          # from an earlier release's export
     path = library / "data" / "templates.parquet"
     table = pq.read_table(path)
     extra = {name: [None] for name in table.column_names}
