@@ -15,11 +15,13 @@ ranked as (
         -- rate, axis delta descending, then off-axis and style ascending), on the 4-dp numbers
         row_number() over (partition by measurement_id, template_text
             order by score_axis_off_axis desc, round(strict_pass_rate, 4) desc, round(mean_axis_delta, 4) desc,
-                recommended desc, round(mean_off_axis_problem, 4), round(mean_max_style_abs_delta, 4))
+                recommended desc, round(mean_off_axis_problem, 4), round(mean_max_style_abs_delta, 4),
+                persona_pair_id)  -- a full tie: by name, so every build picks the same cell
             as rank_in_template,
         row_number() over (partition by measurement_id, persona_pair_id
             order by recommended desc, score_axis_off_axis desc, round(strict_pass_rate, 4) desc,
-                round(mean_axis_delta, 4) desc, round(mean_off_axis_problem, 4), round(mean_max_style_abs_delta, 4))
+                round(mean_axis_delta, 4) desc, round(mean_off_axis_problem, 4), round(mean_max_style_abs_delta, 4),
+                template_text)
             as rank_in_pair,
     from cells
 ),
