@@ -109,22 +109,34 @@ from (select * from ({{ queries | join('\nunion all\n') }}) as checks
 {%- endif -%}
 {%- endmacro %}
 
-{# The model whose post-hook checks an ephemeral model's guarantees: the first (by id) built model
-   that folds it in (reads it directly or through other ephemeral models). An ephemeral model that
-   nothing built reads is a compile error: nothing would ever check it. #}
+{# The model whose post-hook checks an ephemeral model's guarantees: of the built models that fold
+   it in (read it directly or through other ephemeral models), the one built first: the fewest
+   ancestors (a reader built after another one has that one among its ancestors, so more of
+   them), then the first by id. A broken row is then named in the staging model it comes from,
+   before any model built from it fails on its own guarantees. An ephemeral model that nothing
+   built reads is a compile error: nothing would ever check it. #}
 {% macro psw_first_reader(ephemeral_id) -%}
+{%- set best = [] -%}
 {%- for id in graph.nodes.keys() | sort if id.startswith('model.') and graph.nodes[id].config.materialized != 'ephemeral' -%}
   {%- set todo = graph.nodes[id].depends_on.nodes | list -%}
   {%- set seen = [] -%}
-  {%- for _ in range(1000) if todo -%}
+  {%- set found = [] -%}
+  {%- for _ in range(1000) if todo and not found -%}
     {%- set parent = todo.pop() -%}
-    {%- if parent == ephemeral_id -%}{{ return(id) }}{%- endif -%}
+    {%- if parent == ephemeral_id -%}{%- do found.append(id) -%}{%- endif -%}
     {%- if parent not in seen and graph.nodes.get(parent, {}).get('config', {}).get('materialized') == 'ephemeral' -%}
       {%- do seen.append(parent) -%}{%- do todo.extend(graph.nodes[parent].depends_on.nodes) -%}
     {%- endif -%}
   {%- endfor -%}
+  {%- if found -%}
+    {%- set depth = psw_ancestors(id) | length -%}
+    {%- if not best or depth < best[0] -%}{%- do best.clear() -%}{%- do best.extend([depth, id]) -%}{%- endif -%}
+  {%- endif -%}
 {%- endfor -%}
-{%- do exceptions.raise_compiler_error(ephemeral_id ~ ': ephemeral, and no built model reads it, so nothing checks its guarantees') -%}
+{%- if not best -%}
+  {%- do exceptions.raise_compiler_error(ephemeral_id ~ ': ephemeral, and no built model reads it, so nothing checks its guarantees') -%}
+{%- endif -%}
+{{ return(best[1]) }}
 {%- endmacro %}
 
 {# Every node `unique_id` reads, directly or not: built before it (and, if ephemeral, folded into it
