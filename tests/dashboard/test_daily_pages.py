@@ -30,7 +30,7 @@ def test_cells_shows_the_factors_as_a_bar_per_row_and_a_compact_set_of_columns(a
     table = at.dataframe[0]
     order = list(table.proto.column_order)
     assert order[:6] == ["score", "p_top_k", "factors", "template_text", "persona_pair_id", "measurement_id"]
-    assert "cell_id" not in order and len(order) <= 18
+    assert "cell_id" not in order and len(order) <= 20  # with p_top_k and recommended_confident
     config = column_config(at)
     assert config["factors"]["type_config"] == {"type": "bar_chart", "y_min": 0.0, "y_max": 1.0}
     factors = table.value["factors"].iloc[0]
