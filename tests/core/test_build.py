@@ -5,6 +5,7 @@ file is free for any other connection."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import duckdb
@@ -41,3 +42,12 @@ def test_a_second_build_in_one_process_does_not_parse(pilot_copy):
     # dbt's connection is closed: a connection with other settings opens at once
     with duckdb.connect(str(pilot_copy), read_only=True) as con:
         assert con.execute("select count(*) from meta.last_build").fetchone() == (1,)
+
+
+def test_the_dbt_unit_tests_pass(pilot_copy, capsys):
+    """Every dbt unit test of the project (the formulas on fixed rows), with the models they read
+    built as views, on the pilot."""
+    assert main(["--db", str(pilot_copy), "build", "--unit-tests"]) == 0
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    passed, ran = map(int, re.search(r"(\d+) of (\d+) tests passed", summary).groups())
+    assert passed == ran > 20, summary
