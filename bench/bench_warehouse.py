@@ -79,8 +79,13 @@ def timed(args: list[str]) -> tuple[float, float, str, float]:
 
 
 def nodes_run(output: str) -> float:
-    """The models, tests and seeds dbt ran, from its last line `Done. PASS=.. NO-OP=n TOTAL=N`
-    (N - n: the no-op nodes are the exposures, which run nothing)."""
+    """The models, tests and seeds dbt ran: from psw's summary line (`built N models, M seeds;
+    X of Y tests passed` or `...; guarantees checked`, the guarantees then run inside the models),
+    else from dbt's own last line `Done. PASS=.. NO-OP=n TOTAL=N` (N - n: the no-op nodes are the
+    exposures, which run nothing)."""
+    summary = re.search(r"built (\d+) models?(?:, (\d+) seeds?)?; (?:\d+ of (\d+) tests passed|guarantees checked)", output)
+    if summary:
+        return float(sum(int(g) for g in summary.groups() if g))
     totals = re.findall(r"NO-OP=(\d+) TOTAL=(\d+)", output)
     return float(int(totals[-1][1]) - int(totals[-1][0])) if totals else float("nan")
 
