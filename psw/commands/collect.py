@@ -382,11 +382,15 @@ def build_run(args):
 
 def _dry_run(args, plan, prompts, cfg, path, findings) -> int:
     from collect.estimate import describe, estimate, observed_completion_tokens
+    from hf.secret_scan import check_texts
+
+    lines = "".join(json.dumps({**item.as_dict(), "judge_calls": [list(c) for c in cfg.criteria()]},
+                               ensure_ascii=False) + "\n" for item in plan)
+    # the plan repeats the candidates' texts: the one scanner every output passes (hf/secret_scan.py)
+    check_texts({str(args.plan_out or "the plan"): lines}, "no plan written")
     out = open(args.plan_out, "w", encoding="utf-8") if args.plan_out else sys.stdout
     try:
-        for item in plan:
-            out.write(json.dumps({**item.as_dict(), "judge_calls": [list(c) for c in cfg.criteria()]},
-                                 ensure_ascii=False) + "\n")
+        out.write(lines)
     finally:
         if args.plan_out:
             out.close()

@@ -242,6 +242,18 @@ def test_missing_key_and_bad_input_are_user_errors(tmp_path, monkeypatch, capfd)
     assert "pairs.jsonl:1: invalid JSON" in capfd.readouterr().err
 
 
+def test_a_plan_that_would_hold_the_key_is_not_written(tmp_path, fake, secret, capfd):
+    files = write_candidates(tmp_path / "cand")
+    files["scenarios"].write_text(json.dumps({"id": "leak", "prompt": f"My key is {secret}. What now?"}) + "\n")
+    plan_file = tmp_path / "plan.jsonl"
+    argv = collect_args(tmp_path / "w.duckdb", fake.base_url, files, "--dry-run", "--plan-out", str(plan_file))
+    assert run_cli(argv) == 2
+    err = capfd.readouterr().err
+    last = err.strip().splitlines()[-1]  # after the scratch warehouse's load lines and the server probe
+    assert f"{plan_file} line 1: holds" in last and "no plan written" in last and "Traceback" not in err, last
+    assert secret not in err and not plan_file.exists() and fake.llm.requests == 0
+
+
 def test_dry_run_records_plan_and_calls_nothing(tmp_path, fake, secret):
     files = write_candidates(tmp_path / "cand")
     db = tmp_path / "w.duckdb"
