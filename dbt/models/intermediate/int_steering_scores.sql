@@ -6,28 +6,8 @@ with judgments as (
     where not is_error and score is not null
 ),
 
-newest as (
-    select
-        generation_id,
-        criterion,
-        first(prompt_hash order by created_at desc, prompt_hash) as rubric_hash,
-    from judgments
-    group by generation_id, criterion
-),
-
 final as (
-    select
-        newest.generation_id,
-        newest.criterion,
-        newest.rubric_hash,
-        avg(judgments.score) as score,
-        count(*) as n_judgments,
-    from newest
-    inner join judgments
-        on judgments.generation_id = newest.generation_id
-        and judgments.criterion = newest.criterion
-        and judgments.prompt_hash = newest.rubric_hash
-    group by all
+    {{ newest_rubric_scores('judgments', ['generation_id']) }}
 )
 
 select * from final

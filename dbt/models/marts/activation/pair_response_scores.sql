@@ -9,30 +9,8 @@ with judgments as (
     where not is_error and score is not null
 ),
 
-newest as (
-    select
-        pair_id,
-        side,
-        criterion,
-        first(prompt_hash order by created_at desc, prompt_hash) as rubric_hash,
-    from judgments
-    group by pair_id, side, criterion
-),
-
-scores as (
-    select
-        newest.pair_id,
-        newest.side,
-        newest.criterion,
-        avg(judgments.score) as score,
-        count(*) as n_judgments,
-    from newest
-    inner join judgments
-        on judgments.pair_id = newest.pair_id
-        and judgments.side = newest.side
-        and judgments.criterion = newest.criterion
-        and judgments.prompt_hash = newest.rubric_hash
-    group by all
+scores as (  -- under the newest rubric, as int_steering_scores (macros/newest_rubric.sql)
+    {{ newest_rubric_scores('judgments', ['pair_id', 'side']) }}
 ),
 
 per_pair as (
