@@ -20,14 +20,16 @@ def _last_log(db) -> str:
 
 
 def test_a_new_warehouse_reuses_the_saved_parse(pilot_db, tmp_path, monkeypatch):
-    # pilot_db (also a warehouse.duckdb) was built before: its parse is in the cache; a new
-    # process has no manifest in memory yet
+    # pilot_db (also a warehouse.duckdb) was built plainly before: its parse (no vars) is in the
+    # cache; a new process has no manifest in memory yet. The build here takes the same arguments
+    # that shape a parse (none): `--unit-tests` sets vars, a parse nothing before this saved on a
+    # fresh clone.
     monkeypatch.setattr(dbt_runner, "_manifests", {})
     monkeypatch.setattr(dbt_runner, "_seen", set())
     fresh = tmp_path / "elsewhere" / "warehouse.duckdb"
     fresh.parent.mkdir()
     shutil.copy(pilot_db, fresh)
-    assert main(["--db", str(fresh), "build", "--unit-tests", "--select", "template_pair_scores"]) == 0
+    assert main(["--db", str(fresh), "build", "--force", "--select", "template_pair_scores"]) == 0
     log = (fresh.parent / ".warehouse.duckdb.dbt" / "logs" / "dbt.log").read_text()
     assert "Partial parsing enabled" in log
     assert "Unable to do partial parsing" not in log and "Starting full parse" not in log
