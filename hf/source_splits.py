@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from ingest.typed import fill_exported_fields
 from warehouse.append import append, table_columns, transaction
 from warehouse.db import UserError
 
@@ -35,9 +36,14 @@ CHECKED = {"raw.exported_pairs": "examples", "raw.published_stats": "stats", "ra
            "raw.scenarios": "scenarios"}
 
 
+# columns derived from others in the same row at ingest: not published, derived again on import
+DERIVED = {"raw.exported_pairs": {"fields"}}  # ingest/typed.py: the record's typed fields
+
+
 def _select(con, table: str, where: str) -> str:
-    """Every column; JSON as its text (parquet has no JSON type; import casts it back)."""
-    items = [f'"{c}"::varchar as "{c}"' if t == "JSON" else f'"{c}"' for c, t in table_columns(con, table)]
+    """Every column but the derived ones; JSON as its text (parquet has no JSON type; import casts it back)."""
+    items = [f'"{c}"::varchar as "{c}"' if t == "JSON" else f'"{c}"' for c, t in table_columns(con, table)
+             if c not in DERIVED.get(table, ())]
     return f"select {', '.join(items)} from {table} {where}"
 
 
@@ -126,4 +132,5 @@ def import_sources(con, splits: dict) -> dict[str, int]:
             if "load_id" in rows.column_names:
                 rows = rows.filter(pc.is_in(rows.column("load_id"), wanted))
             counts[table] = append(con, table, rows, key)
+        fill_exported_fields(con)
     return counts

@@ -61,6 +61,7 @@ EXAMPLES = [
     Check("template", "string"), Check("persona_pair", "text"), Check("prompt", "text"), *IDENTITY,
     Check("pos_persona", "text", required=False), Check("neg_persona", "text", required=False),
     Check("pos_generation_prompt", "string", required=False), Check("neg_generation_prompt", "string", required=False),
+    Check("base_generation_prompt", "string", required=False),  # anchored: the baseline's prompt
     Check("likely_spurious_axis", "string", required=False, when_ok_only=True),
     Check("pos_response", "text", when_ok_only=True),
     Check("neg_response", "text", when_ok_only=True),
@@ -134,6 +135,11 @@ def fields(kind: str) -> list[str]:
     if kind == "examples":
         names.append("error")
     return names
+
+
+def kind_of(kind: str, name: str) -> str:
+    """The Check kind of field `name` of `kind` (`error` and the scenario text fields: strings)."""
+    return next((c.kind for c in CHECKS[kind] if c.field == name), "string")
 
 
 def field_index(kind: str) -> dict[str, int]:

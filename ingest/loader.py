@@ -21,6 +21,7 @@ import pyarrow as pa
 from ingest import artifact, csv_stats, documents, identity, inspect_log, model_matrix, read, selections
 from ingest.checks import duplicate_keys_sql, extract_sql, field_index, reasons_sql
 from ingest.read import Reject
+from ingest.typed import typed_sql
 from warehouse.append import append, transaction
 from warehouse.errors import UserError
 from warehouse.keys import pair_id_sql, record_id_sql
@@ -258,7 +259,8 @@ def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
     # each line parsed once for the checks (try(): NULL where the JSON is malformed), once for its
     # canonical id; the checks run on the parsed fields; only keys, line numbers and reasons are kept
     measured = report.kind in ("examples", "stats", "selection")
-    pair_key = f"{_exported_pair_id()} as pair_id," if report.kind == "examples" else ""
+    # an examples record is also typed here, from the same parse (ingest/typed.py)
+    pair_key = f"{_exported_pair_id()} as pair_id, {typed_sql()} as fields," if report.kind == "examples" else ""
     measurement = "?" if measured else "null"
     params = [report.measurement_id or report.selection_id or ""] * ((2 if pair_key else 1) if measured else 0)
     con.execute(f"""
@@ -373,7 +375,7 @@ _RECORD_COLUMNS = {
     "pairs": ("raw.persona_pairs", "line::json ->> 'id' as persona_pair_id, line::json as record"),
     "scenarios": ("raw.scenarios", "line::json ->> 'id' as scenario_id, line::json as record"),
     "templates": ("raw.templates", "trim(line) as template_text"),
-    "examples": ("raw.exported_pairs", "? as measurement_id, line::json as record, _first.pair_id"),
+    "examples": ("raw.exported_pairs", "? as measurement_id, line::json as record, _first.pair_id, _first.fields"),
     "stats": ("raw.published_stats", f"? as measurement_id, {STATS_LEVEL_SQL} as level, line::json as record, "
                                      f"?::varchar as generator_model"),
     "selection": ("raw.selections", "? as selection_id, 'scenario' as level, line::json ->> 'id' as scenario_id, "
@@ -384,7 +386,7 @@ _RECORD_COLUMNS = {
 def _insert_records(con, report: LoadReport, load_id: str, loaded_at) -> int:
     """Store the file's records for this load; returns how many no live load held before."""
     table, columns = _RECORD_COLUMNS[report.kind]
-    pair_key = ", any_value(pair_id) as pair_id" if report.kind == "examples" else ""
+    pair_key = ", any_value(pair_id) as pair_id, arg_min(fields, line_no) as fields" if report.kind == "examples" else ""
     con.execute(f"""
         create or replace temp table _first as
         select record_id, min(line_no) as line_no {pair_key} from _records group by record_id""")

@@ -1,7 +1,6 @@
 {#- The per-pair fields of a v3 examples export beyond the v2 ones, under upstream's names
-    (README.md, "Commands": the examples kind): read with one parse into a list of strings, then typed
-    here. The style and off-axis columns follow the judge panels (macros/judge_panels.sql);
-    a field the record lacks is null, a panel name it lacks is left out of the map. -#}
+    (README.md, "Commands": the examples kind), as ingest typed them (raw.exported_pairs.fields).
+    The style and off-axis columns follow the judge panels (macros/judge_panels.sql); a field the record lacks is null, a panel name it lacks is left out of the map. -#}
 
 {% macro exported_v3_scalars() -%}
     {{ return({
@@ -12,46 +11,23 @@
         'pos_persona_echo_hits': 'varchar[]', 'neg_persona_echo_hits': 'varchar[]'}) }}
 {%- endmacro %}
 
-{% macro exported_v3_paths(panels) -%}
-    {%- set paths = [] -%}
-    {%- for name in exported_v3_scalars() %}{% do paths.append(name) %}{% endfor -%}
-    {%- for dim in panels['style'] %}{% do paths.append('style_delta_' ~ dim ~ '_pos_minus_neg') %}{% endfor -%}
-    {%- for category in panels['off_axis'] %}{% do paths.append('off_axis_' ~ category) %}{% endfor -%}
-    {{ return(paths) }}
-{%- endmacro %}
-
-{#- The fields of `record`, as a list of strings; `panels` is judge_panels(). -#}
-{% macro exported_v3_fields(record, panels) -%}
-    json_extract_string({{ record }}, [
-        {%- for path in exported_v3_paths(panels) %}'$."{{ path }}"'{{ ', ' if not loop.last }}{% endfor -%}
-    ])
-{%- endmacro %}
-
-{#- The typed columns, from the list `fields` that exported_v3_fields returned (each ends with a comma). -#}
+{#- The typed columns, from the struct `fields` ingest typed (ingest/typed.py; each ends with a comma). -#}
 {% macro exported_v3_columns(fields, panels) -%}
-    {%- set scalars = exported_v3_scalars() -%}
-    {%- set n = scalars | length -%}
-    {%- set style_dims = panels['style'] -%}
-    {%- set categories = panels['off_axis'] -%}
-    {%- for name, type in scalars.items() %}
-        {%- set value = fields ~ '[' ~ loop.index ~ ']' %}
-        {{ value ~ '::json::varchar[]' if type == 'varchar[]' else value ~ '::' ~ type }} as
-            {{- ' has_' ~ name if type == 'boolean' else ' ' ~ name }},
+    {%- for name, type in exported_v3_scalars().items() %}
+        {{ fields }}."{{ name }}" as {{- ' has_' ~ name if type == 'boolean' else ' ' ~ name }},
     {%- endfor %}
-        {{ map_from_slice(fields, style_dims, n + 1) }} as style_deltas,
-        {{ map_from_slice(fields, categories, n + style_dims | length + 1) }} as off_axis_likerts,
+        {{ map_of_fields(fields, panels['style'], 'style_delta_', '_pos_minus_neg') }} as style_deltas,
+        {{ map_of_fields(fields, panels['off_axis'], 'off_axis_', '') }} as off_axis_likerts,
 {%- endmacro %}
 
-{#- name -> value over the slice of `fields` that holds `names` (from position `first`), present values only. -#}
-{% macro map_from_slice(fields, names, first) -%}
+{#- name -> value of the members `prefix ~ name ~ suffix` of `fields`, present values only. -#}
+{% macro map_of_fields(fields, names, prefix, suffix) -%}
     {%- if names | length == 0 -%} map()::map(varchar, double)
     {%- else -%}
     map_from_entries(list_filter(
-        list_zip({{ sql_text_list(names) }}, {{ fields }}[{{ first }}:{{ first + names | length - 1 }}]::double[]),
+        list_zip({{ sql_text_list(names) }}, [
+            {%- for name in names %}{{ fields }}."{{ prefix ~ name ~ suffix }}"{{ ', ' if not loop.last }}{% endfor -%}
+        ]::double[]),
         lambda entry: entry[2] is not null))
     {%- endif -%}
-{%- endmacro %}
-
-{% macro exported_judge_axis_type() -%}
-    [{"judge_model": "VARCHAR", "positive_forward_delta": "DOUBLE", "positive_reverse_delta": "DOUBLE", "negative_forward_delta": "DOUBLE", "negative_reverse_delta": "DOUBLE", "pairwise_positive_delta": "DOUBLE", "pairwise_negative_delta": "DOUBLE", "axis_delta": "DOUBLE"}]
 {%- endmacro %}

@@ -12,8 +12,7 @@ with exported as (
 with_v3 as (
     select
         *,
-        {{ exported_v3_fields('record', panels) }} as v3,
-        json_transform(axis_judgments, '{{ exported_judge_axis_type() }}') as judge_axis,
+        fields.judge_axis,
     from exported
 ),
 
@@ -39,8 +38,8 @@ final as (
         pos_response,
         neg_response,
         -- an anchored export's baseline answer (upstream exports no baseline prompt)
-        record ->> 'base_generation_prompt' as base_prompt,
-        record ->> 'base_response' as base_response,
+        fields.base_generation_prompt as base_prompt,
+        fields.base_response,
         error,
         is_error,
         case when is_error then 0 else coalesce(len(judge_models), 1) end as n_judges,
@@ -61,7 +60,7 @@ final as (
             + abs(judge.negative_forward_delta - judge.negative_reverse_delta)) / 2)) as axis_order_disagreement,
         off_axis_problem,
         max_style_abs_delta,
-        {{ exported_v3_columns('v3', panels) }}
+        {{ exported_v3_columns('fields', panels) }}
         is_usable_for_training,
         has_persona_echo,
         has_refusal_or_ai_break,

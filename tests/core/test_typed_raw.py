@@ -1,0 +1,109 @@
+"""Typed once (issue 21 part 1): an exported pair's known fields are typed at ingest, from the same
+parse the checks read (raw.exported_pairs.fields, ingest/typed.py); dbt's staging selects them and
+never parses the record's JSON; rows written without them (import-hf, an older release) get them
+from the same rule."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import duckdb
+
+from ingest.typed import struct_type
+from tests.conftest import REFERENCE, ROOT
+from warehouse.schema import ensure_raw_schema
+
+V2 = [json.loads(line) for line in (REFERENCE / "v2_pilot_seed23_examples.jsonl").open()][:6]
+V3 = {
+    "artifact": "out/v3.json", "row": 7, "sample": 1, "scenario_id": 42, "template": "Be {persona}.",
+    "persona_pair": "pp", "prompt": "What now?", "pos_persona": "kind", "neg_persona": "cruel", "error": "",
+    "pos_response": "Yes.", "neg_response": "No.", "axis_delta": 2.5, "off_axis_problem": 2,
+    "max_style_abs_delta": 1, "usable_for_training": True, "persona_echo": False, "refusal_or_ai_break": False,
+    "strict_pass": True, "axis_delta_judge_mean": 2.5, "judge_persona_echo": False,
+    "pos_refusal_phrase_hits": ["as an ai"], "style_delta_warmth_pos_minus_neg": -1.5, "off_axis_warmth": 3,
+    "delta_pos_vs_base": 0.5, "delta_base_vs_neg": 0.75, "min_side_delta": 0.5,
+    "base_generation_prompt": "What now?", "base_response": "Maybe.", "unknown_field": {"kept": True},
+    "axis_judge_models": ["j1", "j2"],
+    "axis_judgments": [{"judge_model": "j1", "axis_delta": 2, "positive_forward_delta": 1, "extra": "x"},
+                       {"judge_model": "j2", "axis_delta": 3, "pairwise_positive_delta": 0.5}],
+}
+FAILED = {**V2[0], "error": "timeout", "axis_delta": "n/a", "persona_echo": "maybe", "row": 99}
+
+
+def _write(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def _fields(db, where: str = "true") -> list[dict]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return [json.loads(r[0]) for r in con.execute(
+            f"select to_json(fields) from raw.exported_pairs where {where} order by line_no").fetchall()]
+
+
+def test_ingest_types_every_known_field_from_the_record(psw, tmp_path):
+    path = _write(tmp_path / "mixed_examples.jsonl", [*V2, V3, FAILED])
+    assert psw("ingest", path, "--measurement", "m")[0] == 0
+    typed = _fields(psw.db)
+    assert len(typed) == 8
+    # v2: every field the record carries comes back with its value and the declared type
+    for record, fields in zip(V2, typed):
+        for name, value in record.items():
+            if name in fields:
+                assert fields[name] == (str(value) if isinstance(value, int) and name == "scenario_id" else value), name
+    v3 = typed[6]
+    assert (v3["row"], v3["sample"], v3["scenario_id"], v3["axis_delta"]) == (7, 1, "42", 2.5)
+    assert v3["pos_refusal_phrase_hits"] == ["as an ai"] and v3["style_delta_warmth_pos_minus_neg"] == -1.5
+    assert v3["base_generation_prompt"] == "What now?" and v3["axis_judge_models"] == ["j1", "j2"]
+    assert [j["judge_model"] for j in v3["judge_axis"]] == ["j1", "j2"]
+    assert v3["judge_axis"][0]["positive_forward_delta"] == 1 and v3["judge_axis"][1]["pairwise_positive_delta"] == 0.5
+    assert v3["axis_judgments"][0]["extra"] == "x"  # the judges' objects whole
+    assert "unknown_field" not in v3  # not a known field: it stays in `record`, kept and exported
+    with duckdb.connect(str(psw.db), read_only=True) as con:
+        assert json.loads(con.execute("select record from raw.exported_pairs where line_no = 7").fetchone()[0]) == V3
+    # a failed pair's metrics are not checked: a wrongly typed one is NULL, never a guess
+    failed = typed[7]
+    assert failed["error"] == "timeout" and failed["row"] == 99
+    assert failed["axis_delta"] is None and failed["persona_echo"] is None
+
+
+def test_staging_never_parses_the_exported_json():
+    """The exported pairs' staging and their intermediate model read typed columns: no JSON function
+    on `record` (the anchored models read more of the judges' objects, not the record)."""
+    for path in ("dbt/models/staging/raw/stg_raw__exported_pairs.sql", "dbt/models/intermediate/int_exported_pairs.sql"):
+        sql = re.sub(r"--[^\n]*", "", (ROOT / path).read_text())
+        assert not re.search(r"json_(transform|extract|exists|keys|type)|->>|->", sql), path
+        assert not re.search(r"\brecord\s*(::|->)", sql), path
+
+
+def test_rows_written_without_types_get_them_by_the_same_rule(psw, tmp_path):
+    """import-hf writes raw rows without `fields`, and a warehouse made before the column has none:
+    the fill step types them exactly as ingest did."""
+    path = _write(tmp_path / "mixed_examples.jsonl", [*V2, V3, FAILED])
+    assert psw("ingest", path, "--measurement", "m")[0] == 0
+    as_ingested = _fields(psw.db)
+    with duckdb.connect(str(psw.db)) as con:
+        con.execute("alter table raw.exported_pairs drop column fields")  # as a release before it left them
+        ensure_raw_schema(con)
+    assert _fields(psw.db) == as_ingested
+    with duckdb.connect(str(psw.db)) as con:
+        con.execute("update raw.exported_pairs set fields = null where line_no > 3")  # as import-hf leaves them
+        ensure_raw_schema(con)
+    assert _fields(psw.db) == as_ingested
+
+
+def test_a_column_of_another_release_is_typed_again(psw, tmp_path):
+    """The known fields changed (a judge panel edited, a field added): the column is derived again."""
+    path = _write(tmp_path / "mixed_examples.jsonl", [V3])
+    assert psw("ingest", path, "--measurement", "m")[0] == 0
+    as_ingested = _fields(psw.db)
+    with duckdb.connect(str(psw.db)) as con:
+        con.execute("alter table raw.exported_pairs drop column fields")
+        con.execute("alter table raw.exported_pairs add column fields struct(template varchar)")
+        con.execute("update raw.exported_pairs set fields = {'template': 'stale'}")
+        ensure_raw_schema(con)
+        assert con.execute("select data_type from information_schema.columns where table_schema = 'raw' and "
+                           "table_name = 'exported_pairs' and column_name = 'fields'").fetchone()[0] \
+            .replace('"', "").replace(" ", "").upper() == struct_type().replace('"', "").replace(" ", "").upper()
+    assert _fields(psw.db) == as_ingested
