@@ -109,6 +109,9 @@ def test_the_staged_selection_and_its_summary_equal_the_hand_computation(built, 
     # strict, best overall first: b2 (5.0), b1 (3.0), b4 (0.5); one per source keeps b2 and b4
     assert [(r["scenario_id"], r["source"], r["template"], r["overall_score"]) for r in rows] == [
         ("b2", "src_a", T1, 5.0), ("b4", "src_b", T1, 0.5)]
+    # the run's settings as the artifact recorded them; length_ok from examples (the gate is off at 0)
+    assert {(r["length_ok"], r["strict_pass"], r["//max_word_delta_frac"], r["//axis_delta_threshold"],
+             r["//validation_input"]) for r in rows} == {(True, True, 0.0, 3.0, "stage_b")}
     summary = json.loads((tmp_path / "ours_summary.json").read_text())
     assert (summary["axis"], summary["template"], summary["generator_model"], summary["n_selected"]) == \
         (fx.AXIS["id"], T1, "gen/x", 2)
