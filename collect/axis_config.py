@@ -14,8 +14,8 @@
 
 Stage A screens the stage's templates on `n_per_source` scenarios from each family (or `n`
 pooled), sampled as upstream does. Stage B measures stage A's winner, read from the warehouse
-(`template_pair_scores` of the stage A measurement, ranked by strict_pass_rate then
-mean_axis_delta, as upstream's parse_stage_a.py ranks), over the stage's pool; stage B's own
+(the `stage_screens` mart's winner of the stage A measurement, ranked by strict_pass_rate
+then mean_axis_delta, as upstream's parse_stage_a.py ranks), over the stage's pool; stage B's own
 `templates` file (upstream's hand-picked winner) is not read. Relative paths are found from
 the current folder, else from the config's folder or the folders above it. The YAML is read
 as plain data (warehouse/safe_yaml.py); a bad field is one line naming it.
@@ -183,25 +183,23 @@ def stratified_rows(scenarios: list, family_keys: list[list[str]], n_per_source:
 
 WINNER_SQL = """
 select template_text, strict_pass_rate, mean_axis_delta
-from main.template_pair_scores
-where measurement_id = ? and template_text <> ''
-order by strict_pass_rate desc nulls last, mean_axis_delta desc nulls last, template_text
-limit 1
+from main.stage_screens
+where measurement_id = ? and is_stage_winner
 """
 
 
 def winner(con, measurement_id: str) -> tuple[str, float | None, float | None]:
-    """Stage A's winning template: the best cell of the stage A measurement by strict_pass_rate,
-    then mean_axis_delta (upstream's parse_stage_a.py). Read from template_pair_scores, the mart
-    that carries both columns today (the anchored marts take its place once they exist)."""
+    """Stage A's winning template: the `stage_screens` mart's winner of the stage A measurement
+    (upstream's parse_stage_a.py ranking, strict_pass_rate then mean_axis_delta, owned by the mart's
+    SQL; export-selection --stage-a reads the same row)."""
     have = {r[0] for r in con.execute("select table_name from information_schema.tables "
                                       "where table_schema = 'main'").fetchall()}
-    if "template_pair_scores" not in have:
-        raise UserError("--stage b: no template_pair_scores in this warehouse; run stage a, then `psw build`")
+    if "stage_screens" not in have:
+        raise UserError("--stage b: no stage_screens in this warehouse; run stage a, then `psw build`")
     row = con.execute(WINNER_SQL, [measurement_id]).fetchone()
     if row is None:
         raise UserError(f"--stage b: no scored cells of stage a's measurement {measurement_id} in "
-                        f"template_pair_scores; run --stage a, then `psw build`")
+                        f"stage_screens; run --stage a, then `psw build`")
     return row
 
 
@@ -214,5 +212,5 @@ def choose_winner(args, path: Path) -> str:
         text, rate, delta = winner(con, args.stage_a_measurement)
     args.template_texts = [text]
     note = "" if rate else " (no template passed strict: the best by mean_axis_delta, reported, not relaxed)"
-    return (f"stage b: stage a's winner from template_pair_scores of {args.stage_a_measurement}: {text!r} "
+    return (f"stage b: stage a's winner from stage_screens of {args.stage_a_measurement}: {text!r} "
             f"(strict_pass_rate {rate}, mean_axis_delta {delta}){note}")

@@ -91,27 +91,40 @@ def _run_source(con) -> str:
 def _run(con, measurement: str) -> dict:
     if _run_source(con) == "mart":
         cols = ", ".join(f"{col} as \"{key}\"" for key, col in RUN_COLUMNS.items())
-        source = "main.measurements"
+        source = "main.measurements as measurements"
     else:
-        cols = ", ".join(f"params -> '{col}' as \"{key}\"" for key, col in RUN_COLUMNS.items())
-        source = ("main.measurements join staging.stg_raw__measurements as recorded using (measurement_id)")
-    cursor = con.execute(f"select generator_model, {cols} from {source} where measurement_id = ?", [measurement])
+        cols = ", ".join(f"recorded.params -> '{col}' as \"{key}\"" for key, col in RUN_COLUMNS.items())
+        source = ("main.measurements as measurements "
+                  "join staging.stg_raw__measurements as recorded using (measurement_id)")
+    cursor = con.execute(f"select measurements.generator_model, {cols} from {source} where measurement_id = ?",
+                         [measurement])
     row = cursor.fetchone()
     if row is None:
         raise UserError(f"--measurement {measurement}: not in this warehouse's measurements mart")
     return dict(zip([d[0] for d in cursor.description], row))
 
 
-def rank(pairs: list[dict], top_n: int, strict_only: bool) -> list[dict]:
-    """Best overall_score first (a stable sort: ties keep the measurement's row order)."""
+def rank(pairs: list[dict], top_n: int, strict_only: bool, keep_per_source: int | None = None) -> list[dict]:
+    """Best overall_score first (a stable sort: ties keep the measurement's row order); with
+    keep_per_source, at most that many of each scenario source (upstream's per-source cap,
+    export_authority_steering_selection.py --keep-per-source), the best of each kept."""
     ranked = sorted(pairs, key=lambda p: -(p["overall_score"] if p["overall_score"] is not None else float("-inf")))
-    if not strict_only:
-        return ranked[:top_n]
-    strict = [p for p in ranked if p["strict_pass"]]
-    if len(strict) < top_n:
-        raise UserError(f"--strict-only --top-n {top_n}: only {len(strict)} pairs pass strict; screen more "
+    if strict_only:
+        ranked = [p for p in ranked if p["strict_pass"]]
+    if keep_per_source is not None:
+        seen: dict[str, int] = {}
+        capped = []
+        for p in ranked:
+            source = str(p["scenario_source"])
+            seen[source] = seen.get(source, 0) + 1
+            if seen[source] <= keep_per_source:
+                capped.append(p)
+        ranked = capped
+    if strict_only and len(ranked) < top_n:
+        cap = f" within --keep-per-source {keep_per_source}" if keep_per_source is not None else ""
+        raise UserError(f"--strict-only --top-n {top_n}: only {len(ranked)} pairs pass strict{cap}; screen more "
                         f"scenarios (rejected pairs never pad the selection)")
-    return strict[:top_n]
+    return ranked[:top_n]
 
 
 def line(pair: dict, run: dict, measurement: str, version: str) -> dict:
@@ -144,12 +157,18 @@ def _run_value(key: str, value):
 
 
 def export_upstream(db: Path, out: Path, measurement: str | None, top_n: int, strict_only: bool,
-                    version: str) -> str:
-    """Write the selection; `version` is what `//validator_commit` says made it (upstream: its git hash)."""
+                    version: str, stage_a: str | None = None, keep_per_source: int | None = None) -> str:
+    """Write the selection; `version` is what `//validator_commit` says made it (upstream: its git hash).
+    With stage_a, only the stage A winner's pairs of `measurement` (stage B), and `<name>_summary.json`
+    beside the JSONL (hf/selection_stages.py)."""
+    from hf import selection_stages as stages
+
     if not measurement:
         raise UserError("--format upstream: name one --measurement (upstream's selection is one run's pairs)")
     if top_n < 1:
         raise UserError(f"--top-n {top_n}: must be at least 1")
+    if keep_per_source is not None and keep_per_source < 1:
+        raise UserError(f"--keep-per-source {keep_per_source}: must be at least 1")
     if not db.exists():
         raise UserError(f"{db}: no warehouse here yet; run `psw ingest ...` then `psw build`")
     try:
@@ -159,12 +178,27 @@ def export_upstream(db: Path, out: Path, measurement: str | None, top_n: int, st
     with con:
         _require(con, db)
         run = _run(con, measurement)
-        chosen = rank(_pairs(con, measurement), top_n, strict_only)
-    text = "".join(json.dumps(line(p, run, measurement, version), ensure_ascii=False) + "\n"
-                   for p in chosen)
-    check_texts({out.name: text})
+        pairs = _pairs(con, measurement)
+        if stage_a:
+            stages.require(con, db)
+            won = stages.winner(con, stage_a)
+            stage_b = stages.stage_b_row(con, measurement, won)
+            pairs = stages.winners_pairs(pairs, won)
+        chosen = rank(pairs, top_n, strict_only, keep_per_source)
+    files = {out: "".join(json.dumps(line(p, run, measurement, version), ensure_ascii=False) + "\n"
+                          for p in chosen)}
+    if stage_a:
+        provenance = {"//written_by": version, "//stage_a_input": stage_a, "//stage_b_input": measurement,
+                      "//selection": {"top_n": top_n, "strict_only": strict_only, "keep_per_source": keep_per_source}}
+        files[stages.summary_path(out)] = stages.render(stages.summary(won, stage_b, chosen, run, provenance))
+    check_texts({path.name: text for path, text in files.items()})
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
-    return f"{out}: {len(chosen)} pairs of {measurement} (upstream's export_selections.py keys)"
+    temps = []
+    for path, text in files.items():   # every file written before any is moved into place
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        temps.append((tmp, path))
+    for tmp, path in temps:
+        tmp.replace(path)
+    where = f", stage a's winner of {stage_a} (+ {stages.summary_path(out).name})" if stage_a else ""
+    return f"{out}: {len(chosen)} pairs of {measurement}{where} (upstream's export_selections.py keys)"

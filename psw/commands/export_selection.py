@@ -23,7 +23,8 @@ def add_parser(sub) -> None:
     p.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
                    help="only strict_pass pairs (default); --no-strict keeps every pair judged positive")
     p.add_argument("--keep-per-source", type=int, metavar="N",
-                   help="at most N pairs per scenario source per cell (largest axis_delta first)")
+                   help="at most N pairs per scenario source per cell (largest axis_delta first; with "
+                   "--format upstream: per selection, best overall_score first)")
     p.add_argument("--agreement", action="store_true",
                    help="drop the pairs pair_screening flags (activations disagree with the judges) at the "
                    "cell's recommended layer (needs `psw extract vectors` and `psw build`)")
@@ -38,6 +39,11 @@ def add_parser(sub) -> None:
     up.add_argument("--top-n", type=int, default=50, help="upstream: the top N pairs by overall_score (default 50)")
     up.add_argument("--strict-only", action="store_true",
                     help="upstream: the top N strict-pass pairs; refused when fewer than N pass")
+    up.add_argument("--stage-a", metavar="M",
+                    help="upstream: a two-stage selection. M is the stage A measurement; its winner (mart "
+                    "stage_screens: strict_pass_rate, then mean_axis_delta) fixes the cell, --measurement is "
+                    "stage B, and <name>_summary.json (n_selected, source_counts, stage_a, stage_b_summary) "
+                    "is written beside the JSONL")
     p.set_defaults(func=run)
 
 
@@ -46,6 +52,10 @@ def run(args) -> int:
 
     if args.format == "upstream":
         return _upstream(args)
+    from warehouse.errors import UserError
+    for flag, given in (("--stage-a", args.stage_a), ("--strict-only", args.strict_only)):
+        if given:
+            raise UserError(f"{flag}: only with --format upstream")
 
     options = SelectionOptions(cells=tuple(args.cell), measurements=tuple(args.measurement), strict=args.strict,
                                keep_per_source=args.keep_per_source, agreement=args.agreement, layer=args.layer,
@@ -60,12 +70,15 @@ def _upstream(args) -> int:
     from psw.cli import version
     from warehouse.errors import UserError
 
-    for flag, given in (("--cell", args.cell), ("--keep-per-source", args.keep_per_source),
-                        ("--agreement", args.agreement), ("--layer", args.layer is not None)):
+    for flag, given in (("--cell", args.cell), ("--agreement", args.agreement), ("--layer", args.layer is not None),
+                        ("--effective-only", args.effective_only), ("--no-strict", not args.strict)):
         if given:
             raise UserError(f"{flag}: not with --format upstream (it ranks one measurement's pairs by overall_score)")
     if len(args.measurement) > 1:
         raise UserError("--measurement: --format upstream exports one measurement")
+    if args.stage_a and not args.measurement:
+        raise UserError("--stage-a: name stage B with --measurement (the pool the winner was measured over)")
     print(export_upstream(db_path(args.db), args.out, (args.measurement or [None])[0], args.top_n,
-                          args.strict_only, version().split(" (")[0]))
+                          args.strict_only, version().split(" (")[0], stage_a=args.stage_a,
+                          keep_per_source=args.keep_per_source))
     return 0

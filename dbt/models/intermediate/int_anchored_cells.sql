@@ -36,6 +36,8 @@ cells as (
         avg(off_axis_problem_likert_gate) filter (where not is_error) as mean_gate_off_axis_problem,
         avg(off_axis_problem) filter (where not is_error) as mean_off_axis_problem,
         avg(max_style_abs_delta) filter (where not is_error) as mean_max_style_abs_delta,
+        avg(axis_delta_judge_std) filter (where not is_error) as mean_axis_delta_judge_std,
+        avg(max_off_axis_category_likert) filter (where not is_error) as mean_max_off_axis_category_likert,
         avg(abs(word_delta_frac)) filter (where not is_error) as mean_abs_word_delta_frac,
         avg(coalesce(has_persona_echo, false)::int) filter (where not is_error) as persona_echo_rate,
         avg(coalesce(has_refusal_or_ai_break, false)::int) filter (where not is_error) as refusal_or_ai_break_rate,

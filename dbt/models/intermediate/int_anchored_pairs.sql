@@ -6,6 +6,7 @@
 --   off_axis_problem_likert_gate: the worst off-axis category outside the run's exclude_confound_dims,
 --     or the confound judge's overall Likert when nothing is excluded
 --   judge_did_not_commit: some bounded-thinking call never committed to a SCORE
+--   is_length_ok: upstream's length gate, |word_delta_frac| <= max_word_delta_frac (always, when that is 0)
 --   is_strict_pass: axis_delta, min_side_delta, the gate and the length gate within the run's
 --     thresholds, usable, style <= 2, no echo, no refusal and a committed judge
 --   overall_score = 4*min_side_delta - gate - max_style_abs_delta - 3*echo - 3*refusal - 3*judge_did_not_commit
@@ -81,6 +82,8 @@ sided as (
              else scored.off_axis_problem end as off_axis_problem_likert_gate,
         coalesce(over_judges.judge_did_not_commit, false) as judge_did_not_commit,
         over_judges.axis_judge_method as judged_method,
+        -- upstream's length gate (length_ok): off when the run's max_word_delta_frac is 0
+        scored.max_word_delta_frac <= 0 or abs(scored.word_delta_frac) <= scored.max_word_delta_frac as is_length_ok,
     from scored
     left join over_judges using (pair_id)
 ),
@@ -95,7 +98,7 @@ final as (
             and sided.off_axis_problem_likert_gate <= sided.off_axis_threshold
             and coalesce(sided.is_usable_for_training, false)
             and sided.max_style_abs_delta <= {{ var('strict_max_style_abs_delta') }}
-            and (sided.max_word_delta_frac <= 0 or abs(sided.word_delta_frac) <= sided.max_word_delta_frac)
+            and sided.is_length_ok
             and not coalesce(sided.has_persona_echo, false)
             and not coalesce(sided.has_refusal_or_ai_break, false)
             and not sided.judge_did_not_commit

@@ -121,6 +121,7 @@ final as (
         anchored.delta_base_vs_neg,
         anchored.min_side_delta,
         anchored.off_axis_problem_likert_gate,
+        anchored.is_length_ok,
         anchored.judge_did_not_commit,
         anchored.axis_judge_method,
         anchored.is_control_pair,

@@ -2,9 +2,9 @@
 -- n_selected and source_counts (per source), so a user sees whether the `.jsonl` is the pool the
 -- summary describes. The summary's stage statistics are listed as published (stage_a.*,
 -- stage_b_summary.*, numbers only) with our value where the warehouse measured the same cell.
-with summaries as (
+with summaries as (  -- upstream's; a summary psw wrote is compared in selection_reproduction
     select * from {{ ref('stg_raw__selections') }}
-    where level = 'summary'
+    where level = 'summary' and written_by is null
 ),
 
 pool as (
@@ -19,10 +19,7 @@ published_counts as (
     union all
     select selection_id, 'source_counts', item.source, item.n::double
     from summaries,
-        unnest(case when json_type(source_counts) = 'ARRAY'
-                    then from_json(source_counts, '[{"source": "VARCHAR", "n": "BIGINT"}]')
-                    else list_transform(json_keys(source_counts),
-                                        lambda k: {'source': k, 'n': (source_counts ->> k)::bigint}) end) as items(item)
+        unnest({{ selection_source_counts('source_counts') }}) as items(item)
 ),
 
 counted as (

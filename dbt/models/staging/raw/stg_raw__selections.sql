@@ -25,6 +25,8 @@ renamed as (
         coalesce(record ->> 'generator_model', record ->> 'generator') as generator_model,
         try_cast(record ->> 'n_selected' as integer) as n_selected,
         record -> 'source_counts' as source_counts,
+        -- a summary psw wrote (`export-selection --format upstream --stage-a`): the psw that wrote it
+        record ->> '$."//written_by"' as written_by,
         -- the record as it was
         record,
         line_no,
