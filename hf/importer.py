@@ -35,7 +35,7 @@ from hf.import_checks import Caps, card_split_names, check_hub_reachable, check_
 from warehouse import keys
 from hf import source_splits, upstream, upstream_hf
 from ingest.loader import MeasurementMeta, insert_measurement, measurement_conflicts
-from ingest.typed import fill_exported_fields
+from ingest.typed import fill_typed
 from warehouse.append import append, transaction
 from warehouse.messages import messages_json
 from warehouse.schema import ensure_raw_schema
@@ -165,7 +165,7 @@ def import_library(db: Path, source: str, caps: Caps | None = None,
                             "n_records, loaded_at) values (?, ?, ?, ?, ?, ?, ?)",
                             [ld.load_id, ld.split.sha256, ld.kind, ld.split.origin, ld.measurement_id,
                              ld.n_records, loaded_at])
-            fill_exported_fields(con)  # imported examples typed as ingest types them
+            fill_typed(con)  # imported records typed as ingest types them
     return report
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from ingest.typed import fill_exported_fields
+from ingest.typed import TABLES, fill_typed
 from warehouse.append import append, table_columns, transaction
 from warehouse.db import UserError
 
@@ -37,7 +37,7 @@ CHECKED = {"raw.exported_pairs": "examples", "raw.published_stats": "stats", "ra
 
 
 # columns derived from others in the same row at ingest: not published, derived again on import
-DERIVED = {"raw.exported_pairs": {"fields"}}  # ingest/typed.py: the record's typed fields
+DERIVED = {table: {"fields"} for table in TABLES.values()}  # ingest/typed.py: the records' typed fields
 
 
 def _select(con, table: str, where: str) -> str:
@@ -132,5 +132,5 @@ def import_sources(con, splits: dict) -> dict[str, int]:
             if "load_id" in rows.column_names:
                 rows = rows.filter(pc.is_in(rows.column("load_id"), wanted))
             counts[table] = append(con, table, rows, key)
-        fill_exported_fields(con)
+        fill_typed(con)
     return counts

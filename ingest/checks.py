@@ -128,18 +128,27 @@ AXIS_JUDGE_FIELDS = {"positive_forward_delta": 2, "positive_reverse_delta": 2, "
                      "axis_delta": 8, "delta_pos_vs_base": 2, "delta_base_vs_neg": 2}
 
 
+# Fields a kind's builds read that no check constrains (any value is kept): extracted with the
+# checked ones, typed at ingest (ingest/typed.py) as these check kinds would type them
+EXTRACTED = {"pairs": [("trait", "string"), ("eval_prompt", "string")],  # persona_vectors trait files
+             # upstream's scenario metadata (scripts/scenario_sources)
+             "scenarios": [("config", "string"), ("axes", "strings"), ("foundation", "string"), ("pov", "string"),
+                           ("frame", "string")]}
+
+
 def fields(kind: str) -> list[str]:
     names = [c.field for c in CHECKS[kind]]
     if kind == "scenarios":
         names += SCENARIO_TEXT_FIELDS
     if kind == "examples":
         names.append("error")
-    return names
+    return names + [name for name, _ in EXTRACTED.get(kind, [])]
 
 
 def kind_of(kind: str, name: str) -> str:
-    """The Check kind of field `name` of `kind` (`error` and the scenario text fields: strings)."""
-    return next((c.kind for c in CHECKS[kind] if c.field == name), "string")
+    """The Check kind of field `name` of `kind` (EXTRACTED's own; `error` and the scenario texts: string)."""
+    declared = [(c.field, c.kind) for c in CHECKS[kind]] + EXTRACTED.get(kind, [])
+    return next((k for field, k in declared if field == name), "string")
 
 
 def field_index(kind: str) -> dict[str, int]:

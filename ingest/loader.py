@@ -21,7 +21,7 @@ import pyarrow as pa
 from ingest import artifact, csv_stats, documents, identity, inspect_log, model_matrix, read, selections
 from ingest.checks import duplicate_keys_sql, extract_sql, field_index, reasons_sql
 from ingest.read import Reject
-from ingest.typed import typed_sql
+from ingest.typed import TABLES as TYPED_TABLES, fill_typed, typed_sql
 from warehouse.append import append, transaction
 from warehouse.errors import UserError
 from warehouse.keys import pair_id_sql, record_id_sql
@@ -157,6 +157,7 @@ def _load_document(con, scan, report, load_id, loaded_at) -> None:
         return
     with transaction(con):
         report.n_new = sum(append(con, table, rows, "record_id") for table, rows in tables.items())
+        fill_typed(con)  # the trait file's pairs and scenarios, typed as a pairs or scenarios file's
         _insert_load(con, load_id, scan, report, loaded_at)
         _still_the_scanned_file(scan)
 
@@ -259,10 +260,12 @@ def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
     # each line parsed once for the checks (try(): NULL where the JSON is malformed), once for its
     # canonical id; the checks run on the parsed fields; only keys, line numbers and reasons are kept
     measured = report.kind in ("examples", "stats", "selection")
-    # an examples record is also typed here, from the same parse (ingest/typed.py)
-    pair_key = f"{_exported_pair_id()} as pair_id, {typed_sql()} as fields," if report.kind == "examples" else ""
+    # a record is also typed here, from the same parse (ingest/typed.py)
+    pair_key = f"{_exported_pair_id()} as pair_id," if report.kind == "examples" else ""
+    if report.kind in TYPED_TABLES:
+        pair_key += f" {typed_sql(report.kind)} as fields,"
     measurement = "?" if measured else "null"
-    params = [report.measurement_id or report.selection_id or ""] * ((2 if pair_key else 1) if measured else 0)
+    params = [report.measurement_id or report.selection_id or ""] * ((2 if report.kind == "examples" else 1) if measured else 0)
     con.execute(f"""
         create or replace temp table _records as
         select line_no, record_id, {pair_key} invalid_json,
@@ -372,8 +375,8 @@ def _reject_invalid_json(con, report: LoadReport) -> None:
 # holds too is stored again for this load: each load owns its rows, so forgetting one load never
 # takes another's records (staging keeps one row per record: dbt/macros/held_once.sql).
 _RECORD_COLUMNS = {
-    "pairs": ("raw.persona_pairs", "line::json ->> 'id' as persona_pair_id, line::json as record"),
-    "scenarios": ("raw.scenarios", "line::json ->> 'id' as scenario_id, line::json as record"),
+    "pairs": ("raw.persona_pairs", "line::json ->> 'id' as persona_pair_id, line::json as record, _first.fields"),
+    "scenarios": ("raw.scenarios", "line::json ->> 'id' as scenario_id, line::json as record, _first.fields"),
     "templates": ("raw.templates", "trim(line) as template_text"),
     "examples": ("raw.exported_pairs", "? as measurement_id, line::json as record, _first.pair_id, _first.fields"),
     "stats": ("raw.published_stats", f"? as measurement_id, {STATS_LEVEL_SQL} as level, line::json as record, "
@@ -386,7 +389,9 @@ _RECORD_COLUMNS = {
 def _insert_records(con, report: LoadReport, load_id: str, loaded_at) -> int:
     """Store the file's records for this load; returns how many no live load held before."""
     table, columns = _RECORD_COLUMNS[report.kind]
-    pair_key = ", any_value(pair_id) as pair_id, arg_min(fields, line_no) as fields" if report.kind == "examples" else ""
+    pair_key = ", any_value(pair_id) as pair_id" if report.kind == "examples" else ""
+    if report.kind in TYPED_TABLES:
+        pair_key += ", arg_min(fields, line_no) as fields"
     con.execute(f"""
         create or replace temp table _first as
         select record_id, min(line_no) as line_no {pair_key} from _records group by record_id""")

@@ -1,5 +1,6 @@
-"""Exported pairs typed once, at ingest: every field the examples kind knows becomes a typed member
-of raw.exported_pairs.fields, so dbt's staging selects columns and never parses JSON.
+"""Records typed once, at ingest: every field a kind knows becomes a typed member of its raw
+table's `fields` column (exported pairs, persona pairs, scenarios: TABLES), so dbt's staging
+selects columns and never parses their JSON.
 
 The values come from the same one-parse extraction the ingest checks read (`t`: each field's JSON
 type, `s`: its text; ingest/checks.py `extract_sql`), so typing costs casts, not another parse. A
@@ -9,10 +10,11 @@ successful pair before anything is written, so only a failed pair's ignored metr
 NULL this way (as dbt's lenient JSON typing did before).
 
 `record` keeps the line as it came (byte for byte recoverable, exported, and the home of the
-fields no check knows); `fields` is derived from it. Rows written without it (`psw import-hf`,
-a warehouse made before this column) get it from `fill_exported_fields`, which every command
-that opens the warehouse for writing runs through warehouse.schema.ensure_raw_schema; the same
-SQL types both, so there is one rule.
+fields no kind knows); `fields` is derived from it. An examples load types its records as it
+checks them (the hot path: 1M pairs); every other row written without `fields` (candidates,
+`psw import-hf`, a warehouse made before the column) gets it from `fill_typed`, which ingest and
+import run after writing and every command that opens the warehouse for writing runs through
+warehouse.schema.ensure_raw_schema. The same SQL types both, so there is one rule.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def _quote(name: str) -> str:
 
 
 def struct_type(kind: str = "examples") -> str:
-    """The DuckDB type of raw.exported_pairs.fields."""
+    """The DuckDB type of the `fields` column of kind's raw table (TABLES)."""
     return "STRUCT(" + ", ".join(f"{_quote(name)} {type_}" for name, type_, _ in _members(kind)) + ")"
 
 
@@ -71,32 +73,41 @@ def typed_sql(kind: str = "examples") -> str:
             + f")::{struct_type(kind)}")
 
 
-def fill_exported_fields(con) -> int:
-    """Type the exported pairs that have no `fields` yet (written by import-hf, or by a release
-    before the column), from their `record`; returns how many. A no-op once every row has them."""
-    n = con.execute("select count(*) from raw.exported_pairs where fields is null").fetchone()[0]
-    if n:
-        con.execute(f"""
-            update raw.exported_pairs as held set fields = typed.fields
-            from (select record_id, load_id, {typed_sql()} as fields
-                  from (select record_id, load_id, {extract_sql('examples')}
-                        from raw.exported_pairs where fields is null)) as typed
-            where held.record_id = typed.record_id and held.load_id = typed.load_id""")
-    return n
+# kind -> its raw table (each keyed by record_id and load_id)
+TABLES = {"examples": "raw.exported_pairs", "pairs": "raw.persona_pairs", "scenarios": "raw.scenarios"}
 
 
-def ensure_exported_fields(con) -> None:
-    """raw.exported_pairs.fields exists with this release's type (added, or re-derived whole when the
-    known fields changed: a judge panel edited, a field added), and every row has it."""
-    declared = struct_type()
-    have = con.execute("select data_type from information_schema.columns where table_schema = 'raw' "
-                       "and table_name = 'exported_pairs' and column_name = 'fields'").fetchone()
-    if have and _normalised(have[0]) != _normalised(declared):
-        con.execute("alter table raw.exported_pairs drop column fields")
-        have = None
-    if not have:
-        con.execute(f"alter table raw.exported_pairs add column fields {declared}")
-    fill_exported_fields(con)
+def fill_typed(con) -> int:
+    """Type the rows that have no `fields` yet, from their `record`; returns how many. A no-op once
+    every row has them."""
+    total = 0
+    for kind, table in TABLES.items():
+        n = con.execute(f"select count(*) from {table} where fields is null").fetchone()[0]
+        if n:
+            con.execute(f"""
+                update {table} as held set fields = typed.fields
+                from (select record_id, load_id, {typed_sql(kind)} as fields
+                      from (select record_id, load_id, {extract_sql(kind)}
+                            from {table} where fields is null)) as typed
+                where held.record_id = typed.record_id and held.load_id = typed.load_id""")
+        total += n
+    return total
+
+
+def ensure_typed(con) -> None:
+    """Each typed raw table has `fields` with this release's type (added, or derived again whole
+    when the known fields changed: a judge panel edited, a field added), and every row has it."""
+    for kind, table in TABLES.items():
+        schema, name = table.split(".")
+        declared = struct_type(kind)
+        have = con.execute("select data_type from information_schema.columns where table_schema = ? "
+                           "and table_name = ? and column_name = 'fields'", [schema, name]).fetchone()
+        if have and _normalised(have[0]) != _normalised(declared):
+            con.execute(f"alter table {table} drop column fields")
+            have = None
+        if not have:
+            con.execute(f"alter table {table} add column fields {declared}")
+    fill_typed(con)
 
 
 def _normalised(type_: str) -> str:

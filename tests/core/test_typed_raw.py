@@ -1,7 +1,7 @@
-"""Typed once (issue 21 part 1): an exported pair's known fields are typed at ingest, from the same
-parse the checks read (raw.exported_pairs.fields, ingest/typed.py); dbt's staging selects them and
-never parses the record's JSON; rows written without them (import-hf, an older release) get them
-from the same rule."""
+"""Typed once (issue 21 part 1): a record's known fields are typed at ingest, from the same parse the
+checks read (`fields` of raw.exported_pairs, raw.persona_pairs and raw.scenarios: ingest/typed.py);
+dbt's staging selects them and never parses the record's JSON; rows written without them
+(import-hf, a trait file, an older release) get them from the same rule."""
 
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ def _write(path, records):
     return path
 
 
-def _fields(db, where: str = "true") -> list[dict]:
+def _fields(db, table: str = "raw.exported_pairs") -> list[dict]:
     with duckdb.connect(str(db), read_only=True) as con:
         return [json.loads(r[0]) for r in con.execute(
-            f"select to_json(fields) from raw.exported_pairs where {where} order by line_no").fetchall()]
+            f"select to_json(fields) from {table} order by load_id, line_no").fetchall()]
 
 
 def test_ingest_types_every_known_field_from_the_record(psw, tmp_path):
@@ -68,10 +68,28 @@ def test_ingest_types_every_known_field_from_the_record(psw, tmp_path):
     assert failed["axis_delta"] is None and failed["persona_echo"] is None
 
 
-def test_staging_never_parses_the_exported_json():
-    """The exported pairs' staging and their intermediate model read typed columns: no JSON function
-    on `record` (the anchored models read more of the judges' objects, not the record)."""
-    for path in ("dbt/models/staging/raw/stg_raw__exported_pairs.sql", "dbt/models/intermediate/int_exported_pairs.sql"):
+def test_candidates_are_typed_with_the_fields_their_staging_reads(psw, tmp_path):
+    pairs = _write(tmp_path / "pairs.jsonl", [
+        {"id": "pp", "pos_descriptor": "kind", "neg": "cruel", "difficulty": 3, "trait": "kindness",
+         "eval_prompt": "Is it kind?", "source_id": "s1"}])
+    scenarios = _write(tmp_path / "scenarios.jsonl", [
+        {"id": 7, "question": "What now?", "self_contained": True, "axes": ["care", "authority"], "pov": "first",
+         "config": "v2", "foundation": "care", "frame": "dilemma", "source": "synthetic", "more": 1}])
+    assert psw("ingest", pairs, "--kind", "pairs")[0] == 0 and psw("ingest", scenarios)[0] == 0
+    [pair] = _fields(psw.db, "raw.persona_pairs")
+    assert (pair["pos_descriptor"], pair["neg"], pair["difficulty"], pair["trait"], pair["eval_prompt"]) == \
+        ("kind", "cruel", "3", "kindness", "Is it kind?")
+    [scenario] = _fields(psw.db, "raw.scenarios")
+    assert (scenario["id"], scenario["question"], scenario["self_contained"], scenario["axes"], scenario["pov"]) == \
+        ("7", "What now?", True, ["care", "authority"], "first")
+    assert "more" not in scenario
+
+
+def test_staging_never_parses_the_records_json():
+    """The typed kinds' staging (and the exported pairs' intermediate model) read typed columns: no
+    JSON function on `record` (the anchored models read more of the judges' objects, not the record)."""
+    for path in ("dbt/models/staging/raw/stg_raw__exported_pairs.sql", "dbt/models/intermediate/int_exported_pairs.sql",
+                 "dbt/models/staging/raw/stg_raw__persona_pairs.sql", "dbt/models/staging/raw/stg_raw__scenarios.sql"):
         sql = re.sub(r"--[^\n]*", "", (ROOT / path).read_text())
         assert not re.search(r"json_(transform|extract|exists|keys|type)|->>|->", sql), path
         assert not re.search(r"\brecord\s*(::|->)", sql), path
@@ -91,6 +109,14 @@ def test_rows_written_without_types_get_them_by_the_same_rule(psw, tmp_path):
         con.execute("update raw.exported_pairs set fields = null where line_no > 3")  # as import-hf leaves them
         ensure_raw_schema(con)
     assert _fields(psw.db) == as_ingested
+    # candidates too (a trait file's rows, imported ones)
+    pairs = _write(tmp_path / "pairs.jsonl", [{"id": "pp", "pos": "kind", "neg": "cruel", "trait": "t"}])
+    assert psw("ingest", pairs)[0] == 0
+    typed_pairs = _fields(psw.db, "raw.persona_pairs")
+    with duckdb.connect(str(psw.db)) as con:
+        con.execute("update raw.persona_pairs set fields = null")
+        ensure_raw_schema(con)
+    assert _fields(psw.db, "raw.persona_pairs") == typed_pairs
 
 
 def test_a_column_of_another_release_is_typed_again(psw, tmp_path):

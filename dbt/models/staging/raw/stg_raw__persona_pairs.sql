@@ -1,3 +1,4 @@
+-- Typed at ingest (ingest/typed.py): `fields` holds the record's known fields; no JSON is parsed here.
 with source as (
     select * from {{ source('raw', 'persona_pairs') }}
 ),
@@ -10,19 +11,19 @@ renamed as (
     select
         -- ids
         persona_pair_id,
-        record ->> 'source_id' as source_id,
+        fields.source_id,
         -- the poles (upstream also names them pos_descriptor / positive_persona)
-        coalesce(record ->> 'pos', record ->> 'pos_descriptor', record ->> 'positive_persona') as pos_persona,
-        coalesce(record ->> 'neg', record ->> 'neg_descriptor', record ->> 'negative_persona') as neg_persona,
-        record ->> 'positive_behavior' as positive_behavior,
-        record ->> 'negative_behavior' as negative_behavior,
+        coalesce(fields.pos, fields.pos_descriptor, fields.positive_persona) as pos_persona,
+        coalesce(fields.neg, fields.neg_descriptor, fields.negative_persona) as neg_persona,
+        fields.positive_behavior,
+        fields.negative_behavior,
         -- the long persona texts an engineered template uses whole (upstream pos_persona/neg_persona)
-        record ->> 'pos_persona' as pos_persona_text,
-        record ->> 'neg_persona' as neg_persona_text,
-        record ->> 'difficulty' as difficulty,
+        fields.pos_persona as pos_persona_text,
+        fields.neg_persona as neg_persona_text,
+        fields.difficulty,
         -- persona_vectors trait files
-        record ->> 'trait' as trait,
-        record ->> 'eval_prompt' as eval_prompt,
+        fields.trait,
+        fields.eval_prompt,
         -- where this definition was read (file:line), for messages
         coalesce(loads.source_path, source.load_id) || ':' || source.line_no as defined_at,
         source.loaded_at,

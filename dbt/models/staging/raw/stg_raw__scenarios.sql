@@ -1,3 +1,4 @@
+-- Typed at ingest (ingest/typed.py): `fields` holds the record's known fields; no JSON is parsed here.
 with source as (
     select * from {{ source('raw', 'scenarios') }}
 ),
@@ -5,17 +6,17 @@ with source as (
 renamed as (
     select
         scenario_id,
-        coalesce(record ->> 'prompt', record ->> 'question', record ->> 'text') as scenario_text,
-        record ->> 'source' as scenario_source,
-        record ->> 'config' as scenario_config,
+        coalesce(fields.prompt, fields.question, fields."text") as scenario_text,
+        fields.source as scenario_source,
+        fields.config as scenario_config,
         -- upstream's scenario metadata (scripts/scenario_sources): the axes a scenario is meant to
         -- probe, its moral foundation, point of view and framing
-        try_cast(record -> 'axes' as varchar[]) as scenario_axes,
-        record ->> 'foundation' as scenario_foundation,
-        record ->> 'pov' as scenario_pov,
-        record ->> 'frame' as scenario_frame,
+        fields.axes as scenario_axes,
+        fields.foundation as scenario_foundation,
+        fields.pov as scenario_pov,
+        fields.frame as scenario_frame,
         -- carries its own question and length: collect adds no length instruction
-        coalesce((record ->> 'self_contained')::boolean, false) as is_self_contained,
+        coalesce(fields.self_contained, false) as is_self_contained,
         loaded_at,
     from source
     qualify row_number() over (partition by scenario_id order by loaded_at desc, line_no desc) = 1
