@@ -170,9 +170,13 @@ def _ingest_candidates(args, path) -> dict[str, list[str]]:
 
 
 def _staging_views(path) -> None:
-    """dbt's staging views over the candidates exist once any build ran; build just them if not."""
+    """dbt's staging views over the candidates exist once any build ran; build just them if not.
+    The raw tables they select are brought to this release first (typed fields: ingest/typed.py)."""
     from psw.commands.build import run_dbt
+    from warehouse.schema import ensure_raw_schema
 
+    with connect(path) as con:
+        ensure_raw_schema(con)
     with connect(path, read_only=True) as con:
         have = {name for (name,) in con.execute(
             "select table_name from information_schema.tables where table_schema = 'staging'").fetchall()}
