@@ -1,11 +1,14 @@
+{{ incremental_by_measurement() }}
 -- Cells of anchored measurements: upstream's per-cell means of the anchored metrics over successful
 -- pairs (validate_persona_axes.py summarize; export_persona_template_stats.py), errors counted apart,
 -- and how many pairs a judge never committed on. recommended is the anchored protocol's own rule:
 -- n >= var anchored_recommended_min_n, strict_pass_rate >= var anchored_recommended_min_strict_pass_rate,
 -- mean axis_delta and mean min_side_delta at least the run's thresholds, mean gate at most its
--- off-axis threshold, mean style <= 2, no echo and no refusal.
+-- off-axis threshold, mean style <= 2, no echo and no refusal. Incremental by measurement
+-- (macros/incremental.sql): a cell lies in one measurement.
 with pairs as (
     select * from {{ ref('int_anchored_pairs') }}
+    where {{ measurements_to_build() }}
 ),
 
 cells as (
@@ -45,7 +48,7 @@ cells as (
             []::varchar[]) as strict_pass_persona_pairs,
         coalesce(list(distinct likely_spurious_axis order by likely_spurious_axis)
             filter (where not is_error and likely_spurious_axis <> ''), []::varchar[]) as common_spurious_axes,
-        list_distinct(list(axis_judge_method) filter (where axis_judge_method is not null)) as axis_judge_methods,
+        list_sort(list_distinct(list(axis_judge_method) filter (where axis_judge_method is not null))) as axis_judge_methods,
     from pairs
     group by cell_id
 ),
@@ -61,6 +64,7 @@ final as (
             and mean_max_style_abs_delta <= {{ var('strict_max_style_abs_delta') }}
             and persona_echo_rate = 0
             and refusal_or_ai_break_rate = 0, false) as is_recommended,
+        {{ measurement_version() }} as measurement_version,
     from cells
 )
 
