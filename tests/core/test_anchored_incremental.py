@@ -15,8 +15,10 @@ from test_records import _marts, _rounded, load_id
 from test_v3_artifact import SPECS as V3_SPECS, result as v3_result, write_artifact as write_v3
 from tests.conftest import Psw
 
-ANCHORED = ["intermediate.int_measurement_protocols", "intermediate.int_anchored_pairs",
-            "intermediate.int_anchored_cells", "intermediate.int_anchored_published"]
+INCREMENTAL = ["intermediate.int_measurement_protocols", "intermediate.int_anchored_pairs"]
+# the anchored models (cells and comparisons stay tables: at the benchmark's sizes they cost what the
+# incremental machinery would)
+ANCHORED = INCREMENTAL + ["intermediate.int_anchored_cells", "intermediate.int_anchored_published"]
 
 
 def _files(folder) -> dict:
@@ -58,7 +60,7 @@ def test_adding_and_forgetting_anchored_runs_equals_a_fresh_build(tmp_path, caps
     for name in ("run.json", "guide_run.json"):
         assert grown("ingest", files[name])[0] == 0
     assert grown("build")[0] == 0
-    before = {t: _rowids(grown.db, t, "run") for t in ANCHORED}
+    before = {t: _rowids(grown.db, t, "run") for t in INCREMENTAL}
     assert all(before.values()), before
 
     # adding runs: the first run's anchored rows stay where they were (not deleted and rewritten)
@@ -71,18 +73,18 @@ def test_adding_and_forgetting_anchored_runs_equals_a_fresh_build(tmp_path, caps
     assert rc == 0, err
     rc, _, err = grown("build")
     assert rc == 0, err
-    for table in ANCHORED:
+    for table in INCREMENTAL:
         assert _rowids(grown.db, table, "run") == before[table], table
         assert _rowids(grown.db, table, "exported"), table
-    assert _rowids(grown.db, "intermediate.int_anchored_published", "split")
+    assert _rowids(grown.db, "intermediate.int_anchored_pairs", "split")
 
-    # forgetting the load with split's successful pairs: its compared numbers go, though its
+    # forgetting the load with split's successful pairs: its anchored pairs go, though its
     # recomputation inserts no row (delete+insert alone would keep the old ones)
     assert grown("forget", "--load", successful_load)[0] == 0
     assert grown("forget", "--measurement", "inspected")[0] == 0
     rc, _, err = grown("build")
     assert rc == 0, err
-    assert _rowids(grown.db, "intermediate.int_anchored_published", "split") == []
+    assert _rowids(grown.db, "intermediate.int_anchored_pairs", "split") == []
     assert _rowids(grown.db, "intermediate.int_anchored_pairs", "inspected") == []
 
     fresh = Psw(tmp_path / "fresh.duckdb", capsys)

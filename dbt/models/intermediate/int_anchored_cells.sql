@@ -1,14 +1,11 @@
-{{ incremental_by_measurement() }}
 -- Cells of anchored measurements: upstream's per-cell means of the anchored metrics over successful
 -- pairs (validate_persona_axes.py summarize; export_persona_template_stats.py), errors counted apart,
 -- and how many pairs a judge never committed on. recommended is the anchored protocol's own rule:
 -- n >= var anchored_recommended_min_n, strict_pass_rate >= var anchored_recommended_min_strict_pass_rate,
 -- mean axis_delta and mean min_side_delta at least the run's thresholds, mean gate at most its
--- off-axis threshold, mean style <= 2, no echo and no refusal. Incremental by measurement
--- (macros/incremental.sql): a cell lies in one measurement.
+-- off-axis threshold, mean style <= 2, no echo and no refusal.
 with pairs as (
     select * from {{ ref('int_anchored_pairs') }}
-    where {{ measurements_to_build() }}
 ),
 
 cells as (
@@ -64,7 +61,6 @@ final as (
             and mean_max_style_abs_delta <= {{ var('strict_max_style_abs_delta') }}
             and persona_echo_rate = 0
             and refusal_or_ai_break_rate = 0, false) as is_recommended,
-        {{ measurement_version() }} as measurement_version,
     from cells
 )
 

@@ -1,11 +1,9 @@
-{{ incremental_by_measurement() }}
 -- Upstream's per-pair anchored numbers beside ours, in published_comparison's shape (level 'pair'):
 -- an anchored artifact or export states its own deltas, gate, overall_score, strict_pass and
 -- judge_did_not_commit; dbt derives them again (int_anchored_pairs) and says where they differ.
--- Incremental by measurement (macros/incremental.sql).
 with pairs as (
     select * from {{ ref('int_anchored_pairs') }}
-    where not is_error and {{ measurements_to_build() }}
+    where not is_error
 ),
 
 numbers as (
@@ -45,7 +43,6 @@ final as (
             when published_flag = our_flag then 'match'
             else 'differs'
         end as status,
-        {{ measurement_version() }} as measurement_version,
     from numbers
 )
 

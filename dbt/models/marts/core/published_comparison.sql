@@ -159,5 +159,5 @@ select *, status in ('cell_missing', 'differs') as is_flagged,
 from final
 union all by name
 -- an anchored run's per-pair numbers (level 'pair'): upstream's beside ours
-select * exclude (measurement_version), status = 'differs' as is_flagged,
+select *, status = 'differs' as is_flagged,
 from {{ ref('int_anchored_published') }}
