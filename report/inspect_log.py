@@ -72,15 +72,29 @@ def _measurement(con, measurement_id: str, db: Path) -> dict:
             "gen_temperature": temperature, "seed": seed, "params": params}
 
 
+# per pair, dbt's numbers of each complete anchored axis judge (int_anchored_judge_axis)
+PER_JUDGE_SQL = """
+    select pair_id, list({'judge_model': judge_model, 'delta_pos_vs_base': delta_pos_vs_base,
+                          'delta_base_vs_neg': delta_base_vs_neg, 'axis_delta': axis_delta}
+                         order by judge_model) as per_judge
+    from intermediate.int_anchored_judge_axis where is_complete group by pair_id"""
+
+
+def axis_judgments(ratings: list[dict] | None, per_judge: list[dict] | None) -> list[dict]:
+    """Upstream's `axis_judgments[]` of one anchored pair: per complete judge its four stored judge
+    objects and dbt's side deltas (the examples mart's ratings; PER_JUDGE_SQL)."""
+    by_call = {(r["judge_model"], r["criterion"]): r for r in ratings or [] if r["error"] is None}
+    return [{"judge_model": j["judge_model"],
+             **{f"{c}_judgment": json.loads(by_call[(j["judge_model"], c)]["output"]) for c in CRITERIA},
+             "delta_pos_vs_base": j["delta_pos_vs_base"], "delta_base_vs_neg": j["delta_base_vs_neg"],
+             "axis_delta": j["axis_delta"]} for j in per_judge or []]
+
+
 def _rows(con, measurement_id: str) -> list[dict]:
-    rel = con.sql("""
+    rel = con.sql(f"""
         select examples.*, judges.per_judge
         from main.examples as examples
-        left join (select pair_id, list({'judge_model': judge_model, 'delta_pos_vs_base': delta_pos_vs_base,
-                                         'delta_base_vs_neg': delta_base_vs_neg, 'axis_delta': axis_delta}
-                                        order by judge_model) as per_judge
-                   from intermediate.int_anchored_judge_axis where is_complete group by pair_id) as judges
-            using (pair_id)
+        left join ({PER_JUDGE_SQL}) as judges using (pair_id)
         where examples.measurement_id = $m
         order by examples.row_idx nulls last, examples.scenario_id, examples.template_text, examples.pair_id""",
                   params={"m": measurement_id})
@@ -195,10 +209,7 @@ def _result(row: dict) -> dict:
         else row["pos_response"] == row["neg_response"],
         "pos_label": pos_label, "neg_label": "B" if pos_label == "A" else "A",
         "axis_judge_models": [j["judge_model"] for j in judges],
-        "axis_judgments": [{"judge_model": j["judge_model"],
-                            **{f"{c}_judgment": json.loads(by_call[(j["judge_model"], c)]["output"]) for c in CRITERIA},
-                            "delta_pos_vs_base": j["delta_pos_vs_base"], "delta_base_vs_neg": j["delta_base_vs_neg"],
-                            "axis_delta": j["axis_delta"]} for j in judges],
+        "axis_judgments": axis_judgments(ratings, judges),
         "style_judgment": json.loads(style_call["output"]), "confound_judgment": json.loads(confound_call["output"]),
         "raw_judge_outputs": {"style": style_call["raw_text"], "confound": confound_call["raw_text"],
                               "axis": [{"judge_model": j["judge_model"],

@@ -248,3 +248,30 @@ def test_export_inspect_writes_nothing_that_holds_a_secret(built, tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "run.eval sample" in err and "API key" in err
     assert "a1a1a1" not in err and not out.exists() and not list(tmp_path.glob("*.partial.eval"))
+
+
+def test_the_examples_export_states_the_runs_excluded_dimensions(built, tmp_path):
+    """export-stats writes an anchored run's examples in upstream's anchored keys, each row with the
+    run's exclude_confound_dims from the measurements mart; ingest reads them back, so the gate of the
+    re-loaded pairs leaves the same categories out."""
+    assert rows(built, "select protocol, exclude_confound_dims from measurements where measurement_id = 'run'") == \
+        [{"protocol": "anchored", "exclude_confound_dims": fx.EXCLUDED}]
+    out = tmp_path / "stats"
+    assert main(["--db", str(built), "export-stats", "--out", str(out), "--measurement", "run"]) == 0
+    examples = [json.loads(line) for line in (out / "run_examples.jsonl").open()]
+    assert len(examples) == 4 and all(r["exclude_confound_dims"] == fx.EXCLUDED for r in examples)
+    judged = [r for r in examples if not r["error"]]
+    keys = list(judged[0])
+    assert "positive_delta" not in keys and keys.index("delta_pos_vs_base") < keys.index("min_side_delta") \
+        < keys.index("off_axis_problem") and keys.index("neg_response") + 1 == keys.index("base_response")
+    assert sorted(r["min_side_delta"] for r in judged) == sorted(s["want"]["min_side_delta"] for s in fx.SPECS)
+
+    fresh = tmp_path / "fresh.duckdb"
+    assert main(["--db", str(fresh), "ingest", "--measurement", "back", str(out / "run_examples.jsonl")]) == 0
+    assert main(["--db", str(fresh), "build"]) == 0
+    assert rows(fresh, "select exclude_confound_dims from measurements where measurement_id = 'back'") == \
+        [{"exclude_confound_dims": fx.EXCLUDED}]
+    gates = {(r["template_text"], r["scenario_text"]): r["off_axis_problem_likert_gate"] for r in rows(fresh, """
+        select anchored.template_text, examples.scenario_text, anchored.off_axis_problem_likert_gate
+        from intermediate.int_anchored_pairs as anchored join examples using (pair_id) where not anchored.is_error""")}
+    assert gates == {key: pytest.approx(want["gate"]) for key, want in fx.ANCHORED_EXPECTED.items()}

@@ -17,7 +17,10 @@ anchored_calls as (
 ),
 
 exported_anchored as (  -- an aggregate: the records' JSON is read after the measurement filter, never pushed below it
-    select measurement_id from {{ ref('stg_raw__exported_pairs') }}
+    -- an examples file psw exported (psw export-stats) states the run's excluded dimensions on each record
+    select measurement_id,
+        min(json_transform(record -> 'exclude_confound_dims', '["VARCHAR"]')) as exported_exclude_confound_dims,
+    from {{ ref('stg_raw__exported_pairs') }}
     where {{ measurements_to_build(every_measurement=true) }}
     group by measurement_id
     having bool_or(json_exists(record, '$.delta_pos_vs_base'))
@@ -29,9 +32,11 @@ final as (
         case when measurements.declared_protocol = 'anchored'
                   or anchored_calls.measurement_id is not null or exported_anchored.measurement_id is not null
              then 'anchored' else 'guide' end as protocol,
-        -- the gate's excluded off-axis categories and the strict_pass thresholds the run used
+        -- the gate's excluded off-axis categories (as the load recorded them, else as the records of an
+        -- examples file psw exported state them) and the strict_pass thresholds the run used
         -- (upstream's defaults where it does not say: dbt vars anchored_*)
-        coalesce(json_transform(measurements.params -> 'exclude_confound_dims', '["VARCHAR"]'), []::varchar[])
+        list_sort(coalesce(json_transform(measurements.params -> 'exclude_confound_dims', '["VARCHAR"]'),
+                           exported_anchored.exported_exclude_confound_dims, []::varchar[]))
             as exclude_confound_dims,
         coalesce((measurements.params ->> 'axis_delta_threshold')::double, {{ var('anchored_axis_delta_threshold') }})
             as axis_delta_threshold,
