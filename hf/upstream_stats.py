@@ -23,7 +23,7 @@ from pathlib import Path
 
 from hf import outdir
 from hf.secret_scan import check_texts
-from report.inspect_log import PER_JUDGE_SQL, axis_judgments
+from hf.anchored_judges import PER_JUDGE_SQL, axis_judgments
 from warehouse.db import UserError, connect
 
 V3_ONLY = {"mean_axis_delta_judge_mean", "mean_axis_delta_judge_std", "mean_axis_judge_abs_disagreement",

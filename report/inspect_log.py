@@ -19,12 +19,12 @@ from pathlib import Path
 
 import duckdb
 
+from hf.anchored_judges import CRITERIA, PER_JUDGE_SQL, axis_judgments
 from hf.secret_scan import check_texts
 from ingest.inspect_log import CALL_METADATA_KEY, RESULT_STORE_KEY, TASK
 from warehouse.errors import UserError
 
 SCORER = "persona_axis_score"
-CRITERIA = ("pos_base_forward", "pos_base_reverse", "neg_base_forward", "neg_base_reverse")
 RUN_PARAMS = ("axis_delta_threshold", "min_side_threshold", "off_axis_threshold", "exclude_confound_dims",
               "max_word_delta_frac")
 
@@ -70,24 +70,6 @@ def _measurement(con, measurement_id: str, db: Path) -> dict:
     params = json.loads(params) if params else {}
     return {"measurement_id": measurement_id, "generator_model": generator, "judge_models": judges or [],
             "gen_temperature": temperature, "seed": seed, "params": params}
-
-
-# per pair, dbt's numbers of each complete anchored axis judge (int_anchored_judge_axis)
-PER_JUDGE_SQL = """
-    select pair_id, list({'judge_model': judge_model, 'delta_pos_vs_base': delta_pos_vs_base,
-                          'delta_base_vs_neg': delta_base_vs_neg, 'axis_delta': axis_delta}
-                         order by judge_model) as per_judge
-    from intermediate.int_anchored_judge_axis where is_complete group by pair_id"""
-
-
-def axis_judgments(ratings: list[dict] | None, per_judge: list[dict] | None) -> list[dict]:
-    """Upstream's `axis_judgments[]` of one anchored pair: per complete judge its four stored judge
-    objects and dbt's side deltas (the examples mart's ratings; PER_JUDGE_SQL)."""
-    by_call = {(r["judge_model"], r["criterion"]): r for r in ratings or [] if r["error"] is None}
-    return [{"judge_model": j["judge_model"],
-             **{f"{c}_judgment": json.loads(by_call[(j["judge_model"], c)]["output"]) for c in CRITERIA},
-             "delta_pos_vs_base": j["delta_pos_vs_base"], "delta_base_vs_neg": j["delta_base_vs_neg"],
-             "axis_delta": j["axis_delta"]} for j in per_judge or []]
 
 
 def _rows(con, measurement_id: str) -> list[dict]:
