@@ -275,3 +275,13 @@ def test_the_examples_export_states_the_runs_excluded_dimensions(built, tmp_path
         select anchored.template_text, examples.scenario_text, anchored.off_axis_problem_likert_gate
         from intermediate.int_anchored_pairs as anchored join examples using (pair_id) where not anchored.is_error""")}
     assert gates == {key: pytest.approx(want["gate"]) for key, want in fx.ANCHORED_EXPECTED.items()}
+
+
+def test_export_hf_states_each_measurements_protocol_and_excluded_dimensions(built, tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "hf"
+    assert main(["--db", str(built), "export-hf", "--out", str(out)]) == 0
+    split = {r["measurement_id"]: r for r in pq.read_table(out / "data" / "measurements.parquet").to_pylist()}
+    assert (split["run"]["protocol"], split["run"]["exclude_confound_dims"]) == ("anchored", fx.EXCLUDED)
+    assert (split["guide_run"]["protocol"], split["guide_run"]["exclude_confound_dims"]) == ("guide", [])
