@@ -62,6 +62,7 @@ CANDIDATE_MODELS = {"persona_pairs": "stg_raw__persona_pairs", "templates": "stg
 # One row per measurement: what the card shows and what import-hf needs to restore raw.measurements.
 MEASUREMENTS_SQL = """
 select measurement_id, generator_model, judge_models, temperature, seed, source_format, ab_blinding,
+       protocol, exclude_confound_dims,
        n_cells, n_pairs as n_planned, n_successful_pairs as n_judged, n_error_pairs as n_failed,
 from main.measurements
 {where}
@@ -90,6 +91,9 @@ EXTRA_DOCS = {
     "seed": "Sampling seed of the measurement.",
     "source_format": "Format the measurement was loaded from (examples_v2, examples_v3, artifact, collect, import).",
     "ab_blinding": "How the judges were blinded to which completion was positive.",
+    "protocol": "The judging protocol: guide (the poles against each other) or anchored (each pole against a "
+                "no-persona baseline answer).",
+    "exclude_confound_dims": "Anchored protocol: the off-axis categories the run's gate left out.",
     "n_cells": "Measured cells (template x persona pair).",
     "n_planned": "Planned pairs (judged + failed).",
     "n_judged": "Pairs judged successfully.",

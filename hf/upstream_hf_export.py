@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from hf import outdir
 from hf.secret_scan import check_splits
-from hf.upstream_stats import _round, example_rows, stats_rows
+from hf.upstream_stats import _round, example_rows, measurement_row, stats_rows
 from warehouse.db import UserError, connect
 
 SPLITS = ["main", "template_pair_cells", "persona_pairs", "examples", "controls"]
@@ -175,13 +175,14 @@ def export_upstream(db: Path, out: Path, measurements: list[str] | None = None) 
                             f"give --measurement one of {', '.join(known) or 'none'}")
         m = chosen[0]
         meta = _meta(con, m)
-        fmt = con.execute("select source_format from main.measurements where measurement_id = ?", [m]).fetchone()[0]
+        run = measurement_row(con, m)
+        fmt = run["source_format"]
         controls = [r for r in stats_rows(con, m, "template_pair", fmt == "examples_v2")
                     if r["template"] in {t for (t,) in con.execute(
                         "select template_text from main.template_pair_scores where measurement_id = ? and is_control",
                         [m]).fetchall()}]
         tables = {"main": _main(con, m, meta), "template_pair_cells": _cells(con, m, meta),
-                  "persona_pairs": _persona_pairs(con, m), "examples": example_rows(con, m, fmt == "examples_v2"),
+                  "persona_pairs": _persona_pairs(con, m), "examples": example_rows(con, m, fmt == "examples_v2", run),
                   "controls": controls}
     splits = [Split(name, _table(tables[name])) for name in SPLITS]
     text = card(SPLITS)

@@ -6,7 +6,12 @@ same files with the same keys, key order and rounding (means and rates to 4 dp; 
 and objects as JSON in the CSV, whose columns are sorted), so upstream's own tools read them. The
 prefix is the measurement id. The numbers are the marts' (template_pair_scores, template_scores,
 examples); Python only orders, rounds and writes them. A v2 measurement (an upstream v2 export)
-gets upstream's v2 keys, which lack the v3 judge-panel columns.
+gets upstream's v2 keys, which lack the v3 judge-panel columns. An anchored measurement's examples
+get the keys of upstream's anchored export (scripts/report/export_persona_template_stats.py: the
+side deltas and min_side_delta instead of the positive/negative deltas, and the baseline answer), and
+each row states the run's `exclude_confound_dims` (from the measurements mart, as the artifact's top
+level states it upstream), so the file says which categories the gate left out and `psw ingest`
+reads it back.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 
 from hf import outdir
 from hf.secret_scan import check_texts
+from hf.anchored_judges import PER_JUDGE_SQL, axis_judgments
 from warehouse.db import UserError, connect
 
 V3_ONLY = {"mean_axis_delta_judge_mean", "mean_axis_delta_judge_std", "mean_axis_judge_abs_disagreement",
@@ -58,19 +64,27 @@ EXAMPLE_JUDGED = [("strict_pass", "strict_pass"), ("axis_judge_models", "judge_m
                   ("pos_refusal_phrase_hits", "pos_refusal_phrase_hits"),
                   ("neg_refusal_phrase_hits", "neg_refusal_phrase_hits"), ("pos_response", "pos_response"),
                   ("neg_response", "neg_response")]
+# an anchored measurement's judged keys (upstream's anchored export): the side deltas replace the
+# positive/negative deltas, and the baseline answer follows the two poles
+_SIDES = EXAMPLE_JUDGED.index(("positive_delta", "positive_delta"))
+EXAMPLE_JUDGED_ANCHORED = (EXAMPLE_JUDGED[:_SIDES] + [("delta_pos_vs_base", "delta_pos_vs_base"),
+                                                      ("delta_base_vs_neg", "delta_base_vs_neg"),
+                                                      ("min_side_delta", "min_side_delta")]
+                           + EXAMPLE_JUDGED[_SIDES + 2:] + [("base_response", "base_response")])
 # a v2 export's examples keys (upstream's v2 script): no run ids, generation prompts or judge panel
 V2_EXAMPLE_KEYS = ["artifact", "template", "persona_pair", "pos_persona", "neg_persona", "row", "source", "config",
                    "prompt", "error", "strict_pass", "axis_delta", "positive_delta", "negative_delta",
                    "off_axis_problem", "usable_for_training", "likely_spurious_axis", "max_style_abs_delta",
                    "word_delta_frac", "persona_echo", "refusal_or_ai_break", "pos_response", "neg_response"]
 
-EXAMPLES_SQL = """
+EXAMPLES_SQL = f"""
 select e.*, coalesce(e.exported_is_strict_pass, e.is_strict_pass) as strict_pass,
-       e.exported_axis_judgments::json as axis_judgments, r.record::varchar as record_text,
+       e.exported_axis_judgments::json as axis_judgments, r.record::varchar as record_text, judges.per_judge,
 from main.examples e
 left join (select measurement_id, pair_id, any_value(record order by loaded_at, line_no) as record,
                   min(line_no) as line_no
            from raw.exported_pairs group by all) r using (measurement_id, pair_id)
+left join ({PER_JUDGE_SQL}) as judges using (pair_id)
 where e.measurement_id = ?
 order by r.line_no nulls last, e.source_run nulls first, e.row_idx nulls first, e.pair_id
 """
@@ -128,7 +142,11 @@ def stats_rows(con, measurement: str, level: str, v2: bool) -> list[dict]:
     return out
 
 
-def example_rows(con, measurement: str, v2: bool) -> list[dict]:
+def example_rows(con, measurement: str, v2: bool, run: dict | None = None) -> list[dict]:
+    """Upstream's examples rows of one measurement; `run` is its measurements-mart row (protocol,
+    exclude_confound_dims)."""
+    anchored = (run or {}).get("protocol") == "anchored"
+    judged = EXAMPLE_JUDGED_ANCHORED if anchored else EXAMPLE_JUDGED
     cur = con.execute(EXAMPLES_SQL, [measurement])
     names = [d[0] for d in cur.description]
     out = []
@@ -137,11 +155,16 @@ def example_rows(con, measurement: str, v2: bool) -> list[dict]:
         record = json.loads(row["record_text"]) if row.get("record_text") else {}
         if isinstance(row.get("axis_judgments"), str):
             row["axis_judgments"] = json.loads(row["axis_judgments"])
+        elif anchored and not row["is_error"]:   # a collected or artifact pair: its stored judge objects
+            row["axis_judgments"] = axis_judgments(row.get("ratings"), row.get("per_judge")) or None
         failed = bool(row["is_error"])
-        keys = EXAMPLE_BASE + ([] if failed else EXAMPLE_JUDGED)
-        rec = {key: _round(key, row.get(col) if col else record.get(key)) for key, col in keys}
+        keys = EXAMPLE_BASE + ([] if failed else judged)
+        rec = {key: _round(key, row.get(col) if col else record.get(key)) for key, col in EXAMPLE_BASE}
         if failed and not rec["error"]:
             rec["error"] = row.get("partial_judge_error") or "pair failed (no successful judgment)"
+        if anchored:     # the run's setting, on every row (a failed pair was screened under it too)
+            rec["exclude_confound_dims"] = sorted(run.get("exclude_confound_dims") or [])
+        rec |= {key: _round(key, row.get(col) if col else record.get(key)) for key, col in keys[len(EXAMPLE_BASE):]}
         if not failed:
             for dim, value in sorted((row.get("style_deltas") or {}).items()):
                 rec[f"style_delta_{dim}_pos_minus_neg"] = value
@@ -172,12 +195,17 @@ def csv_text(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
+def measurement_row(con, measurement: str) -> dict:
+    """The measurement's row of the measurements mart (its format, protocol and run settings)."""
+    cur = con.execute("select * from main.measurements where measurement_id = ?", [measurement])
+    return dict(zip([d[0] for d in cur.description], cur.fetchone()))
+
+
 def measurement_files(con, measurement: str) -> dict[str, str]:
-    fmt = con.execute("select any_value(source_format) from main.measurements where measurement_id = ?",
-                      [measurement]).fetchone()[0]
-    v2 = fmt == "examples_v2"
+    run = measurement_row(con, measurement)
+    v2 = run["source_format"] == "examples_v2"
     pairs, templates = (stats_rows(con, measurement, level, v2) for level in ("template_pair", "template"))
-    return {f"{measurement}_examples.jsonl": jsonl(example_rows(con, measurement, v2)),
+    return {f"{measurement}_examples.jsonl": jsonl(example_rows(con, measurement, v2, run)),
             f"{measurement}_template_pair_stats.jsonl": jsonl(pairs),
             f"{measurement}_template_pair_stats.csv": csv_text(pairs),
             f"{measurement}_template_stats.jsonl": jsonl(templates),

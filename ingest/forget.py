@@ -19,6 +19,10 @@ from warehouse.schema import ensure_raw_schema
 # raw tables whose rows name the load that wrote them
 LOADED_TABLES = ("persona_pairs", "templates", "template_catalog", "scenarios", "exported_pairs", "pairs", "judgments", "measurements",
                  "published_stats", "adaptive_decisions", "selections")
+# raw.api_calls is the HTTP cache: a collected call stays when its run is forgotten (a later run
+# reuses what was paid for). The calls read from an Inspect log (ingest/inspect_log.py, keyed
+# `inspect:...`) are that load's provenance only, no request can hit them: they go with the load.
+LOADED_CALLS = "delete from raw.api_calls where load_id = ? and starts_with(cache_key, 'inspect:')"
 
 
 @dataclass
@@ -61,6 +65,7 @@ def _forget(con, load_ids: list[str]) -> list[Forgotten]:
             n_rows = 0
             for table in LOADED_TABLES:
                 n_rows += con.execute(f"delete from raw.{table} where load_id = ?", [load_id]).fetchone()[0]
+            n_rows += con.execute(LOADED_CALLS, [load_id]).fetchone()[0]
             info = con.execute("select source_path, kind, measurement_id, loaded_at from raw.loads where load_id = ?",
                                [load_id]).fetchone() or (None, None, None, None)
             con.execute("update raw.loads set forgotten_at = ? where load_id = ?", [now, load_id])

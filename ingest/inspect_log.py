@@ -21,6 +21,9 @@ from warehouse.secrets import redact, redact_value
 
 TASK = "persona_axis_validation"
 RESULT_STORE_KEY = "persona_axis_result"
+# a ModelEvent's metadata key under which `psw export-inspect` keeps what Inspect has no field for:
+# the call's purpose and base URL, so its log reads back to the same raw.api_calls rows
+CALL_METADATA_KEY = "psw_call"
 # the task's metadata and the solver's config name the run's settings as the artifact's top level does
 RUN_FIELDS = ("generator_model", "judge_model", "axis_judge_models", "style_judge_model", "gen_temperature",
               "seed", "generator_provider_only", "axis_delta_threshold", "min_side_threshold", "off_axis_threshold",
@@ -112,6 +115,8 @@ def _model_calls(log, sample) -> list[dict]:
         if getattr(event, "event", None) != "model":
             continue
         output, call = event.output, event.call
+        written = (event.metadata or {}).get(CALL_METADATA_KEY)
+        written = written if isinstance(written, dict) else {}
         request = call.request if call is not None else {
             "model": event.model, "messages": [m.model_dump(mode="json", exclude_none=True) for m in event.input],
             "config": event.config.model_dump(mode="json", exclude_none=True)}
@@ -121,22 +126,39 @@ def _model_calls(log, sample) -> list[dict]:
         key = json.dumps([log.eval.eval_id, str(sample.id), sample.epoch, event.uuid or index])
         rows.append({
             "cache_key": "inspect:" + hashlib.sha256(key.encode()).hexdigest(),
-            "base_url": log.eval.model_base_url or "inspect",
+            "base_url": _text_or(written.get("base_url"), log.eval.model_base_url or "inspect"),
             "model": event.model,
             "request": json.dumps(redact_value(request), default=str),
             "response": None if response is None else json.dumps(redact_value(response), default=str),
-            "content": redact(output.completion) if output is not None else None,
-            "finish_reason": (output.choices[0].stop_reason if output is not None and output.choices else None),
+            "content": redact(output.completion) if output is not None and output.choices else None,
+            "finish_reason": _finish_reason(call, output),
             "prompt_tokens": usage.input_tokens if usage else None,
             "completion_tokens": usage.output_tokens if usage else None,
             "cost": usage.total_cost if usage else None,
             "attempts": (event.retries or 0) + 1,
             "latency_s": event.working_time,
             "created_at": event.timestamp.replace(tzinfo=None) if event.timestamp else None,
-            # the model role upstream's task gave the call: its generator, else one of its judges
-            "purpose": "generation" if event.role == "generator" else f"judge:{event.role or 'model'}",
+            # what psw recorded the call for (a log psw wrote), else the model role upstream's task gave
+            # the call: its generator, else one of its judges
+            "purpose": _text_or(written.get("purpose"),
+                                "generation" if event.role == "generator" else f"judge:{event.role or 'model'}"),
         })
     return rows
+
+
+def _text_or(value, default: str) -> str:
+    return value if isinstance(value, str) and value else default
+
+
+def _finish_reason(call, output) -> str | None:
+    """The API's own finish_reason where the raw response records it (as collect stores it), else
+    Inspect's stop reason."""
+    response = call.response if call is not None else None
+    choices = response.get("choices") if isinstance(response, dict) else None
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict) \
+            and isinstance(choices[0].get("finish_reason"), str):
+        return choices[0]["finish_reason"]
+    return output.choices[0].stop_reason if output is not None and output.choices else None
 
 
 def name_samples(rejects: list[Reject], run: InspectRun) -> list[Reject]:

@@ -4,7 +4,11 @@ The log has upstream's shape (validate_persona_axes.py): task `persona_axis_vali
 sample per pair whose `store["persona_axis_result"]` holds the pair's row (texts, the raw judge
 objects, the anchored metrics) and whose score is the row's `overall_score`. Everything is read
 from the built warehouse (the examples mart and the anchored models); nothing is derived here, so
-`psw ingest` reads the log back to the same pairs.
+`psw ingest` reads the log back to the same pairs. The model calls the measurement paid for
+(raw.api_calls: recorded by collect, or read from an Inspect log) become each sample's ModelEvents,
+which `inspect view` shows in the sample's transcript and ingest reads back to the same provenance
+(the call's purpose and base URL ride in the event's metadata). The log passes the one secret
+scanner (hf/secret_scan.py) before anything is written.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.inspect_log import RESULT_STORE_KEY, TASK
+from hf.anchored_judges import CRITERIA, PER_JUDGE_SQL, axis_judgments
+from hf.secret_scan import check_texts
+from ingest.inspect_log import CALL_METADATA_KEY, RESULT_STORE_KEY, TASK
 from warehouse.errors import UserError
 
 SCORER = "persona_axis_score"
-CRITERIA = ("pos_base_forward", "pos_base_reverse", "neg_base_forward", "neg_base_reverse")
 RUN_PARAMS = ("axis_delta_threshold", "min_side_threshold", "off_axis_threshold", "exclude_confound_dims",
               "max_word_delta_frac")
 
@@ -35,8 +40,10 @@ def export_inspect(db: Path, measurement_id: str, out: Path) -> str:
         raise UserError(f"{db}: cannot open read-only ({str(exc).splitlines()[0]})") from None
     with con:
         run = _measurement(con, measurement_id, db)
-        samples = [_sample(row) for row in _rows(con, measurement_id)]
+        calls = _calls(con, measurement_id)
+        samples = [_sample(row, calls.get(row["pair_id"], [])) for row in _rows(con, measurement_id)]
     log = _log(run, samples)
+    _check_secrets(log, out)
     from inspect_ai.log import write_eval_log
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -66,21 +73,85 @@ def _measurement(con, measurement_id: str, db: Path) -> dict:
 
 
 def _rows(con, measurement_id: str) -> list[dict]:
-    rel = con.sql("""
+    rel = con.sql(f"""
         select examples.*, judges.per_judge
         from main.examples as examples
-        left join (select pair_id, list({'judge_model': judge_model, 'delta_pos_vs_base': delta_pos_vs_base,
-                                         'delta_base_vs_neg': delta_base_vs_neg, 'axis_delta': axis_delta}
-                                        order by judge_model) as per_judge
-                   from intermediate.int_anchored_judge_axis where is_complete group by pair_id) as judges
-            using (pair_id)
+        left join ({PER_JUDGE_SQL}) as judges using (pair_id)
         where examples.measurement_id = $m
         order by examples.row_idx nulls last, examples.scenario_id, examples.template_text, examples.pair_id""",
                   params={"m": measurement_id})
     return [dict(zip(rel.columns, values)) for values in rel.fetchall()]
 
 
-def _sample(row: dict):
+def _calls(con, measurement_id: str) -> dict[str, list[dict]]:
+    """pair_id -> the model calls recorded for that pair (raw.api_calls), oldest first. Calls that
+    name no pair (a probe, a planning call) belong to no sample and are left out."""
+    rel = con.sql("""
+        select * from raw.api_calls where measurement_id = $m and pair_id is not null
+        order by pair_id, created_at, cache_key""", params={"m": measurement_id})
+    found: dict[str, list[dict]] = {}
+    for values in rel.fetchall():
+        call = dict(zip(rel.columns, values))
+        found.setdefault(call["pair_id"], []).append(call)
+    return found
+
+
+def _model_event(call: dict):
+    """One recorded call as Inspect's ModelEvent: the request's messages and settings as input and
+    config, the answer as output, the bodies as sent and received as the ModelCall."""
+    from inspect_ai.event import ModelEvent
+    from inspect_ai.model import (ChatCompletionChoice, ChatMessageAssistant, GenerateConfig, ModelCall, ModelOutput,
+                                  ModelUsage)
+
+    request = json.loads(call["request"]) if call["request"] else {}
+    response = json.loads(call["response"]) if call["response"] else None
+    settings = {k: request[k] for k in ("temperature", "top_p", "max_tokens", "seed")
+                if isinstance(request.get(k), (int, float)) and not isinstance(request.get(k), bool)}
+    usage = None
+    if call["prompt_tokens"] is not None or call["completion_tokens"] is not None or call["cost"] is not None:
+        usage = ModelUsage(input_tokens=call["prompt_tokens"] or 0, output_tokens=call["completion_tokens"] or 0,
+                           total_tokens=(call["prompt_tokens"] or 0) + (call["completion_tokens"] or 0),
+                           total_cost=call["cost"])
+    choices = [] if call["content"] is None else [ChatCompletionChoice(
+        message=ChatMessageAssistant(content=call["content"], model=call["model"]),
+        stop_reason=STOP_REASONS.get(call["finish_reason"] or "", "unknown"))]
+    purpose = call.get("purpose")
+    created = call["created_at"]
+    return ModelEvent(
+        model=call["model"], role="generator" if (purpose or "").startswith("generation") else "judge",
+        input=[_message(m) for m in request.get("messages") or [] if isinstance(m, dict)], tools=[],
+        tool_choice="none", config=GenerateConfig(**settings),
+        output=ModelOutput(model=call["model"], choices=choices, usage=usage),
+        call=ModelCall(request=request, response=response, time=call["latency_s"]),
+        retries=None if call["attempts"] is None else max(call["attempts"] - 1, 0),
+        working_time=call["latency_s"], completed=created.replace(tzinfo=timezone.utc) if created else None,
+        timestamp=created.replace(tzinfo=timezone.utc) if created else datetime.now(timezone.utc),
+        metadata={CALL_METADATA_KEY: {"purpose": purpose, "base_url": call["base_url"]}})
+
+
+# an OpenAI-style finish_reason as Inspect's stop reason (the raw one stays in the call's response)
+STOP_REASONS = {"stop": "stop", "length": "max_tokens", "tool_calls": "tool_calls", "function_call": "tool_calls",
+                "content_filter": "content_filter"}
+
+
+def _message(message: dict):
+    from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser
+
+    content = message.get("content")
+    text = content if isinstance(content, str) else json.dumps(content)
+    kind = {"system": ChatMessageSystem, "assistant": ChatMessageAssistant}.get(message.get("role"), ChatMessageUser)
+    return kind(content=text)
+
+
+def _check_secrets(log, out: Path) -> None:
+    """The one secret scanner over every text the log holds (header, plan, each sample with its
+    events), one JSON line each; nothing is written when it finds one."""
+    texts = {f"{out.name} (header)": log.eval.model_dump_json(), f"{out.name} (plan)": log.plan.model_dump_json()}
+    texts |= {f"{out.name} sample {s.id}": s.model_dump_json() for s in log.samples}
+    check_texts(texts, what="nothing written")
+
+
+def _sample(row: dict, calls: list[dict] = ()):
     from inspect_ai.log import EvalSample
     from inspect_ai.scorer import Score
 
@@ -92,7 +163,8 @@ def _sample(row: dict):
                                          "axis_delta": result["axis_delta"], "min_side_delta": result["min_side_delta"]})
     return EvalSample(id=row["pair_id"], epoch=1, input=row["scenario_text"], target="",
                       metadata={"axis": result["axis"], "template": row["template_text"], "row_i": row["row_idx"]},
-                      store={RESULT_STORE_KEY: result}, scores=scores)
+                      store={RESULT_STORE_KEY: result}, scores=scores,
+                      events=[_model_event(call) for call in calls])
 
 
 def _result(row: dict) -> dict:
@@ -119,10 +191,7 @@ def _result(row: dict) -> dict:
         else row["pos_response"] == row["neg_response"],
         "pos_label": pos_label, "neg_label": "B" if pos_label == "A" else "A",
         "axis_judge_models": [j["judge_model"] for j in judges],
-        "axis_judgments": [{"judge_model": j["judge_model"],
-                            **{f"{c}_judgment": json.loads(by_call[(j["judge_model"], c)]["output"]) for c in CRITERIA},
-                            "delta_pos_vs_base": j["delta_pos_vs_base"], "delta_base_vs_neg": j["delta_base_vs_neg"],
-                            "axis_delta": j["axis_delta"]} for j in judges],
+        "axis_judgments": axis_judgments(ratings, judges),
         "style_judgment": json.loads(style_call["output"]), "confound_judgment": json.loads(confound_call["output"]),
         "raw_judge_outputs": {"style": style_call["raw_text"], "confound": confound_call["raw_text"],
                               "axis": [{"judge_model": j["judge_model"],

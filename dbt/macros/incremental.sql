@@ -8,31 +8,45 @@
     A full build, `psw build --full-refresh`, or a new warehouse computes everything.
     A table built before the versions existed gains the column (sync_all_columns) and
     every measurement is recomputed. After editing the SQL of
-    such a model, build with --full-refresh. -#}
+    such a model, build with --full-refresh.
+    The rows of the measurements a build recomputes are deleted first (a pre-hook), so a
+    measurement that now yields no rows (say the anchored load of a mixed measurement was
+    forgotten) keeps none: delete+insert alone replaces only the measurements it inserts.
+    every_measurement=true keeps a row for every measurement of stg_raw__measurements, those
+    with no version too (a stats file's measurement has no pairs): they are recomputed on every
+    build, which costs nothing (they have no rows to read). -#}
 
-{% macro incremental_by_measurement() -%}
+{% macro incremental_by_measurement(every_measurement=false) -%}
     {#- the versions are read in conditional blocks below: declare the dependency for dbt -#}
     -- depends_on: {{ ref('int_measurement_versions') }}
+    {%- set kept = 'stg_raw__measurements' if every_measurement else 'int_measurement_versions' %}
+    -- depends_on: {{ ref(kept) }}
     {#- a measurement whose raw rows are all gone (`psw forget`) leaves no version: drop its rows;
         then check the model's guarantees (dbt runs a model's own hooks after the project's, so the
         project-wide check skips incremental models: it would see the dropped rows) -#}
     {{ config(materialized='incremental', unique_key='measurement_id',
               incremental_strategy='delete+insert', on_schema_change='sync_all_columns',
+              pre_hook=["{% if is_incremental() %}delete from {{ this }} where {{ measurements_to_build(every_measurement="
+                        ~ every_measurement ~ ") }}{% endif %}"],
               post_hook=["delete from {{ this }} where measurement_id not in
-                         (select measurement_id from {{ ref('int_measurement_versions') }})",
+                         (select measurement_id from {{ ref('" ~ kept ~ "') }})",
                          "{{ psw_enforce_guarantees(after_cleanup=true) }}"]) }}
 {%- endmacro %}
 
-{#- A boolean over `column`: true for the measurements this build (re)computes. -#}
-{% macro measurements_to_build(column='measurement_id') -%}
+{#- A boolean over `column`: true for the measurements this build (re)computes (with
+    every_measurement, also those that have no version). -#}
+{% macro measurements_to_build(column='measurement_id', every_measurement=false) -%}
     {%- set stored = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
         if is_incremental() else [] -%}
     {%- if 'measurement_version' in stored -%}
-    {{ column }} in (
+    ({{ column }} in (
         select current.measurement_id from {{ ref('int_measurement_versions') }} as current
         where current.measurement_version not in (
             select distinct built.measurement_version from {{ this }} as built
             where built.measurement_version is not null))
+    {%- if every_measurement %}
+     or {{ column }} not in (select unversioned.measurement_id from {{ ref('int_measurement_versions') }} as unversioned)
+    {%- endif -%})
     {%- else -%}
     true  {#- a full build, or a table from before the versions: every measurement -#}
     {%- endif -%}

@@ -1,7 +1,8 @@
 """Upstream's baseline-anchored protocol (issue 27): a hand-written artifact, its stats and its examples
 export load with every field; dbt's anchored metrics equal hand computations (tests/anchored_fixture.py);
 a judge that never commits is flagged; the guide's marts never mix in anchored scores; upstream's own
-numbers are compared with ours; export-inspect writes a log that ingest reads back to the same pairs."""
+numbers are compared with ours; export-inspect writes a log that ingest reads back to the same pairs
+and the same model-call provenance."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 import anchored_fixture as fx
 from psw.cli import main
+from tests.conftest import copy_warehouse
 from test_inspect_log import good_samples, write_log
 from test_v3_artifact import SPECS as V3_SPECS, result as v3_result, write_artifact as write_v3
 
@@ -29,8 +31,44 @@ def built(tmp_path_factory):
     for name in ("run.json", "run_template_pair_stats.jsonl", "exported_examples.jsonl", "guide_run.json",
                  "inspected.eval"):
         assert main(["--db", str(db), "ingest", str(folder / name)]) == 0, name
+    record_calls(db)
     assert main(["--db", str(db), "build"]) == 0
     return db
+
+
+# raw.api_calls rows as collect records them (collect/store.py) for two pairs of `run`, and a call that
+# names no pair (a probe): written here by hand, the loopback collect is tests/collect's
+CALLS = [
+    dict(scenario="s1", purpose="generation_pos", finish_reason="length", prompt_tokens=31, completion_tokens=64,
+         cost=0.00012, attempts=2, latency_s=1.25, content=fx.SPECS[0]["pos"], model="gen/x"),
+    dict(scenario="s1", purpose="pos_base_forward", finish_reason="stop", prompt_tokens=400, completion_tokens=12,
+         cost=None, attempts=1, latency_s=0.5, content='{"target_reason": "r", "A_more_target_than_B": 4.0}',
+         model=fx.J1),
+    dict(scenario="s2", purpose="generation_base", finish_reason="stop", prompt_tokens=None, completion_tokens=None,
+         cost=None, attempts=1, latency_s=None, content=fx.SPECS[1]["base"], model="gen/x"),
+    dict(scenario=None, purpose="probe", finish_reason="stop", prompt_tokens=1, completion_tokens=1, cost=0.0,
+         attempts=1, latency_s=0.1, content="ok", model="gen/x"),
+]
+
+
+def record_calls(db) -> None:
+    with duckdb.connect(str(db)) as con:
+        for i, c in enumerate(CALLS):
+            pair = con.execute("select pair_id from raw.pairs where measurement_id = 'run' and scenario_id = ?",
+                               [c["scenario"]]).fetchone() if c["scenario"] else None
+            request = {"model": c["model"], "messages": [{"role": "system", "content": "You are careful."},
+                                                         {"role": "user", "content": f"question {i}"}],
+                       "temperature": 0.0, "max_tokens": 64, "seed": 13}
+            response = {"id": f"r{i}", "choices": [{"index": 0, "finish_reason": c["finish_reason"],
+                                                    "message": {"role": "assistant", "content": c["content"]}}],
+                        "usage": {"prompt_tokens": c["prompt_tokens"], "completion_tokens": c["completion_tokens"]}}
+            con.execute("""insert into raw.api_calls (cache_key, base_url, model, request, response, content,
+                               finish_reason, prompt_tokens, completion_tokens, cost, attempts, latency_s,
+                               measurement_id, load_id, created_at, pair_id, purpose)
+                           values (?, 'http://127.0.0.1:9/v1', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'run', 'collect-run', ?, ?, ?)""",
+                        [f"key{i}", c["model"], json.dumps(request), json.dumps(response), c["content"],
+                         c["finish_reason"], c["prompt_tokens"], c["completion_tokens"], c["cost"], c["attempts"],
+                         c["latency_s"], f"2026-07-0{i + 1} 10:00:00", pair[0] if pair else None, c["purpose"]])
 
 
 def rows(db, sql: str, params=None) -> list[dict]:
@@ -168,3 +206,82 @@ def test_export_inspect_reads_back_to_the_same_pairs(built, tmp_path, capsys):
     assert main(["--db", str(built), "export-inspect", "--measurement", "guide_run", "--out", str(tmp_path / "g.eval")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "guide's protocol" in err and not (tmp_path / "g.eval").exists()
+
+
+CALL_COLUMNS = ("base_url, model, request::varchar as request, response::varchar as response, content, finish_reason, "
+                "prompt_tokens, completion_tokens, cost, attempts, latency_s, measurement_id, created_at, pair_id, purpose")
+
+
+@pytest.mark.parametrize("measurement", ["run", "inspected"])
+def test_export_inspect_writes_the_model_calls_that_ingest_reads_back(built, tmp_path, measurement):
+    """Calls recorded at collect (`run`) or read from an Inspect log (`inspected`) become the samples'
+    ModelEvents, and a fresh warehouse ingests the log back to the same raw.api_calls provenance."""
+    from inspect_ai.log import read_eval_log
+
+    log = tmp_path / f"{measurement}.eval"
+    assert main(["--db", str(built), "export-inspect", "--measurement", measurement, "--out", str(log)]) == 0
+    events = {s.id: [e for e in s.events if e.event == "model"] for s in read_eval_log(str(log)).samples}
+    query = f"select {CALL_COLUMNS} from raw.api_calls where measurement_id = ? and pair_id is not null order by all"
+    ours = rows(built, query, [measurement])
+    assert ours and sum(map(len, events.values())) == len(ours)
+    if measurement == "run":     # what `inspect view` shows: the messages sent, the answer, the settings
+        first = next(e for e in events[ours[0]["pair_id"]] if e.output.completion == CALLS[0]["content"])
+        assert [m.role for m in first.input] == ["system", "user"] and first.config.max_tokens == 64
+        assert first.output.choices[0].stop_reason == "max_tokens" and first.output.usage.total_cost == 0.00012
+        assert first.role == "generator" and first.retries == 1 and first.call.request["seed"] == 13
+    fresh = tmp_path / "fresh.duckdb"
+    assert main(["--db", str(fresh), "ingest", "--measurement", measurement, str(log)]) == 0
+    back = rows(fresh, query, [measurement])
+    for row in ours + back:   # JSON text compared as values
+        row["request"], row["response"] = json.loads(row["request"]), json.loads(row["response"] or "null")
+    assert back == ours
+
+
+def test_export_inspect_writes_nothing_that_holds_a_secret(built, tmp_path, capsys):
+    db = copy_warehouse(built, tmp_path / "leaky.duckdb")
+    with duckdb.connect(str(db)) as con:
+        con.execute("update raw.api_calls set content = 'the key is sk-' || repeat('a1', 20) "
+                    "where cache_key = 'key0'")
+    out = tmp_path / "run.eval"
+    capsys.readouterr()
+    assert main(["--db", str(db), "export-inspect", "--measurement", "run", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "run.eval sample" in err and "API key" in err
+    assert "a1a1a1" not in err and not out.exists() and not list(tmp_path.glob("*.partial.eval"))
+
+
+def test_the_examples_export_states_the_runs_excluded_dimensions(built, tmp_path):
+    """export-stats writes an anchored run's examples in upstream's anchored keys, each row with the
+    run's exclude_confound_dims from the measurements mart; ingest reads them back, so the gate of the
+    re-loaded pairs leaves the same categories out."""
+    assert rows(built, "select protocol, exclude_confound_dims from measurements where measurement_id = 'run'") == \
+        [{"protocol": "anchored", "exclude_confound_dims": fx.EXCLUDED}]
+    out = tmp_path / "stats"
+    assert main(["--db", str(built), "export-stats", "--out", str(out), "--measurement", "run"]) == 0
+    examples = [json.loads(line) for line in (out / "run_examples.jsonl").open()]
+    assert len(examples) == 4 and all(r["exclude_confound_dims"] == fx.EXCLUDED for r in examples)
+    judged = [r for r in examples if not r["error"]]
+    keys = list(judged[0])
+    assert "positive_delta" not in keys and keys.index("delta_pos_vs_base") < keys.index("min_side_delta") \
+        < keys.index("off_axis_problem") and keys.index("neg_response") + 1 == keys.index("base_response")
+    assert sorted(r["min_side_delta"] for r in judged) == sorted(s["want"]["min_side_delta"] for s in fx.SPECS)
+
+    fresh = tmp_path / "fresh.duckdb"
+    assert main(["--db", str(fresh), "ingest", "--measurement", "back", str(out / "run_examples.jsonl")]) == 0
+    assert main(["--db", str(fresh), "build"]) == 0
+    assert rows(fresh, "select exclude_confound_dims from measurements where measurement_id = 'back'") == \
+        [{"exclude_confound_dims": fx.EXCLUDED}]
+    gates = {(r["template_text"], r["scenario_text"]): r["off_axis_problem_likert_gate"] for r in rows(fresh, """
+        select anchored.template_text, examples.scenario_text, anchored.off_axis_problem_likert_gate
+        from intermediate.int_anchored_pairs as anchored join examples using (pair_id) where not anchored.is_error""")}
+    assert gates == {key: pytest.approx(want["gate"]) for key, want in fx.ANCHORED_EXPECTED.items()}
+
+
+def test_export_hf_states_each_measurements_protocol_and_excluded_dimensions(built, tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "hf"
+    assert main(["--db", str(built), "export-hf", "--out", str(out)]) == 0
+    split = {r["measurement_id"]: r for r in pq.read_table(out / "data" / "measurements.parquet").to_pylist()}
+    assert (split["run"]["protocol"], split["run"]["exclude_confound_dims"]) == ("anchored", fx.EXCLUDED)
+    assert (split["guide_run"]["protocol"], split["guide_run"]["exclude_confound_dims"]) == ("guide", [])

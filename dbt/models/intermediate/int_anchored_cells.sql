@@ -47,7 +47,7 @@ cells as (
             []::varchar[]) as strict_pass_persona_pairs,
         coalesce(list(distinct likely_spurious_axis order by likely_spurious_axis)
             filter (where not is_error and likely_spurious_axis <> ''), []::varchar[]) as common_spurious_axes,
-        list_distinct(list(axis_judge_method) filter (where axis_judge_method is not null)) as axis_judge_methods,
+        list_sort(list_distinct(list(axis_judge_method) filter (where axis_judge_method is not null))) as axis_judge_methods,
     from pairs
     group by cell_id
 ),

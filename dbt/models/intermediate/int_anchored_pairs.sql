@@ -1,3 +1,4 @@
+{{ incremental_by_measurement() }}
 -- Pairs of anchored measurements (int_measurement_protocols) with the anchored protocol's metrics,
 -- as upstream's validate_persona_axes.py defines them (README.md, "The anchored protocol"):
 --   delta_pos_vs_base, delta_base_vs_neg: means over the complete axis judges (int_anchored_judge_axis;
@@ -11,13 +12,16 @@
 --     thresholds, usable, style <= 2, no echo, no refusal and a committed judge
 --   overall_score = 4*min_side_delta - gate - max_style_abs_delta - 3*echo - 3*refusal - 3*judge_did_not_commit
 -- Upstream's own values of these (artifact extra / export record) sit beside ours as published_*.
+-- Incremental by measurement (macros/incremental.sql): every read below is limited to the anchored
+-- measurements this build recomputes.
 with protocols as (
     select * from {{ ref('int_measurement_protocols') }}
-    where protocol = 'anchored'
+    where protocol = 'anchored' and {{ measurements_to_build() }}
 ),
 
 scored as (
-    select scored.*, protocols.* exclude (measurement_id, protocol),
+    select scored.* replace ({{ measurement_version('scored.measurement_id') }} as measurement_version),
+        protocols.* exclude (measurement_id, protocol, measurement_version),
     from {{ ref('int_pairs_scored') }} as scored
     join protocols using (measurement_id)
 ),
@@ -45,7 +49,7 @@ exported_calls as (
 judges as (
     select pair_id, judge_model, delta_pos_vs_base, delta_base_vs_neg, judge_did_not_commit, axis_judge_method,
     from {{ ref('int_anchored_judge_axis') }}
-    where is_complete
+    where is_complete and pair_id in (select pair_id from scored)
     union all
     select pair_id, judge_model,
         (pos_base_forward_signed - pos_base_reverse_signed) / 2,
@@ -66,8 +70,10 @@ over_judges as (
 published as (
     -- what upstream wrote for the same pair: an artifact's result (raw.pairs.extra) or an export's record
     select pair_id, extra as published from {{ ref('stg_raw__pairs') }}
+    where measurement_id in (select measurement_id from protocols)
     union all
     select pair_id, record from {{ ref('stg_raw__exported_pairs') }}
+    where measurement_id in (select measurement_id from protocols)
 ),
 
 sided as (

@@ -1,7 +1,12 @@
--- One row per measurement: how it was measured, how many pairs, errors, judgments and API
--- calls it holds, and what they cost. `psw runs` prints this table.
+-- One row per measurement: how it was measured (its judging protocol and, anchored, the gate's
+-- excluded dimensions and the thresholds it recorded: int_measurement_protocols), how many pairs,
+-- errors, judgments and API calls it holds, and what they cost. `psw runs` prints this table.
 with measurements as (
     select * from {{ ref('stg_raw__measurements') }}
+),
+
+protocols as (
+    select * from {{ ref('int_measurement_protocols') }}
 ),
 
 pairs as (
@@ -44,6 +49,12 @@ final as (
         measurements.judge_models,
         measurements.temperature,
         measurements.seed,
+        protocols.protocol,
+        protocols.exclude_confound_dims,
+        protocols.axis_delta_threshold,
+        protocols.min_side_threshold,
+        protocols.off_axis_threshold,
+        protocols.max_word_delta_frac,
         coalesce(pairs.n_cells, 0) as n_cells,
         coalesce(pairs.n_pairs, 0) as n_pairs,
         coalesce(pairs.n_successful_pairs, 0) as n_successful_pairs,
@@ -63,6 +74,7 @@ final as (
         measurements.first_loaded_at,
         measurements.last_loaded_at,
     from measurements
+    left join protocols using (measurement_id)
     left join labels using (measurement_id)
     left join pairs using (measurement_id)
     left join judgments using (measurement_id)
