@@ -131,6 +131,8 @@ AXIS_JUDGE_FIELDS = {"positive_forward_delta": 2, "positive_reverse_delta": 2, "
 # Fields a kind's builds read that no check constrains (any value is kept): extracted with the
 # checked ones, typed at ingest (ingest/typed.py) as these check kinds would type them
 EXTRACTED = {"pairs": [("trait", "string"), ("eval_prompt", "string")],  # persona_vectors trait files
+             # an anchored examples file psw exported states its run's excluded off-axis categories
+             "examples": [("exclude_confound_dims", "strings")],
              # upstream's scenario metadata (scripts/scenario_sources)
              "scenarios": [("config", "string"), ("axes", "strings"), ("foundation", "string"), ("pov", "string"),
                            ("frame", "string")]}

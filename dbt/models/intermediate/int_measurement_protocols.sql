@@ -16,14 +16,14 @@ anchored_calls as (
         and {{ measurements_to_build(every_measurement=true) }}
 ),
 
-exported_anchored as (  -- an aggregate: the records' JSON is read after the measurement filter, never pushed below it
+exported_anchored as (  -- the records' typed fields (ingest/typed.py): an anchored export's side deltas
     -- an examples file psw exported (psw export-stats) states the run's excluded dimensions on each record
     select measurement_id,
-        min(json_transform(record -> 'exclude_confound_dims', '["VARCHAR"]')) as exported_exclude_confound_dims,
+        min(fields.exclude_confound_dims) as exported_exclude_confound_dims,
     from {{ ref('stg_raw__exported_pairs') }}
     where {{ measurements_to_build(every_measurement=true) }}
     group by measurement_id
-    having bool_or(json_exists(record, '$.delta_pos_vs_base'))
+    having bool_or(fields.delta_pos_vs_base is not null)
 ),
 
 final as (
