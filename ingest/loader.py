@@ -375,10 +375,10 @@ def _reject_invalid_json(con, report: LoadReport) -> None:
 # holds too is stored again for this load: each load owns its rows, so forgetting one load never
 # takes another's records (staging keeps one row per record: dbt/macros/held_once.sql).
 _RECORD_COLUMNS = {
-    "pairs": ("raw.persona_pairs", "line::json ->> 'id' as persona_pair_id, line::json as record, _first.fields"),
-    "scenarios": ("raw.scenarios", "line::json ->> 'id' as scenario_id, line::json as record, _first.fields"),
+    "pairs": ("raw.persona_pairs", "line::json ->> 'id' as persona_pair_id, line::json as record, _records.fields"),
+    "scenarios": ("raw.scenarios", "line::json ->> 'id' as scenario_id, line::json as record, _records.fields"),
     "templates": ("raw.templates", "trim(line) as template_text"),
-    "examples": ("raw.exported_pairs", "? as measurement_id, line::json as record, _first.pair_id, _first.fields"),
+    "examples": ("raw.exported_pairs", "? as measurement_id, line::json as record, _first.pair_id, _records.fields"),
     "stats": ("raw.published_stats", f"? as measurement_id, {STATS_LEVEL_SQL} as level, line::json as record, "
                                      f"?::varchar as generator_model"),
     "selection": ("raw.selections", "? as selection_id, 'scenario' as level, line::json ->> 'id' as scenario_id, "
@@ -390,8 +390,6 @@ def _insert_records(con, report: LoadReport, load_id: str, loaded_at) -> int:
     """Store the file's records for this load; returns how many no live load held before."""
     table, columns = _RECORD_COLUMNS[report.kind]
     pair_key = ", any_value(pair_id) as pair_id" if report.kind == "examples" else ""
-    if report.kind in TYPED_TABLES:
-        pair_key += ", arg_min(fields, line_no) as fields"
     con.execute(f"""
         create or replace temp table _first as
         select record_id, min(line_no) as line_no {pair_key} from _records group by record_id""")
@@ -402,9 +400,10 @@ def _insert_records(con, report: LoadReport, load_id: str, loaded_at) -> int:
     n_new = con.execute(f"""select count(*) from _first anti join (select record_id from {table} as held {where})
                             using (record_id)""", params).fetchone()[0]
     extra = [report.generator_model] if report.kind == "stats" else []
+    typed = "join _records using (line_no)" if report.kind in TYPED_TABLES else ""  # its typed fields
     append(con, table, f"""
         select _first.record_id, ?::varchar as load_id, _lines.line_no, {columns}, ?::timestamp as loaded_at
-        from _lines join _first using (line_no)""", ["record_id", "load_id"], [load_id, *params, *extra, loaded_at])
+        from _lines join _first using (line_no) {typed}""", ["record_id", "load_id"], [load_id, *params, *extra, loaded_at])
     return n_new
 
 
