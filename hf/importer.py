@@ -35,10 +35,9 @@ from hf.import_checks import Caps, card_split_names, check_hub_reachable, check_
 from warehouse import keys
 from hf import source_splits, upstream, upstream_hf
 from ingest.loader import MeasurementMeta, insert_measurement, measurement_conflicts
-from ingest.typed import fill_typed
+from ingest.typed import ensure_current, fill_typed
 from warehouse.append import append, transaction
 from warehouse.messages import messages_json
-from warehouse.schema import ensure_raw_schema
 from warehouse.db import UserError, connect
 
 DERIVED_SPLITS = {"template_pair_scores", "template_scores", "persona_pair_review", "length_deltas",
@@ -129,7 +128,7 @@ def import_library(db: Path, source: str, caps: Caps | None = None,
     if source_splits.has_sources(splits):    # the raw records themselves: a lossless rebuild (hf/source_splits.py)
         source_splits.check(splits)         # before the warehouse is opened: a refused library writes nothing
         with connect(db) as con:
-            ensure_raw_schema(con)
+            ensure_current(con)
             counts = source_splits.import_sources(con, splits)
         loads_table = splits[source_splits.LOADS].table
         measured = sorted({m for m in loads_table.column("measurement_id").to_pylist() if m})
@@ -141,7 +140,7 @@ def import_library(db: Path, source: str, caps: Caps | None = None,
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
     _canonical_record_ids(loads)
     with connect(db) as con:
-        ensure_raw_schema(con)
+        ensure_current(con)
         conflicts = [reject.reason for ld in loads if ld.measurement_id and ld.kind in ("examples", "judged")
                      for reject in measurement_conflicts(con, ld.measurement_id, ld.load_id, ld.split.origin,
                                                          ld.meta or MeasurementMeta())]

@@ -78,9 +78,9 @@ def check(splits: dict) -> None:
 
     con = duckdb.connect()
     try:
-        from warehouse.schema import ensure_raw_schema
+        from ingest.typed import ensure_current
 
-        ensure_raw_schema(con)
+        ensure_current(con)
         tables = [(LOADS, "raw.loads", ["load_id"], False), *SOURCES]
         for name, table, key, _ in tables:
             if name not in splits:

@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 
 import duckdb
 
+from ingest.typed import ensure_current
 from warehouse.append import transaction
 from warehouse.errors import UserError
-from warehouse.schema import ensure_raw_schema
 
 # raw tables whose rows name the load that wrote them
 LOADED_TABLES = ("persona_pairs", "templates", "template_catalog", "scenarios", "exported_pairs", "pairs", "judgments", "measurements",
@@ -34,7 +34,7 @@ class Forgotten:
 
 def forget_load(con: duckdb.DuckDBPyConnection, load_ref: str) -> list[Forgotten]:
     """Forget the load whose id is `load_ref` or starts with it (as `psw forget` and ingest print it)."""
-    ensure_raw_schema(con)
+    ensure_current(con)
     matches = con.execute("select load_id from raw.loads where starts_with(load_id, ?) and forgotten_at is null",
                           [load_ref]).fetchall()
     if not matches:
@@ -46,7 +46,7 @@ def forget_load(con: duckdb.DuckDBPyConnection, load_ref: str) -> list[Forgotten
 
 def forget_measurement(con: duckdb.DuckDBPyConnection, measurement_id: str) -> list[Forgotten]:
     """Forget every load of a measurement (its pairs, judgments and metadata)."""
-    ensure_raw_schema(con)
+    ensure_current(con)
     loads = [r[0] for r in con.execute(
         "select load_id from raw.loads where measurement_id = ? and forgotten_at is null "
         "union select load_id from raw.measurements where measurement_id = ?", [measurement_id, measurement_id]

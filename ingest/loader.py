@@ -21,11 +21,10 @@ import pyarrow as pa
 from ingest import artifact, csv_stats, documents, identity, inspect_log, model_matrix, read, selections
 from ingest.checks import duplicate_keys_sql, extract_sql, field_index, reasons_sql
 from ingest.read import Reject
-from ingest.typed import TABLES as TYPED_TABLES, fill_typed, typed_sql
+from ingest.typed import TABLES as TYPED_TABLES, ensure_current, fill_typed, typed_sql
 from warehouse.append import append, transaction
 from warehouse.errors import UserError
 from warehouse.keys import pair_id_sql, record_id_sql
-from warehouse.schema import ensure_raw_schema
 
 MEASURED_KINDS = ("examples", "artifact", "stats", "inspect")
 # what a published-stats row aggregates: a cell, a template, or a template across generator models
@@ -86,7 +85,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
                 measurement_id: str | None = None, meta: MeasurementMeta | None = None) -> LoadReport:
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    ensure_raw_schema(con)
+    ensure_current(con)
     scan = read.scan(path)
     if scan.first_line is None:
         raise UserError(f"{path}:1: empty file; nothing loaded")

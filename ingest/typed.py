@@ -13,13 +13,14 @@ NULL this way (as dbt's lenient JSON typing did before).
 fields no kind knows); `fields` is derived from it. An examples load types its records as it
 checks them (the hot path: 1M pairs); every other row written without `fields` (candidates,
 `psw import-hf`, a warehouse made before the column) gets it from `fill_typed`, which ingest and
-import run after writing and every command that opens the warehouse for writing runs through
-warehouse.schema.ensure_raw_schema. The same SQL types both, so there is one rule.
+import run after writing, and `ensure_current` (run by build, collect, import and export before
+they read or write the typed tables). The same SQL types both, so there is one rule.
 """
 
 from __future__ import annotations
 
 from ingest.checks import AXIS_JUDGE_FIELDS, NUMBER_TYPES, extract_sql, field_index, fields, kind_of
+from warehouse.schema import ensure_raw_schema
 
 # Check kind -> (DuckDB type, SQL over t (JSON type) and s (text) of the field; {t} {s} filled in)
 _TYPES = {
@@ -92,6 +93,13 @@ def fill_typed(con) -> int:
                 where held.record_id = typed.record_id and held.load_id = typed.load_id""")
         total += n
     return total
+
+
+def ensure_current(con) -> None:
+    """warehouse.schema.ensure_raw_schema, then the typed fields: what every command that writes or
+    builds from the typed raw tables runs first (the warehouse package knows nothing of ingest's checks)."""
+    ensure_raw_schema(con)
+    ensure_typed(con)
 
 
 def ensure_typed(con) -> None:

@@ -481,9 +481,8 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         migrate(con, version or 1)
     # exported records loaded before pair ids were stored get theirs (once; a no-op afterwards)
     con.execute(f"update raw.exported_pairs set pair_id = {EXPORTED_PAIR_ID_SQL} where pair_id is null")
-    from ingest.typed import ensure_typed  # ingest's checks own the typing rule
-
-    ensure_typed(con)  # the typed fields of the records
+    # the records' typed `fields` column is ingest's (its checks own the typing rule):
+    # ingest.typed.ensure_current runs this and then types them
 
 
 def migrate(con: duckdb.DuckDBPyConnection, version: int) -> None:

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import yaml
 
+from ingest.typed import ensure_current
 from warehouse import build_state, dbt_runner
 from warehouse.build_output import BuildOutput
 from warehouse.db import UserError, connect, db_path
 from warehouse.dbt_runner import PARSE_CACHE, DbtRun, target_dir  # noqa: F401 (psw docs, the benchmark)
-from warehouse.schema import ensure_raw_schema
 
 
 def add_parser(sub) -> None:
@@ -119,7 +119,7 @@ def run(args) -> int:
     # older psw gains the raw tables and columns dbt reads
     quiet = getattr(args, "quiet", False)  # an adaptive round's build: silent unless it fails
     with connect(db) as con:
-        ensure_raw_schema(con)
+        ensure_current(con)
         state = build_state.current_state(con, extra)
         stored, built_at = build_state.stored_state(con)
         todo = build_state.plan(stored, state, force=args.force)

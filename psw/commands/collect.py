@@ -173,10 +173,10 @@ def _staging_views(path) -> None:
     """dbt's staging views over the candidates exist once any build ran; build just them if not.
     The raw tables they select are brought to this release first (typed fields: ingest/typed.py)."""
     from psw.commands.build import run_dbt
-    from warehouse.schema import ensure_raw_schema
+    from ingest.typed import ensure_current
 
     with connect(path) as con:
-        ensure_raw_schema(con)
+        ensure_current(con)
     with connect(path, read_only=True) as con:
         have = {name for (name,) in con.execute(
             "select table_name from information_schema.tables where table_schema = 'staging'").fetchall()}
@@ -196,12 +196,12 @@ def _scratch_warehouse(path):
     run plans by) while the real warehouse is only read, and no file is left behind."""
     import duckdb
 
-    from warehouse.schema import ensure_raw_schema
+    from ingest.typed import ensure_current
 
     with tempfile.TemporaryDirectory(prefix="psw-dry-run-") as tmp:
         scratch = Path(tmp) / path.name
         with connect(scratch) as con:
-            ensure_raw_schema(con)
+            ensure_current(con)
             if path.exists():
                 quoted = str(path.resolve()).replace("'", "''")
                 try:

@@ -17,15 +17,17 @@ import pytest
 
 from psw.cli import main
 
-# a copy of one exported record with new keys, so only the broken field differs
+# a copy of one exported record with new keys, so only the broken field differs; its typed
+# `fields` are left NULL, so the build types them from the edited record (ingest/typed.py)
 _EXPORTED_COPY = """
-    insert into raw.exported_pairs
+    insert into raw.exported_pairs (record_id, load_id, measurement_id, line_no, record, loaded_at, pair_id)
     select md5(record_id || 'copy'), load_id, measurement_id, line_no, {record}, loaded_at, md5(pair_id || 'copy')
     from raw.exported_pairs order by record_id limit 1"""
 
 BREAKS = {
     "key repeated": "insert into raw.exported_pairs select * from raw.exported_pairs order by record_id limit 1",
-    "value null": "insert into raw.persona_pairs values ('no-poles', 'l', 1, 'no_poles', '{\"id\": \"no_poles\"}', now())",
+    "value null": ("insert into raw.persona_pairs (record_id, load_id, line_no, persona_pair_id, record, loaded_at) "
+                   "values ('no-poles', 'l', 1, 'no_poles', '{\"id\": \"no_poles\"}', now())"),
     "value out of range": _EXPORTED_COPY.format(record="json_merge_patch(record, '{\"axis_delta\": 99}')"),
     "relationship": """insert into raw.judgments values ('j-orphan', 'no-such-pair', 'm', 'l', 'judge', 'style',
                        'h', 'A', '{}', null, null, now())""",

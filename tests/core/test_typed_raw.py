@@ -10,9 +10,8 @@ import re
 
 import duckdb
 
-from ingest.typed import struct_type
+from ingest.typed import ensure_current, struct_type
 from tests.conftest import REFERENCE, ROOT
-from warehouse.schema import ensure_raw_schema
 
 V2 = [json.loads(line) for line in (REFERENCE / "v2_pilot_seed23_examples.jsonl").open()][:6]
 V3 = {
@@ -103,11 +102,11 @@ def test_rows_written_without_types_get_them_by_the_same_rule(psw, tmp_path):
     as_ingested = _fields(psw.db)
     with duckdb.connect(str(psw.db)) as con:
         con.execute("alter table raw.exported_pairs drop column fields")  # as a release before it left them
-        ensure_raw_schema(con)
+        ensure_current(con)
     assert _fields(psw.db) == as_ingested
     with duckdb.connect(str(psw.db)) as con:
         con.execute("update raw.exported_pairs set fields = null where line_no > 3")  # as import-hf leaves them
-        ensure_raw_schema(con)
+        ensure_current(con)
     assert _fields(psw.db) == as_ingested
     # candidates too (a trait file's rows, imported ones)
     pairs = _write(tmp_path / "pairs.jsonl", [{"id": "pp", "pos": "kind", "neg": "cruel", "trait": "t"}])
@@ -115,7 +114,7 @@ def test_rows_written_without_types_get_them_by_the_same_rule(psw, tmp_path):
     typed_pairs = _fields(psw.db, "raw.persona_pairs")
     with duckdb.connect(str(psw.db)) as con:
         con.execute("update raw.persona_pairs set fields = null")
-        ensure_raw_schema(con)
+        ensure_current(con)
     assert _fields(psw.db, "raw.persona_pairs") == typed_pairs
 
 
@@ -128,7 +127,7 @@ def test_a_column_of_another_release_is_typed_again(psw, tmp_path):
         con.execute("alter table raw.exported_pairs drop column fields")
         con.execute("alter table raw.exported_pairs add column fields struct(template varchar)")
         con.execute("update raw.exported_pairs set fields = {'template': 'stale'}")
-        ensure_raw_schema(con)
+        ensure_current(con)
         assert con.execute("select data_type from information_schema.columns where table_schema = 'raw' and "
                            "table_name = 'exported_pairs' and column_name = 'fields'").fetchone()[0] \
             .replace('"', "").replace(" ", "").upper() == struct_type().replace('"', "").replace(" ", "").upper()
