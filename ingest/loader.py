@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingest import artifact, csv_stats, documents, identity, inspect_log, model_matrix, read, selections
+from ingest import anchored, artifact, csv_stats, documents, identity, inspect_log, model_matrix, read, selections
 from ingest.checks import duplicate_keys_sql, extract_sql, field_index, reasons_sql
 from ingest.read import Reject
 from ingest.typed import TABLES as TYPED_TABLES, ensure_current, fill_typed, typed_sql
@@ -329,7 +329,8 @@ def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
     if report.kind == "examples" and not report.rejects:
         report.rejects.extend(identity.conflicting_lines(con))
         report.rejects.extend(identity.already_held(con, report.measurement_id))
-        report.rejects.extend(measurement_conflicts(con, report.measurement_id, load_id, scan.path, meta))
+        report.rejects.extend(measurement_conflicts(con, report.measurement_id, load_id, scan.path, meta,
+                                                    protocol=_examples_protocol(con)))
     report.rejects.sort(key=lambda r: r.line_no or 0)
     report.n_records = con.execute("select count(*) from _records").fetchone()[0] + len(bad_bytes)
     if report.rejects:
@@ -347,6 +348,13 @@ def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
                                 "examples_v3" if v3 else "examples_v2", {"source_path": str(scan.path)}, loaded_at)
         _insert_load(con, load_id, scan, report, loaded_at)
         _still_the_scanned_file(scan)
+
+
+def _examples_protocol(con) -> str:
+    """The protocol an examples file's checked records were judged under (LOAD_PROTOCOL_SQL's sign):
+    anchored when a record's typed fields carry the side deltas."""
+    anchored = con.execute("select bool_or(fields.delta_pos_vs_base is not null) from _records").fetchone()[0]
+    return "anchored" if anchored else "guide"
 
 
 def _any_record(con, condition: str) -> bool:
@@ -428,18 +436,46 @@ def effective_meta(meta: MeasurementMeta, run: dict | None = None) -> dict:
             "seed": meta.seed if meta.seed is not None else run.get("seed")}
 
 
+# The judging protocol of each held load of a measurement, from what it holds: declared
+# (params.protocol: an anchored artifact, an anchored collect), else an examples load whose records
+# carry the anchored side deltas, else a load with pairs is the guide's; NULL when it brought no
+# pairs (published stats). dbt's int_measurement_protocols labels a measurement anchored by the same
+# signs; this check keeps every load of one measurement under one protocol, so that label never
+# relabels another load's pairs.
+LOAD_PROTOCOL_SQL = """
+    coalesce(m.params ->> 'protocol',
+             case when exists (select 1 from raw.exported_pairs as e where e.measurement_id = m.measurement_id
+                                   and e.load_id = m.load_id and e.fields.delta_pos_vs_base is not null)
+                  then 'anchored'
+                  when exists (select 1 from raw.exported_pairs as e where e.measurement_id = m.measurement_id
+                                   and e.load_id = m.load_id)
+                    or exists (select 1 from raw.pairs as p where p.measurement_id = m.measurement_id
+                                   and p.load_id = m.load_id)
+                  then 'guide' end)"""
+
+
 def measurement_conflicts(con, measurement_id: str, load_id: str, source: object, meta: MeasurementMeta,
-                          run: dict | None = None) -> list[Reject]:
-    """A load whose metadata disagrees with what a live load of the measurement already recorded is
-    refused, naming both loads: the earlier load's pairs are never relabelled. A value a load does
-    not give agrees with any (judge models compare as sets; numbers by value)."""
+                          run: dict | None = None, protocol: str | None = None) -> list[Reject]:
+    """A load whose metadata or judging protocol (`protocol`: 'anchored' or 'guide', None when it
+    brings no pairs) disagrees with what a live load of the measurement already holds is refused,
+    naming both loads: the earlier load's pairs are never relabelled, and marts never mix two
+    protocols' scores. A value a load does not give agrees with any (judge models compare as sets;
+    numbers by value)."""
     mine = effective_meta(meta, run)
-    rows = con.execute("""
-        select m.load_id, coalesce(l.source_path, m.load_id), m.generator_model, m.judge_models, m.temperature, m.seed
+    rows = con.execute(f"""
+        select m.load_id, coalesce(l.source_path, m.load_id), {LOAD_PROTOCOL_SQL},
+               m.generator_model, m.judge_models, m.temperature, m.seed
         from raw.measurements as m left join raw.loads as l using (load_id)
         where m.measurement_id = ? and m.load_id <> ? order by m.recorded_at""", [measurement_id, load_id]).fetchall()
     rejects = []
-    for other_id, other_path, *values in rows:
+    for other_id, other_path, other_protocol, *values in rows:
+        if protocol and other_protocol and protocol != other_protocol:
+            rejects.append(Reject(None, f"measurement {measurement_id}: this load ({load_id[:12]}, {source}) was judged "
+                                        f"under the {protocol} protocol, but load {other_id[:12]} ({other_path}) under "
+                                        f"the {other_protocol} protocol; a measurement holds one protocol: load it as "
+                                        f"another measurement (--measurement) or forget that load first "
+                                        f"(psw forget --load {other_id[:12]})"))
+            break
         held = dict(zip((name for name, _ in META_FIELDS), values))
         for name, flag in META_FIELDS:
             new, old = mine[name], held[name]
@@ -497,8 +533,9 @@ def _load_artifact(con, scan, report, load_id, loaded_at, meta) -> None:
         report.rejects.extend(conflicts)
     if not report.rejects:
         report.rejects.extend(_artifact_pairs_held(con, report.measurement_id, pairs))
-        report.rejects.extend(measurement_conflicts(con, report.measurement_id, load_id, scan.path, meta,
-                                                    artifact.run_metadata(doc)))
+        report.rejects.extend(measurement_conflicts(
+            con, report.measurement_id, load_id, scan.path, meta, artifact.run_metadata(doc),
+            protocol="anchored" if anchored.is_anchored_run(doc) else "guide"))
     if report.rejects:
         return
     with transaction(con):

@@ -65,6 +65,8 @@ def run(args) -> int:
             hidden = len(report.rejects) - MAX_REJECTS_SHOWN
             if hidden > 0:
                 print(f"... and {hidden} more (select * from raw.rejects)", file=sys.stderr)
-            print(f"error: {one_line(path)}: {len(report.rejects)} malformed of {report.n_records or len(report.rejects)} "
-                  f"records; nothing loaded from this file", file=sys.stderr)
+            n_lines = sum(1 for reject in report.rejects if reject.line_no)
+            what = (f"{n_lines} malformed of {report.n_records or n_lines} records" if n_lines
+                    else "refused as a whole (above)")  # a file-level refusal: metadata, protocol, shape
+            print(f"error: {one_line(path)}: {what}; nothing loaded from this file", file=sys.stderr)
     return 2 if failed else 0

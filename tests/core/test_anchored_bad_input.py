@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import pytest
 
 import anchored_fixture as fx
@@ -52,3 +53,47 @@ def test_an_anchored_export_without_side_deltas_needs_the_guides(psw, tmp_path):
     path.write_text(good + "\n" + json.dumps(record) + "\n")
     err = refused(psw, path)
     assert f"{path}:2: missing required field positive_delta" in err and f"{path}:1" not in err
+
+
+def _guide_examples(tmp_path):
+    """Five guide-protocol pairs of the reference pilot (v2 examples: no side deltas)."""
+    from conftest import REFERENCE
+
+    lines = (REFERENCE / "v2_pilot_seed23_examples.jsonl").read_text(encoding="utf-8").splitlines()[:5]
+    path = tmp_path / "guide_examples.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _anchored_examples(tmp_path):
+    path = tmp_path / "anchored_examples.jsonl"
+    path.write_text("".join(json.dumps(fx.example(r)) + "\n" for r in fx.artifact()["results"]))
+    return path
+
+
+@pytest.mark.parametrize("first, second", [("anchored artifact", "guide examples"),
+                                           ("guide examples", "anchored artifact"),
+                                           ("guide examples", "anchored examples")])
+def test_one_measurement_holds_one_protocol(psw, tmp_path, first, second):
+    """A guide load into an anchored measurement (or the reverse) would have its pairs relabelled by
+    the measurement's protocol: it is refused naming both loads, and the held load stays as it was."""
+    files = {"anchored artifact": lambda: fx.write(tmp_path / "run.json"),
+             "guide examples": lambda: _guide_examples(tmp_path),
+             "anchored examples": lambda: _anchored_examples(tmp_path)}
+    held, new = files[first](), files[second]()
+    assert psw("ingest", "--measurement", "m", held)[0] == 0
+    with duckdb.connect(str(psw.db), read_only=True) as con:
+        before = con.execute("select (select count(*) from raw.pairs), (select count(*) from raw.exported_pairs), "
+                             "(select count(*) from raw.loads)").fetchone()
+    rc, out, err = psw("ingest", "--measurement", "m", new)
+    mine, theirs = second.split()[0], first.split()[0]
+    assert rc == 2 and not out
+    lines = err.strip().splitlines()
+    assert lines[0].startswith(f"{new}: measurement m: this load (") and \
+        f"was judged under the {mine} protocol, but load " in lines[0] and f"({held}) under the {theirs} protocol" in lines[0]
+    assert "psw forget --load " in lines[0]
+    assert lines[1] == f"error: {new}: refused as a whole (above); nothing loaded from this file"
+    with duckdb.connect(str(psw.db), read_only=True) as con:
+        assert con.execute("select (select count(*) from raw.pairs), (select count(*) from raw.exported_pairs), "
+                           "(select count(*) from raw.loads)").fetchone() == before
+    assert psw("ingest", "--measurement", "m2", new)[0] == 0   # as its own measurement it loads
