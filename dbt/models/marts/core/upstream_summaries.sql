@@ -29,17 +29,20 @@ ranked as (
 template_main as (
     select
         'template_main' as level, measurement_id, template_text, null::varchar as persona_pair_id,
-        -- upstream averages the cells' published (rounded) numbers, a missing one as 0
-        round(avg(score_axis_off_axis), 1) as score,
+        -- upstream averages the cells' published (rounded) numbers, a missing one as 0; summed as
+        -- decimals (exact), so a mean on a rounding boundary rounds the same in every build (a double
+        -- sum depends on the order the rows arrive in: a narrowed and a full build differed in the
+        -- last digit)
+        round(avg(score_axis_off_axis::decimal(38, 10)), 1) as score,
         max(score_axis_off_axis) as best_score,
         any_value(persona_pair_id order by rank_in_template) as best_persona_pair,
         count(*) filter (where recommended) as recommended_cell_count,
         count(*) as measured_persona_pair_count,
-        round(avg(coalesce(round(mean_axis_delta, 4), 0)), 4) as mean_axis_delta,
-        round(avg(coalesce(round(mean_axis_delta_judge_std, 4), 0)), 4) as mean_axis_delta_judge_std,
-        round(avg(coalesce(round(mean_axis_judge_abs_disagreement, 4), 0)), 4) as mean_axis_judge_abs_disagreement,
-        round(avg(coalesce(round(mean_off_axis_problem, 4), 0)), 4) as mean_off_axis_problem,
-        round(avg(coalesce(round(mean_max_style_abs_delta, 4), 0)), 4) as mean_max_style_abs_delta,
+        round(avg(coalesce(round(mean_axis_delta, 4), 0)::decimal(18, 4)), 4) as mean_axis_delta,
+        round(avg(coalesce(round(mean_axis_delta_judge_std, 4), 0)::decimal(18, 4)), 4) as mean_axis_delta_judge_std,
+        round(avg(coalesce(round(mean_axis_judge_abs_disagreement, 4), 0)::decimal(18, 4)), 4) as mean_axis_judge_abs_disagreement,
+        round(avg(coalesce(round(mean_off_axis_problem, 4), 0)::decimal(18, 4)), 4) as mean_off_axis_problem,
+        round(avg(coalesce(round(mean_max_style_abs_delta, 4), 0)::decimal(18, 4)), 4) as mean_max_style_abs_delta,
     from ranked
     group by measurement_id, template_text
 ),
