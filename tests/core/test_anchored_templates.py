@@ -174,3 +174,20 @@ def test_every_incremental_model_has_the_columns_its_yml_documents(built):
         assert built_columns, model
         missing = [c for c in documented.get(model, []) if c not in built_columns]
         assert not missing, f"{model} documents columns it does not have: {missing}"
+
+
+def test_a_published_anchored_template_stats_file_matches_the_anchored_rows(built, tmp_path):
+    """Upstream's anchored template_stats file (here the one export-stats wrote) compared column by column
+    in published_comparison (level 'template'): it meets template_scores' anchored row of each template,
+    and every number matches."""
+    db = tmp_path / "published.duckdb"
+    db.write_bytes(built.read_bytes())
+    out = tmp_path / "stats"
+    assert main(["--db", str(db), "export-stats", "--out", str(out), "--measurement", "run"]) == 0
+    assert main(["--db", str(db), "ingest", str(out / "run_template_stats.jsonl")]) == 0
+    assert main(["--db", str(db), "build"]) == 0
+    compared = rows(db, "select template_text, column_name, status from published_comparison "
+                        "where level = 'template' and measurement_id = 'run'")
+    assert {c["template_text"] for c in compared} == {fx.PERSONA, fx.CONTROL}
+    assert {c["column_name"] for c in compared} >= {"mean_min_side_delta", "mean_delta_pos_vs_base", "recommended"}
+    assert [c for c in compared if c["status"] != "match"] == []
