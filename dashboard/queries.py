@@ -325,7 +325,9 @@ def cell_choices(limit: int = 500) -> pd.DataFrame:
 # ---- templates and persona pairs -----------------------------------------------------
 
 def templates() -> pd.DataFrame:
-    return query("select * from template_scores order by mean_score desc nulls last, template_id")
+    # each protocol's own score: the guide's mean cell score, the anchored mean overall score
+    return query("select * from template_scores "
+                 "order by mean_score desc nulls last, mean_overall_score desc nulls last, template_id")
 
 
 def persona_pairs() -> pd.DataFrame:

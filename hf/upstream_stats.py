@@ -11,7 +11,10 @@ get the keys of upstream's anchored export (scripts/report/export_persona_templa
 side deltas and min_side_delta instead of the positive/negative deltas, and the baseline answer), and
 each row states the run's `exclude_confound_dims` (from the measurements mart, as the artifact's top
 level states it upstream), so the file says which categories the gate left out and `psw ingest`
-reads it back.
+reads it back. Its template_pair and template stats get the anchored export's keys and sort too:
+mean_delta_pos_vs_base, mean_delta_base_vs_neg and mean_min_side_delta instead of the positive/negative
+and pairwise deltas, min_side_delta ranking before axis_delta (template level: int_anchored_templates,
+the template's pairs pooled, through template_scores).
 """
 
 from __future__ import annotations
@@ -39,6 +42,13 @@ STATS_KEYS = ["n", "strict_pass_rate", "n_strict_pass", "mean_axis_delta", "mean
               "mean_neg_repeated_token_frac", "persona_echo_rate", "judge_persona_echo_rate",
               "refusal_or_ai_break_rate", "judge_refusal_or_ai_break_rate", "strict_pass_persona_pairs",
               "common_spurious_axes"]
+# an anchored measurement's stats keys (upstream's anchored export, the same at both levels): the side
+# deltas and min_side_delta where the guide has the positive/negative and pairwise deltas
+_GUIDE_DELTAS = ["mean_positive_delta", "mean_negative_delta", "mean_pairwise_positive_delta",
+                 "mean_pairwise_negative_delta"]
+_AT = STATS_KEYS.index(_GUIDE_DELTAS[0])
+ANCHORED_STATS_KEYS = (STATS_KEYS[:_AT] + ["mean_delta_pos_vs_base", "mean_delta_base_vs_neg", "mean_min_side_delta"]
+                       + STATS_KEYS[_AT + len(_GUIDE_DELTAS):])
 INTEGERS = {"n", "n_strict_pass", "row"}
 # upstream's examples keys -> the examples mart's column (None: the exported record's own field)
 EXAMPLE_BASE = [("artifact", "source_run"), ("eval_id", None), ("template", "template_text"),
@@ -104,8 +114,9 @@ def _dims(row: dict, prefix: str, suffix: str = "") -> list[str]:
     return sorted(k for k, v in row.items() if k.startswith(prefix) and k.endswith(suffix) and v is not None)
 
 
-def stats_rows(con, measurement: str, level: str, v2: bool) -> list[dict]:
-    """Upstream's stats rows of one measurement at level template_pair or template, in its order."""
+def stats_rows(con, measurement: str, level: str, v2: bool, anchored: bool = False) -> list[dict]:
+    """Upstream's stats rows of one measurement at level template_pair or template, in its order;
+    an anchored measurement's in upstream's anchored keys and sort (min_side_delta before axis_delta)."""
     if level == "template_pair":
         sql = "select *, recommended as is_rec from main.template_pair_scores where measurement_id = ?"
         group = [("template", "template_text"), ("persona_pair", "persona_pair_id")]
@@ -120,7 +131,7 @@ def stats_rows(con, measurement: str, level: str, v2: bool) -> list[dict]:
         if not row.get("n"):
             continue                                   # no successful pair: upstream has no group
         rec = {key: row[col] for key, col in group}
-        for key in STATS_KEYS:
+        for key in ANCHORED_STATS_KEYS if anchored else STATS_KEYS:
             if v2 and key in V3_ONLY:
                 continue
             value = row.get(key)
@@ -137,7 +148,8 @@ def stats_rows(con, measurement: str, level: str, v2: bool) -> list[dict]:
     # upstream's sort (a stable sort, reversed); its ties keep the artifact's first appearance, which the
     # marts do not hold: ours fall back to the group keys
     out.sort(key=lambda r: tuple(r[k] for k, _ in group))
-    out.sort(key=lambda r: (r["recommended"], r["strict_pass_rate"], r["mean_axis_delta"],
+    side = ["mean_min_side_delta"] if anchored else []
+    out.sort(key=lambda r: (r["recommended"], r["strict_pass_rate"], *(r[k] for k in side), r["mean_axis_delta"],
                             -r["mean_off_axis_problem"], -r["mean_max_style_abs_delta"]), reverse=True)
     return out
 
@@ -204,7 +216,8 @@ def measurement_row(con, measurement: str) -> dict:
 def measurement_files(con, measurement: str) -> dict[str, str]:
     run = measurement_row(con, measurement)
     v2 = run["source_format"] == "examples_v2"
-    pairs, templates = (stats_rows(con, measurement, level, v2) for level in ("template_pair", "template"))
+    anchored = run.get("protocol") == "anchored"
+    pairs, templates = (stats_rows(con, measurement, level, v2, anchored) for level in ("template_pair", "template"))
     return {f"{measurement}_examples.jsonl": jsonl(example_rows(con, measurement, v2, run)),
             f"{measurement}_template_pair_stats.jsonl": jsonl(pairs),
             f"{measurement}_template_pair_stats.csv": csv_text(pairs),

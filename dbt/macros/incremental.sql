@@ -7,8 +7,10 @@
     adding one small run to a large warehouse therefore touches that run's rows only.
     A full build, `psw build --full-refresh`, or a new warehouse computes everything.
     A table built before the versions existed gains the column (sync_all_columns) and
-    every measurement is recomputed. After editing the SQL of
-    such a model, build with --full-refresh.
+    every measurement is recomputed; so does a table that lacks a column the model's yml
+    documents (a release added it: template_scores' protocol), so a plain `psw build` after an
+    upgrade fills it for every measurement. After editing the SQL of such a model otherwise
+    (a changed formula, no new column), build with --full-refresh.
     The rows of the measurements a build recomputes are deleted first (a pre-hook), so a
     measurement that now yields no rows (say the anchored load of a mixed measurement was
     forgotten) keeps none: delete+insert alone replaces only the measurements it inserts.
@@ -38,7 +40,11 @@
 {% macro measurements_to_build(column='measurement_id', every_measurement=false) -%}
     {%- set stored = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
         if is_incremental() else [] -%}
-    {%- if 'measurement_version' in stored -%}
+    {#- a stored table that lacks a column the model's yml documents predates that column: its rows
+        (every measurement's) are recomputed, not left with the new column null -#}
+    {%- set documented = (model.get('columns') or {}).keys() | map('lower') | list -%}
+    {%- set outdated = documented | reject('in', stored) | list -%}
+    {%- if 'measurement_version' in stored and not outdated -%}
     ({{ column }} in (
         select current.measurement_id from {{ ref('int_measurement_versions') }} as current
         where current.measurement_version not in (

@@ -59,3 +59,53 @@
     {%- for dim in panels['style'] %}{% do names.append('mean_style_delta_' ~ dim ~ '_pos_minus_neg') %}{% endfor -%}
     {{ return(names) }}
 {%- endmacro %}
+
+{#- The anchored protocol's per-pair metrics averaged over a group of anchored pairs
+    (int_anchored_pairs: a cell in int_anchored_cells, a template in int_anchored_templates), as
+    upstream's anchored export aggregates any group (export_persona_template_stats.py, _aggregate):
+    every mean over the group's successful pairs, pooled (a template's means weigh pairs, not
+    cells); strict pass is the anchored one. Upstream's keys, the side deltas and min_side_delta
+    instead of the guide's positive/negative and pairwise deltas, and ours beside them (the mean
+    overall_score and gate, judge_did_not_commit counts, the judges' methods). -#}
+{% macro anchored_pair_means() -%}
+        {%- set panels = judge_panels() %}
+        count(*) filter (where not is_error) as n_success,
+        count(*) filter (where is_error) as n_errors,
+        count(*) as n_planned,
+        count(*) filter (where is_strict_pass) as n_strict_pass,
+        avg(is_strict_pass::int) filter (where not is_error) as strict_pass_rate,
+        avg(axis_delta) filter (where not is_error) as mean_axis_delta,
+        avg(axis_delta_judge_mean) filter (where not is_error) as mean_axis_delta_judge_mean,
+        avg(axis_delta_judge_std) filter (where not is_error) as mean_axis_delta_judge_std,
+        avg(axis_judge_mean_abs_disagreement) filter (where not is_error) as mean_axis_judge_abs_disagreement,
+        avg(delta_pos_vs_base) filter (where not is_error) as mean_delta_pos_vs_base,
+        avg(delta_base_vs_neg) filter (where not is_error) as mean_delta_base_vs_neg,
+        avg(min_side_delta) filter (where not is_error) as mean_min_side_delta,
+        avg(overall_score) filter (where not is_error) as mean_overall_score,
+        avg(off_axis_problem_likert_gate) filter (where not is_error) as mean_gate_off_axis_problem,
+        avg(off_axis_problem) filter (where not is_error) as mean_off_axis_problem,
+        avg(max_off_axis_category_likert) filter (where not is_error) as mean_max_off_axis_category_likert,
+        avg(is_usable_for_training::int) filter (where not is_error) as usable_rate,
+        avg(max_style_abs_delta) filter (where not is_error) as mean_max_style_abs_delta,
+        avg(abs(word_delta_frac)) filter (where not is_error) as mean_abs_word_delta_frac,
+        avg(response_token_jaccard) filter (where not is_error) as mean_response_token_jaccard,
+        avg(pos_repeated_token_frac) filter (where not is_error) as mean_pos_repeated_token_frac,
+        avg(neg_repeated_token_frac) filter (where not is_error) as mean_neg_repeated_token_frac,
+        avg(coalesce(has_persona_echo, false)::int) filter (where not is_error) as persona_echo_rate,
+        avg(has_judge_persona_echo::int) filter (where not is_error) as judge_persona_echo_rate,
+        avg(coalesce(has_refusal_or_ai_break, false)::int) filter (where not is_error) as refusal_or_ai_break_rate,
+        avg(has_judge_refusal_or_ai_break::int) filter (where not is_error) as judge_refusal_or_ai_break_rate,
+        count(*) filter (where not is_error and judge_did_not_commit) as n_judge_did_not_commit,
+        avg(judge_did_not_commit::int) filter (where not is_error) as judge_did_not_commit_rate,
+        coalesce(list(distinct persona_pair_id order by persona_pair_id) filter (where is_strict_pass),
+            []::varchar[]) as strict_pass_persona_pairs,
+        coalesce(list(distinct likely_spurious_axis order by likely_spurious_axis)
+            filter (where not is_error and likely_spurious_axis <> ''), []::varchar[]) as common_spurious_axes,
+        list_sort(list_distinct(list(axis_judge_method) filter (where axis_judge_method is not null))) as axis_judge_methods,
+        {%- for category in panels['off_axis'] %}
+        avg(off_axis_likerts['{{ category }}']) filter (where not is_error) as mean_off_axis_{{ category }},
+        {%- endfor %}
+        {%- for dim in panels['style'] %}
+        avg(style_deltas['{{ dim }}']) filter (where not is_error) as mean_style_delta_{{ dim }}_pos_minus_neg,
+        {%- endfor %}
+{%- endmacro %}

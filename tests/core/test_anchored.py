@@ -155,8 +155,13 @@ def test_cells_carry_the_anchored_columns_and_never_the_guides(built):
     guide = [c for (m, _), c in cells.items() if m == "guide_run"]
     assert guide and all(c["protocol"] == "guide" and c["score"] is not None for c in guide)
     assert all(c["mean_overall_score"] is None and c["mean_min_side_delta"] is None for c in guide)
-    # the marts that rank or average scores read the guide's cells only
-    assert {r["measurement_id"] for r in rows(built, "select distinct measurement_id from template_scores")} == {"guide_run"}
+    # the marts that rank or average scores never mix protocols: template_scores carries an anchored
+    # measurement's templates by their own protocol's columns, the guide's score only on guide rows
+    templates = rows(built, "select measurement_id, protocol, mean_score, mean_min_side_delta from template_scores")
+    assert {(t["measurement_id"], t["protocol"]) for t in templates} == \
+        {("guide_run", "guide"), ("run", "anchored"), ("exported", "anchored"), ("inspected", "anchored")}
+    assert all((t["mean_score"] is None) == (t["protocol"] == "anchored") and
+               (t["mean_min_side_delta"] is None) == (t["protocol"] == "guide") for t in templates)
     assert {c["protocol"] for (m, _), c in cells.items() if m == "inspected"} == {"anchored"}
     anchored_cells = {c["cell_id"] for c in cells.values() if c["protocol"] == "anchored"}
     best = rows(built, "select best_cell_id from persona_pair_review where best_cell_id is not null")

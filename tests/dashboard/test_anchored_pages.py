@@ -45,3 +45,22 @@ def test_cell_page_shows_the_baseline_between_the_poles(app, anchored_db):
     assert "judge did not commit :red[yes]" in text and "judge did not commit :green[no]" in text
     assert {m.label for m in at.metric} >= {"min side delta", "pos vs baseline", "baseline vs neg", "no verdict"}
     assert [as_text(e.value) for e in at.error] == ["Generation or judging failed: ValueError: empty generation"]
+
+
+def test_templates_page_shows_the_anchored_columns_not_blank_guide_ones(app, anchored_db):
+    at = app(anchored_db, "views/templates.py")
+    table = at.dataframe[0]
+    df = table.value
+    assert len(df) == 2 and set(df["protocol"]) == {"anchored"}
+    persona = df[df["template_text"] == fx.PERSONA].iloc[0]
+    # the template pools the cell's pairs: one persona pair here, so the cell's numbers
+    for column in ("mean_overall_score", "mean_min_side_delta", "mean_delta_pos_vs_base", "mean_delta_base_vs_neg"):
+        assert persona[column] == pytest.approx(fx.PERSONA_CELL[column]), column
+    shown = list(table.proto.column_order)
+    assert shown[:4] == ["template", "protocol", "mean_overall_score", "mean_min_side_delta"]
+    # every template is anchored: the guide's columns (null on them) are not shown
+    assert not {"mean_score", "best_score", "best_persona_pair_id", "mean_positive_delta"} & set(shown)
+    labels = [link.proto.label for link in at.get("page_link")]
+    # best mean overall score first: the control arm (-1.0) above the persona template (-2.5)
+    assert labels == ["overall -1.00 · (control: no template) · cells",
+                      f"overall {fx.PERSONA_CELL['mean_overall_score']:.2f} · {fx.PERSONA} · cells"]
