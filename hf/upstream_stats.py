@@ -118,7 +118,7 @@ def stats_rows(con, measurement: str, level: str, v2: bool, anchored: bool = Fal
     """Upstream's stats rows of one measurement at level template_pair or template, in its order;
     an anchored measurement's in upstream's anchored keys and sort (min_side_delta before axis_delta)."""
     if level == "template_pair":
-        sql = "select *, recommended as is_rec from main.template_pair_scores where measurement_id = ?"
+        sql = "select *, export_recommended as is_rec from main.template_pair_scores where measurement_id = ?"
         group = [("template", "template_text"), ("persona_pair", "persona_pair_id")]
     else:
         sql = "select *, recommended as is_rec from main.template_scores where measurement_id = ?"

@@ -191,3 +191,28 @@ def test_a_published_anchored_template_stats_file_matches_the_anchored_rows(buil
     assert {c["template_text"] for c in compared} == {fx.PERSONA, fx.CONTROL}
     assert {c["column_name"] for c in compared} >= {"mean_min_side_delta", "mean_delta_pos_vs_base", "recommended"}
     assert [c for c in compared if c["status"] != "match"] == []
+
+
+def test_an_anchored_cell_states_both_of_upstreams_recommended_rules(tmp_path):
+    """Upstream has two rules for an anchored cell: its run summary's (validate_persona_axes.py: n >= 3,
+    pass rate >= 0.8, ...), our `recommended`, and its stats export's (n >= 4, pass rate >= 0.5, ...),
+    which its `_template_pair_stats` files state. A cell of four bug pairs, one failing strict pass on
+    style alone (3.0 > 2), passes only the export's: export-stats writes that one."""
+    clean = fx.confound({"length": 1.5}, 1.0)
+    specs = [{**fx.SPECS[0], "prompt": f"Question {i}?", "confound": clean} for i in range(3)]
+    specs.append({**fx.SPECS[0], "prompt": "Question 3?", "confound": clean,
+                  "style": fx.style({"verbosity": 7.0}, {"verbosity": 4.0})})
+    doc = fx.artifact()
+    doc["results"] = [{**fx.result(spec, i), "axis": AXIS2} for i, spec in enumerate(specs)]
+    db = tmp_path / "warehouse.duckdb"
+    fx.write(tmp_path / "rules.json", doc)
+    assert main(["--db", str(db), "ingest", str(tmp_path / "rules.json")]) == 0
+    assert main(["--db", str(db), "build"]) == 0
+    [cell] = rows(db, "select n, strict_pass_rate, mean_max_style_abs_delta, recommended, export_recommended "
+                      "from main.template_pair_scores where measurement_id = 'rules'")
+    assert (cell["n"], cell["strict_pass_rate"], cell["mean_max_style_abs_delta"]) == (4, 0.75, 1.5)
+    assert cell["recommended"] is False and cell["export_recommended"] is True
+    out = tmp_path / "stats"
+    assert main(["--db", str(db), "export-stats", "--out", str(out), "--measurement", "rules"]) == 0
+    [row] = [json.loads(line) for line in (out / "rules_template_pair_stats.jsonl").open()]
+    assert row["recommended"] is True

@@ -4,7 +4,10 @@
 -- same list int_anchored_templates pools over a template's pairs). recommended is the anchored protocol's own rule:
 -- n >= var anchored_recommended_min_n, strict_pass_rate >= var anchored_recommended_min_strict_pass_rate,
 -- mean axis_delta and mean min_side_delta at least the run's thresholds, mean gate at most its
--- off-axis threshold, mean style <= 2, no echo and no refusal.
+-- off-axis threshold, mean style <= 2, no echo and no refusal (validate_persona_axes.py summarize: the
+-- run artifact's own summary). is_export_recommended is upstream's other rule, the one its stats
+-- export writes into an anchored `_template_pair_stats` file (macros/recommended.sql, as for guide
+-- cells and templates): psw export-stats writes it and published_comparison compares a stats file with it.
 with pairs as (
     select * from {{ ref('int_anchored_pairs') }}
 ),
@@ -40,6 +43,7 @@ final as (
             and mean_max_style_abs_delta <= {{ var('strict_max_style_abs_delta') }}
             and persona_echo_rate = 0
             and refusal_or_ai_break_rate = 0, false) as is_recommended,
+        {{ recommended('cells') }} as is_export_recommended,
     from cells
 )
 

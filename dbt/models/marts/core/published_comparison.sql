@@ -31,7 +31,8 @@ ours_model as (  -- one matrix row per template (and pair): measured before publ
 
 ours as (
     select 'template_pair' as level, measurement_id, template_text, persona_pair_id,
-           to_json(cells) as our_row
+           -- a stats file states upstream's export rule (an anchored cell's recommended is the run summary's)
+           json_merge_patch(to_json(cells), json_object('recommended', export_recommended)) as our_row
     from cells
     union all
     select 'template', measurement_id, template_text, null, to_json(template_scores)
@@ -40,7 +41,7 @@ ours as (
     select 'template_pair_cell', measurement_id, template_text, persona_pair_id,
         json_object(
             'score', score_axis_off_axis, 'on_axis', on_axis, 'off_axis', off_axis,
-            'recommended', recommended, 'n_success', n_success, 'n_errors', n_errors, 'n_planned', n_planned,
+            'recommended', export_recommended, 'n_success', n_success, 'n_errors', n_errors, 'n_planned', n_planned,
             'strict_pass_rate', strict_pass_rate, 'mean_axis_delta', mean_axis_delta,
             'mean_axis_delta_judge_mean', mean_axis_delta_judge_mean,
             'mean_axis_delta_judge_std', mean_axis_delta_judge_std,

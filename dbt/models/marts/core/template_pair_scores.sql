@@ -8,7 +8,7 @@ with protocols as (
 ),
 
 cells as (
-    select guide.*, 'guide' as protocol,
+    select guide.*, 'guide' as protocol, guide.is_recommended as is_export_recommended,
     from {{ ref('int_cell_scores') }} as guide
     left join protocols using (measurement_id)
     where coalesce(protocols.protocol, 'guide') = 'guide'
@@ -80,6 +80,8 @@ final as (
         cells.factor_{{ part }},
         {%- endfor %}
         cells.is_recommended as recommended,
+        -- the rule upstream's stats export states (the guide's recommended; an anchored cell's other rule)
+        cells.is_export_recommended as export_recommended,
         -- an anchored cell has no score interval: never confidently recommended
         coalesce(cells.is_recommended_confident, false) as recommended_confident,
         cells.n_success as n,

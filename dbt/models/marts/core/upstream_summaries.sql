@@ -5,7 +5,8 @@
 -- score_axis_off_axis), its stable sorts for "best". `psw export-hf --layout upstream` writes
 -- these rows; published_comparison compares upstream's own rows with them.
 with cells as (
-    select * from {{ ref('template_pair_scores') }}
+    -- upstream builds these from its stats files, whose recommended is its export rule
+    select * replace (export_recommended as recommended) from {{ ref('template_pair_scores') }}
 ),
 
 ranked as (
