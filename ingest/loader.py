@@ -350,11 +350,20 @@ def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
         _still_the_scanned_file(scan)
 
 
-def _examples_protocol(con) -> str:
-    """The protocol an examples file's checked records were judged under (LOAD_PROTOCOL_SQL's sign):
-    anchored when a record's typed fields carry the side deltas."""
-    anchored = con.execute("select bool_or(fields.delta_pos_vs_base is not null) from _records").fetchone()[0]
-    return "anchored" if anchored else "guide"
+def _examples_protocol(con) -> str | None:
+    """The protocol an examples file's checked records were judged under (LOAD_PROTOCOL_SQL's signs):
+    anchored when a record's typed fields carry the side deltas, else the guide's when a pair
+    succeeded; None when every pair failed."""
+    anchored, succeeded = con.execute("select bool_or(fields.delta_pos_vs_base is not null), "
+                                      "bool_or(coalesce(fields.error, '') = '') from _records").fetchone()
+    return "anchored" if anchored else "guide" if succeeded else None
+
+
+def _artifact_protocol(doc: dict) -> str | None:
+    """_examples_protocol for a run artifact (or an Inspect log read as one)."""
+    if anchored.is_anchored_run(doc):
+        return "anchored"
+    return "guide" if any(isinstance(r, dict) and not r.get("error") for r in doc["results"]) else None
 
 
 def _any_record(con, condition: str) -> bool:
@@ -438,8 +447,8 @@ def effective_meta(meta: MeasurementMeta, run: dict | None = None) -> dict:
 
 # The judging protocol of each held load of a measurement, from what it holds: declared
 # (params.protocol: an anchored artifact, an anchored collect), else an examples load whose records
-# carry the anchored side deltas, else a load with pairs is the guide's; NULL when it brought no
-# pairs (published stats). dbt's int_measurement_protocols labels a measurement anchored by the same
+# carry the anchored side deltas, else a load with a successful pair is the guide's; NULL when it
+# brought none (published stats, a run whose every pair failed: no scores to mix). dbt's int_measurement_protocols labels a measurement anchored by the same
 # signs; this check keeps every load of one measurement under one protocol, so that label never
 # relabels another load's pairs.
 LOAD_PROTOCOL_SQL = """
@@ -448,9 +457,9 @@ LOAD_PROTOCOL_SQL = """
                                    and e.load_id = m.load_id and e.fields.delta_pos_vs_base is not null)
                   then 'anchored'
                   when exists (select 1 from raw.exported_pairs as e where e.measurement_id = m.measurement_id
-                                   and e.load_id = m.load_id)
+                                   and e.load_id = m.load_id and coalesce(e.fields.error, '') = '')
                     or exists (select 1 from raw.pairs as p where p.measurement_id = m.measurement_id
-                                   and p.load_id = m.load_id)
+                                   and p.load_id = m.load_id and coalesce(p.error, '') = '')
                   then 'guide' end)"""
 
 
@@ -535,7 +544,7 @@ def _load_artifact(con, scan, report, load_id, loaded_at, meta) -> None:
         report.rejects.extend(_artifact_pairs_held(con, report.measurement_id, pairs))
         report.rejects.extend(measurement_conflicts(
             con, report.measurement_id, load_id, scan.path, meta, artifact.run_metadata(doc),
-            protocol="anchored" if anchored.is_anchored_run(doc) else "guide"))
+            protocol=_artifact_protocol(doc)))
     if report.rejects:
         return
     with transaction(con):

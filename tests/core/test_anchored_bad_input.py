@@ -57,7 +57,7 @@ def test_an_anchored_export_without_side_deltas_needs_the_guides(psw, tmp_path):
 
 def _guide_examples(tmp_path):
     """Five guide-protocol pairs of the reference pilot (v2 examples: no side deltas)."""
-    from conftest import REFERENCE
+    from tests.conftest import REFERENCE
 
     lines = (REFERENCE / "v2_pilot_seed23_examples.jsonl").read_text(encoding="utf-8").splitlines()[:5]
     path = tmp_path / "guide_examples.jsonl"
