@@ -135,7 +135,15 @@ EXTRACTED = {"pairs": [("trait", "string"), ("eval_prompt", "string")],  # perso
              "examples": [("exclude_confound_dims", "strings")],
              # upstream's scenario metadata (scripts/scenario_sources)
              "scenarios": [("config", "string"), ("axes", "strings"), ("foundation", "string"), ("pov", "string"),
-                           ("frame", "string")]}
+                           ("frame", "string")],
+             # published stats: upstream's HF library names the runtime template `raw_template` (its
+             # `template` is the Jinja form); a model-matrix row names its generator
+             "stats": [("raw_template", "string"), ("generator_model", "string")],
+             # a selection's summary (`<name>_summary.json`, level summary): what the pool was chosen
+             # for, its counts, and (written by psw export-selection) the psw that wrote it
+             "selection": [("template", "string"), ("axis", "string"), ("generator_model", "string"),
+                           ("generator", "string"), ("n_selected", "integer"), ("source_counts", "nested"),
+                           ("//written_by", "string")]}
 
 
 def fields(kind: str) -> list[str]:

@@ -172,6 +172,7 @@ def _load_selection_summary(con, scan, report, load_id, loaded_at) -> None:
            "loaded_at": loaded_at}
     with transaction(con):
         report.n_new = append(con, "raw.selections", [row], ["record_id", "load_id"])
+        fill_typed(con)  # its typed fields, by the rule every selection record is typed by
         _insert_load(con, load_id, scan, report, loaded_at)
         _still_the_scanned_file(scan)
 
@@ -396,9 +397,9 @@ _RECORD_COLUMNS = {
     "templates": ("raw.templates", "trim(line) as template_text"),
     "examples": ("raw.exported_pairs", "? as measurement_id, line::json as record, _first.pair_id, _records.fields"),
     "stats": ("raw.published_stats", f"? as measurement_id, {STATS_LEVEL_SQL} as level, line::json as record, "
-                                     f"?::varchar as generator_model"),
+                                     f"?::varchar as generator_model, _records.fields"),
     "selection": ("raw.selections", "? as selection_id, 'scenario' as level, line::json ->> 'id' as scenario_id, "
-                                    "line::json as record"),
+                                    "line::json as record, _records.fields"),
 }
 
 

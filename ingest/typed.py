@@ -32,6 +32,7 @@ _TYPES = {
     "boolean": ("BOOLEAN", "case when {t} = 'BOOLEAN' then {s} = 'true' end"),
     "strings": ("VARCHAR[]", "case when {t} = 'ARRAY' then try(({s})::json::varchar[]) end"),
     "list": ("JSON", "case when {t} = 'ARRAY' then ({s})::json end"),
+    "nested": ("JSON", "case when {t} in ('ARRAY', 'OBJECT') then ({s})::json end"),  # a list or an object
     # v3 axis_judgments: the judges' objects as JSON (the anchored protocol reads more of them) ...
     "judges": ("JSON", "case when {t} = 'ARRAY' then ({s})::json end"),
 }
@@ -75,7 +76,8 @@ def typed_sql(kind: str = "examples") -> str:
 
 
 # kind -> its raw table (each keyed by record_id and load_id)
-TABLES = {"examples": "raw.exported_pairs", "pairs": "raw.persona_pairs", "scenarios": "raw.scenarios"}
+TABLES = {"examples": "raw.exported_pairs", "pairs": "raw.persona_pairs", "scenarios": "raw.scenarios",
+          "stats": "raw.published_stats", "selection": "raw.selections"}
 
 
 def fill_typed(con) -> int:

@@ -20,7 +20,7 @@ def _make_version_1(db) -> dict[str, int]:
         con.execute("drop table raw.schema_version")
         con.execute("alter table raw.loads drop column n_blank_lines")
         con.execute("alter table raw.pairs drop column record_id")
-        for table in ("exported_pairs", "persona_pairs", "scenarios"):  # typed fields came later too
+        for table in ("exported_pairs", "persona_pairs", "scenarios", "published_stats", "selections"):  # typed later
             con.execute(f"alter table raw.{table} drop column fields")
         for table, text in (("persona_pairs", "record::varchar"), ("scenarios", "record::varchar"),
                             ("templates", "template_text")):

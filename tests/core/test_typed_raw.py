@@ -84,11 +84,40 @@ def test_candidates_are_typed_with_the_fields_their_staging_reads(psw, tmp_path)
     assert "more" not in scenario
 
 
+def test_published_stats_and_selections_are_typed(psw, tmp_path):
+    """A stats file (a model-matrix row names its generator; upstream's HF rows their runtime template
+    as raw_template), a selection's scenarios and its summary: typed like every other kind."""
+    stats = _write(tmp_path / "run_template_pair_stats.jsonl", [
+        {"template": "T {persona}", "persona_pair": "pp", "n": 4, "mean_axis_delta": 2.5},
+        {"template": "{{ persona }} T", "raw_template": "{persona} T", "persona_pair": "pp", "n": 3,
+         "generator_model": "gen/x"}])
+    assert psw("ingest", stats, "--kind", "stats", "--measurement", "run")[0] == 0
+    first, second = _fields(psw.db, "raw.published_stats")
+    assert (first["template"], first["persona_pair"], first["n"], first["raw_template"]) == ("T {persona}", "pp", 4, None)
+    assert (second["raw_template"], second["generator_model"]) == ("{persona} T", "gen/x")
+    pool = _write(tmp_path / "pool.jsonl", [
+        {"id": "s1", "prompt": "What now?", "source": "synthetic", "self_contained": True, "selection_score": 1.5,
+         "axis_delta": 4.0, "off_axis_problem": 2.0, "strict_pass": True}])
+    (tmp_path / "pool_summary.json").write_text(json.dumps(
+        {"template": "T {persona}", "axis": "pp", "generator_model": "gen/x", "n_selected": 1,
+         "source_counts": {"synthetic": 1}, "//written_by": "psw 1"}))
+    assert psw("ingest", pool, "--kind", "selection")[0] == 0
+    assert psw("ingest", tmp_path / "pool_summary.json", "--kind", "selection")[0] == 0
+    scenario, summary = sorted(_fields(psw.db, "raw.selections"), key=lambda f: f["prompt"] is None)
+    assert (scenario["prompt"], scenario["self_contained"], scenario["selection_score"], scenario["strict_pass"]) == \
+        ("What now?", True, 1.5, True)
+    assert (summary["template"], summary["axis"], summary["n_selected"], summary["//written_by"]) == \
+        ("T {persona}", "pp", 1, "psw 1")
+    assert summary["source_counts"] == {"synthetic": 1}
+
+
 def test_staging_never_parses_the_records_json():
     """The typed kinds' staging (and the exported pairs' intermediate model) read typed columns: no
     JSON function on `record` (the anchored models read more of the judges' objects, not the record)."""
     for path in ("dbt/models/staging/raw/stg_raw__exported_pairs.sql", "dbt/models/intermediate/int_exported_pairs.sql",
-                 "dbt/models/staging/raw/stg_raw__persona_pairs.sql", "dbt/models/staging/raw/stg_raw__scenarios.sql"):
+                 "dbt/models/staging/raw/stg_raw__persona_pairs.sql", "dbt/models/staging/raw/stg_raw__scenarios.sql",
+                 "dbt/models/staging/raw/stg_raw__published_stats.sql",
+                 "dbt/models/staging/raw/stg_raw__selections.sql"):
         sql = re.sub(r"--[^\n]*", "", (ROOT / path).read_text())
         assert not re.search(r"json_(transform|extract|exists|keys|type)|->>|->", sql), path
         assert not re.search(r"\brecord\s*(::|->)", sql), path
