@@ -4,13 +4,7 @@
     the persona pairs with a strict pass and the named spurious axes as sorted sets;
     one column per style dimension and off-axis category of the judge panels (the seed). -#}
 {% macro pair_metric_means() -%}
-        {%- set panels = judge_panels() %}
-        count(*) filter (where not is_error) as n_success,
-        count(*) filter (where is_error) as n_errors,
-        count(*) as n_planned,
-        count(*) filter (where is_strict_pass) as n_strict_pass,
-        avg(is_strict_pass::int) filter (where not is_error) as strict_pass_rate,
-        avg(axis_delta) filter (where not is_error) as mean_axis_delta,
+        {{- group_counts() }}
         avg(positive_delta) filter (where not is_error) as mean_positive_delta,
         avg(negative_delta) filter (where not is_error) as mean_negative_delta,
         avg(pairwise_positive_delta) filter (where not is_error) as mean_pairwise_positive_delta,
@@ -39,16 +33,8 @@
         avg((len(pos_refusal_phrase_hits) + len(neg_refusal_phrase_hits) > 0)::int) filter (where not is_error)
             as refusal_phrase_hit_rate,
         -- sets, as upstream publishes them: sorted, distinct, [] when none (never null)
-        coalesce(list(distinct persona_pair_id order by persona_pair_id) filter (where is_strict_pass),
-            []::varchar[]) as strict_pass_persona_pairs,
-        coalesce(list(distinct likely_spurious_axis order by likely_spurious_axis)
-            filter (where not is_error and likely_spurious_axis <> ''), []::varchar[]) as common_spurious_axes,
-        {%- for category in panels['off_axis'] %}
-        avg(off_axis_likerts['{{ category }}']) filter (where not is_error) as mean_off_axis_{{ category }},
-        {%- endfor %}
-        {%- for dim in panels['style'] %}
-        avg(style_deltas['{{ dim }}']) filter (where not is_error) as mean_style_delta_{{ dim }}_pos_minus_neg,
-        {%- endfor %}
+        {{- group_sets() }}
+        {{- panel_means() }}
 {%- endmacro %}
 
 {#- The columns pair_metric_means adds per judge panel dimension, for the marts' select lists. -#}
@@ -68,13 +54,7 @@
     instead of the guide's positive/negative and pairwise deltas, and ours beside them (the mean
     overall_score and gate, judge_did_not_commit counts, the judges' methods). -#}
 {% macro anchored_pair_means() -%}
-        {%- set panels = judge_panels() %}
-        count(*) filter (where not is_error) as n_success,
-        count(*) filter (where is_error) as n_errors,
-        count(*) as n_planned,
-        count(*) filter (where is_strict_pass) as n_strict_pass,
-        avg(is_strict_pass::int) filter (where not is_error) as strict_pass_rate,
-        avg(axis_delta) filter (where not is_error) as mean_axis_delta,
+        {{- group_counts() }}
         avg(axis_delta_judge_mean) filter (where not is_error) as mean_axis_delta_judge_mean,
         avg(axis_delta_judge_std) filter (where not is_error) as mean_axis_delta_judge_std,
         avg(axis_judge_mean_abs_disagreement) filter (where not is_error) as mean_axis_judge_abs_disagreement,
@@ -97,11 +77,32 @@
         avg(has_judge_refusal_or_ai_break::int) filter (where not is_error) as judge_refusal_or_ai_break_rate,
         count(*) filter (where not is_error and judge_did_not_commit) as n_judge_did_not_commit,
         avg(judge_did_not_commit::int) filter (where not is_error) as judge_did_not_commit_rate,
+        {{- group_sets() }}
+        list_sort(list_distinct(list(axis_judge_method) filter (where axis_judge_method is not null))) as axis_judge_methods,
+        {{- panel_means() }}
+{%- endmacro %}
+
+{#- The parts both protocols' group means share, in the same places of both lists (each line ends
+    with a comma): the counts, strict pass rate and mean axis delta; the two sets; the judge panels'
+    means. -#}
+{% macro group_counts() %}
+        count(*) filter (where not is_error) as n_success,
+        count(*) filter (where is_error) as n_errors,
+        count(*) as n_planned,
+        count(*) filter (where is_strict_pass) as n_strict_pass,
+        avg(is_strict_pass::int) filter (where not is_error) as strict_pass_rate,
+        avg(axis_delta) filter (where not is_error) as mean_axis_delta,
+{%- endmacro %}
+
+{% macro group_sets() %}
         coalesce(list(distinct persona_pair_id order by persona_pair_id) filter (where is_strict_pass),
             []::varchar[]) as strict_pass_persona_pairs,
         coalesce(list(distinct likely_spurious_axis order by likely_spurious_axis)
             filter (where not is_error and likely_spurious_axis <> ''), []::varchar[]) as common_spurious_axes,
-        list_sort(list_distinct(list(axis_judge_method) filter (where axis_judge_method is not null))) as axis_judge_methods,
+{%- endmacro %}
+
+{% macro panel_means() %}
+        {%- set panels = judge_panels() %}
         {%- for category in panels['off_axis'] %}
         avg(off_axis_likerts['{{ category }}']) filter (where not is_error) as mean_off_axis_{{ category }},
         {%- endfor %}
