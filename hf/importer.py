@@ -34,7 +34,7 @@ import pyarrow as pa
 from hf.import_checks import Caps, card_split_names, check_hub_reachable, check_loads, count_table, parquet_files, read_parquet
 from warehouse import keys
 from hf import source_splits, upstream, upstream_hf
-from ingest.loader import MeasurementMeta, insert_measurement, measurement_conflicts
+from ingest.measurements import MeasurementMeta, conflicts as measurement_conflicts, insert as insert_measurement
 from ingest.typed import ensure_current, fill_typed
 from warehouse.append import append, transaction
 from warehouse.messages import messages_json

@@ -25,7 +25,7 @@ import json
 
 import pyarrow as pa
 
-from ingest.loader import MeasurementMeta
+from ingest.measurements import MeasurementMeta
 from warehouse.db import UserError
 
 SPLITS = ("main", "template_pair_cells", "persona_pairs", "examples", "controls")

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from extract.imported import IMPORT_KINDS, ImportOptions, detect_kind, ingest_import
-from ingest.loader import MeasurementMeta, ingest_file
+from ingest.loader import ingest_file
+from ingest.measurements import MeasurementMeta
 from ingest.read import KINDS
 from warehouse.db import UserError, connect, db_path
 from warehouse.errors import one_line

@@ -42,12 +42,15 @@ ranked as (
                                order by strict_pass_rate desc nulls last, mean_axis_delta desc nulls last,
                                         template_text, persona_pair_id)
         end as stage_rank,
-        count(*) filter (where template_text <> '') over (partition by measurement_id) as n_ranked_cells,
     from cells
 ),
 
 final as (
-    select *, coalesce(stage_rank = 1, false) as is_stage_winner,
+    select *,
+        -- the measurement's ranked cells: its largest rank (a filtered count over a second window
+        -- partition made DuckDB take 12 s for 250k cells instead of 0.4 s)
+        coalesce(max(stage_rank) over (partition by measurement_id), 0) as n_ranked_cells,
+        coalesce(stage_rank = 1, false) as is_stage_winner,
     from ranked
 )
 
