@@ -149,7 +149,7 @@ def _load_document(con, scan, report, load_id, loaded_at) -> None:
         return
     with transaction(con):
         report.n_new = sum(append(con, table, rows, "record_id") for table, rows in tables.items())
-        fill_typed(con)  # the trait file's pairs and scenarios, typed as a pairs or scenarios file's
+        fill_typed(con, ("pairs", "scenarios"))  # the trait file's rows, typed as a pairs or scenarios file's
         _insert_load(con, load_id, scan, report, loaded_at)
         _still_the_scanned_file(scan)
 
@@ -165,7 +165,7 @@ def _load_selection_summary(con, scan, report, load_id, loaded_at) -> None:
            "loaded_at": loaded_at}
     with transaction(con):
         report.n_new = append(con, "raw.selections", [row], ["record_id", "load_id"])
-        fill_typed(con)  # its typed fields, by the rule every selection record is typed by
+        fill_typed(con, ("selection",))  # its typed fields, by the rule every selection record is typed by
         _insert_load(con, load_id, scan, report, loaded_at)
         _still_the_scanned_file(scan)
 
@@ -449,7 +449,7 @@ def _load_artifact(con, scan, report, load_id, loaded_at, meta) -> None:
             append(con, "raw.api_calls", calls, "cache_key")
         report.n_new = len(pairs) - n_held
         measurements.insert(con, report.measurement_id, load_id, meta, report.kind,
-                           {"source_path": str(scan.path)}, loaded_at, artifact.run_metadata(doc))
+                            {"source_path": str(scan.path)}, loaded_at, artifact.run_metadata(doc))
         _insert_load(con, load_id, scan, report, loaded_at)
         _still_the_scanned_file(scan)
 

@@ -38,8 +38,8 @@ def effective_meta(meta: MeasurementMeta, run: dict | None = None) -> dict:
 # (params.protocol: an anchored artifact, an anchored collect), else an examples load whose records
 # carry the anchored side deltas, else a load with a successful pair is the guide's; NULL when it
 # brought none (published stats, a run whose every pair failed: no scores to mix).
-# dbt's int_measurement_protocols labels a measurement anchored by the same signs; this check keeps every load of one measurement under one protocol, so that label never
-# relabels another load's pairs.
+# dbt's int_measurement_protocols labels a measurement anchored by the same signs; this check keeps
+# every load of one measurement under one protocol, so that label never relabels another load's pairs.
 LOAD_PROTOCOL_SQL = """
     coalesce(m.params ->> 'protocol',
              case when exists (select 1 from raw.exported_pairs as e where e.measurement_id = m.measurement_id
@@ -53,7 +53,7 @@ LOAD_PROTOCOL_SQL = """
 
 
 def conflicts(con, measurement_id: str, load_id: str, source: object, meta: MeasurementMeta,
-                          run: dict | None = None, protocol: str | None = None) -> list[Reject]:
+              run: dict | None = None, protocol: str | None = None) -> list[Reject]:
     """A load whose metadata or judging protocol (`protocol`: 'anchored' or 'guide', None when it
     brings no pairs) disagrees with what a live load of the measurement already holds is refused,
     naming both loads: the earlier load's pairs are never relabelled, and marts never mix two
@@ -75,7 +75,7 @@ def conflicts(con, measurement_id: str, load_id: str, source: object, meta: Meas
                                         f"(psw forget --load {other_id[:12]})"))
             break
         held = dict(zip((name for name, _ in META_FIELDS), values))
-        for name, flag in META_FIELDS:
+        for name, _flag in META_FIELDS:
             new, old = mine[name], held[name]
             if new is None or old is None:
                 continue
@@ -96,7 +96,7 @@ def _shown(value) -> str:
 
 
 def insert(con, measurement_id, load_id, meta: MeasurementMeta, source_format, params, loaded_at,
-                        run: dict | None = None) -> None:
+           run: dict | None = None) -> None:
     run = run or {}
     given = effective_meta(meta, run)
     con.execute("insert into raw.measurements values (?, ?, ?, ?, ?, ?, ?, ?, ?)", [

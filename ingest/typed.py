@@ -80,11 +80,13 @@ TABLES = {"examples": "raw.exported_pairs", "pairs": "raw.persona_pairs", "scena
           "stats": "raw.published_stats", "selection": "raw.selections"}
 
 
-def fill_typed(con) -> int:
+def fill_typed(con, kinds: tuple[str, ...] | None = None) -> int:
     """Type the rows that have no `fields` yet, from their `record`; returns how many. A no-op once
-    every row has them."""
+    every row has them. `kinds` (default every kind in TABLES) limits it to the tables just written."""
     total = 0
     for kind, table in TABLES.items():
+        if kinds is not None and kind not in kinds:
+            continue
         n = con.execute(f"select count(*) from {table} where fields is null").fetchone()[0]
         if n:
             con.execute(f"""
