@@ -13,7 +13,8 @@ more than the insert itself at a million rows, and dbt tests their keys instead.
 Their text columns are stored with zstd: long completions compress about 5x, and
 a checkpoint writes them faster than with DuckDB's default string compression.
 dbt reads these tables through `dbt/models/staging/raw/_raw__sources.yml` and
-derives everything else.
+derives everything else; what staging reads of the JSON psw stores is typed once,
+when the row is written (TYPED_JSON), so staging never parses JSON.
 
 Who writes what:
 - `psw ingest` (ingest/loader.py): loads, rejects, measurements, persona_pairs,
