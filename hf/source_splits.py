@@ -77,7 +77,7 @@ def check(splits: dict) -> None:
     """Ingest's checks over the records, and the columns must be the raw tables' own."""
     import duckdb
 
-    from hf.import_checks import _check_judgments, _check_pair_keys, _check_records
+    from hf.import_checks import _check_judgments, _check_pair_keys, _check_records, _check_typed_json
 
     con = duckdb.connect()
     try:
@@ -98,6 +98,8 @@ def check(splits: dict) -> None:
             rows = split.table.to_pylist()
             if table in CHECKED:
                 _check_records(con, split, CHECKED[table], [r for r in rows if r.get("level") != "persona_pair"])
+            if table in TYPED_JSON:
+                _check_typed_json(con, split, table, rows)
             if table == "raw.exported_pairs":
                 _check_pair_keys(con, split, rows)
             elif table == "raw.judgments":

@@ -458,10 +458,15 @@ def typed_json_type(table: str) -> str:
     return "STRUCT(" + ", ".join(f'"{name}" {type_}' for name, type_ in members) + ")"
 
 
+def typed_members_sql(table: str) -> list[tuple[str, str, str]]:
+    """(member, its type, its SQL over the JSON column) of `table`'s typed column."""
+    source, _, members = TYPED_JSON[table]
+    return [(name, type_, f"({source} ->> '{name}')::{type_}") for name, type_ in members]
+
+
 def typed_json_sql(table: str) -> str:
     """`table`'s typed column, over its JSON column: the one rule that writes and fills it."""
-    source, _, members = TYPED_JSON[table]
-    return ("struct_pack(" + ", ".join(f""""{name}" := ({source} ->> '{name}')::{type_}""" for name, type_ in members)
+    return ("struct_pack(" + ", ".join(f'"{name}" := {sql}' for name, _, sql in typed_members_sql(table))
             + f")::{typed_json_type(table)}")
 
 

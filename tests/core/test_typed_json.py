@@ -12,6 +12,8 @@ from datetime import datetime
 from types import SimpleNamespace
 
 import duckdb
+import pyarrow as pa
+import pytest
 
 from collect.store import Store
 from hf import source_splits
@@ -19,6 +21,7 @@ from ingest.measurements import MeasurementMeta, insert as insert_measurement
 from ingest.typed import ensure_current
 from tests.conftest import ROOT
 from warehouse.append import append, transaction
+from warehouse.errors import UserError
 
 STAGING = ROOT / "dbt" / "models" / "staging"
 MACROS = ROOT / "dbt" / "macros"
@@ -188,6 +191,11 @@ def test_rows_without_the_typed_column_or_of_another_release_are_typed_again(tmp
         assert _all_typed(con) == EXPECTED
 
 
+def _split(name: str, table: pa.Table, origin: str | None = None) -> SimpleNamespace:
+    """What hf/importer.py reads a split into, as the source splits' checks and writer use it."""
+    return SimpleNamespace(name=name, table=table, origin=origin or f"{name}.parquet")
+
+
 def test_import_hf_source_rows_are_typed_by_the_same_rule(tmp_path):
     """The source splits publish the JSON, not its typed column (derived); `psw import-hf` writes the
     rows back and they are typed as when they were first written."""
@@ -200,8 +208,17 @@ def test_import_hf_source_rows_are_typed_by_the_same_rule(tmp_path):
         splits = source_splits.export_tables(con, ["m", "c"])
     for name in ("source_template_catalog", "source_measurements", "source_adaptive_decisions"):
         assert not {"record_typed", "params_typed", "settings_typed"} & set(splits[name].column_names), name
-    wrapped = {name: SimpleNamespace(table=table, origin=name) for name, table in splits.items()}
+    wrapped = {name: _split(name, table) for name, table in splits.items()}
+    source_splits.check(wrapped)
     with duckdb.connect(str(tmp_path / "fresh.duckdb")) as con:
         ensure_current(con)
         source_splits.import_sources(con, wrapped)
         assert _all_typed(con) == EXPECTED
+    # a hand-edited setting the rule cannot type is refused before anything is written, naming its row
+    decisions = splits["source_adaptive_decisions"]
+    edited = decisions.set_column(decisions.column_names.index("settings"), "settings",
+                                  pa.array([json.dumps({**SETTINGS, "top_k": "three"})]))
+    wrapped["source_adaptive_decisions"] = _split("source_adaptive_decisions", edited, "d.parquet")
+    with pytest.raises(UserError, match=r"^split source_adaptive_decisions \(d.parquet\) row 1: settings.top_k is "
+                                        r"not INTEGER; nothing imported$"):
+        source_splits.check(wrapped)
