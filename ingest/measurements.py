@@ -101,9 +101,9 @@ def insert(con, measurement_id, load_id, meta: MeasurementMeta, source_format, p
     """The load's row of its measurement (through the one append: its params are typed as they land)."""
     run = run or {}
     append(con, "raw.measurements", [{
-        "measurement_id": measurement_id, "load_id": load_id, **effective_meta(meta, run), "source_format": source_format,
-        "params": json.dumps({**params, **run.get("params", {})}, default=str), "recorded_at": loaded_at}],
-        ["measurement_id", "load_id"])
+        "measurement_id": measurement_id, "load_id": load_id, **effective_meta(meta, run),
+        "source_format": source_format, "params": json.dumps({**params, **run.get("params", {})}, default=str),
+        "recorded_at": loaded_at}], ["measurement_id", "load_id"])
 
 
 def examples_protocol(con) -> str | None:

@@ -73,8 +73,8 @@ def _insert(con, table: str, source: str, present: set[str], keys: list[str], pa
     columns = [(c, t) for c, t in held if c in present and c != typed]
     names = ", ".join(c for c, _ in columns)
     select = ", ".join(f"{c}::json as {c}" if t == "JSON" else c for c, t in columns)
-    # the typed attributes, over the JSON column as cast above (rows without it are typed when read:
-    # warehouse.schema.ensure_typed_json)
+    # the typed attributes, over the JSON column as cast above (rows written without the JSON column
+    # are typed by the same rule when the warehouse is next opened: warehouse.schema.ensure_typed_json)
     derive = json_column in present and typed in {c for c, _ in held}
     typed_names, typed_sql = (f", {typed}", f", {typed_json_sql(table)} as {typed}") if derive else ("", "")
     key_list = ", ".join(keys)

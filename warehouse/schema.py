@@ -439,7 +439,8 @@ create table if not exists raw.imported_projections (
 # they come from (kept as it came, and exported): dbt's staging selects members, it never parses JSON.
 # table -> (JSON column, typed column, [(member, DuckDB type)]); a member is the JSON key of its name,
 # as text (->>), cast to its type. A catalog's attributes are text, as upstream's YAML writes them;
-# the adaptive settings are psw's own numbers (collect/adaptive.py checks them).
+# the adaptive settings are psw's own numbers (collect/adaptive.py checks them; import-hf refuses a
+# split the rule cannot cast: hf/import_checks.py).
 TYPED_JSON = {
     "raw.template_catalog": ("record", "record_typed", [
         (name, "VARCHAR") for name in ("status", "kind", "family", "primary_source_id", "primary_source_type",
