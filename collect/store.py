@@ -121,12 +121,10 @@ class Store:
             [measurement_id, params_json]).fetchone()[0]
         if exists:
             return False
-        self.con.execute(
-            "insert into raw.measurements (measurement_id, load_id, generator_model, judge_models, "
-            "temperature, seed, source_format, params, recorded_at) "
-            "values (?, ?, ?, ?, ?, ?, 'collect', ?::json, ?)",
-            [measurement_id, load_id, generator, list(judges), float(temperature), seed,
-             params_json, now()])
+        append(self.con, "raw.measurements", [{
+            "measurement_id": measurement_id, "load_id": load_id, "generator_model": generator,
+            "judge_models": list(judges), "temperature": float(temperature), "seed": seed,
+            "source_format": "collect", "params": params_json, "recorded_at": now()}], ["measurement_id", "load_id"])
         return True
 
     def api_call_sink(self, plan, load_id: str):

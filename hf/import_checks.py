@@ -31,7 +31,7 @@ from ingest.checks import extract_sql, reasons_sql
 from warehouse import safe_yaml
 from warehouse.errors import UserError
 from warehouse.judge_schema import PILOT_CRITERIA, V3_CRITERIA, problem
-from warehouse.schema import EXPORTED_PAIR_ID_SQL
+from warehouse.schema import EXPORTED_PAIR_ID_SQL, TYPED_JSON, typed_members_sql
 
 DEFAULT_MAX_ROWS = 1_000_000
 DEFAULT_MAX_BYTES = 512 << 20
@@ -220,6 +220,30 @@ def _check_records(con, split, kind: str, rows: list[dict]) -> None:
         line_no, reason, n_bad = bad[0]
         more = f" (and {n_bad - 1} more row(s))" if n_bad > 1 else ""
         raise UserError(f"split {split.name} ({split.origin}) row {line_no}: {reason}{more}; nothing imported")
+
+
+def _check_typed_json(con, split, table: str, rows: list[dict]) -> None:
+    """The JSON whose attributes psw types as it writes the row (warehouse.schema.TYPED_JSON) must type
+    by that rule: a value it cannot cast (a hand-edited split) is refused here, naming its row."""
+    column = TYPED_JSON[table][0]
+    texts = [row.get(column) for row in rows]
+    if all(text is None for text in texts):
+        return
+    first_problem = " ".join(f"when ({column} ->> '{name}') is not null and try({sql}) is null "
+                             f"then '{column}.{name} is not {type_}'" for name, type_, sql in typed_members_sql(table))
+    con.register("_import", pa.table({"row_no": list(range(1, len(rows) + 1)), "given": pa.array(texts, pa.string())}))
+    try:
+        bad = con.execute(f"""
+            select row_no, problem, count(*) over () as n_bad
+            from (select row_no, case when {column} is null then '{column} is not JSON' {first_problem} end as problem
+                  from (select row_no, try_cast(given as json) as {column} from _import where given is not null))
+            where problem is not null order by row_no limit 1""").fetchall()
+    finally:
+        con.unregister("_import")
+    if bad:
+        row_no, reason, n_bad = bad[0]
+        more = f" (and {n_bad - 1} more row(s))" if n_bad > 1 else ""
+        raise UserError(f"split {split.name} ({split.origin}) row {row_no}: {reason}{more}; nothing imported")
 
 
 def _check_judgments(split, rows: list[dict]) -> None:

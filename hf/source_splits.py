@@ -17,6 +17,7 @@ import pyarrow as pa
 from ingest.typed import TABLES, fill_typed
 from warehouse.append import append, table_columns, transaction
 from warehouse.db import UserError
+from warehouse.schema import TYPED_JSON
 
 # (split, raw table, its key, filtered by measurement)
 SOURCES = [
@@ -38,6 +39,8 @@ CHECKED = {"raw.exported_pairs": "examples", "raw.published_stats": "stats", "ra
 
 # columns derived from others in the same row at ingest: not published, derived again on import
 DERIVED = {table: {"fields"} for table in TABLES.values()}  # ingest/typed.py: the records' typed fields
+# ... and warehouse/schema.py's typed JSON attributes (a catalog's, a measurement's, adaptive settings)
+DERIVED.update({table: DERIVED.get(table, set()) | {typed} for table, (_, typed, _) in TYPED_JSON.items()})
 
 
 def _select(con, table: str, where: str) -> str:
@@ -74,7 +77,7 @@ def check(splits: dict) -> None:
     """Ingest's checks over the records, and the columns must be the raw tables' own."""
     import duckdb
 
-    from hf.import_checks import _check_judgments, _check_pair_keys, _check_records
+    from hf.import_checks import _check_judgments, _check_pair_keys, _check_records, _check_typed_json
 
     con = duckdb.connect()
     try:
@@ -95,6 +98,8 @@ def check(splits: dict) -> None:
             rows = split.table.to_pylist()
             if table in CHECKED:
                 _check_records(con, split, CHECKED[table], [r for r in rows if r.get("level") != "persona_pair"])
+            if table in TYPED_JSON:
+                _check_typed_json(con, split, table, rows)
             if table == "raw.exported_pairs":
                 _check_pair_keys(con, split, rows)
             elif table == "raw.judgments":

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ingest import anchored
 from ingest.read import Reject
+from warehouse.append import append
 
 
 @dataclass
@@ -35,13 +36,13 @@ def effective_meta(meta: MeasurementMeta, run: dict | None = None) -> dict:
 
 
 # The judging protocol of each held load of a measurement, from what it holds: declared
-# (params.protocol: an anchored artifact, an anchored collect), else an examples load whose records
+# (params.protocol, typed: an anchored artifact, an anchored collect), else an examples load whose records
 # carry the anchored side deltas, else a load with a successful pair is the guide's; NULL when it
 # brought none (published stats, a run whose every pair failed: no scores to mix).
 # dbt's int_measurement_protocols labels a measurement anchored by the same signs; this check keeps
 # every load of one measurement under one protocol, so that label never relabels another load's pairs.
 LOAD_PROTOCOL_SQL = """
-    coalesce(m.params ->> 'protocol',
+    coalesce(m.params_typed.protocol,
              case when exists (select 1 from raw.exported_pairs as e where e.measurement_id = m.measurement_id
                                    and e.load_id = m.load_id and e.fields.delta_pos_vs_base is not null)
                   then 'anchored'
@@ -97,11 +98,12 @@ def _shown(value) -> str:
 
 def insert(con, measurement_id, load_id, meta: MeasurementMeta, source_format, params, loaded_at,
            run: dict | None = None) -> None:
+    """The load's row of its measurement (through the one append: its params are typed as they land)."""
     run = run or {}
-    given = effective_meta(meta, run)
-    con.execute("insert into raw.measurements values (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        measurement_id, load_id, given["generator_model"], given["judge_models"], given["temperature"],
-        given["seed"], source_format, json.dumps({**params, **run.get("params", {})}, default=str), loaded_at])
+    append(con, "raw.measurements", [{
+        "measurement_id": measurement_id, "load_id": load_id, **effective_meta(meta, run),
+        "source_format": source_format, "params": json.dumps({**params, **run.get("params", {})}, default=str),
+        "recorded_at": loaded_at}], ["measurement_id", "load_id"])
 
 
 def examples_protocol(con) -> str | None:

@@ -4,8 +4,10 @@ Every writer (ingest, collect, extract, hf import) hands its rows here. Rows are
 matched to the table's columns by name (a column a row does not carry is NULL),
 JSON columns are cast from their text, and a row whose key the table already
 holds is skipped, so loading the same content twice adds nothing. Within one
-call, rows sharing a key are stored once (the first). `transaction` makes a
-group of appends land together or not at all.
+call, rows sharing a key are stored once (the first). A table whose JSON has
+typed attributes (warehouse.schema.TYPED_JSON) gets them typed here, from the
+JSON as stored, whatever the rows carry. `transaction` makes a group of appends
+land together or not at all.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from itertools import count
 
 import duckdb
 import pyarrow as pa
+
+from warehouse.schema import TYPED_JSON, typed_json_sql
 
 _names = count()
 
@@ -64,9 +68,15 @@ def append(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table | Sequence
 
 
 def _insert(con, table: str, source: str, present: set[str], keys: list[str], params: list) -> int:
-    columns = [(c, t) for c, t in table_columns(con, table) if c in present]
+    held = table_columns(con, table)
+    json_column, typed, _ = TYPED_JSON.get(table, (None, None, None))
+    columns = [(c, t) for c, t in held if c in present and c != typed]
     names = ", ".join(c for c, _ in columns)
     select = ", ".join(f"{c}::json as {c}" if t == "JSON" else c for c, t in columns)
+    # the typed attributes, over the JSON column as cast above (rows written without the JSON column
+    # are typed by the same rule when the warehouse is next opened: warehouse.schema.ensure_typed_json)
+    derive = json_column in present and typed in {c for c, _ in held}
+    typed_names, typed_sql = (f", {typed}", f", {typed_json_sql(table)} as {typed}") if derive else ("", "")
     key_list = ", ".join(keys)
     # keeping the first row of each key sorts every row with its payload (6 s of a 1M-pair
     # ingest); a pass over the keys alone says whether any key repeats at all
@@ -74,8 +84,8 @@ def _insert(con, table: str, source: str, present: set[str], keys: list[str], pa
                           f"group by all having count(*) > 1)", params).fetchone()[0]
     first_of_each_key = f"qualify row_number() over (partition by {key_list}) = 1" if repeats else ""
     return con.execute(f"""
-            insert into {table} ({names})
-            select {names} from (
+            insert into {table} ({names}{typed_names})
+            select {names}{typed_sql} from (
                 select {select} from {source} as given
                 {first_of_each_key}
             ) as fresh

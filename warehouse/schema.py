@@ -13,7 +13,8 @@ more than the insert itself at a million rows, and dbt tests their keys instead.
 Their text columns are stored with zstd: long completions compress about 5x, and
 a checkpoint writes them faster than with DuckDB's default string compression.
 dbt reads these tables through `dbt/models/staging/raw/_raw__sources.yml` and
-derives everything else.
+derives everything else; what staging reads of the JSON psw stores is typed once,
+when the row is written (TYPED_JSON), so staging never parses JSON.
 
 Who writes what:
 - `psw ingest` (ingest/loader.py): loads, rejects, measurements, persona_pairs,
@@ -100,7 +101,7 @@ create table if not exists raw.measurements (
     temperature double,
     seed integer,
     source_format varchar,              -- examples_v2|examples_v3|artifact|collect|import
-    params json,
+    params json,                        -- the load's parameters as written; typed in params_typed (TYPED_JSON)
     recorded_at timestamp not null
 );
 
@@ -119,7 +120,7 @@ create table if not exists raw.adaptive_decisions (
     calls_so_far integer not null,      -- protocol calls of the pairs the run had planned by then
     stop_reason varchar,                -- on the last round: top_k | complete | budget
     final_rank integer,                 -- on the last round: 1..k for the run's top k
-    settings json not null,             -- budget, top_k, z, rounds, round_size, replay_of
+    settings json not null,             -- budget, top_k, z, rounds, round_size, replay_of (typed: settings_typed)
     decided_at timestamp not null
 );
 
@@ -147,7 +148,7 @@ create table if not exists raw.template_catalog (
     load_id varchar not null,
     line_no integer not null,           -- where the entry starts in the catalog file
     template_text varchar not null,     -- the runtime template ({{ persona }} -> {persona}, substituted)
-    record json not null,               -- every attribute: status, kind, family, sources, notes
+    record json not null,               -- every attribute: status, kind, family, sources, notes (typed: record_typed)
     loaded_at timestamp not null,
     primary key (record_id, load_id)
 );
@@ -434,6 +435,42 @@ create table if not exists raw.imported_projections (
 """
 
 
+# JSON attributes typed once, when a row is written (warehouse/append.py), into a STRUCT beside the JSON
+# they come from (kept as it came, and exported): dbt's staging selects members, it never parses JSON.
+# table -> (JSON column, typed column, [(member, DuckDB type)]); a member is the JSON key of its name,
+# as text (->>), cast to its type. A catalog's attributes are text, as upstream's YAML writes them;
+# the adaptive settings are psw's own numbers (collect/adaptive.py checks them; import-hf refuses a
+# split the rule cannot cast: hf/import_checks.py).
+TYPED_JSON = {
+    "raw.template_catalog": ("record", "record_typed", [
+        (name, "VARCHAR") for name in ("status", "kind", "family", "primary_source_id", "primary_source_type",
+                                       "primary_source_url", "note")]),
+    # the judging protocol a load declared ('anchored'; none: judged by the guide's protocol)
+    "raw.measurements": ("params", "params_typed", [("protocol", "VARCHAR")]),
+    "raw.adaptive_decisions": ("settings", "settings_typed", [
+        ("budget", "INTEGER"), ("top_k", "INTEGER"), ("z", "DOUBLE"), ("rounds", "INTEGER"),
+        ("round_size", "INTEGER"), ("replay_of", "VARCHAR")]),
+}
+
+
+def typed_json_type(table: str) -> str:
+    """The DuckDB type of `table`'s typed column (TYPED_JSON)."""
+    _, _, members = TYPED_JSON[table]
+    return "STRUCT(" + ", ".join(f'"{name}" {type_}' for name, type_ in members) + ")"
+
+
+def typed_members_sql(table: str) -> list[tuple[str, str, str]]:
+    """(member, its type, its SQL over the JSON column) of `table`'s typed column."""
+    source, _, members = TYPED_JSON[table]
+    return [(name, type_, f"({source} ->> '{name}')::{type_}") for name, type_ in members]
+
+
+def typed_json_sql(table: str) -> str:
+    """`table`'s typed column, over its JSON column: the one rule that writes and fills it."""
+    return ("struct_pack(" + ", ".join(f'"{name}" := {sql}' for name, _, sql in typed_members_sql(table))
+            + f")::{typed_json_type(table)}")
+
+
 # Columns added after a table was first declared: a warehouse made before them gains them in place.
 ADDED_COLUMNS = {
     "raw.loads": [("forgotten_at", "timestamp"), ("n_blank_lines", "integer")],
@@ -481,8 +518,30 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         migrate(con, version or 1)
     # exported records loaded before pair ids were stored get theirs (once; a no-op afterwards)
     con.execute(f"update raw.exported_pairs set pair_id = {EXPORTED_PAIR_ID_SQL} where pair_id is null")
+    ensure_typed_json(con)
     # the records' typed `fields` column is ingest's (its checks own the typing rule):
     # ingest.typed.ensure_current runs this and then types them
+
+
+def ensure_typed_json(con: duckdb.DuckDBPyConnection) -> None:
+    """Each TYPED_JSON table has its typed column with this release's type (added, or derived again
+    whole when the members changed), and every row has it: rows of a warehouse made before the column,
+    or copied in without it, are typed by the rule append types new rows by (a no-op once current)."""
+    for table, (_, column, _) in TYPED_JSON.items():
+        schema, name = table.split(".")
+        declared = typed_json_type(table)
+        have = con.execute("select data_type from information_schema.columns where table_schema = ? "
+                           "and table_name = ? and column_name = ?", [schema, name, column]).fetchone()
+        if have and _normalised(have[0]) != _normalised(declared):
+            con.execute(f"alter table {table} drop column {column}")
+            have = None
+        if not have:
+            con.execute(f"alter table {table} add column {column} {declared}")
+        con.execute(f"update {table} set {column} = {typed_json_sql(table)} where {column} is null")
+
+
+def _normalised(type_: str) -> str:
+    return type_.replace('"', "").replace(" ", "").upper()
 
 
 def migrate(con: duckdb.DuckDBPyConnection, version: int) -> None:

@@ -99,12 +99,14 @@ def test_replay_finds_the_full_runs_top_3_with_fewer_calls_and_no_request(full_r
     print(out)   # the figures, for the report (pytest -s)
 
     assert run_cli(["--db", str(db), "build"]) == 0       # the last round's decisions reach the mart
-    rows = q(db, "select round_number, decision, stop_reason, final_rank, calls_so_far, budget, replay_of "
+    rows = q(db, "select round_number, decision, stop_reason, final_rank, calls_so_far, budget, replay_of, "
+                 "top_k, z, rounds_setting, round_size_setting "
                  "from adaptive_rounds where measurement_id = 'adaptive/gen/model' order by round_number, final_rank")
     assert {r[1] for r in rows if r[0] == 1} >= {"dropped"}
     last = max(r[0] for r in rows)
     assert sorted(r[3] for r in rows if r[0] == last and r[3] is not None) == [1, 2, 3]
     assert all(r[4] <= r[5] == 400 and r[6] == "full" for r in rows)
+    assert {tuple(r[7:]) for r in rows} == {(3, 0.5, None, 3)}   # the flags the run was given, as they were
     assert {r[2] for r in rows if r[0] == last} == {"top_k"}
 
 

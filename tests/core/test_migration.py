@@ -22,6 +22,9 @@ def _make_version_1(db) -> dict[str, int]:
         con.execute("alter table raw.pairs drop column record_id")
         for table in ("exported_pairs", "persona_pairs", "scenarios", "published_stats", "selections"):  # typed later
             con.execute(f"alter table raw.{table} drop column fields")
+        for table, column in (("measurements", "params_typed"), ("template_catalog", "record_typed"),
+                              ("adaptive_decisions", "settings_typed")):  # typed later too
+            con.execute(f"alter table raw.{table} drop column {column}")
         for table, text in (("persona_pairs", "record::varchar"), ("scenarios", "record::varchar"),
                             ("templates", "template_text")):
             con.execute(f"create table raw.{table}_v1 as select * from raw.{table}")
@@ -39,8 +42,10 @@ def _make_version_1(db) -> dict[str, int]:
 
 
 def test_a_version_1_warehouse_is_migrated_losing_nothing(psw, tmp_path):
+    catalog = tmp_path / "template_catalog.yaml"
+    catalog.write_text('- template_jinja: "Be {{ persona }}."\n  status: excluded\n  family: short\n')
     assert psw("ingest", PAIRS, REFERENCE / "scenarios_v2_candidates.jsonl",
-               REFERENCE / "templates_v2_candidates.txt", EXAMPLES)[0] == 0
+               REFERENCE / "templates_v2_candidates.txt", EXAMPLES, catalog)[0] == 0
     before = _make_version_1(psw.db)
     with duckdb.connect(str(psw.db), read_only=True) as con:
         assert con.execute("select constraint_column_names from duckdb_constraints() where schema_name = 'raw' "
@@ -54,6 +59,11 @@ def test_a_version_1_warehouse_is_migrated_losing_nothing(psw, tmp_path):
     assert "loaded 64 examples records (0 new)" in out
     with duckdb.connect(str(psw.db), read_only=True) as con:
         assert con.execute("select max(version) from raw.schema_version").fetchone()[0] == 2
+        # every measurement row is typed, the old ones included, by the rule the writers use
+        assert con.execute("select count(*) from raw.measurements where params_typed is null "
+                           "or params_typed.protocol is distinct from params ->> 'protocol'").fetchone()[0] == 0
+        assert con.execute("select record_typed.status, record_typed.family, record_typed.kind "
+                           "from raw.template_catalog").fetchall() == [("excluded", "short", None)]
         after = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in before}
         assert after == {**before, "exported_pairs": 128, "measurements": before["measurements"] + 1,
                          "loads": before["loads"] + 1}

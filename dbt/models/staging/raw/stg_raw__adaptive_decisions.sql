@@ -21,13 +21,13 @@ renamed as (
         score,
         score_se,
         calls_so_far,
-        -- settings
-        (settings ->> 'budget')::integer as budget,
-        (settings ->> 'top_k')::integer as top_k,
-        (settings ->> 'z')::double as z,
-        (settings ->> 'rounds')::integer as rounds_setting,
-        (settings ->> 'round_size')::integer as round_size_setting,
-        settings ->> 'replay_of' as replay_of,
+        -- settings (typed when the decision was written: warehouse/schema.py TYPED_JSON)
+        settings_typed.budget as budget,
+        settings_typed.top_k as top_k,
+        settings_typed.z as z,
+        settings_typed.rounds as rounds_setting,
+        settings_typed.round_size as round_size_setting,
+        settings_typed.replay_of as replay_of,
         -- timestamps
         decided_at,
     from source

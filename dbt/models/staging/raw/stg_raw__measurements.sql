@@ -11,8 +11,9 @@ renamed as (
         arg_max(temperature, recorded_at) filter (where temperature is not null) as temperature,
         arg_max(seed, recorded_at) filter (where seed is not null) as seed,
         arg_max(source_format, recorded_at) as source_format,
-        -- the judging protocol a load declared (params.protocol: 'anchored'), and the run's settings
-        arg_max(params ->> 'protocol', recorded_at) filter (where params ->> 'protocol' is not null)
+        -- the judging protocol a load declared (params.protocol, typed when written: 'anchored'),
+        -- and the run's settings
+        arg_max(params_typed.protocol, recorded_at) filter (where params_typed.protocol is not null)
             as declared_protocol,
         arg_max(params, recorded_at) as params,
         min(recorded_at) as first_loaded_at,

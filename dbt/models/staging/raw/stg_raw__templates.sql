@@ -1,5 +1,6 @@
 -- One row per candidate template: from templates files (one per line) and from template
--- catalogs (every attribute kept; a later catalog load of the same template wins).
+-- catalogs (every attribute kept; a later catalog load of the same template wins). The attributes
+-- are typed when the catalog is loaded (raw.template_catalog.record_typed: warehouse/schema.py).
 with listed as (
     select template_text, min(line_no) as line_no, min(loaded_at) as loaded_at,
     from {{ source('raw', 'templates') }}
@@ -9,13 +10,13 @@ with listed as (
 catalog as (
     select
         template_text,
-        record ->> 'status' as catalog_status,
-        record ->> 'kind' as catalog_kind,
-        record ->> 'family' as template_family,
-        record ->> 'primary_source_id' as template_source_id,
-        record ->> 'primary_source_type' as template_source_type,
-        record ->> 'primary_source_url' as template_source_url,
-        record ->> 'note' as template_note,
+        record_typed.status as catalog_status,
+        record_typed.kind as catalog_kind,
+        record_typed.family as template_family,
+        record_typed.primary_source_id as template_source_id,
+        record_typed.primary_source_type as template_source_type,
+        record_typed.primary_source_url as template_source_url,
+        record_typed.note as template_note,
         record as catalog_record,
         line_no,
         loaded_at,
