@@ -38,8 +38,7 @@
 {#- A boolean over `column`: true for the measurements this build (re)computes (with
     every_measurement, also those that have no version). -#}
 {% macro measurements_to_build(column='measurement_id', every_measurement=false) -%}
-    {%- set stored = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
-        if is_incremental() else [] -%}
+    {%- set stored = psw_columns_before_build() if is_incremental() else [] -%}
     {#- a stored table that lacks a column the model's yml documents predates that column: its rows
         (every measurement's) are recomputed, not left with the new column null -#}
     {%- set documented = (model.get('columns') or {}).keys() | map('lower') | list -%}
@@ -84,4 +83,18 @@
     {%- for name in names -%}{%- do values.update({name: var(name)}) -%}{%- endfor -%}
     {%- do values.update({'judge_panels': judge_panels()}) -%}
     {{ tojson(values, sort_keys=true) | replace("'", "''") }}
+{%- endmacro %}
+
+{#- The (lower-cased) column names `this` has before this build writes it. A model's SQL and its
+    pre-hook ask several times (measurements_to_build), and each read is a DuckDB `describe` plus
+    ~15 ms of dbt: read once per dbt invocation and model, kept in dbt's graph for that invocation
+    (a process that runs dbt again, `psw collect --adaptive`, has a new invocation id). The columns
+    do not change between the SQL's compilation and the pre-hook: the build writes after both. -#}
+{% macro psw_columns_before_build() -%}
+    {%- set cache = graph.setdefault('psw_columns_before_build', {}) -%}
+    {%- set key = invocation_id ~ ' ' ~ this -%}
+    {%- if key not in cache -%}
+        {%- do cache.update({key: adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list}) -%}
+    {%- endif -%}
+    {{ return(cache[key]) }}
 {%- endmacro %}
