@@ -22,6 +22,7 @@ def _make_version_1(db) -> dict[str, int]:
         con.execute("alter table raw.pairs drop column record_id")
         for table in ("exported_pairs", "persona_pairs", "scenarios", "published_stats", "selections"):  # typed later
             con.execute(f"alter table raw.{table} drop column fields")
+            con.execute(f"alter table raw.{table} drop column extra")
         for table, text in (("persona_pairs", "record::varchar"), ("scenarios", "record::varchar"),
                             ("templates", "template_text")):
             con.execute(f"create table raw.{table}_v1 as select * from raw.{table}")
