@@ -8,6 +8,9 @@ record and blank-line counts, when it was loaded). `psw import-hf` of a folder w
 `source_loads` writes these rows back, load by load (a load the warehouse already holds is
 skipped), after the same checks ingest applies, in one transaction; the mart-shaped splits of
 that folder are then not read (they are derived). Folders without source splits import as before.
+
+A typed record's `extra` (its fields no kind knows: ingest/typed.py) is published with it; import
+derives it again from `record`, with `fields`.
 """
 
 from __future__ import annotations
@@ -37,14 +40,17 @@ CHECKED = {"raw.exported_pairs": "examples", "raw.published_stats": "stats", "ra
            "raw.scenarios": "scenarios"}
 
 
-# columns derived from others in the same row at ingest: not published, derived again on import
-DERIVED = {table: {"fields"} for table in TABLES.values()}  # ingest/typed.py: the records' typed fields
+# columns derived from the record at ingest (ingest/typed.py) and again on import: fill_typed types
+# every row written without `fields` and sets `extra` with it, replacing a split's `extra` (`record`
+# is the source; this release's known fields decide). Not published: `fields` (the record's known
+# fields again, typed). `extra` is, so a reader sees the fields no kind knows without parsing JSON.
+DERIVED = {table: {"fields"} for table in TABLES.values()}
 # ... and warehouse/schema.py's typed JSON attributes (a catalog's, a measurement's, adaptive settings)
 DERIVED.update({table: DERIVED.get(table, set()) | {typed} for table, (_, typed, _) in TYPED_JSON.items()})
 
 
 def _select(con, table: str, where: str) -> str:
-    """Every column but the derived ones; JSON as its text (parquet has no JSON type; import casts it back)."""
+    """Every column but the unpublished ones; JSON as its text (parquet has no JSON type; import casts it back)."""
     items = [f'"{c}"::varchar as "{c}"' if t == "JSON" else f'"{c}"' for c, t in table_columns(con, table)
              if c not in DERIVED.get(table, ())]
     return f"select {', '.join(items)} from {table} {where}"

@@ -22,10 +22,10 @@ from ingest import artifact, csv_stats, documents, identity, inspect_log, measur
 from ingest.checks import duplicate_keys_sql, extract_sql, field_index, reasons_sql
 from ingest.measurements import MeasurementMeta
 from ingest.read import Reject
-from ingest.typed import TABLES as TYPED_TABLES, ensure_current, fill_typed, typed_sql
+from ingest.typed import TABLES as TYPED_TABLES, ensure_current, extra_sql, fill_typed, typed_sql
 from warehouse.append import append, transaction
 from warehouse.errors import UserError
-from warehouse.keys import pair_id_sql, record_id_sql
+from warehouse.keys import members_sql, pair_id_sql, record_id_sql
 
 MEASURED_KINDS = ("examples", "artifact", "stats", "inspect")
 # what a published-stats row aggregates: a cell, a template, or a template across generator models
@@ -250,13 +250,14 @@ def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
     if report.kind == "templates":
         _check_templates(con, report)
         return
-    # each line parsed once for the checks (try(): NULL where the JSON is malformed), once for its
-    # canonical id; the checks run on the parsed fields; only keys, line numbers and reasons are kept
+    # each line parsed once for the checks (try(): NULL where the JSON is malformed), once into its
+    # members (NULL unless an object without duplicate keys) for its canonical id and its unknown
+    # fields; the checks run on the parsed fields; only keys, line numbers and reasons are kept
     measured = report.kind in ("examples", "stats", "selection")
     # a record is also typed here, from the same parse (ingest/typed.py)
     pair_key = f"{_exported_pair_id()} as pair_id," if report.kind == "examples" else ""
     if report.kind in TYPED_TABLES:
-        pair_key += f" {typed_sql(report.kind)} as fields,"
+        pair_key += f" {typed_sql(report.kind)} as fields, {extra_sql(report.kind, 'members')} as extra,"
     measurement = "?" if measured else "null"
     params = [report.measurement_id or report.selection_id or ""] * ((2 if report.kind == "examples" else 1) if measured else 0)
     con.execute(f"""
@@ -264,9 +265,10 @@ def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
         select line_no, record_id, {pair_key} invalid_json,
                case when invalid_json then []::varchar[]
                     else list_concat({duplicate_keys_sql(report.kind)}, {reasons_sql(report.kind)}) end as reasons
-        from (select line_no, record, t, s, t is null or not starts_with(ltrim(record), '{{') as invalid_json,
-                     case when t is not null then try({record_id_sql(measurement, 'record')}) end as record_id
-              from (select line_no, line as record, {extract_sql(report.kind)} from _lines))""",
+        from (select line_no, record, t, s, members, t is null or not starts_with(ltrim(record), '{{') as invalid_json,
+                     case when members is not null then {record_id_sql(measurement, 'record', 'members')} end as record_id
+              from (select line_no, line as record, {extract_sql(report.kind)},
+                           case when t is not null then try({members_sql('line')}) end as members from _lines))""",
                 params)
 
 
@@ -368,15 +370,16 @@ def _reject_invalid_json(con, report: LoadReport) -> None:
 # A record twice in one file is stored once (its first line). A record that another live load
 # holds too is stored again for this load: each load owns its rows, so forgetting one load never
 # takes another's records (staging keeps one row per record: dbt/macros/held_once.sql).
+_TYPED = "_records.fields, _records.extra"  # a typed kind's derived columns (ingest/typed.py)
 _RECORD_COLUMNS = {
-    "pairs": ("raw.persona_pairs", "line::json ->> 'id' as persona_pair_id, line::json as record, _records.fields"),
-    "scenarios": ("raw.scenarios", "line::json ->> 'id' as scenario_id, line::json as record, _records.fields"),
+    "pairs": ("raw.persona_pairs", f"line::json ->> 'id' as persona_pair_id, line::json as record, {_TYPED}"),
+    "scenarios": ("raw.scenarios", f"line::json ->> 'id' as scenario_id, line::json as record, {_TYPED}"),
     "templates": ("raw.templates", "trim(line) as template_text"),
-    "examples": ("raw.exported_pairs", "? as measurement_id, line::json as record, _first.pair_id, _records.fields"),
+    "examples": ("raw.exported_pairs", f"? as measurement_id, line::json as record, _first.pair_id, {_TYPED}"),
     "stats": ("raw.published_stats", f"? as measurement_id, {STATS_LEVEL_SQL} as level, line::json as record, "
-                                     f"?::varchar as generator_model, _records.fields"),
+                                     f"?::varchar as generator_model, {_TYPED}"),
     "selection": ("raw.selections", "? as selection_id, 'scenario' as level, line::json ->> 'id' as scenario_id, "
-                                    "line::json as record, _records.fields"),
+                                    f"line::json as record, {_TYPED}"),
 }
 
 
@@ -394,7 +397,7 @@ def _insert_records(con, report: LoadReport, load_id: str, loaded_at) -> int:
     n_new = con.execute(f"""select count(*) from _first anti join (select record_id from {table} as held {where})
                             using (record_id)""", params).fetchone()[0]
     extra = [report.generator_model] if report.kind == "stats" else []
-    typed = "join _records using (line_no)" if report.kind in TYPED_TABLES else ""  # its typed fields
+    typed = "join _records using (line_no)" if report.kind in TYPED_TABLES else ""  # its fields and extra
     append(con, table, f"""
         select _first.record_id, ?::varchar as load_id, _lines.line_no, {columns}, ?::timestamp as loaded_at
         from _lines join _first using (line_no) {typed}""", ["record_id", "load_id"], [load_id, *params, *extra, loaded_at])

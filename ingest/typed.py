@@ -1,6 +1,7 @@
 """Records typed once, at ingest: every field a kind knows becomes a typed member of its raw
-table's `fields` column (exported pairs, persona pairs, scenarios: TABLES), so dbt's staging
-selects columns and never parses their JSON.
+table's `fields` column (exported pairs, persona pairs, scenarios, published stats, selections:
+TABLES), so dbt's staging selects columns and never parses their JSON; every top-level field it
+does not know goes, with its value, into the table's `extra` JSON column (NULL when there is none).
 
 The values come from the same one-parse extraction the ingest checks read (`t`: each field's JSON
 type, `s`: its text; ingest/checks.py `extract_sql`), so typing costs casts, not another parse. A
@@ -9,17 +10,21 @@ BOOLEAN, a list for a list); anything else is NULL. Ingest refuses a wrongly typ
 successful pair before anything is written, so only a failed pair's ignored metrics can come out
 NULL this way (as dbt's lenient JSON typing did before).
 
-`record` keeps the line as it came (byte for byte recoverable, exported, and the home of the
-fields no kind knows); `fields` is derived from it. An examples load types its records as it
-checks them (the hot path: 1M pairs); every other row written without `fields` (candidates,
-`psw import-hf`, a warehouse made before the column) gets it from `fill_typed`, which ingest and
-import run after writing, and `ensure_current` (run by build, collect, import and export before
-they read or write the typed tables). The same SQL types both, so there is one rule.
+`record` keeps the line as it came (byte for byte recoverable, and exported); `fields` and
+`extra` are derived from it: `extra` holds exactly the record's members whose names `fields(kind)`
+does not list (values as JSON, numbers as DuckDB writes them: 2e3 comes back as 2000.0), so
+nothing a newer upstream adds is lost from view, and it is exported with the source splits. An
+examples load types its records as it checks them (the hot path: 1M pairs); every other row
+written without `fields` (candidates, `psw import-hf`, a warehouse made before the columns) gets
+both from `fill_typed`, which ingest and import run after writing, and `ensure_current` (run by
+build, collect, import and export before they read or write the typed tables). The same SQL
+types both, so there is one rule; `extra` is current exactly where `fields` is set.
 """
 
 from __future__ import annotations
 
 from ingest.checks import AXIS_JUDGE_FIELDS, NUMBER_TYPES, extract_sql, field_index, fields, kind_of
+from warehouse.keys import members_sql
 from warehouse.schema import ensure_raw_schema
 
 # Check kind -> (DuckDB type, SQL over t (JSON type) and s (text) of the field; {t} {s} filled in)
@@ -75,24 +80,41 @@ def typed_sql(kind: str = "examples") -> str:
             + f")::{struct_type(kind)}")
 
 
+def extra_sql(kind: str, members: str) -> str:
+    """The `extra` column from `members`, the record's members as warehouse.keys.members_sql reads
+    them: those whose names fields(kind) does not list, in the record's order, as one JSON object;
+    NULL when there are none. Ingest's hot path reads the members once, for the record's id too,
+    so `extra` costs no measurable time there (100k v2 lines); a JSON merge patch deleting the
+    known names from the line (its first form) cost ~3 CPU seconds per 100k."""
+    names = "[" + ", ".join(_literal(name) for name in fields(kind)) + "]"
+    return (f"nullif(to_json(map_from_entries(list_filter(map_entries({members}), "
+            f"lambda member: not list_contains({names}, member.key)))), '{{}}')::json")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 # kind -> its raw table (each keyed by record_id and load_id)
 TABLES = {"examples": "raw.exported_pairs", "pairs": "raw.persona_pairs", "scenarios": "raw.scenarios",
           "stats": "raw.published_stats", "selection": "raw.selections"}
 
 
 def fill_typed(con, kinds: tuple[str, ...] | None = None) -> int:
-    """Type the rows that have no `fields` yet, from their `record`; returns how many. A no-op once
-    every row has them. `kinds` (default every kind in TABLES) limits it to the tables just written."""
+    """Type the rows that have no `fields` yet, from their `record` (their `extra` too); returns how
+    many. A no-op once every row has them. `kinds` (default every kind in TABLES) limits it to the
+    tables just written."""
     total = 0
     for kind, table in TABLES.items():
         if kinds is not None and kind not in kinds:
             continue
         n = con.execute(f"select count(*) from {table} where fields is null").fetchone()[0]
         if n:
+            extra = extra_sql(kind, members_sql("record"))
             con.execute(f"""
-                update {table} as held set fields = typed.fields
-                from (select record_id, load_id, {typed_sql(kind)} as fields
-                      from (select record_id, load_id, {extract_sql(kind)}
+                update {table} as held set fields = typed.fields, extra = typed.extra
+                from (select record_id, load_id, {typed_sql(kind)} as fields, {extra} as extra
+                      from (select record_id, load_id, record, {extract_sql(kind)}
                             from {table} where fields is null)) as typed
                 where held.record_id = typed.record_id and held.load_id = typed.load_id""")
         total += n
@@ -107,18 +129,25 @@ def ensure_current(con) -> None:
 
 
 def ensure_typed(con) -> None:
-    """Each typed raw table has `fields` with this release's type (added, or derived again whole
-    when the known fields changed: a judge panel edited, a field added), and every row has it."""
+    """Each typed raw table has `fields` with this release's type and `extra` (added, or derived
+    again whole when the known fields changed: a judge panel edited, a field added), and every row
+    has them."""
     for kind, table in TABLES.items():
         schema, name = table.split(".")
         declared = struct_type(kind)
         have = con.execute("select data_type from information_schema.columns where table_schema = ? "
                            "and table_name = ? and column_name = 'fields'", [schema, name]).fetchone()
+        has_extra = con.execute("select 1 from information_schema.columns where table_schema = ? "
+                                "and table_name = ? and column_name = 'extra'", [schema, name]).fetchone()
+        if not has_extra:
+            con.execute(f"alter table {table} add column extra json")
         if have and _normalised(have[0]) != _normalised(declared):
             con.execute(f"alter table {table} drop column fields")
             have = None
         if not have:
             con.execute(f"alter table {table} add column fields {declared}")
+        elif not has_extra:  # typed by a release before `extra`: derive only it (a third of retyping)
+            con.execute(f"update {table} set extra = {extra_sql(kind, members_sql('record'))} where fields is not null")
     fill_typed(con)
 
 

@@ -54,20 +54,26 @@ def pair_id_sql(measurement_id: str, template_text: str, persona_pair_id: str, s
             f"{scenario_text}, ({sample_idx})::varchar, {named})), 20)")
 
 
-def canonical_record_sql(record: str) -> str:
+def members_sql(record: str) -> str:
+    """The DuckDB expression for a JSON object's members, MAP(VARCHAR, JSON) in the record's order
+    (each value as the parser read it). It fails on a duplicate key (ingest refuses those first)."""
+    return f"({record})::json::map(varchar, json)"
+
+
+def canonical_record_sql(record: str, members: str | None = None) -> str:
     """The DuckDB expression for a JSON object's canonical text: its members sorted by key, each
     value as the parser read it (re-serialised: whitespace, escapes and number spellings do not
     count). Key order inside nested objects counts. `record` must hold no duplicate key (ingest
-    refuses those first)."""
-    return f"to_json(list_sort(map_entries(({record})::json::map(varchar, json))))"
+    refuses those first). `members`: members_sql(record) already computed (parsing is the cost)."""
+    return f"to_json(list_sort(map_entries({members or members_sql(record)})))"
 
 
-def record_id_sql(measurement_id: str, record: str) -> str:
+def record_id_sql(measurement_id: str, record: str, members: str | None = None) -> str:
     """The DuckDB expression for a record's id: md5 over a separator-safe encoding (one JSON object)
     of its measurement (NULL for candidates) and its canonical parsed record. The same record
     re-serialised has the same id; two distinct (measurement, record) never share the encoding."""
     return (f"md5(to_json(struct_pack(m := ({measurement_id})::varchar, "
-            f"r := {canonical_record_sql(record)}::json)))")
+            f"r := {canonical_record_sql(record, members)}::json)))")
 
 
 def record_ids(measurement_ids: Sequence[str | None], records: Sequence[str]) -> list[str]:

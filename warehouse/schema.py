@@ -129,7 +129,7 @@ create table if not exists raw.persona_pairs (
     load_id varchar not null,           -- each load holds its own row of a record it brought
     line_no integer not null,
     persona_pair_id varchar not null,
-    record json not null,
+    record json not null,               -- the line as it came (+ `fields`, `extra`: ingest/typed.py)
     loaded_at timestamp not null,
     primary key (record_id, load_id)
 );
@@ -158,7 +158,7 @@ create table if not exists raw.scenarios (
     load_id varchar not null,
     line_no integer not null,
     scenario_id varchar not null,
-    record json not null,
+    record json not null,               -- the line as it came (+ `fields`, `extra`: ingest/typed.py)
     loaded_at timestamp not null,
     primary key (record_id, load_id)
 );
@@ -168,7 +168,7 @@ create table if not exists raw.exported_pairs (
     load_id varchar not null,           -- (record_id, load_id) is the key: a load owns its rows
     measurement_id varchar not null,
     line_no integer not null,
-    record json not null using compression zstd,
+    record json not null using compression zstd,  -- the line as it came (+ `fields`, `extra`)
     loaded_at timestamp not null,
     pair_id varchar                     -- warehouse.keys.pair_id of the record, computed at ingest
 );
@@ -179,7 +179,7 @@ create table if not exists raw.published_stats (
     measurement_id varchar not null,    -- the measurement the published numbers describe
     level varchar not null,             -- template_pair | template | template_model | upstream HF: template_pair_cell | template_main | persona_pair
     line_no integer not null,
-    record json not null,               -- the published row, upstream's column names
+    record json not null,               -- the published row, upstream's column names (+ `fields`, `extra`)
     loaded_at timestamp not null
 );
 
@@ -190,7 +190,7 @@ create table if not exists raw.selections (
     level varchar not null,             -- scenario (a kept scenario) | summary (the selection's summary)
     line_no integer not null,
     scenario_id varchar,                -- level scenario: the scenario's id, as upstream names it
-    record json not null,               -- as published, upstream's field names
+    record json not null,               -- as published, upstream's field names (+ `fields`, `extra`)
     loaded_at timestamp not null,
     primary key (record_id, load_id)
 );
@@ -519,8 +519,9 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     # exported records loaded before pair ids were stored get theirs (once; a no-op afterwards)
     con.execute(f"update raw.exported_pairs set pair_id = {EXPORTED_PAIR_ID_SQL} where pair_id is null")
     ensure_typed_json(con)
-    # the records' typed `fields` column is ingest's (its checks own the typing rule):
-    # ingest.typed.ensure_current runs this and then types them
+    # the typed tables' `fields` (each known field, typed) and `extra` (the record's other top-level
+    # fields, one JSON object or NULL) are ingest's columns (its checks own which fields are known):
+    # ingest.typed.ensure_current runs this and then adds and fills them
 
 
 def ensure_typed_json(con: duckdb.DuckDBPyConnection) -> None:

@@ -22,6 +22,7 @@ def _make_version_1(db) -> dict[str, int]:
         con.execute("alter table raw.pairs drop column record_id")
         for table in ("exported_pairs", "persona_pairs", "scenarios", "published_stats", "selections"):  # typed later
             con.execute(f"alter table raw.{table} drop column fields")
+            con.execute(f"alter table raw.{table} drop column extra")
         for table, column in (("measurements", "params_typed"), ("template_catalog", "record_typed"),
                               ("adaptive_decisions", "settings_typed")):  # typed later too
             con.execute(f"alter table raw.{table} drop column {column}")
