@@ -121,7 +121,12 @@ if anchored_cell:
                "the guide's score does not apply.")
 else:
     st.title(f"Score {md(cell['score'])}")
-if pd.notna(cell["score_ci_low"]):
+if pd.notna(cell["score_ci_low"]) and cell.get("score_ci_method") == "jackknife_t":
+    st.caption(f"{cell['score_ci_level']:.0%} interval {cell['score_ci_low']:.1f} to {cell['score_ci_high']:.1f}: "
+               f"score ± t × jackknife SE {cell['score_se']:.2f} over the cell's {int(cell['n_success'])} pairs "
+               "(no bootstrap for this measurement; failed pairs left out; short of its level "
+               "at small n, see the docs); no P(top k)")
+elif pd.notna(cell["score_ci_low"]):
     st.caption(f"{cell['score_ci_level']:.0%} bootstrap interval {cell['score_ci_low']:.1f} to "
                f"{cell['score_ci_high']:.1f} over the cell's {int(cell['n_success'])} pairs "
                f"({int(cell['n_bootstrap'])} replicates; failed pairs at their worst and best); "

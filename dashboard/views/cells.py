@@ -41,17 +41,20 @@ def score_intervals(df) -> None:
         + " × " + d["persona_pair_id"])
     if shown["score_ci_low"].isna().all():
         return
-    st.subheader("Scores with their bootstrap intervals")
+    analytic = (shown["score_ci_method"] == "jackknife_t").sum()
+    st.subheader("Scores with their intervals" if analytic else "Scores with their bootstrap intervals")
     level = shown["score_ci_level"].max()
     st.caption(f"The first {len(shown)} rows: the score (point) and its {level:.0%} bootstrap "
                "percentile interval over the cell's pairs (bar). Where two bars overlap, this measurement does not "
-               "tell the cells apart: measure more scenarios before choosing. Click a point to open its cell.")
+               "tell the cells apart: measure more scenarios before choosing. Click a point to open its cell."
+               + (f" {analytic} of them (score_ci_method jackknife_t: no bootstrap for their measurement) show "
+                  "score ± t × jackknife SE instead, short of its level at small n." if analytic else ""))
     pick = alt.selection_point(name="cell", fields=["cell_id"], on="click")
     base = alt.Chart(shown).encode(
         y=alt.Y("label:N", sort=None, title=None, axis=alt.Axis(labelLimit=420)),
         tooltip=["template_text", "persona_pair_id", alt.Tooltip("score:Q", format=".1f"),
                  alt.Tooltip("score_ci_low:Q", format=".1f"), alt.Tooltip("score_ci_high:Q", format=".1f"),
-                 alt.Tooltip("score_se:Q", format=".2f"), "n"])
+                 alt.Tooltip("score_se:Q", format=".2f"), "score_ci_method", "n"])
     bars = base.mark_errorbar(ticks=True).encode(
         x=alt.X("score_ci_low:Q", scale=alt.Scale(domain=[0, 100]), title="score"), x2="score_ci_high:Q")
     points = base.mark_point(filled=True, size=60).encode(x="score:Q").add_params(pick)

@@ -166,3 +166,18 @@ def test_cells_draw_scores_with_their_bootstrap_intervals_as_error_bars(app, pil
     assert rows[0]["score_ci_low"] < rows[0]["score_ci_high"]
     at = app(pilot_db, "views/cell.py", cell=top_cell)
     assert any("bootstrap interval" in c.value for c in at.caption)
+
+
+def test_a_cell_past_the_bootstrap_size_names_its_analytic_interval(app, pilot_copy, top_cell):
+    """A measurement past var bootstrap_max_pairs: the Cell page says the interval is score +/- t x
+    the jackknife SE (score_ci_method 'jackknife_t'), not a bootstrap, and shows no P(top k); the
+    Cells page's interval chart says so too."""
+    assert main(["--db", str(pilot_copy), "build", "--vars", "{bootstrap_max_pairs: 1}"]) == 0
+    assert query(pilot_copy, "select score_ci_method from template_pair_scores where cell_id = ?",
+                 (top_cell,))[0] == ("jackknife_t",)
+    captions = [c.value for c in app(pilot_copy, "views/cell.py", cell=top_cell).caption]
+    assert any("t × jackknife SE" in c and "no P(top k)" in c for c in captions), captions
+    assert not any("bootstrap interval" in c for c in captions)
+    cells_page = app(pilot_copy)
+    assert [h.value for h in cells_page.subheader if h.value.startswith("Scores with")] == ["Scores with their intervals"]
+    assert any("jackknife_t" in c.value for c in cells_page.caption)

@@ -2,7 +2,9 @@
 -- The guide's clean-axis score, the upstream variant, the recommendation and the
 -- jackknife standard error of the score over the cell's successful pairs, and the anchored
 -- Bayesian-bootstrap interval of the score over the same pairs with the failed pairs bounded,
--- and P(top k) from the same replicates (macros/bootstrap.sql, docs/statistics.md).
+-- and P(top k) from the same replicates (macros/bootstrap.sql, docs/statistics.md). Where no
+-- bootstrap is drawn (a measurement past var('bootstrap_max_pairs'), or bootstrap_replicates 0) the
+-- interval is score +/- Student's t x the jackknife SE instead (score_ci_method says which).
 -- Incremental by measurement (macros/incremental.sql).
 with cells as (
     select * from {{ ref('int_cell_metrics') }}
@@ -46,14 +48,20 @@ leave_one_out as (
 ),
 
 jackknife as (
-    select cell_id, sqrt((any_value(n) - 1) / any_value(n) * sum(power(score_without_pair - mean_loo, 2))) as score_se,
+    select cell_id, any_value(n) as n, sqrt((any_value(n) - 1) / any_value(n) * sum(power(score_without_pair - mean_loo, 2))) as score_se,
     from (select *, avg(score_without_pair) over (partition by cell_id) as mean_loo from leave_one_out)
     group by cell_id
 ),
 
+t_quantiles as (
+    -- the analytic interval's Student's t at (1 + level) / 2, one row per n - 1 (macros/quantiles.sql)
+    {{ student_t_quantiles((1 + var('bootstrap_level')) / 2, 'select distinct n - 1 as df from jackknife') }}
+),
+
 sized as (
     -- the work is pairs x replicates and the memory cells x replicates: a measurement with more
-    -- pairs than var('bootstrap_max_pairs') gets no intervals (n_bootstrap 0), not a failed build
+    -- pairs than var('bootstrap_max_pairs') gets no bootstrap (n_bootstrap 0; the analytic interval
+    -- below instead), not a failed build
     select measurement_id, count(*) <= {{ var('bootstrap_max_pairs') }} as is_bootstrapped,
     from pairs
     group by measurement_id
@@ -136,12 +144,34 @@ bootstrap as (
     group by replicates.cell_id
 ),
 
+points as (
+    select
+        cell_id,
+        {{ clean_axis_score('strict_pass_rate', 'mean_axis_delta', 'mean_off_axis_problem',
+            'mean_max_style_abs_delta', 'persona_echo_rate', 'refusal_or_ai_break_rate') }} as score,
+    from cells
+),
+
+intervals as (
+    -- the bootstrap's interval where it was drawn; elsewhere (n >= 2) score +/- t(n - 1) x the
+    -- jackknife SE, within the score's range [0, 100]
+    select
+        jackknife.cell_id,
+        case when bootstrap.n_bootstrap > 0 then 'bootstrap' else 'jackknife_t' end as score_ci_method,
+        case when bootstrap.n_bootstrap > 0 then bootstrap.ci_low
+            else greatest(0.0, points.score - t_quantiles.t * jackknife.score_se) end as ci_low,
+        case when bootstrap.n_bootstrap > 0 then bootstrap.ci_high
+            else least(100.0, points.score + t_quantiles.t * jackknife.score_se) end as ci_high,
+    from jackknife
+    join points using (cell_id)
+    join t_quantiles on t_quantiles.df = jackknife.n - 1
+    left join bootstrap using (cell_id)
+),
+
 scored as (
     select
         cells.*,
-        round({{ clean_axis_score('cells.strict_pass_rate', 'cells.mean_axis_delta', 'cells.mean_off_axis_problem',
-            'cells.mean_max_style_abs_delta', 'cells.persona_echo_rate', 'cells.refusal_or_ai_break_rate') }}, 1)
-            as score,
+        round(points.score, 1) as score,
         -- upstream's headline score (its score_formula `100 * on_axis * (1 - off_axis)`), computed as
         -- upstream's build_hf_dataset.py does: from the 4-dp means it publishes, on/off rounded to 4 dp
         round({{ clamp01('round(cells.mean_axis_delta, 4) / 8.0') }}, 4) as on_axis,
@@ -150,10 +180,11 @@ scored as (
             * (1.0 - round({{ clamp01('(round(cells.mean_off_axis_problem, 4) - 1.0) / 6.0') }}, 4)), 1)
             as score_axis_off_axis,
         round(jackknife.score_se, 2) as score_se,
-        round(bootstrap.ci_low, 1) as score_ci_low,
-        round(bootstrap.ci_high, 1) as score_ci_high,
+        round(intervals.ci_low, 1) as score_ci_low,
+        round(intervals.ci_high, 1) as score_ci_high,
+        intervals.score_ci_method,
         case when cells.n_success > 1 then coalesce(bootstrap.n_bootstrap, 0) end as n_bootstrap,
-        case when bootstrap.n_bootstrap > 0 then {{ var('bootstrap_level') }}::double end as score_ci_level,
+        case when intervals.ci_low is not null then {{ var('bootstrap_level') }}::double end as score_ci_level,
         round(bootstrap.p_top_k, 3) as p_top_k,
         cells.n_errors / nullif(cells.n_planned, 0) as error_rate,
         {%- for part in score_parts() %}
@@ -163,11 +194,14 @@ scored as (
         {%- endfor %}
         {{ recommended('cells') }} as is_recommended,
         -- and the score's lower bound clears the least score a recommended cell can have (the score at
-        -- every threshold of the rule): the point estimates are not enough at n = 4-16
+        -- every threshold of the rule): the point estimates are not enough at n = 4-16. The bootstrap's
+        -- only: the analytic interval neither bounds the failed pairs nor covers at small n
         is_recommended and coalesce(round(bootstrap.ci_low, 1) >= round({{ recommended_score_bar() }}, 1), false)
             as is_recommended_confident,
     from cells
+    join points using (cell_id)
     left join jackknife using (cell_id)
+    left join intervals using (cell_id)
     left join bootstrap using (cell_id)
 )
 

@@ -66,6 +66,7 @@ final as (
         cells.score_se,
         cells.score_ci_low,
         cells.score_ci_high,
+        cells.score_ci_method,
         cells.n_bootstrap,
         cells.score_ci_level,
         cells.p_top_k,

@@ -41,6 +41,7 @@ cell_summary as (
         arg_max(cell_id, (coalesce(score, -1), cell_id)) filter (where protocol = 'guide') as best_cell_id,
         -- the best cell's own lower bound: the max over noisy cells overstates it (winner's curse)
         arg_max(score_ci_low, (coalesce(score, -1), cell_id)) filter (where protocol = 'guide') as best_score_ci_low,
+        arg_max(score_ci_method, (coalesce(score, -1), cell_id)) filter (where protocol = 'guide') as best_score_ci_method,
         count(*) filter (where recommended) as n_recommended,
         count(*) filter (where recommended_confident) as n_recommended_confident,
         -- against the control arm, over the persona pairs that have a control cell
