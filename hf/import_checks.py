@@ -205,21 +205,12 @@ def _check_pair_keys(con, split, rows: list[dict]) -> None:
 def _check_records(con, split, kind: str, rows: list[dict]) -> None:
     if not rows:
         return
-    con.register("_import", pa.table({"line_no": [r["line_no"] for r in rows],
-                                      "record": [r["record"] for r in rows]}))
-    try:
-        bad = con.execute(f"""
-            select line_no, reasons[1], count(*) over () as n_bad
-            from (select line_no, t, case when t is null then ['not a JSON object'] else {reasons_sql(kind)} end
-                         as reasons
-                  from (select line_no, {extract_sql(kind)} from _import))
-            where len(reasons) > 0 order by line_no limit 1""").fetchall()
-    finally:
-        con.unregister("_import")
-    if bad:
-        line_no, reason, n_bad = bad[0]
-        more = f" (and {n_bad - 1} more row(s))" if n_bad > 1 else ""
-        raise UserError(f"split {split.name} ({split.origin}) row {line_no}: {reason}{more}; nothing imported")
+    _refuse_first_bad(con, split, {"line_no": [r["line_no"] for r in rows], "record": [r["record"] for r in rows]}, f"""
+        select line_no, reasons[1], count(*) over () as n_bad
+        from (select line_no, t, case when t is null then ['not a JSON object'] else {reasons_sql(kind)} end
+                     as reasons
+              from (select line_no, {extract_sql(kind)} from _import))
+        where len(reasons) > 0 order by line_no limit 1""")
 
 
 def _check_typed_json(con, split, table: str, rows: list[dict]) -> None:
@@ -231,19 +222,25 @@ def _check_typed_json(con, split, table: str, rows: list[dict]) -> None:
         return
     first_problem = " ".join(f"when ({column} ->> '{name}') is not null and try({sql}) is null "
                              f"then '{column}.{name} is not {type_}'" for name, type_, sql in typed_members_sql(table))
-    con.register("_import", pa.table({"row_no": list(range(1, len(rows) + 1)), "given": pa.array(texts, pa.string())}))
+    _refuse_first_bad(con, split, {"row_no": list(range(1, len(rows) + 1)), "given": pa.array(texts, pa.string())}, f"""
+        select row_no, problem, count(*) over () as n_bad
+        from (select row_no, case when {column} is null then '{column} is not JSON' {first_problem} end as problem
+              from (select row_no, try_cast(given as json) as {column} from _import where given is not null))
+        where problem is not null order by row_no limit 1""")
+
+
+def _refuse_first_bad(con, split, columns: dict, sql: str) -> None:
+    """Run `sql` over `columns` (registered as `_import`); it yields the first bad row (row, reason,
+    how many are bad) or nothing. A bad row refuses the whole import in one line naming it."""
+    con.register("_import", pa.table(columns))
     try:
-        bad = con.execute(f"""
-            select row_no, problem, count(*) over () as n_bad
-            from (select row_no, case when {column} is null then '{column} is not JSON' {first_problem} end as problem
-                  from (select row_no, try_cast(given as json) as {column} from _import where given is not null))
-            where problem is not null order by row_no limit 1""").fetchall()
+        bad = con.execute(sql).fetchall()
     finally:
         con.unregister("_import")
     if bad:
-        row_no, reason, n_bad = bad[0]
+        row, reason, n_bad = bad[0]
         more = f" (and {n_bad - 1} more row(s))" if n_bad > 1 else ""
-        raise UserError(f"split {split.name} ({split.origin}) row {row_no}: {reason}{more}; nothing imported")
+        raise UserError(f"split {split.name} ({split.origin}) row {row}: {reason}{more}; nothing imported")
 
 
 def _check_judgments(split, rows: list[dict]) -> None:
