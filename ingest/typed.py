@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from ingest.checks import AXIS_JUDGE_FIELDS, NUMBER_TYPES, extract_sql, field_index, fields, kind_of
 from warehouse.keys import members_sql
-from warehouse.schema import ensure_raw_schema
+from warehouse.schema import ensure_column, ensure_raw_schema
 
 # Check kind -> (DuckDB type, SQL over t (JSON type) and s (text) of the field; {t} {s} filled in)
 _TYPES = {
@@ -133,23 +133,8 @@ def ensure_typed(con) -> None:
     again whole when the known fields changed: a judge panel edited, a field added), and every row
     has them."""
     for kind, table in TABLES.items():
-        schema, name = table.split(".")
-        declared = struct_type(kind)
-        have = con.execute("select data_type from information_schema.columns where table_schema = ? "
-                           "and table_name = ? and column_name = 'fields'", [schema, name]).fetchone()
-        has_extra = con.execute("select 1 from information_schema.columns where table_schema = ? "
-                                "and table_name = ? and column_name = 'extra'", [schema, name]).fetchone()
-        if not has_extra:
-            con.execute(f"alter table {table} add column extra json")
-        if have and _normalised(have[0]) != _normalised(declared):
-            con.execute(f"alter table {table} drop column fields")
-            have = None
-        if not have:
-            con.execute(f"alter table {table} add column fields {declared}")
-        elif not has_extra:  # typed by a release before `extra`: derive only it (a third of retyping)
+        new_extra = ensure_column(con, table, "extra", "JSON")
+        if not ensure_column(con, table, "fields", struct_type(kind)) and new_extra:
+            # typed by a release before `extra`: derive only it (a third of retyping)
             con.execute(f"update {table} set extra = {extra_sql(kind, members_sql('record'))} where fields is not null")
     fill_typed(con)
-
-
-def _normalised(type_: str) -> str:
-    return type_.replace('"', "").replace(" ", "").upper()

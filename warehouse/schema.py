@@ -529,16 +529,23 @@ def ensure_typed_json(con: duckdb.DuckDBPyConnection) -> None:
     whole when the members changed), and every row has it: rows of a warehouse made before the column,
     or copied in without it, are typed by the rule append types new rows by (a no-op once current)."""
     for table, (_, column, _) in TYPED_JSON.items():
-        schema, name = table.split(".")
-        declared = typed_json_type(table)
-        have = con.execute("select data_type from information_schema.columns where table_schema = ? "
-                           "and table_name = ? and column_name = ?", [schema, name, column]).fetchone()
-        if have and _normalised(have[0]) != _normalised(declared):
-            con.execute(f"alter table {table} drop column {column}")
-            have = None
-        if not have:
-            con.execute(f"alter table {table} add column {column} {declared}")
+        ensure_column(con, table, column, typed_json_type(table))
         con.execute(f"update {table} set {column} = {typed_json_sql(table)} where {column} is null")
+
+
+def ensure_column(con: duckdb.DuckDBPyConnection, table: str, column: str, declared: str) -> bool:
+    """`table` has `column` of type `declared`: added when missing, dropped and added again when an
+    earlier release declared another type (its values are derived ones, to fill again). True when the
+    column was (re)added, i.e. holds no value yet."""
+    schema, name = table.split(".")
+    have = con.execute("select data_type from information_schema.columns where table_schema = ? "
+                       "and table_name = ? and column_name = ?", [schema, name, column]).fetchone()
+    if have and _normalised(have[0]) == _normalised(declared):
+        return False
+    if have:
+        con.execute(f"alter table {table} drop column {column}")
+    con.execute(f"alter table {table} add column {column} {declared}")
+    return True
 
 
 def _normalised(type_: str) -> str:
