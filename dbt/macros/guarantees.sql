@@ -116,27 +116,42 @@ from (select * from ({{ queries | join('\nunion all\n') }}) as checks
    before any model built from it fails on its own guarantees. An ephemeral model that nothing
    built reads is a compile error: nothing would ever check it. #}
 {% macro psw_first_reader(ephemeral_id) -%}
-{%- set best = [] -%}
-{%- for id in graph.nodes.keys() | sort if id.startswith('model.') and graph.nodes[id].config.materialized != 'ephemeral' -%}
-  {%- set todo = graph.nodes[id].depends_on.nodes | list -%}
-  {%- set seen = [] -%}
-  {%- set found = [] -%}
-  {%- for _ in range(1000) if todo and not found -%}
-    {%- set parent = todo.pop() -%}
-    {%- if parent == ephemeral_id -%}{%- do found.append(id) -%}{%- endif -%}
-    {%- if parent not in seen and graph.nodes.get(parent, {}).get('config', {}).get('materialized') == 'ephemeral' -%}
-      {%- do seen.append(parent) -%}{%- do todo.extend(graph.nodes[parent].depends_on.nodes) -%}
-    {%- endif -%}
-  {%- endfor -%}
-  {%- if found -%}
-    {%- set depth = psw_ancestors(id) | length -%}
-    {%- if not best or depth < best[0] -%}{%- do best.clear() -%}{%- do best.extend([depth, id]) -%}{%- endif -%}
-  {%- endif -%}
-{%- endfor -%}
-{%- if not best -%}
+{%- set readers = psw_first_readers() -%}
+{%- if ephemeral_id not in readers -%}
   {%- do exceptions.raise_compiler_error(ephemeral_id ~ ': ephemeral, and no built model reads it, so nothing checks its guarantees') -%}
 {%- endif -%}
-{{ return(best[1]) }}
+{{ return(readers[ephemeral_id][1]) }}
+{%- endmacro %}
+
+{# Every ephemeral model's first reader (psw_first_reader), as {id: [ancestors of the reader, reader]}.
+   The walk over the whole graph is the same for every model's post-hook: made once per dbt
+   invocation and kept in dbt's graph for it (like psw_columns_before_build; a later invocation in
+   the same process, `psw collect --adaptive`, walks again). Walked per post-hook it was ~0.7 s of
+   a pilot build's ~5 s of dbt-side work (bench/bench_warehouse.py). #}
+{% macro psw_first_readers() -%}
+{%- set cache = graph.setdefault('psw_first_readers', {}) -%}
+{%- if invocation_id not in cache -%}
+  {%- set readers = {} -%}
+  {%- for id in graph.nodes.keys() | sort if id.startswith('model.') and graph.nodes[id].config.materialized != 'ephemeral' -%}
+    {#- the ephemeral models folded into `id`: reached from it through ephemeral models only -#}
+    {%- set todo = graph.nodes[id].depends_on.nodes | list -%}
+    {%- set folded = [] -%}
+    {%- for _ in range(10000) if todo -%}
+      {%- set parent = todo.pop() -%}
+      {%- if parent not in folded and graph.nodes.get(parent, {}).get('config', {}).get('materialized') == 'ephemeral' -%}
+        {%- do folded.append(parent) -%}{%- do todo.extend(graph.nodes[parent].depends_on.nodes) -%}
+      {%- endif -%}
+    {%- endfor -%}
+    {%- if folded -%}
+      {%- set depth = psw_ancestors(id) | length -%}
+      {%- for ephemeral in folded if ephemeral not in readers or depth < readers[ephemeral][0] -%}
+        {%- do readers.update({ephemeral: [depth, id]}) -%}
+      {%- endfor -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- do cache.update({invocation_id: readers}) -%}
+{%- endif -%}
+{{ return(cache[invocation_id]) }}
 {%- endmacro %}
 
 {# Every node `unique_id` reads, directly or not: built before it (and, if ephemeral, folded into it
