@@ -14,7 +14,7 @@
     {%- for column_name, column in documented.items() -%}
       {%- do statements.append('comment on column ' ~ relation ~ '.'
             ~ (adapter.quote(column_name) if column['quote'] else column_name)
-            ~ ' is ' ~ duckdb_escape_comment(column['description']) ~ ';') -%}
+            ~ ' is ' ~ psw_sql_string(column['description']) ~ ';') -%}
     {%- endfor -%}
   {%- endif -%}
   {%- if statements -%}
@@ -25,4 +25,13 @@
 {#- The column names `relation` has now, read from DuckDB. -#}
 {% macro psw_stored_columns(relation) -%}
   {{ return(adapter.get_columns_in_relation(relation) | map(attribute='name') | list) }}
+{%- endmacro %}
+
+{#- `text` as a SQL string literal (DuckDB's standard strings: a quote doubles, a backslash is itself).
+    dbt-duckdb's duckdb_escape_comment dollar-quotes instead, one macro call (~0.2 ms) per column. -#}
+{% macro psw_sql_string(text) -%}
+  {%- if text is not string -%}
+    {%- do exceptions.raise_compiler_error('cannot quote a non-string: ' ~ text) -%}
+  {%- endif -%}
+  '{{ text | replace("'", "''") }}'
 {%- endmacro %}
