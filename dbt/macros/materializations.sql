@@ -5,8 +5,8 @@
     name, renames the old table to a backup, renames the new one into place and drops the backup
     after the commit, checking the relation cache for leftovers of each name first; it also handles
     what this project does not use (foreign keys, indexes, grants, partitioning, DuckLake, Python
-    models, enforced contracts). Those steps were ~40% of the dbt-side seconds of a pilot's table
-    models (bench/bench_warehouse.py). The result is the same: DuckDB replaces a table atomically
+    models, enforced contracts). A pilot build ran 272 statements with those, 188 without, and its
+    table and view materializations took ~0.6 s less of dbt's time (one thread). The result is the same: DuckDB replaces a table atomically
     inside a transaction, so a failing post-hook (a broken guarantee) rolls back to the old table,
     exactly as the rename does; readers of the table (views) bind it by name.
     A model configured with what only dbt-duckdb's handles fails at compile time, naming it.
