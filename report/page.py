@@ -23,7 +23,7 @@ TEXT_COLUMNS = {"template", "persona pair"}   # user text: escaped as markdown; 
 
 CELLS_SQL = """
 select measurement_id, generator_model, judge_model, cell_id, template_text, persona_pair_id, pos_persona,
-       neg_persona, score, score_ci_low, score_ci_high, score_ci_level, p_top_k, n, mean_axis_delta,
+       neg_persona, score, score_ci_low, score_ci_high, score_ci_level, score_ci_method, p_top_k, n, mean_axis_delta,
        mean_off_axis_problem, recommended, recommended_confident
 from template_pair_scores
 where score is not null
@@ -126,7 +126,10 @@ def _top_table(group: pd.DataFrame, top: int) -> list[list[str]]:
     rows = []
     for rank, (_, row) in enumerate(group.head(top).iterrows(), start=1):
         level = f"{row['score_ci_level']:.0%} " if pd.notna(row["score_ci_level"]) else ""
-        interval = (f"{level}{row['score_ci_low']:.1f}-{row['score_ci_high']:.1f}"
+        # the mart's method: "t" marks score +/- t x jackknife SE (no bootstrap drawn: a measurement past
+        # var bootstrap_max_pairs), which neither bounds the failed pairs nor gives P(top k)
+        method = " (t)" if row["score_ci_method"] == "jackknife_t" else ""
+        interval = (f"{level}{row['score_ci_low']:.1f}-{row['score_ci_high']:.1f}{method}"
                     if pd.notna(row["score_ci_low"]) else "n/a")
         rows.append([str(rank), row["template"], row["persona pair"], f"{row['score']:.1f}", interval,
                      _num(row["p_top_k"], 2), str(int(row["n"])), _num(row["mean_axis_delta"], 2),
@@ -151,7 +154,8 @@ def _about(group: pd.DataFrame) -> str:
 
 
 INTRO = ("Top cells per measurement, from the `template_pair_scores` mart (score = the guide's clean-axis "
-         "score, 0-100; interval = its bootstrap percentile interval, failed pairs at their worst and best; "
+         "score, 0-100; interval = its bootstrap percentile interval, failed pairs at their worst and best, or, "
+         "marked (t), score +/- Student's t x jackknife SE where the measurement is past the bootstrap's size cap; "
          "P(top k) = the share of the interval's replicates in which the cell is among its measurement's top k, "
          "k = dbt var top_k; axis delta -8..8; off-axis 1-7). Recommended = `recommended_confident`: upstream's "
          "point rule and a lower bound at or above the least score a recommended cell can have; \"point only\" "

@@ -109,3 +109,18 @@ def test_template_text_is_text_and_a_secret_stops_the_report(pilot_copy, tmp_pat
     rc, _, err = report(pilot_copy, tmp_path / "s", capsys)
     assert rc == 2 and "no report written" in err and key not in err, err
     assert not (tmp_path / "s").exists()
+
+
+def test_an_interval_the_bootstrap_did_not_draw_is_marked():
+    """Past var bootstrap_max_pairs a cell's interval is score +/- t x jackknife SE (score_ci_method
+    'jackknife_t'): the table marks it, and the legend says what the mark means."""
+    import pandas as pd
+
+    from report.page import INTRO, _top_table
+
+    row = {"template": "t", "persona pair": "p", "score": 50.0, "score_ci_low": 40.0, "score_ci_high": 60.0,
+           "score_ci_level": 0.95, "p_top_k": None, "n": 4, "mean_axis_delta": 3.0, "mean_off_axis_problem": 1.5,
+           "recommended": False, "recommended_confident": False}
+    table = pd.DataFrame([{**row, "score_ci_method": "bootstrap"}, {**row, "score_ci_method": "jackknife_t"}])
+    assert [r[4] for r in _top_table(table, 2)] == ["95% 40.0-60.0", "95% 40.0-60.0 (t)"]
+    assert "marked (t), score +/- Student's t x jackknife SE" in INTRO
