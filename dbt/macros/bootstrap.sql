@@ -85,11 +85,3 @@
 {% macro bounded_cosine(dot, norm_sq_a, norm_sq_b) -%}
     least(1.0, greatest(-1.0, ({{ dot }}) / sqrt(greatest({{ norm_sq_a }}, 1e-150) * greatest({{ norm_sq_b }}, 1e-150))))::double
 {%- endmacro %}
-
-{#- Student's t quantile 0.975 for df degrees of freedom (1-30 tabulated, 1.96 past 30): the 95%
-    interval of a mean over few units (layer_choice: the steering effect over scenarios). -#}
-{% macro t_quantile_975(df) -%}
-    case when {{ df }} between 1 and 30 then [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-        2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060,
-        2.056, 2.052, 2.048, 2.045, 2.042][{{ df }}] when {{ df }} > 30 then 1.96 end
-{%- endmacro %}

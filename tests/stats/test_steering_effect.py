@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 SLOPE, RUNS = 6.0, 400
-# Student's t 0.975 quantiles by df, as dbt's macros/bootstrap.sql t_quantile_975 tabulates them
-T975 = {3: 3.182, 7: 2.365, 15: 2.131}
+# Student's t 0.975 quantiles by df (scipy's t.ppf; dbt's macros/quantiles.sql student_t_quantiles,
+# pinned to these tables by tests/core/test_quantiles.py)
+T975 = {3: 3.182446, 7: 2.364624, 15: 2.131450}
 COEFFS = np.arange(-4, 5, dtype=float)
 
 

@@ -95,18 +95,31 @@ scenario_effects as (
     having count(distinct coef_rel_norm) >= 2
 ),
 
-position_effects as (
-    -- per position setting: the mean slope over scenarios and its t interval (scenarios are the units)
+position_means as (
+    -- per position setting: the mean slope over scenarios (scenarios are the units)
     select
         vector_id,
         positions,
         count(*) as n_scenarios,
         avg(slope) as effect,
         stddev_samp(slope) / sqrt(count(*)) as effect_se,
-        effect - {{ t_quantile_975('n_scenarios - 1') }} * effect_se as effect_ci_low,
-        effect + {{ t_quantile_975('n_scenarios - 1') }} * effect_se as effect_ci_high,
     from scenario_effects
     group by vector_id, positions
+),
+
+effect_t as (
+    -- Student's t at 0.975 for each n_scenarios - 1 (macros/quantiles.sql, as the cell scores' intervals)
+    {{ student_t_quantiles(0.975, 'select distinct n_scenarios - 1 as df from position_means where n_scenarios > 1') }}
+),
+
+position_effects as (
+    -- and its 95% t interval (none from one scenario)
+    select
+        position_means.*,
+        effect - effect_t.t * effect_se as effect_ci_low,
+        effect + effect_t.t * effect_se as effect_ci_high,
+    from position_means
+    left join effect_t on effect_t.df = position_means.n_scenarios - 1
 ),
 
 best_positions as (
