@@ -71,9 +71,12 @@ def canonical_record_sql(record: str, members: str | None = None) -> str:
 def record_id_sql(measurement_id: str, record: str, members: str | None = None) -> str:
     """The DuckDB expression for a record's id: md5 over a separator-safe encoding (one JSON object)
     of its measurement (NULL for candidates) and its canonical parsed record. The same record
-    re-serialised has the same id; two distinct (measurement, record) never share the encoding."""
-    return (f"md5(to_json(struct_pack(m := ({measurement_id})::varchar, "
-            f"r := {canonical_record_sql(record, members)}::json)))")
+    re-serialised has the same id; two distinct (measurement, record) never share the encoding.
+    The object's text is written by concatenation, byte for byte what
+    `to_json(struct_pack(m := measurement, r := canonical::json))` writes (tests/core/test_identity.py),
+    without parsing the canonical text a second time to embed it (~20% of the id's cost, 100k lines)."""
+    return (f"""md5('{{"m":' || coalesce(to_json(({measurement_id})::varchar), 'null') || ',"r":' """
+            f"""|| coalesce({canonical_record_sql(record, members)}, 'null') || '}}')""")
 
 
 def record_ids(measurement_ids: Sequence[str | None], records: Sequence[str]) -> list[str]:

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from tests.conftest import REFERENCE
-from warehouse.keys import pair_id, pair_id_sql
+from warehouse.keys import canonical_record_sql, pair_id, pair_id_sql, record_id_sql
 
 EXAMPLES = [json.loads(line) for line in (REFERENCE / "v2_pilot_seed23_examples.jsonl").open()]
 
@@ -30,6 +30,26 @@ def test_python_and_sql_pair_keys_agree():
                  ("m", "t", "p", "s", 3, "sc_1", "out/run_a.json", 7), ("m", "t", "p", "s", 0, None, "run", None)]:
         by_sql = con.execute(f"select {expr}", list(args)).fetchone()[0]
         assert by_sql == pair_id(*args[:5], scenario_id=args[5], source_run=args[6], row_idx=args[7])
+
+
+# records whose canonical text could be spelled two ways: number forms, escapes, astral characters,
+# nesting, nulls, big integers, an empty object
+ODD_RECORDS = ['{"a": 1e400}', '{"a": 1.0, "b": 1.5e-300, "c": 123456789012345678901234567890, "d": -0.0}',
+               '{"x": "\\u00e9\\ud83d\\ude00\\n\\t\\"/", "y": {"z": [1, {"q": null}]}}', '{"s": "</script>", "t": "\\u0000"}',
+               '{"k": 9007199254740993, "l": 18446744073709551616}', '{"a": 1E5, "b": 1e-7, "c": 2.50}', '{}',
+               json.dumps(EXAMPLES[0])]
+
+
+@pytest.mark.parametrize("measurement", ["v2_pilot_seed23", 'a "quoted" é/id', None])
+def test_a_record_id_encodes_measurement_and_canonical_record_as_one_json_object(measurement):
+    """record_id_sql writes the encoded object's text by concatenation: it must be byte for byte
+    the JSON object DuckDB writes for the same two members (the ids of every stored record)."""
+    con = duckdb.connect()
+    as_object = (f"md5(to_json(struct_pack(m := ($1)::varchar, r := {canonical_record_sql('$2::varchar')}::json)))")
+    for record in ODD_RECORDS:
+        by_concat, by_object = con.execute(f"select {record_id_sql('$1', '$2::varchar')}, {as_object}",
+                                           [measurement, record]).fetchone()
+        assert by_concat == by_object, record
 
 
 def test_a_pooled_export_keeps_every_record_of_every_run(psw, tmp_path):
