@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -51,17 +52,46 @@ def psw(tmp_path, capsys) -> Psw:
     return Psw(tmp_path / "warehouse.duckdb", capsys)
 
 
-@pytest.fixture(scope="session")
-def pilot_db(tmp_path_factory) -> Path:
-    """A warehouse built once from the reference pilot; copy it before writing to it."""
-    if not REFERENCE.is_dir():
-        pytest.fail(f"reference data missing at {REFERENCE}")
-    db = tmp_path_factory.mktemp("pilot") / "warehouse.duckdb"
+def built_per_run(tmp_path_factory, key: str, fill) -> Path:
+    """A warehouse `fill(db)` ingests and builds, made once per test run (not once per xdist worker:
+    the first worker to ask builds it in the run's shared folder, under a lock; a later one waits
+    for it) and copied for this worker, with its dbt folder beside it: each worker reads its own
+    file, so no worker's connection ever holds a lock another one meets. `fill` asserts what it runs."""
+    own = tmp_path_factory.mktemp(key) / "warehouse.duckdb"
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        fill(own)
+        return own
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent / f"shared-{key}"   # the run's folder, above each worker's
+    done = shared / "built"
+    with FileLock(str(shared) + ".lock"):
+        if not done.exists():
+            shutil.rmtree(shared, ignore_errors=True)   # a worker that failed half-way left it
+            shared.mkdir()
+            fill(shared / "warehouse.duckdb")
+            done.touch()
+    copy_warehouse(shared / "warehouse.duckdb", own)
+    dbt_folder = shared / ".warehouse.duckdb.dbt"
+    if dbt_folder.is_dir():
+        shutil.copytree(dbt_folder, own.parent / dbt_folder.name)
+    return own
+
+
+def _fill_pilot(db: Path) -> None:
     assert main(["--db", str(db), "ingest", *map(str, PILOT_FILES), *PILOT_META]) == 0
     # a plain build, as a user's: a later `psw build` of a copy builds only what changed (or skips);
     # the dbt unit tests run in tests/core/test_build.py::test_the_dbt_unit_tests_pass
     assert main(["--db", str(db), "build"]) == 0
-    return db
+
+
+@pytest.fixture(scope="session")
+def pilot_db(tmp_path_factory) -> Path:
+    """A warehouse built once per run from the reference pilot (this worker's own copy of it);
+    read it as it is, copy it before writing to it."""
+    if not REFERENCE.is_dir():
+        pytest.fail(f"reference data missing at {REFERENCE}")
+    return built_per_run(tmp_path_factory, "pilot", _fill_pilot)
 
 
 @pytest.fixture
