@@ -20,7 +20,9 @@ MEASUREMENTS = ["v2_pilot_seed23", "v3_run", "demo_run_artifact"]
 @pytest.fixture(scope="module")
 def warehouses(v3_files, tmp_path_factory):
     folder = tmp_path_factory.mktemp("lossless")
-    source, fresh, out = folder / "source.duckdb", folder / "fresh.duckdb", folder / "library"
+    # each warehouse the usual file name in a folder of its own: dbt's saved parse is by file name
+    source, fresh = folder / "source" / "warehouse.duckdb", folder / "fresh" / "warehouse.duckdb"
+    out = folder / "library"
     v3_run = sorted(p for p in v3_files[0] if p.name.startswith("v3_run_"))
     pilot_stats = [REFERENCE / f"v2_pilot_seed23_{n}.jsonl" for n in ("template_pair_stats", "template_stats")]
     assert main(["--db", str(source), "ingest", *map(str, PILOT_FILES + pilot_stats), *PILOT_META]) == 0
