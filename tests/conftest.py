@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -51,17 +52,46 @@ def psw(tmp_path, capsys) -> Psw:
     return Psw(tmp_path / "warehouse.duckdb", capsys)
 
 
-@pytest.fixture(scope="session")
-def pilot_db(tmp_path_factory) -> Path:
-    """A warehouse built once from the reference pilot; copy it before writing to it."""
-    if not REFERENCE.is_dir():
-        pytest.fail(f"reference data missing at {REFERENCE}")
-    db = tmp_path_factory.mktemp("pilot") / "warehouse.duckdb"
+def built_per_run(tmp_path_factory, key: str, fill) -> Path:
+    """A warehouse `fill(db)` ingests and builds, made once per test run (not once per xdist worker:
+    the first worker to ask builds it in the run's shared folder, under a lock; a later one waits
+    for it) and copied for this worker, with its dbt folder beside it: each worker reads its own
+    file, so no worker's connection ever holds a lock another one meets. `fill` asserts what it runs."""
+    own = tmp_path_factory.mktemp(key) / "warehouse.duckdb"
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        fill(own)
+        return own
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent / f"shared-{key}"   # the run's folder, above each worker's
+    done = shared / "built"
+    with FileLock(str(shared) + ".lock"):
+        if not done.exists():
+            shutil.rmtree(shared, ignore_errors=True)   # a worker that failed half-way left it
+            shared.mkdir()
+            fill(shared / "warehouse.duckdb")
+            done.touch()
+    copy_warehouse(shared / "warehouse.duckdb", own)
+    dbt_folder = shared / ".warehouse.duckdb.dbt"
+    if dbt_folder.is_dir():
+        shutil.copytree(dbt_folder, own.parent / dbt_folder.name)
+    return own
+
+
+def _fill_pilot(db: Path) -> None:
     assert main(["--db", str(db), "ingest", *map(str, PILOT_FILES), *PILOT_META]) == 0
     # a plain build, as a user's: a later `psw build` of a copy builds only what changed (or skips);
     # the dbt unit tests run in tests/core/test_build.py::test_the_dbt_unit_tests_pass
     assert main(["--db", str(db), "build"]) == 0
-    return db
+
+
+@pytest.fixture(scope="session")
+def pilot_db(tmp_path_factory) -> Path:
+    """A warehouse built once per run from the reference pilot (this worker's own copy of it);
+    read it as it is, copy it before writing to it."""
+    if not REFERENCE.is_dir():
+        pytest.fail(f"reference data missing at {REFERENCE}")
+    return built_per_run(tmp_path_factory, "pilot", _fill_pilot)
 
 
 @pytest.fixture
@@ -105,6 +135,31 @@ def built_once(tmp_path_factory):
 ONE_WORKER_FIXTURES = {"screened_db": "screened", "pilot_export": "pilot-export", "pilot_library": "pilot-library"}
 
 
+# Seconds each costly unit took (its tests' setup, call and teardown), measured on a 2-core run
+# (2026-12-03); a unit not listed is taken as SECONDS_A_TEST a test. xdist gives out units from a
+# queue: the costliest go first, so the run's last units are short ones and both workers finish
+# near the same time (xdist's own order, by number of tests, put one-test units of 40-60 s last).
+UNIT_SECONDS = {
+    "collect/test_collect.py": 102, "collect/test_adaptive.py": 92, "core/test_incremental.py": 67,
+    "core/test_anchored_templates.py": 62, "dashboard/test_daily_pages.py": 62,
+    "core/test_anchored_incremental.py": 60, "core/test_build_skip.py": 58, "screened": 57,
+    "security/test_hardening_secrets.py": 54, "core/test_identity.py": 53, "hf/test_hf_lossless.py": 53,
+    "dashboard/test_browser.py": 53, "collect/test_local_servers.py": 49, "core/test_records.py": 48,
+    "core/test_mutations.py": 45, "hf/test_upstream_hf_roundtrip.py": 40, "core/test_anchored.py": 39,
+    "collect/test_protocol.py": 39, "cli/test_docs_command.py": 36, "core/test_build.py": 35,
+    "core/test_v3_artifact.py": 33, "pilot-export": 32, "extract/test_reference_pilot.py": 30,
+    "collect/test_axis_config.py": 28, "extract/test_steered_outputs.py": 26, "pilot-library": 26,
+    "extract/test_bootstrap_vectors.py": 25, "core/test_published.py": 25,
+    "stats/test_analytic_intervals.py": 24, "hf/test_selection_stages.py": 24, "extract/test_messages.py": 23,
+    "collect/test_e2e_build.py": 23, "cli/test_demo_flow.py": 22, "core/test_build_guarantees.py": 22,
+    "security/test_security_secrets.py": 22, "extract/test_imported_vectors.py": 22,
+    "dashboard/test_reproduce_page.py": 21, "core/test_v3_export.py": 21, "dashboard/test_pages.py": 21,
+    "collect/test_anchored_collect.py": 19, "core/test_bad_input.py": 18, "security/test_cli_fuzz.py": 16,
+    "extract/test_cli.py": 15,
+}
+SECONDS_A_TEST = 0.3
+
+
 def worker_unit(root: Path, file: str) -> str:
     """What xdist sends to one worker as a unit: the group of ONE_WORKER_FIXTURES the test file
     names (by its text: a fixture is asked for by name), else the file itself."""
@@ -115,11 +170,16 @@ def worker_unit(root: Path, file: str) -> str:
     return next((group for fixture, group in ONE_WORKER_FIXTURES.items() if re.search(rf"\b{fixture}\b", text)), file)
 
 
+def unit_seconds(unit: str, tests: dict) -> float:
+    return UNIT_SECONDS.get(unit.removeprefix("tests/"), SECONDS_A_TEST * len(tests))
+
+
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """`--dist loadfile` (a file's tests on one worker, so its module fixtures are made once), with
-    the files that share a fixture of ONE_WORKER_FIXTURES sent as one unit. (`--dist loadgroup`
-    would say this with marks, but under pytest 9 it no longer groups anything.)"""
+    the files that share a fixture of ONE_WORKER_FIXTURES sent as one unit, the costliest units
+    first (UNIT_SECONDS). (`--dist loadgroup` would say this with marks, but under pytest 9 it no
+    longer groups anything.)"""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
@@ -127,10 +187,20 @@ def pytest_xdist_make_scheduler(config, log):
     units: dict[str, str] = {}
 
     class LoadFileOrShared(LoadFileScheduling):
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             file = nodeid.split("::", 1)[0]
             if file not in units:
                 units[file] = worker_unit(config.rootpath, file)
             return units[file]
+
+        def _assign_work_unit(self, node) -> None:
+            if not self.ordered:   # the queue is complete before the first unit is given out
+                queue = sorted(self.workqueue.items(), key=lambda unit: -unit_seconds(*unit))
+                self.workqueue.clear()
+                self.workqueue.update(queue)
+                self.ordered = True
+            super()._assign_work_unit(node)
 
     return LoadFileOrShared(config, log)

@@ -12,6 +12,7 @@ import pytest
 
 from collect.adaptive import CellScore, Settings, calls_per_pair, eliminate, ranked
 from collect_helpers import collect_args, q, run_cli, write_candidates
+from tests.conftest import copy_warehouse
 from fakeserver import OFF_AXIS, STYLE_DIMS, FakeLLM, FakeServer, criterion_of, is_generation
 
 # (template, persona pair) -> how strongly the judges see pos beat neg on the positive target;
@@ -53,8 +54,8 @@ def responder(body):
 
 
 @pytest.fixture(scope="module")
-def full_run(tmp_path_factory):
-    """The full run: 3 templates x 2 persona pairs x 8 scenarios, collected and built."""
+def full_run_once(tmp_path_factory):
+    """The full run: 3 templates x 2 persona pairs x 8 scenarios, collected and built once."""
     tmp = tmp_path_factory.mktemp("adaptive")
     server = FakeServer(FakeLLM(responder)).start()
     files = write_candidates(tmp / "cand", n_templates=3, n_pairs=2, n_scenarios=N_SCENARIOS)
@@ -65,6 +66,13 @@ def full_run(tmp_path_factory):
         yield db, server, files
     finally:
         server.stop()
+
+
+@pytest.fixture
+def full_run(full_run_once, tmp_path):
+    """The full run's warehouse, this test's own copy: each test adds its measurements to it alone."""
+    db, server, files = full_run_once
+    return copy_warehouse(db, tmp_path / "w.duckdb"), server, files
 
 
 def replay(db, server, files, *extra):

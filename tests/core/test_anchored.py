@@ -271,7 +271,7 @@ def test_the_examples_export_states_the_runs_excluded_dimensions(built, tmp_path
         < keys.index("off_axis_problem") and keys.index("neg_response") + 1 == keys.index("base_response")
     assert sorted(r["min_side_delta"] for r in judged) == sorted(s["want"]["min_side_delta"] for s in fx.SPECS)
 
-    fresh = tmp_path / "fresh.duckdb"
+    fresh = tmp_path / "fresh" / "warehouse.duckdb"
     assert main(["--db", str(fresh), "ingest", "--measurement", "back", str(out / "run_examples.jsonl")]) == 0
     assert main(["--db", str(fresh), "build"]) == 0
     assert rows(fresh, "select exclude_confound_dims from measurements where measurement_id = 'back'") == \

@@ -57,7 +57,7 @@ def _tables(db, names: list[str]) -> dict[str, list]:
 
 def test_adding_and_forgetting_anchored_runs_equals_a_fresh_build(tmp_path, capsys):
     files = _files(tmp_path)
-    grown = Psw(tmp_path / "grown.duckdb", capsys)
+    grown = Psw(tmp_path / "grown" / "warehouse.duckdb", capsys)
     for name in ("run.json", "guide_run.json"):
         assert grown("ingest", files[name])[0] == 0
     assert grown("build")[0] == 0
@@ -88,7 +88,7 @@ def test_adding_and_forgetting_anchored_runs_equals_a_fresh_build(tmp_path, caps
     assert _rowids(grown.db, "intermediate.int_anchored_pairs", "split") == []
     assert _rowids(grown.db, "intermediate.int_anchored_pairs", "inspected") == []
 
-    fresh = Psw(tmp_path / "fresh.duckdb", capsys)
+    fresh = Psw(tmp_path / "fresh" / "warehouse.duckdb", capsys)
     for name in ("run.json", "guide_run.json", "exported_examples.jsonl"):
         assert fresh("ingest", files[name])[0] == 0
     assert fresh("ingest", files["failed_only.json"], "--measurement", "split")[0] == 0

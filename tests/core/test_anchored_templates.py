@@ -144,7 +144,8 @@ def test_a_warehouse_from_before_the_protocol_column_fills_it_on_a_plain_build(b
     """template_scores is incremental by measurement: a table built by a release without `protocol` (and
     so without anchored rows) is recomputed whole by the next build (macros/incremental.sql), not left
     with the column null and the anchored templates missing."""
-    db = tmp_path / "old.duckdb"
+    db = tmp_path / "old" / "warehouse.duckdb"
+    db.parent.mkdir()
     db.write_bytes(built.read_bytes())
     with duckdb.connect(str(db)) as con:
         con.execute("delete from main.template_scores where protocol = 'anchored'")
@@ -180,7 +181,8 @@ def test_a_published_anchored_template_stats_file_matches_the_anchored_rows(buil
     """Upstream's anchored template_stats file (here the one export-stats wrote) compared column by column
     in published_comparison (level 'template'): it meets template_scores' anchored row of each template,
     and every number matches."""
-    db = tmp_path / "published.duckdb"
+    db = tmp_path / "published" / "warehouse.duckdb"
+    db.parent.mkdir()
     db.write_bytes(built.read_bytes())
     out = tmp_path / "stats"
     assert main(["--db", str(db), "export-stats", "--out", str(out), "--measurement", "run"]) == 0

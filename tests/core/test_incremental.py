@@ -59,7 +59,8 @@ def test_adding_a_run_recomputes_only_that_run(pilot_copy, tmp_path):
         assert _rowids(pilot_copy, table, FIRST) == before[table], table
         assert _rowids(pilot_copy, table, "second"), table
 
-    full = tmp_path / "full.duckdb"
+    full = tmp_path / "full" / "warehouse.duckdb"
+    full.parent.mkdir()
     shutil.copy(pilot_copy, full)
     assert main(["--db", str(full), "build", "--full-refresh"]) == 0
     for table, key in [("main.template_pair_scores", "id"), ("main.length_deltas", "length_delta_id"),

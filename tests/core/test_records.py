@@ -118,7 +118,7 @@ def test_forget_b_leaves_every_mart_as_if_only_a_and_c_were_loaded(psw, tmp_path
     rc, _, err = psw("build")
     assert rc == 0, err
 
-    only = Psw(tmp_path / "only_a_c.duckdb", capsys)
+    only = Psw(tmp_path / "only_a_c" / "warehouse.duckdb", capsys)
     for name in "ac":
         for path in files[name]:
             assert only("ingest", path, *meta)[0] == 0

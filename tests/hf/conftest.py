@@ -67,13 +67,11 @@ def run_psw(capsys):
 
 
 @pytest.fixture(scope="session")
-def v3_built(tmp_path_factory):
+def v3_files(tmp_path_factory) -> tuple[list[Path], dict[str, Path]]:
     """The v3 export of tests/core/test_v3_export.py with the stats files upstream's script writes for it
-    (its keys in its order), and a second measurement whose completion holds an API key."""
-    from psw.cli import main
-
+    (its keys in its order), and a second measurement whose completion holds an API key:
+    (every file, in ingest order; the stats files by name)."""
     folder = tmp_path_factory.mktemp("v3stats")
-    db = folder / "w.duckdb"
     examples = folder / "v3_run_examples.jsonl"
     examples.write_text("".join(json.dumps(r) + "\n" for r in RECORDS + [FAILED]))
     leaky = folder / "leaky_examples.jsonl"
@@ -85,6 +83,20 @@ def v3_built(tmp_path_factory):
                                  -r["mean_off_axis_problem"], -r["mean_max_style_abs_delta"]), reverse=True)
         stats[name] = folder / f"v3_run_{name}.jsonl"
         stats[name].write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert main(["--db", str(db), "ingest", str(examples), str(leaky), *map(str, stats.values())]) == 0
-    assert main(["--db", str(db), "build"]) == 0
-    return db, stats
+    return [examples, leaky, *stats.values()], stats
+
+
+@pytest.fixture(scope="session")
+def v3_built(v3_files, tmp_path_factory):
+    """v3_files ingested and built, once per run (tests.conftest.built_per_run): (this worker's copy, the
+    stats files by name)."""
+    from psw.cli import main
+    from tests.conftest import built_per_run
+
+    files, stats = v3_files
+
+    def fill(db):
+        assert main(["--db", str(db), "ingest", *map(str, files)]) == 0
+        assert main(["--db", str(db), "build"]) == 0
+
+    return built_per_run(tmp_path_factory, "v3", fill), stats

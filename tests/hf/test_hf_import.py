@@ -28,7 +28,7 @@ def same(a, b):
 
 
 def test_round_trip_rebuilds_identical_template_pair_scores(pilot_db, pilot_export, tmp_path, run_psw):
-    fresh = tmp_path / "fresh.duckdb"
+    fresh = tmp_path / "fresh" / "warehouse.duckdb"
     rc, out, err = run_psw(fresh, "import-hf", pilot_export)
     assert rc == 0, err
     assert "v2_pilot_seed23" in out and "raw.exported_pairs 64" in out
@@ -67,7 +67,7 @@ def upstream_folder(tmp_path):
 
 
 def test_upstream_layout_loads_the_same_records_as_ingest(pilot_db, tmp_path, run_psw):
-    fresh = tmp_path / "fresh.duckdb"
+    fresh = tmp_path / "fresh" / "warehouse.duckdb"
     rc, out, err = run_psw(fresh, "import-hf", upstream_folder(tmp_path))
     assert rc == 0, err
     query = "select measurement_id, record from raw.exported_pairs"
@@ -119,7 +119,7 @@ def test_judged_pairs_restore_the_raw_pairs_and_judgments_ingest_wrote(tmp_path,
     folder.mkdir(parents=True)
     pq.write_table(examples, folder / "demo_run_artifact_examples.parquet")
     pq.write_table(measurements, folder / "measurements.parquet")
-    fresh = tmp_path / "fresh.duckdb"
+    fresh = tmp_path / "fresh" / "warehouse.duckdb"
     rc, out, err = run_psw(fresh, "import-hf", folder.parent)
     assert rc == 0, err
     pair_cols = ("pair_id, measurement_id, template_text, persona_pair_id, pos_persona, neg_persona, scenario_id, "

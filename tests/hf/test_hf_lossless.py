@@ -18,13 +18,15 @@ MEASUREMENTS = ["v2_pilot_seed23", "v3_run", "demo_run_artifact"]
 
 
 @pytest.fixture(scope="module")
-def warehouses(v3_built, tmp_path_factory):
+def warehouses(v3_files, tmp_path_factory):
     folder = tmp_path_factory.mktemp("lossless")
-    source, fresh, out = folder / "source.duckdb", folder / "fresh.duckdb", folder / "library"
-    v3_files = sorted(p for p in v3_built[0].parent.glob("v3_run_*.jsonl"))
+    # each warehouse the usual file name in a folder of its own: dbt's saved parse is by file name
+    source, fresh = folder / "source" / "warehouse.duckdb", folder / "fresh" / "warehouse.duckdb"
+    out = folder / "library"
+    v3_run = sorted(p for p in v3_files[0] if p.name.startswith("v3_run_"))
     pilot_stats = [REFERENCE / f"v2_pilot_seed23_{n}.jsonl" for n in ("template_pair_stats", "template_stats")]
     assert main(["--db", str(source), "ingest", *map(str, PILOT_FILES + pilot_stats), *PILOT_META]) == 0
-    assert main(["--db", str(source), "ingest", *map(str, v3_files)]) == 0
+    assert main(["--db", str(source), "ingest", *map(str, v3_run)]) == 0
     assert main(["--db", str(source), "ingest", str(ROOT / "data" / "demo" / "demo_run_artifact.json")]) == 0
     assert main(["--db", str(source), "build"]) == 0
     assert main(["--db", str(source), "export-hf", "--out", str(out)]) == 0
