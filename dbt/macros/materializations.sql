@@ -13,20 +13,29 @@
     dbt's own `view` (global_project/macros/materializations/models/view.sql) takes the same detour
     through a temporary name and a backup; here a view is replaced in place the same way. -#}
 {% materialization table, adapter='duckdb', supported_languages=['sql'] %}
+  {{ return(psw_replace_in_place('table')) }}
+{% endmaterialization %}
+
+{% materialization view, adapter='duckdb', supported_languages=['sql'] %}
+  {{ return(psw_replace_in_place('view')) }}
+{% endmaterialization %}
+
+{#- Both materializations: `kind` is 'table' or 'view'. -#}
+{% macro psw_replace_in_place(kind) %}
   {%- do psw_refuse_unhandled_config() -%}
   {%- set existing_relation = load_cached_relation(this) -%}
-  {%- set target_relation = this.incorporate(type='table') -%}
+  {%- set target_relation = this.incorporate(type=kind) -%}
 
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   -- `BEGIN` happens here:
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
-  {#- a view of this name (the model was a view before) cannot be replaced by a table -#}
-  {%- if existing_relation is not none and not existing_relation.is_table -%}
+  {#- a view of this name cannot be replaced by a table, nor a table by a view (the model changed kind) -#}
+  {%- if existing_relation is not none and existing_relation.type != kind -%}
     {{ adapter.drop_relation(existing_relation) }}
   {%- endif -%}
   {% call statement('main') -%}
-    create or replace table {{ target_relation }} as (
+    create or replace {{ kind }} {{ target_relation }} as (
       {{ compiled_code }}
     )
   {%- endcall %}
@@ -38,35 +47,7 @@
   {{ run_hooks(post_hooks, inside_transaction=False) }}
 
   {{ return({'relations': [target_relation]}) }}
-{% endmaterialization %}
-
-{% materialization view, adapter='duckdb', supported_languages=['sql'] %}
-  {%- do psw_refuse_unhandled_config() -%}
-  {%- set existing_relation = load_cached_relation(this) -%}
-  {%- set target_relation = this.incorporate(type='view') -%}
-
-  {{ run_hooks(pre_hooks, inside_transaction=False) }}
-  -- `BEGIN` happens here:
-  {{ run_hooks(pre_hooks, inside_transaction=True) }}
-
-  {#- a table of this name (the model was a table before) cannot be replaced by a view -#}
-  {%- if existing_relation is not none and not existing_relation.is_view -%}
-    {{ adapter.drop_relation(existing_relation) }}
-  {%- endif -%}
-  {% call statement('main') -%}
-    create or replace view {{ target_relation }} as (
-      {{ sql }}
-    )
-  {%- endcall %}
-
-  {% do persist_docs(target_relation, model) %}
-  {{ run_hooks(post_hooks, inside_transaction=True) }}
-  -- `COMMIT` happens here
-  {{ adapter.commit() }}
-  {{ run_hooks(post_hooks, inside_transaction=False) }}
-
-  {{ return({'relations': [target_relation]}) }}
-{% endmaterialization %}
+{% endmacro %}
 
 {#- What dbt-duckdb's materializations handle and these do not: a model that sets one fails to compile. -#}
 {% macro psw_refuse_unhandled_config() -%}
