@@ -6,9 +6,10 @@
     after the commit, checking the relation cache for leftovers of each name first; it also handles
     what this project does not use (foreign keys, indexes, grants, partitioning, DuckLake, Python
     models, enforced contracts). A pilot build ran 272 statements with those, 188 without, and its
-    table and view materializations took ~0.6 s less of dbt's time (one thread). The result is the same: DuckDB replaces a table atomically
-    inside a transaction, so a failing post-hook (a broken guarantee) rolls back to the old table,
-    exactly as the rename does; readers of the table (views) bind it by name.
+    table and view materializations took ~0.6 s less of dbt's time (one thread). The result is the
+    same: DuckDB replaces a table atomically inside a transaction, so a failing post-hook (a broken
+    guarantee) rolls back to the old table, exactly as the rename does; readers of the table (views)
+    bind it by name.
     A model configured with what only dbt-duckdb's handles fails at compile time, naming it.
     dbt's own `view` (global_project/macros/materializations/models/view.sql) takes the same detour
     through a temporary name and a backup; here a view is replaced in place the same way. -#}
