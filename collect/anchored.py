@@ -25,17 +25,13 @@ import json
 
 from collect import bounded
 from collect.judges import Prompts
+from collect.protocol import THRESHOLDS
 from collect.run import ANCHORED_AXIS_CRITERIA, Collector, generation_error
 from warehouse.errors import UserError
 from warehouse.keys import text_hash
 
-PROTOCOLS = ("v3", "anchored")
-METHODS = ("json", "bounded_thinking")
 BOUNDED_PROMPT = "axis_bounded"
 BOUNDED_FILE = "judge_axis_bounded.j2"
-# upstream's defaults (validate_persona_axes.py)
-THRESHOLDS = {"axis_delta_threshold": 3.0, "min_side_threshold": 0.5, "off_axis_threshold": 2.0,
-              "max_word_delta_frac": 0.0}
 
 
 def prepare(prompts: Prompts, cfg) -> None:

@@ -35,7 +35,6 @@ FORCE_MAX_TOKENS = 256
 FORCE_PROMPT = "You are out of thinking time. Answer NOW: first line exactly `SCORE: <int -5..+5>`."
 TRUNCATED = "(thinking truncated)"
 REASONING_TAIL = 2000
-DEFAULT_N, DEFAULT_BUDGET = 2, 4096
 _SCORE = re.compile(r"\s*SCORE:\s*([+-]?\d+)", re.I)
 
 

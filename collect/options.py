@@ -7,25 +7,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collect import anchored, bounded
+from collect import protocol
 
 
 def add_arguments(p) -> None:
     g = p.add_argument_group("baseline-anchored protocol (collect/README.md, \"The anchored protocol\")")
-    g.add_argument("--protocol", choices=anchored.PROTOCOLS, default="v3",
+    g.add_argument("--protocol", choices=protocol.PROTOCOLS, default="v3",
                    help="v3: the axis judges compare the two poles (default); anchored: each pole is compared "
                    "with a no-persona baseline answer, generated once per scenario, in both orders")
-    g.add_argument("--axis-judge-method", choices=anchored.METHODS, default="json",
+    g.add_argument("--axis-judge-method", choices=protocol.METHODS, default="json",
                    help="anchored: json (a JSON rating 1.0-5.0; default) or bounded_thinking (N samples under "
                    "a token budget, each committing to `SCORE: -5..+5`)")
-    g.add_argument("--axis-judge-n", type=int, default=bounded.DEFAULT_N,
-                   help=f"bounded_thinking: samples per judge call (default {bounded.DEFAULT_N})")
-    g.add_argument("--axis-judge-budget", type=int, default=bounded.DEFAULT_BUDGET,
-                   help=f"bounded_thinking: max_tokens of the thinking phase (default {bounded.DEFAULT_BUDGET})")
+    g.add_argument("--axis-judge-n", type=int, default=protocol.DEFAULT_N,
+                   help=f"bounded_thinking: samples per judge call (default {protocol.DEFAULT_N})")
+    g.add_argument("--axis-judge-budget", type=int, default=protocol.DEFAULT_BUDGET,
+                   help=f"bounded_thinking: max_tokens of the thinking phase (default {protocol.DEFAULT_BUDGET})")
     g.add_argument("--exclude-confound-dims", action="append", default=[], metavar="DIM[,DIM]",
                    help="anchored: off-axis categories the gate leaves out (recorded for dbt's gate; repeatable "
                    "or comma-separated), e.g. honesty_truthfulness for an honesty axis")
-    for name, default in anchored.THRESHOLDS.items():
+    for name, default in protocol.THRESHOLDS.items():
         g.add_argument("--" + name.replace("_", "-"), type=float, default=default,
                        help=f"anchored: recorded with the measurement for dbt's strict pass (default {default})")
     g.add_argument("--generator-provider-only", action="append", default=[], metavar="PROVIDER",
@@ -51,6 +51,7 @@ def protocol_params(args) -> dict:
     """What the measurement records of the protocol and the staged screen (raw.measurements.params)."""
     params = {}
     if args.protocol == "anchored":
+        from collect import anchored  # the run's code (httpx, jinja2): only when a run starts
         params.update(anchored.params(args), generator_provider_only=provider_only(args))
     staged = getattr(args, "config_params", None)
     if staged:
