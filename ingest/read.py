@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 KINDS = ("pairs", "templates", "scenarios", "examples", "artifact", "stats", "catalog", "trait", "inspect", "selection")
 # a stats CSV names its template and at least one of these in its header (ingest/csv_stats.py)
@@ -168,6 +171,8 @@ def blank_lines(path: Path) -> int:
 
 def line_batches(path: Path, bad_lines: set[int]) -> Iterator[pa.Table]:
     """(line_no, line) for each non-blank line not in bad_lines, in Arrow batches."""
+    import pyarrow as pa  # only a file DuckDB's reader refused comes this way
+
     numbers: list[int] = []
     lines: list[str] = []
     with path.open("rb") as handle:

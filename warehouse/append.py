@@ -15,11 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import contextmanager
 from itertools import count
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from warehouse.schema import TYPED_JSON, typed_json_sql
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _names = count()
 
@@ -56,6 +59,8 @@ def append(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table | Sequence
         params = list(params or [])
         present = {d[0] for d in con.execute(f"select * from ({rows}) limit 0", params).description}
         return _insert(con, table, f"({rows})", present, keys, params)
+    import pyarrow as pa  # imported when rows come from Python: `psw build` never needs it (~0.2 s)
+
     batch = rows if isinstance(rows, pa.Table) else _to_arrow(con, table, rows)
     if batch.num_rows == 0:
         return 0
@@ -94,6 +99,8 @@ def _insert(con, table: str, source: str, present: set[str], keys: list[str], pa
 
 
 def _to_arrow(con, table: str, rows: Sequence[dict]) -> pa.Table:
+    import pyarrow as pa
+
     if not rows:
         return pa.table({})
     wanted = [c for c, _ in table_columns(con, table) if any(c in row for row in rows[:1])]

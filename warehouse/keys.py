@@ -11,7 +11,6 @@ import hashlib
 from collections.abc import Sequence
 
 import duckdb
-import pyarrow as pa
 
 
 def _md5(*parts: object) -> str:
@@ -83,6 +82,8 @@ def record_ids(measurement_ids: Sequence[str | None], records: Sequence[str]) ->
     """record_id_sql for records given as JSON texts (writers that build rows in Python), in order."""
     if not records:
         return []
+    import pyarrow as pa  # writers that build rows in Python have it loaded already
+
     con = duckdb.connect()
     try:
         con.register("_given", pa.table({"i": pa.array(range(len(records)), pa.int64()),

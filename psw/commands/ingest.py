@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from extract.imported import IMPORT_KINDS, ImportOptions, detect_kind, ingest_import
-from ingest.loader import ingest_file
 from ingest.measurements import MeasurementMeta
 from ingest.read import KINDS
 from warehouse.db import UserError, connect, db_path
@@ -37,6 +36,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from ingest.loader import ingest_file  # and with it pyarrow: not for every `psw` command's parser
+
     meta = MeasurementMeta(args.generator_model, args.judge_model, args.temperature, args.seed)
     imports = ImportOptions(args.model, args.revision, args.trait, args.layer_offset)
     failed = 0
