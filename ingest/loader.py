@@ -198,9 +198,36 @@ def _candidate_keys(con, kind: str) -> list[str]:
         order by first""").fetchall()]
 
 
+# every line of a file as DuckDB's reader sees it, numbered as in the file, blank ones marked
+# (params: the path, the longest line it reads)
+FILE_LINES = """select (row_number() over ())::integer as line_no, line,
+                      line is null or not regexp_matches(line, '\\S') as blank
+               from read_csv(?, columns = {'line': 'VARCHAR'}, header = false, delim = chr(1), quote = '',
+                             escape = '', auto_detect = false, max_line_size = ?)"""
+HELD_LINES = "select line_no, line, false as blank from _lines"  # _lines read by Python or from a CSV
+
+
+def _read_and_check(con, scan, report: LoadReport) -> tuple[list[Reject], int]:
+    """_records straight from the file (DuckDB's reader, as in _fast_lines: the lines are not
+    held twice), else from _lines read by Python, which names undecodable lines; returns those
+    and how many blank lines the file held (skipped; the load report counts them)."""
+    _fresh_lines(con)
+    try:
+        _check_records(con, report, FILE_LINES, [str(scan.path), MAX_FAST_LINE_BYTES])
+    except duckdb.Error:
+        rejects, blank = _slow_lines(con, scan.path)
+        _check_records(con, report, HELD_LINES)
+        return rejects, blank
+    blank = con.execute("select count(*) from _records where blank").fetchone()[0]
+    if blank:
+        con.execute("delete from _records where blank")
+    return [], blank
+
+
 def _read_lines(con, scan) -> tuple[list[Reject], int]:
     """_lines from the file (DuckDB's reader, else Python's, which names undecodable lines), and how
     many blank lines it held (skipped; the load report counts them)."""
+    _fresh_lines(con)
     try:
         return [], _fast_lines(con, scan.path)
     except duckdb.Error:
@@ -239,17 +266,15 @@ def _slow_lines(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[list[Reject
     return rejects, read.blank_lines(path)
 
 
-def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
-    """Temp table _records(line_no, record_id, invalid_json, reasons): one pass over the lines.
+def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport, lines: str, lines_params=()) -> None:
+    """Temp table _records(line_no, record_id, invalid_json, reasons, line, blank, ...): one pass over
+    `lines` (SQL of line_no, line, blank: FILE_LINES or HELD_LINES), which _lines then shows.
 
     A record's id hashes its measurement (examples, stats) and its parsed record canonically
     (warehouse.keys.record_id_sql): re-serialised identical JSON is the same record. The
     canonical form reads the record as a map, which fails on a duplicate key: such a record is
     refused, naming the key (DuckDB keeps the first value, Python's json the last).
     """
-    if report.kind == "templates":
-        _check_templates(con, report)
-        return
     # each line parsed once for the checks (try(): NULL where the JSON is malformed), once into its
     # members (NULL unless an object without duplicate keys) for its canonical id and its unknown
     # fields; the checks run on the parsed fields; only keys, line numbers and reasons are kept
@@ -264,12 +289,22 @@ def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
         create or replace temp table _records as
         select line_no, record_id, {pair_key} invalid_json,
                case when invalid_json then []::varchar[]
-                    else list_concat({duplicate_keys_sql(report.kind)}, {reasons_sql(report.kind)}) end as reasons
-        from (select line_no, record, t, s, members, t is null or not starts_with(ltrim(record), '{{') as invalid_json,
+                    else list_concat({duplicate_keys_sql(report.kind)}, {reasons_sql(report.kind)}) end as reasons,
+               record as line, blank
+        from (select line_no, record, blank, t, s, members, t is null or not starts_with(ltrim(record), '{{') as invalid_json,
                      case when members is not null then {record_id_sql(measurement, 'record', 'members')} end as record_id
-              from (select line_no, line as record, {extract_sql(report.kind)},
-                           case when t is not null then try({members_sql('line')}) end as members from _lines))""",
-                params)
+              from (select line_no, line as record, blank, {extract_sql(report.kind)},
+                           case when t is not null then try({members_sql('line')}) end as members
+                    from ({lines})))""", [*params, *lines_params])
+    # the lines live on in _records (the load reads one table, not a join of two the size of the file)
+    con.execute("drop table if exists _lines")
+    con.execute("create temp view _lines as select line_no, line from _records")
+
+
+def _fresh_lines(con) -> None:
+    """Make room for the next file's _lines: a view over the last JSON file's _records, a table otherwise."""
+    if con.execute("select 1 from duckdb_views() where temporary and view_name = '_lines'").fetchone():
+        con.execute("drop view _lines")
 
 
 def _exported_pair_id() -> str:
@@ -310,12 +345,16 @@ def _check_templates(con, report: LoadReport) -> None:
 
 
 def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
-    if report.kind == "stats" and read.is_csv(scan.first_line):
-        bad_bytes, report.n_blank_lines = csv_stats.read_lines(con, scan.path)
-    else:
+    _fresh_lines(con)
+    if report.kind == "templates":
         bad_bytes, report.n_blank_lines = _read_lines(con, scan)
+        _check_templates(con, report)
+    elif report.kind == "stats" and read.is_csv(scan.first_line):
+        bad_bytes, report.n_blank_lines = csv_stats.read_lines(con, scan.path)
+        _check_records(con, report, HELD_LINES)
+    else:
+        bad_bytes, report.n_blank_lines = _read_and_check(con, scan, report)
     report.rejects.extend(bad_bytes)
-    _check_records(con, report)
     _reject_invalid_json(con, report)
     if _any_record(con, "len(reasons) > 0"):
         for line_no, reasons, excerpt in con.execute(
@@ -355,7 +394,7 @@ def _reject_invalid_json(con, report: LoadReport) -> None:
     """Lines DuckDB could not parse as a JSON object: Python names the problem and column."""
     if not _any_record(con, "invalid_json"):
         return
-    for line_no, line in con.execute("select line_no, line from _records join _lines using (line_no) "
+    for line_no, line in con.execute("select line_no, _lines.line from _records join _lines using (line_no) "
                                      "where invalid_json order by line_no").fetchall():
         try:
             json.loads(line)
@@ -370,12 +409,12 @@ def _reject_invalid_json(con, report: LoadReport) -> None:
 # A record twice in one file is stored once (its first line). A record that another live load
 # holds too is stored again for this load: each load owns its rows, so forgetting one load never
 # takes another's records (staging keeps one row per record: dbt/macros/held_once.sql).
-_TYPED = "_records.fields, _records.extra"  # a typed kind's derived columns (ingest/typed.py)
+_TYPED = "fields, extra"  # a typed kind's derived columns (ingest/typed.py)
 _RECORD_COLUMNS = {
     "pairs": ("raw.persona_pairs", f"line::json ->> 'id' as persona_pair_id, line::json as record, {_TYPED}"),
     "scenarios": ("raw.scenarios", f"line::json ->> 'id' as scenario_id, line::json as record, {_TYPED}"),
     "templates": ("raw.templates", "trim(line) as template_text"),
-    "examples": ("raw.exported_pairs", f"? as measurement_id, line::json as record, _first.pair_id, {_TYPED}"),
+    "examples": ("raw.exported_pairs", f"? as measurement_id, line::json as record, pair_id, {_TYPED}"),
     "stats": ("raw.published_stats", f"? as measurement_id, {STATS_LEVEL_SQL} as level, line::json as record, "
                                      f"?::varchar as generator_model, {_TYPED}"),
     "selection": ("raw.selections", "? as selection_id, 'scenario' as level, line::json ->> 'id' as scenario_id, "
@@ -386,10 +425,8 @@ _RECORD_COLUMNS = {
 def _insert_records(con, report: LoadReport, load_id: str, loaded_at) -> int:
     """Store the file's records for this load; returns how many no live load held before."""
     table, columns = _RECORD_COLUMNS[report.kind]
-    pair_key = ", any_value(pair_id) as pair_id" if report.kind == "examples" else ""
-    con.execute(f"""
-        create or replace temp table _first as
-        select record_id, min(line_no) as line_no {pair_key} from _records group by record_id""")
+    con.execute("create or replace temp table _first as select record_id, min(line_no) as line_no "
+                "from _records group by record_id")
     params = [report.measurement_id] if report.kind in ("examples", "stats") else []
     where = "where held.measurement_id = ?" if params else ""
     if report.kind == "selection":
@@ -397,10 +434,13 @@ def _insert_records(con, report: LoadReport, load_id: str, loaded_at) -> int:
     n_new = con.execute(f"""select count(*) from _first anti join (select record_id from {table} as held {where})
                             using (record_id)""", params).fetchone()[0]
     extra = [report.generator_model] if report.kind == "stats" else []
-    typed = "join _records using (line_no)" if report.kind in TYPED_TABLES else ""  # its fields and extra
+    if report.kind == "templates":
+        source = "_lines join _first using (line_no)"
+    else:  # a JSON file's _records holds each line with its checks, id and typed fields
+        source = "_records semi join _first using (line_no)" if report.duplicates.n_lines else "_records"
     append(con, table, f"""
-        select _first.record_id, ?::varchar as load_id, _lines.line_no, {columns}, ?::timestamp as loaded_at
-        from _lines join _first using (line_no) {typed}""", ["record_id", "load_id"], [load_id, *params, *extra, loaded_at])
+        select record_id, ?::varchar as load_id, line_no, {columns}, ?::timestamp as loaded_at
+        from {source}""", ["record_id", "load_id"], [load_id, *params, *extra, loaded_at])
     return n_new
 
 
