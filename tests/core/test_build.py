@@ -1,10 +1,12 @@
 """`psw build`: dbt runs in psw's process (warehouse/dbt_runner.py) on the file's bare name, so
-a new warehouse starts from the project parse saved by an earlier build (no full parse), and a
-second build in one process reuses the parsed manifest (no parse at all); after a build the
-file is free for any other connection."""
+a new process starts from the manifest an earlier one kept under the same key (no parse at all),
+else from the partial parse saved by an earlier build (no full parse), and a second build in one
+process reuses the parsed manifest (no parse at all); after a build the file is free for any
+other connection."""
 
 from __future__ import annotations
 
+import pickle
 import re
 import shutil
 
@@ -19,20 +21,37 @@ def _last_log(db) -> str:
     return log[log.rindex("Running with dbt="):]
 
 
-def test_a_new_warehouse_reuses_the_saved_parse(pilot_db, tmp_path, monkeypatch):
-    # pilot_db (also a warehouse.duckdb) was built plainly before: its parse (no vars) is in the
-    # cache; a new process has no manifest in memory yet. The build here takes the same arguments
-    # that shape a parse (none): `--unit-tests` sets vars, a parse nothing before this saved on a
-    # fresh clone.
-    monkeypatch.setattr(dbt_runner, "_manifests", {})
-    monkeypatch.setattr(dbt_runner, "_seen", set())
+def test_a_new_process_reuses_the_kept_manifest_else_the_saved_parse(pilot_db, tmp_path, monkeypatch):
+    # pilot_db (also a warehouse.duckdb) was built plainly before: its partial parse (no vars) is
+    # kept; a new process has no manifest in memory yet (emptied here). The builds here take the
+    # same arguments that shape a parse (none).
     fresh = tmp_path / "elsewhere" / "warehouse.duckdb"
     fresh.parent.mkdir()
     shutil.copy(pilot_db, fresh)
-    assert main(["--db", str(fresh), "build", "--force", "--select", "template_pair_scores"]) == 0
+    args = ["--db", str(fresh), "build", "--force", "--select", "template_pair_scores"]
+    kept = dbt_runner._manifest_file(fresh, [])
+    assert main(args) == 0  # keeps the manifest, if no build under this key did before
+    assert kept.exists()
+
+    monkeypatch.setattr(dbt_runner, "_manifests", {})
+    assert main(args) == 0
+    last = _last_log(fresh)
+    assert "Began running node model.persona_steering_warehouse.template_pair_scores" in last
+    assert "Partial parsing" not in last and "full parse" not in last  # the kept manifest: no parse at all
+
+    # a manifest kept under another key (another project, dbt or Python) is not used: dbt parses,
+    # partially, from the partial parse saved by the earlier build, and the manifest is kept again
+    with kept.open("wb") as handle:
+        pickle.dump(("another key", None), handle)
+    monkeypatch.setattr(dbt_runner, "_manifests", {})
+    assert main(args) == 0
     log = (fresh.parent / ".warehouse.duckdb.dbt" / "logs" / "dbt.log").read_text()
-    assert "Partial parsing enabled" in log
-    assert "Unable to do partial parsing" not in log and "Starting full parse" not in log
+    parse = log[log.rindex("Running with dbt="):]
+    parse = log[log.rindex("Running with dbt=", 0, len(log) - len(parse)):]
+    assert "Partial parsing enabled" in parse
+    assert "Unable to do partial parsing" not in parse and "Starting full parse" not in parse
+    with kept.open("rb") as handle:
+        assert pickle.load(handle)[0] != "another key"
 
 
 def test_a_second_build_in_one_process_does_not_parse(pilot_copy):
