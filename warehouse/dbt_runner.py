@@ -44,6 +44,7 @@ PARSE_CACHE = DBT_DIR / "target" / "parse-by-file-name"  # in dbt's own (git-ign
 # arguments that change what dbt parses: a kept manifest is reused only under the same ones
 _PARSE_ARGS = {"--vars", "--target", "-t", "--profile"}
 _manifests: dict[tuple, Any] = {}
+DBT_PACKAGES = ("dbt-core", "dbt-duckdb", "dbt-adapters", "dbt-common")
 
 
 @dataclass
@@ -116,11 +117,11 @@ def _manifest_file(db: Path, args: list[str]) -> Path:
 
 
 def _pickle_key(key: tuple) -> str:
-    """What a kept manifest must have been parsed under (dbt's and Python's versions too: a pickle
-    holds their classes)."""
-    from dbt.version import __version__ as dbt_version
+    """What a kept manifest must have been parsed under: the key, and the versions of Python and of
+    dbt's packages (a pickle holds their classes; the adapter's macros are parsed into it)."""
+    from importlib.metadata import version
 
-    return repr((key, dbt_version, sys.version))
+    return repr((key, sys.version, *(version(name) for name in DBT_PACKAGES)))
 
 
 def _load_manifest(db: Path, args: list[str], key: tuple):
