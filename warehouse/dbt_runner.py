@@ -26,6 +26,7 @@ connection is closed, so the file is free at once for psw, or for anything else.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -45,6 +46,7 @@ PARSE_CACHE = DBT_DIR / "target" / "parse-by-file-name"  # in dbt's own (git-ign
 _PARSE_ARGS = {"--vars", "--target", "-t", "--profile"}
 _manifests: dict[tuple, Any] = {}
 DBT_PACKAGES = ("dbt-core", "dbt-duckdb", "dbt-adapters", "dbt-common")
+PICKLE_FORMAT = 2  # 2: by named fields (_ManifestPickler); 1 (dbt's own reduce) is never read
 
 
 @dataclass
@@ -121,7 +123,7 @@ def _pickle_key(key: tuple) -> str:
     dbt's packages (a pickle holds their classes; the adapter's macros are parsed into it)."""
     from importlib.metadata import version
 
-    return repr((key, sys.version, *(version(name) for name in DBT_PACKAGES)))
+    return repr((key, PICKLE_FORMAT, sys.version, *(version(name) for name in DBT_PACKAGES)))
 
 
 def _load_manifest(db: Path, args: list[str], key: tuple):
@@ -143,11 +145,32 @@ def _save_manifest(db: Path, args: list[str], key: tuple, manifest) -> None:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         with partial.open("wb") as handle:
-            pickle.dump((_pickle_key(key), manifest), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            _ManifestPickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump((_pickle_key(key), manifest))
         os.replace(partial, dest)
     except Exception:  # noqa: BLE001 (a manifest that does not pickle, a full disk: dbt parses next time)
         with contextlib.suppress(OSError):
             partial.unlink()
+
+
+class _ManifestPickler(pickle.Pickler):
+    """Pickles a dbt Manifest by its named fields. dbt's own Manifest.__reduce_ex__ lists them by
+    position and skips two (dbt-core 1.11): every lookup after `fixtures` lands one field off, and a
+    build from such a manifest fails on its first ref ("RefableLookup.find() missing 1 required
+    positional argument"). The lookups and caches (the fields named with `_`) are rebuilt on use."""
+
+    def reducer_override(self, obj):
+        from dbt.contracts.graph.manifest import Manifest
+
+        if type(obj) is Manifest:
+            public = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if not f.name.startswith("_")}
+            return _manifest_from_fields, (public,)
+        return NotImplemented
+
+
+def _manifest_from_fields(public: dict):
+    from dbt.contracts.graph.manifest import Manifest
+
+    return Manifest(**public)
 
 
 def _fresh(manifest):

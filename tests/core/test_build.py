@@ -22,17 +22,24 @@ def _last_log(db) -> str:
 
 
 def test_a_new_process_reuses_the_kept_manifest_else_the_saved_parse(pilot_db, tmp_path, monkeypatch):
-    # pilot_db (also a warehouse.duckdb) was built plainly before: its partial parse (no vars) is
-    # kept; a new process has no manifest in memory yet (emptied here). The builds here take the
-    # same arguments that shape a parse (none).
+    # the cache of this test alone (other workers' builds write the shared one); a new process has
+    # no manifest in memory yet (emptied here); the builds take the same arguments that shape a
+    # parse (none)
+    monkeypatch.setattr(dbt_runner, "PARSE_CACHE", tmp_path / "cache")
     fresh = tmp_path / "elsewhere" / "warehouse.duckdb"
     fresh.parent.mkdir()
     shutil.copy(pilot_db, fresh)
-    args = ["--db", str(fresh), "build", "--force", "--select", "template_pair_scores"]
+    args = ["--db", str(fresh), "build", "--force", "--select", "template_pair_scores", "stg_raw__measurements"]
     kept = dbt_runner._manifest_file(fresh, [])
-    assert main(args) == 0  # keeps the manifest, if no build under this key did before
+    monkeypatch.setattr(dbt_runner, "_manifests", {})
+    assert not kept.exists()
+    assert main(args) == 0  # parses, and keeps the manifest
     assert kept.exists()
 
+    # kept as a build leaves it (its lookups built: dbt's own pickling put them one field off)
+    (key, used), = dbt_runner._manifests.items()
+    assert used.ref_lookup and used.source_lookup and used.doc_lookup
+    dbt_runner._save_manifest(fresh, [], key, used)
     monkeypatch.setattr(dbt_runner, "_manifests", {})
     assert main(args) == 0
     last = _last_log(fresh)

@@ -1,0 +1,29 @@
+"""Every `psw` command builds the whole parser, so what the command modules import at their top is
+paid by each command: `psw build` must not load the libraries only ingest or collect use
+(pyarrow with numpy, ~0.2 s; httpx and jinja2, ~0.2 s), and `psw ingest` not collect's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("pyarrow", "numpy", "httpx", "jinja2", "polars", "torch", "transformers", "datasets", "streamlit")
+
+
+def _loaded_after(statements: str) -> set[str]:
+    """The HEAVY modules a fresh interpreter holds after running `statements`."""
+    code = f"import json, sys\n{statements}\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_the_parser_and_the_build_command_load_none_of_the_heavy_libraries():
+    assert _loaded_after("import psw.cli\npsw.cli.make_parser()\nimport psw.commands.build") == set()
+
+
+def test_the_ingest_command_loads_pyarrow_only_when_it_runs():
+    # its loader hands rows to DuckDB through Arrow; collect's client and prompts stay unloaded
+    assert _loaded_after("import psw.commands.ingest\nfrom ingest.loader import ingest_file") <= {"pyarrow", "numpy"}
