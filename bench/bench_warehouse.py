@@ -151,8 +151,10 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT))
     from psw.commands.build import PARSE_CACHE
+    kept = (PARSE_CACHE / "warehouse.duckdb.manifest.pickle").exists()
     saved = (PARSE_CACHE / "warehouse.duckdb.msgpack").exists()
-    print(f"dbt's parse of the project: {'saved by an earlier build, reused' if saved else 'none saved yet: the first build parses fully (~5 s)'}")
+    print("dbt's parse of the project: " + ("a manifest kept by an earlier build, loaded" if kept else
+          "saved by an earlier build, reused" if saved else "none saved yet: the first build parses fully (~5 s)"))
     print(f"medians of {args.repeat} run(s); {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start")
     print(f"{'pairs':>9} {'floor s':>8} {'peer s':>7} {'peer MB':>8} {'ingest s':>9} {'build s':>8} {'total s':>8} "
           f"{'x peer':>7} {'x floor':>8} {'nodes':>6} {'peak MB':>8} {'+run s':>7} {'(ingest':>8} {'build)':>7} "
