@@ -96,6 +96,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None = N
     selection = selections.selection_id(path) if kind == "selection" else None
     load_id = sha256(f"{scan.sha256}\0{kind}\0{measurement_id or selection or ''}".encode()).hexdigest()
     report = LoadReport(path, kind, measurement_id, load_id=load_id, selection_id=selection)
+    _fresh_lines(con)  # the last file's _lines, if one was loaded on this connection
     if kind == "stats":
         report.generator_model = (meta or MeasurementMeta()).generator_model or model_matrix.stats_generator(path)
     if con.execute("select 1 from raw.loads where load_id = ? and forgotten_at is null", [load_id]).fetchone():
@@ -211,7 +212,6 @@ def _read_and_check(con, scan, report: LoadReport) -> tuple[list[Reject], int]:
     """_records straight from the file (DuckDB's reader, as in _fast_lines: the lines are not
     held twice), else from _lines read by Python, which names undecodable lines; returns those
     and how many blank lines the file held (skipped; the load report counts them)."""
-    _fresh_lines(con)
     try:
         _check_records(con, report, FILE_LINES, [str(scan.path), MAX_FAST_LINE_BYTES])
     except duckdb.Error:
@@ -227,7 +227,6 @@ def _read_and_check(con, scan, report: LoadReport) -> tuple[list[Reject], int]:
 def _read_lines(con, scan) -> tuple[list[Reject], int]:
     """_lines from the file (DuckDB's reader, else Python's, which names undecodable lines), and how
     many blank lines it held (skipped; the load report counts them)."""
-    _fresh_lines(con)
     try:
         return [], _fast_lines(con, scan.path)
     except duckdb.Error:
@@ -345,7 +344,6 @@ def _check_templates(con, report: LoadReport) -> None:
 
 
 def _load_lines(con, scan, report, load_id, loaded_at, meta) -> None:
-    _fresh_lines(con)
     if report.kind == "templates":
         bad_bytes, report.n_blank_lines = _read_lines(con, scan)
         _check_templates(con, report)

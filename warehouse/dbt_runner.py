@@ -10,8 +10,8 @@
   process (the test suite, `psw collect --adaptive` rounds) does not parse at all;
 - a first build in a new process starts from the manifest an earlier process parsed under the
   same key (the same project files, dbt, Python, warehouse file name and shaping arguments),
-  kept pickled beside the partial parse (`_load_manifest`): loading it takes ~0.1 s where dbt's
-  partial parse and checks take ~1.2 s. Without one, dbt parses (partially, from the partial
+  kept pickled beside the partial parse (`_load_manifest`): loading it takes ~0.1 s; dbt's
+  partial parse and checks took ~0.6 s more of a pilot build's setup. Without one, dbt parses (partially, from the partial
   parse saved by an earlier build of any warehouse of the same file name and vars: `parse_cache`)
   in a `parse` invocation of its own, and the manifest is kept for the next process;
 - ephemeral models are folded into their readers by warehouse/dbt_ctes.py (dbt's own way parses
