@@ -1,6 +1,7 @@
 """Every `psw` command builds the whole parser, so what the command modules import at their top is
 paid by each command: `psw build` must not load the libraries only ingest or collect use
-(pyarrow with numpy, ~0.2 s; httpx and jinja2, ~0.2 s), and `psw ingest` not collect's."""
+(pyarrow with numpy, ~0.2 s; httpx and jinja2, ~0.2 s; dbt, ~2 s, and protobuf, which psw's dbt
+speed-ups use), and `psw ingest` not collect's."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("pyarrow", "numpy", "httpx", "jinja2", "polars", "torch", "transformers", "datasets", "streamlit")
+HEAVY = ("pyarrow", "numpy", "httpx", "jinja2", "polars", "torch", "transformers", "datasets", "streamlit",
+         "dbt", "google.protobuf")
 
 
 def _loaded_after(statements: str) -> set[str]:
