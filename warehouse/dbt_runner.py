@@ -18,7 +18,8 @@
   each reader's whole SQL: ~15% of a pilot build);
 - Jinja's compiled templates are kept across runs and processes (warehouse/dbt_jinja.py), and
   dbt's log events are built by protobuf's constructors, not its JSON parser
-  (warehouse/dbt_events.py): each was ~10% of a fresh pilot build's CPU;
+  (warehouse/dbt_events.py): each was ~10% of a fresh pilot build's CPU; dbt's JSON schemas of its
+  config classes are kept across processes too (warehouse/dbt_schemas.py, ~5%);
 - every event dbt emits reaches the callbacks given (a progress printer hooks in here) and is
   kept on the returned DbtRun.
 dbt runs in the warehouse's folder on the file's bare name (the profile, and with it the
@@ -75,11 +76,12 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
     a failing node: read `ok`, `results` and `exception`."""
     from dbt.cli.main import dbtRunner  # ~2 s of imports: only when dbt runs
 
-    from warehouse import dbt_events, dbt_jinja  # protobuf's, dbt's and Jinja's: only when dbt runs
+    from warehouse import dbt_events, dbt_jinja, dbt_schemas  # protobuf's, dbt's and Jinja's: only when dbt runs
 
     dbt_ctes.install()  # ephemeral staging folded in without a full SQL parse per model
     dbt_jinja.install()  # templates compiled once, kept across runs and processes
     dbt_events.install()  # dbt's ~15,000 log events a build built in C, not by ParseDict
+    dbt_schemas.install()  # its config classes' JSON schemas built once, kept across processes
 
     db = db.resolve()
     target = target_dir(db)
@@ -106,6 +108,7 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
         finally:
             _release_warehouse()
             dbt_jinja.save()
+            dbt_schemas.save()
     if outcome.success:
         _copy(target / PARSE_FILE, cached)
     result = outcome.result

@@ -1,0 +1,94 @@
+"""dbt's JSON schemas of its config classes made once, not once per process.
+
+Before a run dbt validates the project, its flags, packages and the profile's credentials against
+each class's JSON schema (`dbtClassMixin.validate`), and builds each schema from the class's type
+hints through mashumaro the first time a process asks: ~5% of a fresh pilot build's CPU (py-spy,
+2026-12-03), the same few schemas every time.
+
+`install()` puts a store in front of `dbtClassMixin.json_schema`: a class's schema is kept, under its
+module and name, in `SCHEMA_FILE` (`save()`, after a dbt run that built a new one), and later processes
+read it from there. Validation is untouched: the kept schema is the dict dbt built, written and read as
+JSON (one that does not come back equal from JSON is never kept), and jsonschema validates against it
+as before. The file is a cache in dbt's git-ignored target folder (like the kept manifest), under the
+versions of Python, dbt's packages and mashumaro that built it: a missing, stale or unreadable one
+means building the schemas again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import threading
+from importlib.metadata import version
+
+from warehouse.db import DBT_DIR
+
+SCHEMA_FILE = DBT_DIR / "target" / "json-schemas.json"
+FORMAT = 1
+_PACKAGES = ("dbt-core", "dbt-common", "dbt-adapters", "dbt-duckdb", "mashumaro")
+
+_schemas: dict[str, dict] = {}
+_lock = threading.Lock()
+_state = {"loaded": False, "new": 0}
+
+
+def install() -> None:
+    """Keep dbt's config classes' JSON schemas across processes (once per process)."""
+    from dbt_common.dataclass_schema import dbtClassMixin
+
+    if getattr(dbtClassMixin.json_schema, "_psw_kept", False):
+        return
+    build = dbtClassMixin.__dict__["json_schema"].__func__   # dbt's own: lru-cached for the process
+
+    def json_schema(cls):
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        with _lock:
+            _load_once()
+            kept = _schemas.get(name)
+        if kept is not None:
+            return kept
+        schema = build(cls)
+        if json.loads(json.dumps(schema)) == schema:   # what JSON cannot hold as it is stays in memory only
+            with _lock:
+                _schemas[name] = schema
+                _state["new"] += 1
+        return schema
+
+    json_schema._psw_kept = True
+    dbtClassMixin.json_schema = classmethod(json_schema)
+
+
+def _header() -> list:
+    return [FORMAT, sys.version, *(version(name) for name in _PACKAGES)]
+
+
+def _load_once() -> None:
+    if _state["loaded"]:
+        return
+    _state["loaded"] = True
+    try:
+        kept = json.loads(SCHEMA_FILE.read_text())
+    except Exception:  # noqa: BLE001 (absent, cut short by a killed process)
+        return
+    if isinstance(kept, dict) and kept.get("header") == _header() and isinstance(kept.get("schemas"), dict):
+        _schemas.update(kept["schemas"])
+
+
+def save() -> None:
+    """Write the kept schemas for later processes if this one built any new one. Best effort (it is a
+    cache): written whole under a temporary name, then renamed."""
+    with _lock:
+        if not _state["new"]:
+            return
+        text = json.dumps({"header": _header(), "schemas": _schemas}, sort_keys=True)
+        _state["new"] = 0
+    partial = SCHEMA_FILE.with_name(f".{SCHEMA_FILE.name}.{os.getpid()}.tmp")
+    try:
+        SCHEMA_FILE.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(text)
+        os.replace(partial, SCHEMA_FILE)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink()
