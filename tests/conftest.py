@@ -113,6 +113,16 @@ def copy_warehouse(source: Path, target: Path) -> Path:
     return target
 
 
+def fresh_kept(module, path: Path, monkeypatch) -> Path:
+    """One of psw's caches of dbt's work (warehouse.dbt_jinja, warehouse.dbt_schemas) on the file `path`,
+    empty in memory and not yet read: as a new process finds it; its store installed in dbt."""
+    monkeypatch.setattr(module, "KEPT_FILE", path)
+    monkeypatch.setattr(module, "_kept", {})
+    monkeypatch.setattr(module, "_state", {"loaded": False, "new": 0})
+    module.install()
+    return path
+
+
 @pytest.fixture(scope="session")
 def built_once(tmp_path_factory):
     """built_once(key, fill) -> a warehouse `fill(db)` ingested and built, made once per worker and

@@ -9,7 +9,7 @@ texts are compiled again by every process.
 `install()` puts a memo in front of dbt's Jinja environments' `compile`: the code object of a
 text is kept under everything that shapes it (the environment's class, extensions and syntax
 settings; the text; its name and file name), for the rest of the process and, marshalled, in
-`CODE_FILE` for later processes (`save()`, after each dbt run that compiled something new).
+`KEPT_FILE` for later processes (`save()`, after each dbt run that compiled something new).
 Rendering is untouched: a kept code object is the one Jinja made from the same text under the
 same settings, and every render still runs it with its own context. A text that does not
 compile (a syntax error) is never kept: dbt reports it as before. The file is a cache in dbt's
@@ -19,17 +19,16 @@ compiling again; it holds the texts of the last MAX_KEPT compiles, newest first.
 
 from __future__ import annotations
 
-import contextlib
 import marshal
-import os
 import sys
 import threading
 from importlib.metadata import version
 from types import CodeType
 
 from warehouse.db import DBT_DIR
+from warehouse.kept_file import write_whole
 
-CODE_FILE = DBT_DIR / "target" / "jinja-code.marshal"
+KEPT_FILE = DBT_DIR / "target" / "jinja-code.marshal"
 MAX_KEPT = 2000  # texts; a pilot build compiles ~230 (macros, models), with unit tests and docs ~600 (~2 MB)
 FORMAT = 1
 # the Environment settings that change the code Jinja generates from one text
@@ -38,7 +37,7 @@ _SETTINGS = ("block_start_string", "block_end_string", "variable_start_string", 
              "trim_blocks", "lstrip_blocks", "newline_sequence", "keep_trailing_newline", "optimized",
              "is_async")
 
-_codes: dict[tuple, CodeType] = {}   # oldest first; a used one moves to the end
+_kept: dict[tuple, CodeType] = {}   # oldest first; a used one moves to the end
 _lock = threading.Lock()
 _state = {"loaded": False, "new": 0}
 
@@ -58,13 +57,13 @@ def install() -> None:
         key = (_shape(self), source, name, filename, defer_init)
         with _lock:
             _load_once()
-            code = _codes.pop(key, None)
+            code = _kept.pop(key, None)
             if code is not None:
-                _codes[key] = code
+                _kept[key] = code
                 return code
         code = original(self, source, name, filename, raw, defer_init)   # raises on a syntax error
         with _lock:
-            _codes[key] = code
+            _kept[key] = code
             _state["new"] += 1
         return code
 
@@ -92,29 +91,24 @@ def _load_once() -> None:
         return
     _state["loaded"] = True
     try:
-        with CODE_FILE.open("rb") as handle:
+        with KEPT_FILE.open("rb") as handle:
             header, kept = marshal.load(handle)
     except Exception:  # noqa: BLE001 (absent, written by another Python, cut short by a killed process)
         return
     if header == _header() and isinstance(kept, list):
         for key, code in reversed(kept):   # kept newest first
-            _codes.setdefault(key, code)
+            _kept.setdefault(key, code)
 
 
 def save() -> None:
-    """Write the kept code objects for later processes if this one compiled any new text.
-    Best effort (it is a cache): written whole under a temporary name, then renamed."""
+    """Write the kept code objects for later processes if this one compiled any new text."""
     with _lock:
         if not _state["new"]:
             return
-        newest = [(key, code) for key, code in reversed(_codes.items())][:MAX_KEPT]
+        newest = [(key, code) for key, code in reversed(_kept.items())][:MAX_KEPT]
         _state["new"] = 0
-    partial = CODE_FILE.with_name(f".{CODE_FILE.name}.{os.getpid()}.tmp")
     try:
-        CODE_FILE.parent.mkdir(parents=True, exist_ok=True)
-        with partial.open("wb") as handle:
-            marshal.dump((_header(), newest), handle)
-        os.replace(partial, CODE_FILE)
-    except Exception:  # noqa: BLE001 (a code object marshal refuses, a full disk: compiled again next time)
-        with contextlib.suppress(OSError):
-            partial.unlink()
+        data = marshal.dumps((_header(), newest))
+    except ValueError:   # a code object marshal refuses: compiled again next time
+        return
+    write_whole(KEPT_FILE, data)

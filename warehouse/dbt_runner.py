@@ -32,10 +32,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import pickle
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,7 @@ from typing import Any, Callable, Iterable
 
 from warehouse import build_state, dbt_ctes
 from warehouse.db import DBT_DIR, MEMORY_LIMIT
+from warehouse.kept_file import write_whole
 
 PARSE_FILE = "partial_parse.msgpack"
 PARSE_CACHE = DBT_DIR / "target" / "parse-by-file-name"  # in dbt's own (git-ignored) target folder
@@ -150,17 +151,13 @@ def _load_manifest(db: Path, args: list[str], key: tuple):
 
 
 def _save_manifest(db: Path, args: list[str], key: tuple, manifest) -> None:
-    """Best effort (it is a cache): written whole under a temporary name, then renamed."""
-    dest = _manifest_file(db, args)
-    partial = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    """Best effort (it is a cache): a manifest that does not pickle is parsed again next time."""
+    buffer = io.BytesIO()
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with partial.open("wb") as handle:
-            _ManifestPickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump((_pickle_key(key), manifest))
-        os.replace(partial, dest)
-    except Exception:  # noqa: BLE001 (a manifest that does not pickle, a full disk: dbt parses next time)
-        with contextlib.suppress(OSError):
-            partial.unlink()
+        _ManifestPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((_pickle_key(key), manifest))
+    except Exception:  # noqa: BLE001 (an object of dbt's that does not pickle)
+        return
+    write_whole(_manifest_file(db, args), buffer.getvalue())
 
 
 class _ManifestPickler(pickle.Pickler):
@@ -247,9 +244,7 @@ def _copy(source: Path, dest: Path, only_if_missing: bool = False) -> None:
     if not source.exists() or (only_if_missing and dest.exists()):
         return
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        partial = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        shutil.copyfile(source, partial)
-        os.replace(partial, dest)
+        data = source.read_bytes()
     except OSError:
-        pass
+        return
+    write_whole(dest, data)

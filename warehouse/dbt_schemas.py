@@ -6,7 +6,7 @@ hints through mashumaro the first time a process asks: ~5% of a fresh pilot buil
 2026-12-03), the same few schemas every time.
 
 `install()` puts a store in front of `dbtClassMixin.json_schema`: a class's schema is kept, under its
-module and name, in `SCHEMA_FILE` (`save()`, after a dbt run that built a new one), and later processes
+module and name, in `KEPT_FILE` (`save()`, after a dbt run that built a new one), and later processes
 read it from there. Validation is untouched: the kept schema is the dict dbt built, written and read as
 JSON (one that does not come back equal from JSON is never kept), and jsonschema validates against it
 as before. The file is a cache in dbt's git-ignored target folder (like the kept manifest), under the
@@ -16,20 +16,19 @@ means building the schemas again.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sys
 import threading
 from importlib.metadata import version
 
 from warehouse.db import DBT_DIR
+from warehouse.kept_file import write_whole
 
-SCHEMA_FILE = DBT_DIR / "target" / "json-schemas.json"
+KEPT_FILE = DBT_DIR / "target" / "json-schemas.json"
 FORMAT = 1
 _PACKAGES = ("dbt-core", "dbt-common", "dbt-adapters", "dbt-duckdb", "mashumaro")
 
-_schemas: dict[str, dict] = {}
+_kept: dict[str, dict] = {}
 _lock = threading.Lock()
 _state = {"loaded": False, "new": 0}
 
@@ -46,13 +45,13 @@ def install() -> None:
         name = f"{cls.__module__}.{cls.__qualname__}"
         with _lock:
             _load_once()
-            kept = _schemas.get(name)
+            kept = _kept.get(name)
         if kept is not None:
             return kept
         schema = build(cls)
         if json.loads(json.dumps(schema)) == schema:   # what JSON cannot hold as it is stays in memory only
             with _lock:
-                _schemas[name] = schema
+                _kept[name] = schema
                 _state["new"] += 1
         return schema
 
@@ -69,26 +68,18 @@ def _load_once() -> None:
         return
     _state["loaded"] = True
     try:
-        kept = json.loads(SCHEMA_FILE.read_text())
+        kept = json.loads(KEPT_FILE.read_text())
     except Exception:  # noqa: BLE001 (absent, cut short by a killed process)
         return
     if isinstance(kept, dict) and kept.get("header") == _header() and isinstance(kept.get("schemas"), dict):
-        _schemas.update(kept["schemas"])
+        _kept.update(kept["schemas"])
 
 
 def save() -> None:
-    """Write the kept schemas for later processes if this one built any new one. Best effort (it is a
-    cache): written whole under a temporary name, then renamed."""
+    """Write the kept schemas for later processes if this one built any new one."""
     with _lock:
         if not _state["new"]:
             return
-        text = json.dumps({"header": _header(), "schemas": _schemas}, sort_keys=True)
+        text = json.dumps({"header": _header(), "schemas": _kept}, sort_keys=True)
         _state["new"] = 0
-    partial = SCHEMA_FILE.with_name(f".{SCHEMA_FILE.name}.{os.getpid()}.tmp")
-    try:
-        SCHEMA_FILE.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(text)
-        os.replace(partial, SCHEMA_FILE)
-    except OSError:
-        with contextlib.suppress(OSError):
-            partial.unlink()
+    write_whole(KEPT_FILE, text.encode())

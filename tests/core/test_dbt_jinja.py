@@ -9,17 +9,13 @@ import marshal
 import pytest
 from dbt_common.clients import jinja as dbt_jinja_env
 
+from tests.conftest import fresh_kept
 from warehouse import dbt_jinja
 
 
 @pytest.fixture
 def kept(tmp_path, monkeypatch):
-    """The cache on a file of this test's own, empty in memory: as a new process finds it."""
-    monkeypatch.setattr(dbt_jinja, "CODE_FILE", tmp_path / "jinja-code.marshal")
-    monkeypatch.setattr(dbt_jinja, "_codes", {})
-    monkeypatch.setattr(dbt_jinja, "_state", {"loaded": False, "new": 0})
-    dbt_jinja.install()
-    return tmp_path / "jinja-code.marshal"
+    return fresh_kept(dbt_jinja, tmp_path / "jinja-code.marshal", monkeypatch)
 
 
 def _render(text: str, native: bool = False, **context):
@@ -39,8 +35,7 @@ def test_the_next_process_compiles_nothing_it_finds_kept(kept, monkeypatch):
     first = [_render(texts[0], x="a"), _render(texts[1], n=1)]
     dbt_jinja.save()
     assert kept.is_file() and dbt_jinja._state["new"] == 0
-    monkeypatch.setattr(dbt_jinja, "_codes", {})      # a new process
-    monkeypatch.setattr(dbt_jinja, "_state", {"loaded": False, "new": 0})
+    fresh_kept(dbt_jinja, kept, monkeypatch)           # a new process
     assert [_render(texts[0], x="a"), _render(texts[1], n=1)] == first == ["A", "select 2 as n"]
     assert dbt_jinja._state["new"] == 0
     dbt_jinja.save()                                  # nothing new: the file is not rewritten
@@ -60,7 +55,7 @@ def test_each_environment_gets_the_code_jinja_makes_for_it(kept, text):
     for native in (False, True):
         env = dbt_jinja_env.get_environment(native=native)
         made[native] = (env.compile(text), compile(env.compile(text, raw=True), "<template>", "exec"))
-    assert len(dbt_jinja._codes) == 2
+    assert len(dbt_jinja._kept) == 2
     for kept_code, fresh in made.values():
         assert _shape(kept_code) == _shape(fresh)
     assert _shape(made[False][0]) != _shape(made[True][0])
@@ -70,7 +65,7 @@ def test_a_text_that_does_not_compile_is_never_kept(kept):
     for _ in range(2):
         with pytest.raises(dbt_jinja_env.CompilationError, match="unexpected"):
             _render("{{ x ) }}")
-    assert dbt_jinja._state["new"] == 0 and dbt_jinja._codes == {}
+    assert dbt_jinja._state["new"] == 0 and dbt_jinja._kept == {}
 
 
 @pytest.mark.parametrize("content", [b"not marshal", None])
@@ -88,4 +83,4 @@ def test_a_text_already_parsed_is_compiled_as_jinja_does(kept):
     env = dbt_jinja_env.get_environment()
     assert "def root" in env.compile("{{ a }}", raw=True)
     assert isinstance(env.compile(env.parse("{{ a }}")), type(compile("1", "<t>", "exec")))
-    assert dbt_jinja._codes == {}
+    assert dbt_jinja._kept == {}

@@ -11,6 +11,7 @@ from dbt.adapters.duckdb.credentials import DuckDBCredentials
 from dbt.contracts.project import Project, ProjectFlags
 from dbt_common.dataclass_schema import ValidationError, build_json_schema
 
+from tests.conftest import fresh_kept
 from warehouse import dbt_schemas
 
 CLASSES = [DuckDBCredentials, ProjectFlags, Project]
@@ -18,17 +19,7 @@ CLASSES = [DuckDBCredentials, ProjectFlags, Project]
 
 @pytest.fixture
 def kept(tmp_path, monkeypatch):
-    """The store on a file of this test's own, empty in memory: as a new process finds it."""
-    monkeypatch.setattr(dbt_schemas, "SCHEMA_FILE", tmp_path / "json-schemas.json")
-    monkeypatch.setattr(dbt_schemas, "_schemas", {})
-    monkeypatch.setattr(dbt_schemas, "_state", {"loaded": False, "new": 0})
-    dbt_schemas.install()
-    return tmp_path / "json-schemas.json"
-
-
-def _new_process(monkeypatch):
-    monkeypatch.setattr(dbt_schemas, "_schemas", {})
-    monkeypatch.setattr(dbt_schemas, "_state", {"loaded": False, "new": 0})
+    return fresh_kept(dbt_schemas, tmp_path / "json-schemas.json", monkeypatch)
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
@@ -36,7 +27,7 @@ def test_a_kept_schema_is_the_one_dbt_builds(kept, monkeypatch, cls):
     built = build_json_schema(cls).to_dict()   # what dbt's own json_schema returns
     assert cls.json_schema() == built
     dbt_schemas.save()
-    _new_process(monkeypatch)
+    fresh_kept(dbt_schemas, kept, monkeypatch)   # a new process
     assert cls.json_schema() == built and dbt_schemas._state["new"] == 0   # read, not built
     assert json.loads(kept.read_text())["schemas"][f"{cls.__module__}.{cls.__qualname__}"] == built
 
@@ -46,7 +37,7 @@ def test_validation_from_a_kept_schema_accepts_and_refuses_as_dbts(kept, monkeyp
     bad = {**good, "extensions": "two"}
     DuckDBCredentials.validate(good)
     dbt_schemas.save()
-    _new_process(monkeypatch)
+    fresh_kept(dbt_schemas, kept, monkeypatch)   # a new process
     DuckDBCredentials.validate(good)
     with pytest.raises(ValidationError, match="two"):
         DuckDBCredentials.validate(bad)

@@ -1,0 +1,24 @@
+"""Writing psw's caches of dbt's work (the kept manifest, partial parse, compiled templates, JSON
+schemas) in dbt's git-ignored target folder. A cache is best effort: a reader that finds none, or
+one it cannot read, makes it again, so a write that fails leaves nothing behind and raises nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+
+def write_whole(dest: Path, data: bytes) -> bool:
+    """`data` into `dest`, written whole under a temporary name, then renamed: a reader (another
+    process) finds the old file or the new one, never a part. False if it could not be written."""
+    partial = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(data)
+        os.replace(partial, dest)
+        return True
+    except OSError:   # a full disk, a read-only folder
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        return False
