@@ -1,0 +1,80 @@
+"""Interleaved A/B of two checkouts of psw: which one builds faster, on this machine, now.
+
+bench_warehouse.py runs one checkout after the other; on a shared machine its speed can move by 20%
+between them (the peer's own time does). Here the two checkouts alternate, round after round, on the
+same data, each step in a fresh process, and each step's median wall and CPU seconds (user + system)
+are printed per checkout:
+- `ingest`: the scaled pilot (bench_warehouse.write_scaled) into a new warehouse;
+- `first build`: `psw build --quiet` of it;
+- `add-run build`: after ingesting the pilot's 64 pairs as a new measurement, `psw build --quiet`.
+
+    python bench/bench_ab.py --before ../wt-base --after . --pairs 64 --rounds 6
+    python bench/bench_ab.py --before ../wt-base --after . --pairs 100000 --rounds 3
+
+Each checkout runs with its own code (PYTHONPATH) and dbt project, with this interpreter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_warehouse import PILOT, timed, write_scaled  # noqa: E402
+
+STEPS = ("ingest", "first build", "add-run build")
+
+
+def one_round(tree: Path, data: Path, small: Path, work: Path) -> dict[str, tuple[float, float]]:
+    db = work / tree.name / "warehouse.duckdb"
+    shutil.rmtree(db.parent, ignore_errors=True)
+    db.parent.mkdir(parents=True)
+    # in the checkout itself: `python -m` puts the working folder first on the import path
+    psw = ["env", "-C", str(tree), f"PYTHONPATH={tree}", sys.executable, "-m", "psw.cli", "--db", str(db)]
+    out = {}
+    seconds, _, _, cpu = timed([*psw, "ingest", str(data), "--measurement", "scaled"])
+    out["ingest"] = (seconds, cpu)
+    seconds, _, _, cpu = timed([*psw, "build", "--quiet"])
+    out["first build"] = (seconds, cpu)
+    timed([*psw, "ingest", str(small), "--measurement", "small_run"])
+    seconds, _, _, cpu = timed([*psw, "build", "--quiet"])
+    out["add-run build"] = (seconds, cpu)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", type=Path, required=True, help="a checkout of psw (e.g. a git worktree)")
+    parser.add_argument("--after", type=Path, required=True)
+    parser.add_argument("--pairs", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=6)
+    args = parser.parse_args()
+    trees = {"before": args.before.resolve(), "after": args.after.resolve()}
+    results: dict[str, list[dict]] = {name: [] for name in trees}
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        data, small = work / "scaled_examples.jsonl", work / "small_run_examples.jsonl"
+        write_scaled(data, args.pairs)
+        shutil.copy(PILOT, small)
+        for name, tree in trees.items():   # a warm-up round each: each checkout's kept parse is made
+            one_round(tree, data, small, work)
+        for _ in range(args.rounds):
+            for name, tree in trees.items():
+                results[name].append(one_round(tree, data, small, work))
+    print(f"{args.pairs} pairs, medians of {args.rounds} interleaved rounds: wall s / CPU s")
+    print(f"{'step':<15}" + "".join(f"{name:>22}" for name in trees))
+    for step in STEPS:
+        cells = []
+        for name in trees:
+            wall = statistics.median(r[step][0] for r in results[name])
+            cpu = statistics.median(r[step][1] for r in results[name])
+            cells.append(f"{wall:>10.2f} / {cpu:>7.2f}  ")
+        print(f"{step:<15}" + "".join(f"{cell:>22}" for cell in cells))
+
+
+if __name__ == "__main__":
+    main()
