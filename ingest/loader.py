@@ -209,19 +209,24 @@ HELD_LINES = "select line_no, line, false as blank from _lines"  # _lines read b
 
 
 def _read_and_check(con, scan, report: LoadReport) -> tuple[list[Reject], int]:
-    """_records straight from the file (DuckDB's reader, as in _fast_lines: the lines are not
-    held twice), else from _lines read by Python, which names undecodable lines; returns those
-    and how many blank lines the file held (skipped; the load report counts them)."""
+    """_records straight from the file (FILE_LINES: the lines are not held twice), else from _lines
+    read by Python, which names undecodable lines; returns those and how many blank lines the file
+    held (skipped; the load report counts them)."""
     try:
         _check_records(con, report, FILE_LINES, [str(scan.path), MAX_FAST_LINE_BYTES])
     except duckdb.Error:
         rejects, blank = _slow_lines(con, scan.path)
         _check_records(con, report, HELD_LINES)
         return rejects, blank
-    blank = con.execute("select count(*) from _records where blank").fetchone()[0]
+    return [], _drop_blank(con, "_records")
+
+
+def _drop_blank(con, table: str) -> int:
+    """Delete the rows FILE_LINES marked blank from `table`; returns how many there were."""
+    blank = con.execute(f"select count(*) from {table} where blank").fetchone()[0]
     if blank:
-        con.execute("delete from _records where blank")
-    return [], blank
+        con.execute(f"delete from {table} where blank")
+    return blank
 
 
 def _read_lines(con, scan) -> tuple[list[Reject], int]:
@@ -243,14 +248,9 @@ def _fast_lines(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     (Streaming the file twice instead of holding the lines was slower, even at 1M pairs
     where the table spills to disk.)
     """
-    con.execute("""
-        create or replace temp table _lines as
-        select (row_number() over ())::integer as line_no, line
-        from read_csv(?, columns = {'line': 'VARCHAR'}, header = false, delim = chr(1), quote = '',
-                      escape = '', auto_detect = false, max_line_size = ?)""", [str(path), MAX_FAST_LINE_BYTES])
-    blank = con.execute("select count(*) from _lines where line is null or not regexp_matches(line, '\\S')").fetchone()[0]
-    if blank:
-        con.execute("delete from _lines where line is null or not regexp_matches(line, '\\S')")
+    con.execute(f"create or replace temp table _lines as {FILE_LINES}", [str(path), MAX_FAST_LINE_BYTES])
+    blank = _drop_blank(con, "_lines")
+    con.execute("alter table _lines drop column blank")
     return blank
 
 
