@@ -20,13 +20,11 @@ compiling again; it holds the texts of the last MAX_KEPT compiles, newest first.
 from __future__ import annotations
 
 import marshal
-import sys
 import threading
-from importlib.metadata import version
 from types import CodeType
 
 from warehouse.db import DBT_DIR
-from warehouse.kept_file import write_whole
+from warehouse.kept_file import stamp, write_whole
 
 KEPT_FILE = DBT_DIR / "target" / "jinja-code.marshal"
 MAX_KEPT = 2000  # texts; a pilot build compiles ~230 (macros, models), with unit tests and docs ~600 (~2 MB)
@@ -83,7 +81,7 @@ def _header() -> str:
     """What a kept code object was compiled under: Python's bytecode and the Jinja that generated it."""
     from importlib.util import MAGIC_NUMBER
 
-    return repr((FORMAT, sys.version, MAGIC_NUMBER, version("jinja2"), version("dbt-common")))
+    return repr((*stamp(FORMAT, "jinja2", "dbt-common"), MAGIC_NUMBER))
 
 
 def _load_once() -> None:

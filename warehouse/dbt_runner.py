@@ -36,14 +36,13 @@ import io
 import json
 import os
 import pickle
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from warehouse import build_state, dbt_ctes
 from warehouse.db import DBT_DIR, MEMORY_LIMIT
-from warehouse.kept_file import write_whole
+from warehouse.kept_file import stamp, write_whole
 
 PARSE_FILE = "partial_parse.msgpack"
 PARSE_CACHE = DBT_DIR / "target" / "parse-by-file-name"  # in dbt's own (git-ignored) target folder
@@ -133,9 +132,7 @@ def _manifest_file(db: Path, args: list[str]) -> Path:
 def _pickle_key(key: tuple) -> str:
     """What a kept manifest must have been parsed under: the key, and the versions of Python and of
     dbt's packages (a pickle holds their classes; the adapter's macros are parsed into it)."""
-    from importlib.metadata import version
-
-    return repr((key, PICKLE_FORMAT, sys.version, *(version(name) for name in DBT_PACKAGES)))
+    return repr((key, *stamp(PICKLE_FORMAT, *DBT_PACKAGES)))
 
 
 def _load_manifest(db: Path, args: list[str], key: tuple):

@@ -17,12 +17,10 @@ means building the schemas again.
 from __future__ import annotations
 
 import json
-import sys
 import threading
-from importlib.metadata import version
 
 from warehouse.db import DBT_DIR
-from warehouse.kept_file import write_whole
+from warehouse.kept_file import stamp, write_whole
 
 KEPT_FILE = DBT_DIR / "target" / "json-schemas.json"
 FORMAT = 1
@@ -60,7 +58,7 @@ def install() -> None:
 
 
 def _header() -> list:
-    return [FORMAT, sys.version, *(version(name) for name in _PACKAGES)]
+    return stamp(FORMAT, *_PACKAGES)
 
 
 def _load_once() -> None:

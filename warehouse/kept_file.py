@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
+from importlib.metadata import version
 from pathlib import Path
 
 
@@ -22,3 +24,10 @@ def write_whole(dest: Path, data: bytes) -> bool:
         with contextlib.suppress(OSError):
             partial.unlink()
         return False
+
+
+def stamp(fmt: int, *packages: str) -> list:
+    """What a cache was made under: its own format, Python's version and the versions of `packages`
+    (a cache holds their classes, their code or what they generated). A cache under another stamp is
+    made again."""
+    return [fmt, sys.version, *(version(name) for name in packages)]
