@@ -150,9 +150,9 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="psw-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT))
-    from psw.commands.build import PARSE_CACHE
-    kept = (PARSE_CACHE / "warehouse.duckdb.manifest.pickle").exists()
-    saved = (PARSE_CACHE / "warehouse.duckdb.msgpack").exists()
+    from warehouse.dbt_runner import _manifest_file, parse_cache
+    kept = _manifest_file(Path("warehouse.duckdb"), []).exists()
+    saved = parse_cache(Path("warehouse.duckdb"), []).exists()
     print("dbt's parse of the project: " + ("a manifest kept by an earlier build, loaded" if kept else
           "saved by an earlier build, reused" if saved else "none saved yet: the first build parses fully (~5 s)"))
     print(f"medians of {args.repeat} run(s); {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start")

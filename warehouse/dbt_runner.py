@@ -87,7 +87,9 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
     target = target_dir(db)
     args = [a for a in args if a != "--"]
     cached = parse_cache(db, args)
-    _copy(cached, target / PARSE_FILE, only_if_missing=True)
+    # dbt starts from this checkout's partial parse, never from one a warehouse's folder kept from a
+    # build by another checkout (its files' paths would be that checkout's): none, if there is none yet
+    _copy(cached, target / PARSE_FILE)
     paths = ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
              "--target-path", str(target), "--log-path", str(target.parent / "logs")]
     key = _manifest_key(db, args)
@@ -118,9 +120,9 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
 def parse_cache(db: Path, args: list[str]) -> Path:
     """Where the partial parse of builds like this one is kept: per file name, and per vars
     (a parse with other vars is another parse: `psw build --unit-tests` sets one)."""
-    shaping = _shaping(args)
-    suffix = "." + hashlib.sha256(json.dumps(shaping).encode()).hexdigest()[:12] if shaping else ""
-    return PARSE_CACHE / f"{db.name}{suffix}.msgpack"
+    # and per project folder: a partial parse holds its files' paths (a moved checkout parses again)
+    shaping = json.dumps([str(DBT_DIR.resolve()), _shaping(args)])
+    return PARSE_CACHE / f"{db.name}.{hashlib.sha256(shaping.encode()).hexdigest()[:12]}.msgpack"
 
 
 def _manifest_file(db: Path, args: list[str]) -> Path:
@@ -199,9 +201,11 @@ def _shaping(args: list[str]) -> list[str]:
 
 
 def _manifest_key(db: Path, args: list[str]) -> tuple:
+    """What a parse depends on. The project's folder too: a manifest holds its files' paths, so a
+    checkout that was moved (its target folder with it) parses again."""
     shaping = tuple(_shaping(args))
     settings = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("DBT_")))
-    return db.name, MEMORY_LIMIT, shaping, settings, build_state.project_hash()
+    return db.name, str(DBT_DIR.resolve()), MEMORY_LIMIT, shaping, settings, build_state.project_hash()
 
 
 @contextlib.contextmanager
@@ -236,12 +240,13 @@ def _release_warehouse() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def _copy(source: Path, dest: Path, only_if_missing: bool = False) -> None:
-    """Best effort (it is a cache): written whole under a temporary name, then renamed."""
-    if not source.exists() or (only_if_missing and dest.exists()):
-        return
+def _copy(source: Path, dest: Path) -> None:
+    """`dest` becomes a copy of `source`, or is removed if there is no `source`. Best effort (it is a
+    cache): written whole under a temporary name, then renamed."""
     try:
         data = source.read_bytes()
     except OSError:
+        with contextlib.suppress(OSError):
+            dest.unlink()
         return
     write_whole(dest, data)

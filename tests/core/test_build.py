@@ -14,6 +14,7 @@ import duckdb
 
 from psw.cli import main
 from warehouse import dbt_runner
+from warehouse.db import DBT_DIR
 
 
 def _last_log(db) -> str:
@@ -79,3 +80,26 @@ def test_the_dbt_unit_tests_pass(pilot_copy, capsys):
     summary = capsys.readouterr().out.strip().splitlines()[-1]
     passed, ran = map(int, re.search(r"(\d+) of (\d+) tests passed", summary).groups())
     assert passed == ran > 20, summary
+
+
+def test_a_warehouse_built_by_a_checkout_elsewhere_builds_here(pilot_db, tmp_path, monkeypatch):
+    # a second checkout of the project (same files, another folder) builds the warehouse first: its
+    # folder keeps that checkout's partial parse, its paths in it; then that checkout is gone
+    other = tmp_path / "other" / "dbt"
+    shutil.copytree(DBT_DIR, other, ignore=shutil.ignore_patterns("target", "logs"))
+    db = tmp_path / "shared" / "warehouse.duckdb"
+    db.parent.mkdir()
+    shutil.copy(pilot_db, db)
+    args = ["--db", str(db), "build", "--force", "--select", "model_prices", "template_pair_scores"]
+    monkeypatch.setattr(dbt_runner, "_manifests", {})   # a new process
+    monkeypatch.setattr(dbt_runner, "PARSE_CACHE", tmp_path / "cache")   # this test's own cache
+    with monkeypatch.context() as there:
+        there.setattr(dbt_runner, "DBT_DIR", other)
+        there.setattr(dbt_runner, "PARSE_CACHE", other / "target" / "parse-by-file-name")
+        assert main(args) == 0
+    shutil.rmtree(other.parent)
+    # here: the seed is read from this checkout's files, not the gone one's
+    assert main(args) == 0, _last_log(db)
+    assert str(other) not in _last_log(db)
+    used = dbt_runner._manifests[dbt_runner._manifest_key(db.resolve(), [])]
+    assert {node.root_path for node in used.nodes.values()} == {str(DBT_DIR)}
