@@ -93,6 +93,8 @@ class BuildOutput:
                 self.failures[-1].first_line = _first_error_line(text)
             else:
                 self.errors.append(_first_error_line(text))
+        elif name == "MainStackTrace":
+            pass   # a Python traceback is dbt.log's, never a user's line
         elif name == "SQLCompiledPath":
             if self.failures and not self.failures[-1].compiled:
                 self.failures[-1].compiled = data.get("path", "")

@@ -111,6 +111,8 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
             _release_warehouse()
             dbt_jinja.save()
             dbt_schemas.save()
+    if isinstance(outcome.exception, KeyboardInterrupt):
+        raise KeyboardInterrupt   # Ctrl-C, which dbt caught: psw says "interrupted" (exit 130), not "failed"
     if outcome.success:
         _copy(target / PARSE_FILE, cached)
     result = outcome.result
