@@ -36,6 +36,7 @@ COMMANDS = [
     "psw.commands.export_vectors",
     "psw.commands.lint",
     "psw.commands.report",
+    "psw.commands.server",
 ]
 
 # one example per command (`psw COMMAND --help` shows it; `psw --help` lists them all)
@@ -63,6 +64,7 @@ EXAMPLES = {
     "export-vectors": "psw export-vectors --cell CELL_ID --format gguf --out calm.gguf",
     "lint": "psw lint persona_pairs.jsonl templates.txt",
     "report": "psw report --out results/",
+    "server": "psw server status",
 }
 # what each exit status means; `psw COMMAND --help` ends with it (collect states its own)
 BAD_INPUT = "bad input (one line on stderr says where)"
@@ -86,6 +88,8 @@ EXIT_CODES = {
     "export-inspect": {0: "the .eval log was written", 2: "not built, no such measurement, not anchored, or " + BAD_INPUT},
     "lint": {0: "no findings", 1: "findings (one line each on stdout)"},
     "report": {0: "the report was written", 2: "no built marts to report on, or " + BAD_INPUT},
+    "server": {0: "started (and answering), running or not, or stopped",
+               2: "the server is off, its folder is not private, or it did not start"},
 }
 EXIT_CODES["extract"] = {0: "the step finished and its rows were written", 2: BAD_INPUT}
 for _step in ("vectors", "steer", "judge", "project"):
@@ -236,8 +240,16 @@ def entry() -> None:
     still run (logging's flush of dbt's log file among them) and the output is flushed. Not while another
     thread still runs (Python's exit would wait for it); every DuckDB connection psw and dbt open is
     closed when their command ends (`with connect(...)`, dbt_runner's `_release_warehouse`), so nothing
-    is left for the teardown to close."""
+    is left for the teardown to close. The commands psw/server.py lists run in a fresh child of a
+    resident server that has imported dbt and psw, when one answers; else here, and one is started."""
+    from psw import server
+
+    code = server.run(sys.argv[1:])   # a resident server's fresh child runs it, if one answers
+    if code is not None:
+        sys.exit(code)
     code = main()
+    if server.command_of(sys.argv[1:]) in server.ROUTED:
+        server.start_later()   # for the next command
     if "dbt" in sys.modules and threading.active_count() == 1:
         _leave(code)
     sys.exit(code)

@@ -12,6 +12,9 @@ import pytest
 from psw.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
+# psw's resident server (psw/server.py) stays out of the suite: every `psw` a test starts runs in its
+# own process. tests/cli/test_server.py turns it on for servers of its own, in folders of its own.
+os.environ["PSW_SERVER"] = "off"
 REFERENCE = ROOT.parent / "shared" / "reference" / "pilot-v2-seed23"
 PILOT_FILES = [
     REFERENCE / "persona_pairs_v2_candidates.jsonl",

@@ -48,8 +48,10 @@ def _setting(name: str, default: float) -> float:
 
 # DuckDB spills to disk past this, so a million-pair ingest stays within a laptop's memory.
 # It caps DuckDB's buffers, not the process: at 2GB a 1M-pair ingest peaked at 2.2 GB resident,
-# at 1.5GB at 1.8 GB, in the same CPU time (psw build passes the same cap to dbt).
-MEMORY_LIMIT = os.environ.get("PSW_MEMORY_LIMIT", "1.5GB")
+# at 1.5GB at 1.8 GB, in the same CPU time (psw build passes the same cap to dbt). Read when a
+# connection opens, not at import: a process forked by psw's server (psw/server.py) takes the caller's.
+def memory_limit() -> str:
+    return os.environ.get("PSW_MEMORY_LIMIT", "1.5GB")
 
 
 def lock_wait_s() -> float:
@@ -105,7 +107,7 @@ def connect(path: Path, read_only: bool = False, wait_s: float | None = None) ->
     if read_only and not path.exists():
         raise UserError(f"{path}: no warehouse here yet; run `psw ingest ...` then `psw build`")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return _open(path, read_only, {"memory_limit": MEMORY_LIMIT}, wait_s)
+    return _open(path, read_only, {"memory_limit": memory_limit()}, wait_s)
 
 
 # ---- SQL a user types -------------------------------------------------------------------------
@@ -124,7 +126,7 @@ def connect_user_sql(path: Path, wait_s: float | None = None) -> duckdb.DuckDBPy
     """The warehouse read-only in a sandbox: user SQL sees its tables and nothing else."""
     if not path.exists():
         raise UserError(f"{path}: no warehouse here yet; run `psw ingest ...` then `psw build`")
-    return _open(path, True, {"memory_limit": MEMORY_LIMIT, **SANDBOX}, wait_s)
+    return _open(path, True, {"memory_limit": memory_limit(), **SANDBOX}, wait_s)
 
 
 def check_read_only(query: str) -> None:

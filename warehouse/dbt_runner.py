@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from warehouse import build_state, dbt_ctes
-from warehouse.db import DBT_DIR, MEMORY_LIMIT
+from warehouse.db import DBT_DIR, memory_limit
 from warehouse.kept_file import stamp, write_whole
 
 PARSE_FILE = "partial_parse.msgpack"
@@ -207,13 +207,13 @@ def _manifest_key(db: Path, args: list[str]) -> tuple:
     checkout that was moved (its target folder with it) parses again."""
     shaping = tuple(_shaping(args))
     settings = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("DBT_")))
-    return db.name, str(DBT_DIR.resolve()), MEMORY_LIMIT, shaping, settings, build_state.project_hash()
+    return db.name, str(DBT_DIR.resolve()), memory_limit(), shaping, settings, build_state.project_hash()
 
 
 @contextlib.contextmanager
 def _dbt_setting(db: Path):
     """dbt's working folder and environment for one run, put back afterwards."""
-    setting = {"PSW_DB_PATH": db.name, "PSW_MEMORY_LIMIT": MEMORY_LIMIT,
+    setting = {"PSW_DB_PATH": db.name, "PSW_MEMORY_LIMIT": memory_limit(),
                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
     saved_env, saved_cwd = {name: os.environ.get(name) for name in setting}, os.getcwd()
     os.environ.update(setting)
