@@ -11,13 +11,19 @@ are printed per checkout:
     python bench/bench_ab.py --before ../wt-base --after . --pairs 64 --rounds 6
     python bench/bench_ab.py --before ../wt-base --after . --pairs 100000 --rounds 3
 
-Each checkout runs with its own code (PYTHONPATH) and dbt project, with this interpreter.
+Each checkout runs with its own code (PYTHONPATH) and dbt project, with this interpreter, and with
+psw's resident server off (PSW_SERVER=off, psw/server.py), unless --served-after: then the after
+checkout's steps are run by its server (started, and answering, before the rounds), and only their
+wall seconds compare (the CPU the server's child spends is not the step's).
+
+    python bench/bench_ab.py --before ../wt-base --after . --pairs 64 --rounds 6 --served-after
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -29,12 +35,18 @@ from bench_warehouse import PILOT, timed, write_scaled  # noqa: E402
 STEPS = ("ingest", "first build", "add-run build")
 
 
-def one_round(tree: Path, data: Path, small: Path, work: Path) -> dict[str, tuple[float, float]]:
+def program(tree: Path, served: str | None) -> list[str]:
+    """`psw` of a checkout: in the checkout itself (`python -m` puts the working folder first on the
+    import path), with its server in the folder `served`, or off."""
+    server = [f"PSW_SERVER_DIR={served}", "PSW_SERVER=on"] if served else ["PSW_SERVER=off"]
+    return ["env", "-C", str(tree), f"PYTHONPATH={tree}", *server, sys.executable, "-m", "psw.cli"]
+
+
+def one_round(tree: Path, data: Path, small: Path, work: Path, served: str | None) -> dict[str, tuple[float, float]]:
     db = work / tree.name / "warehouse.duckdb"
     shutil.rmtree(db.parent, ignore_errors=True)
     db.parent.mkdir(parents=True)
-    # in the checkout itself: `python -m` puts the working folder first on the import path
-    psw = ["env", "-C", str(tree), f"PYTHONPATH={tree}", sys.executable, "-m", "psw.cli", "--db", str(db)]
+    psw = [*program(tree, served), "--db", str(db)]
     out = {}
     seconds, _, _, cpu = timed([*psw, "ingest", str(data), "--measurement", "scaled"])
     out["ingest"] = (seconds, cpu)
@@ -52,20 +64,33 @@ def main() -> None:
     parser.add_argument("--after", type=Path, required=True)
     parser.add_argument("--pairs", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--served-after", action="store_true",
+                        help="the after checkout's steps run by its resident server (compare wall seconds only)")
     args = parser.parse_args()
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     results: dict[str, list[dict]] = {name: [] for name in trees}
-    with tempfile.TemporaryDirectory() as scratch:
-        work = Path(scratch)
-        data, small = work / "scaled_examples.jsonl", work / "small_run_examples.jsonl"
-        write_scaled(data, args.pairs)
-        shutil.copy(PILOT, small)
-        for name, tree in trees.items():   # a warm-up round each: each checkout's kept parse is made
-            one_round(tree, data, small, work)
-        for _ in range(args.rounds):
-            for name, tree in trees.items():
-                results[name].append(one_round(tree, data, small, work))
-    print(f"{args.pairs} pairs, medians of {args.rounds} interleaved rounds: wall s / CPU s")
+    # a short folder of its own for the after checkout's server (a socket's path holds <= 107 bytes)
+    served = {"before": None, "after": tempfile.mkdtemp(prefix="psws", dir="/tmp") if args.served_after else None}
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            work = Path(scratch)
+            data, small = work / "scaled_examples.jsonl", work / "small_run_examples.jsonl"
+            write_scaled(data, args.pairs)
+            shutil.copy(PILOT, small)
+            if served["after"]:
+                subprocess.run([*program(trees["after"], served["after"]), "server", "start"], check=True,
+                               capture_output=True)
+            for name, tree in trees.items():   # a warm-up round each: each checkout's kept parse is made
+                one_round(tree, data, small, work, served[name])
+            for _ in range(args.rounds):
+                for name, tree in trees.items():
+                    results[name].append(one_round(tree, data, small, work, served[name]))
+    finally:
+        if served["after"]:
+            subprocess.run([*program(trees["after"], served["after"]), "server", "stop"], capture_output=True)
+            shutil.rmtree(served["after"], ignore_errors=True)
+    print(f"{args.pairs} pairs, medians of {args.rounds} interleaved rounds: wall s / CPU s"
+          + ("; the after checkout's steps run by its server (its CPU s are the caller's alone)" if args.served_after else ""))
     print(f"{'step':<15}" + "".join(f"{name:>22}" for name in trees))
     for step in STEPS:
         cells = []

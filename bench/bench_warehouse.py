@@ -19,6 +19,11 @@ which were measured in the same run.
 
     python bench/bench_warehouse.py                              # 64, 100k, 1M
     python bench/bench_warehouse.py --sizes 64,100000 --repeat 3
+    python bench/bench_warehouse.py --sizes 64 --server   # psw's commands run by its resident server
+psw's resident server (psw/server.py) is off unless --server is given: each psw step is then a fresh
+program, as in every earlier figure. With --server one is started (and answering) before anything is
+timed; a step's work then runs in the server's child, whose CPU and memory are not the step's
+children's: those columns show the caller's alone and are not comparable (peak memory is not checked).
 Targets (issue 22, 2-core machine): 64 pairs: ingest + first build <= 3 s and <= 90 nodes;
 100k: ingest + build <= 0.5x the peer; 1M: <= 0.25x the peer and peak <= 2 GB; adding a
 64-pair run to 1M <= 3 s; a no-op build <= 1 s.
@@ -48,6 +53,7 @@ PEER = [sys.executable, str(ROOT / "bench" / "peer_template_stats.py")]
 # pairs -> (seconds, x peer) ingest + first build must stay under (None: no target at that size)
 TARGETS = {64: (3.0, None), 100_000: (None, 0.5), 1_000_000: (None, 0.25)}
 MAX_NODES, MAX_NOOP_S, MAX_ADD_S, MAX_PEAK_MB = 90, 1.0, 3.0, 2048
+SERVED = False  # --server: psw's steps run in its resident server's children (CPU and memory not seen here)
 
 
 def write_scaled(path: Path, n_pairs: int) -> None:
@@ -136,7 +142,7 @@ def verdict(r: dict) -> str:
     if r["pairs"] == 64:
         misses += [f"nodes > {MAX_NODES}"] * (not r["nodes"] <= MAX_NODES)
     if r["pairs"] == 1_000_000:
-        misses += ["peak > 2 GB"] * (r["peak_mb"] > MAX_PEAK_MB) + [f"+run > {MAX_ADD_S:g} s"] * (r["add_s"] > MAX_ADD_S)
+        misses += ["peak > 2 GB"] * (not SERVED and r["peak_mb"] > MAX_PEAK_MB) + [f"+run > {MAX_ADD_S:g} s"] * (r["add_s"] > MAX_ADD_S)
     misses += [f"no-op > {MAX_NOOP_S:g} s"] * (r["noop_s"] > MAX_NOOP_S)
     return "missed: " + ", ".join(misses) if misses else "met"
 
@@ -146,16 +152,28 @@ def main() -> None:
     parser.add_argument("--sizes", default="64,100000,1000000")
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; figures are medians")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temp dir, removed after)")
+    parser.add_argument("--server", action="store_true",
+                        help="psw's steps run by its resident server, started before timing (wall seconds only)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="psw-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    global SERVED
+    SERVED = args.server
+    os.environ["PSW_SERVER"] = "on" if args.server else "off"
+    if args.server:  # a folder of its own (a short path: a socket's holds at most 107 bytes)
+        os.environ["PSW_SERVER_DIR"] = tempfile.mkdtemp(prefix="psws", dir="/tmp")
+        started = subprocess.run([*PSW, "server", "start"], capture_output=True, text=True, cwd=ROOT)
+        if started.returncode != 0:
+            raise SystemExit(f"psw server start failed: {started.stderr.strip()}")
+        print(started.stdout.strip())
     sys.path.insert(0, str(ROOT))
     from warehouse.dbt_runner import _manifest_file, parse_cache
     kept = _manifest_file(Path("warehouse.duckdb"), []).exists()
     saved = parse_cache(Path("warehouse.duckdb"), []).exists()
     print("dbt's parse of the project: " + ("a manifest kept by an earlier build, loaded" if kept else
           "saved by an earlier build, reused" if saved else "none saved yet: the first build parses fully (~5 s)"))
-    print(f"medians of {args.repeat} run(s); {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start")
+    print(f"medians of {args.repeat} run(s); {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start"
+          + ("; steps run by psw's resident server: the cpu and peak columns are the caller's alone" if args.server else ""))
     print(f"{'pairs':>9} {'floor s':>8} {'peer s':>7} {'peer MB':>8} {'ingest s':>9} {'build s':>8} {'total s':>8} "
           f"{'x peer':>7} {'x floor':>8} {'nodes':>6} {'peak MB':>8} {'+run s':>7} {'(ingest':>8} {'build)':>7} "
           f"{'no-op s':>8} {'db GB':>6} {'cpu s':>7} {'peer cpu':>8} {'floor cpu':>9} {'cpu x peer':>10} {'no-op cpu':>9}  targets")
@@ -168,6 +186,9 @@ def main() -> None:
                   f"{r['noop_s']:>8.2f} {r['db_gb']:>6.2f} {r['cpu_s']:>7.2f} {r['peer_cpu_s']:>8.2f} {r['floor_cpu_s']:>9.2f} "
                   f"{r['cpu_x_peer']:>10.2f} {r['noop_cpu_s']:>9.2f}  {verdict(r)}", flush=True)
     finally:
+        if args.server:
+            subprocess.run([*PSW, "server", "stop"], capture_output=True, cwd=ROOT)
+            shutil.rmtree(os.environ["PSW_SERVER_DIR"], ignore_errors=True)
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
 
