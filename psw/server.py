@@ -281,6 +281,10 @@ def serve() -> None:
     except OSError:
         return   # another server of this code runs
     _preload()
+    if _threads() != 1:
+        print(f"psw server: {_threads()} threads after the imports; a fork could inherit a held lock: "
+              "not serving", file=sys.stderr)
+        return
     where.socket.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(where.socket))
@@ -355,18 +359,34 @@ def _same_user(conn: socket.socket) -> bool:
 
 
 def _preload() -> None:
-    """What every command would import: psw's commands, dbt and the parts a build loads, DuckDB."""
+    """What every command would import: psw's commands, dbt and what a build loads on its first query
+    (agate's type tester reads Babel's locale data: ~0.15 s a process), DuckDB. Not pyarrow: its
+    import starts threads (jemalloc's, Arrow's), and a process forked from one with other threads
+    can inherit a lock held forever; `serve` checks that only its own thread runs."""
     import psw.cli
 
     psw.cli.make_parser()
+    import _strptime  # noqa: F401
     import dbt.adapters.duckdb  # noqa: F401
+    import dbt.adapters.duckdb.environments.local  # noqa: F401
     import dbt.cli.main  # noqa: F401
     import dbt.compilation  # noqa: F401
     import dbt.task.build  # noqa: F401
+    import dbt.task.sql  # noqa: F401
+    import dbt_common.clients.agate_helper  # noqa: F401
     import duckdb  # noqa: F401
-    import pyarrow  # noqa: F401
+    import multiprocessing.pool  # noqa: F401
+    import sqlparse  # noqa: F401
 
     from warehouse import dbt_events, dbt_jinja, dbt_schemas  # noqa: F401
+
+
+def _threads() -> int:
+    """Threads of this process, the system's count (Python's misses those native code starts)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
 
 
 def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
