@@ -173,20 +173,37 @@ def _send_command(conn: socket.socket, argv: list[str]) -> int:
 
 
 def _wait_for_exit(conn: socket.socket, pid: int) -> int:
-    """Wait for the child's exit status; Ctrl-C here is passed on to it (it stops as `psw` would)."""
+    """Wait for the child's exit status. Ctrl-C here is passed on to it (it stops as `psw` would);
+    so are SIGTERM and SIGHUP (`timeout`, a closed terminal), and then this process ends by the same
+    signal once the child has, as the program would have."""
+    ended_by: list[int] = []
+
+    def pass_on(signum, _frame) -> None:
+        ended_by.append(signum)
+        _signal(pid, signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, pass_on)
     while True:
         try:
             reply = _receive(conn)
             return int(reply["exit"])
         except KeyboardInterrupt:
-            try:
-                os.kill(pid, signal.SIGINT)
-            except OSError:
-                pass
+            _signal(pid, signal.SIGINT)
         except (OSError, ValueError, KeyError):
+            if ended_by:
+                signal.signal(ended_by[0], signal.SIG_DFL)
+                os.kill(os.getpid(), ended_by[0])
             print("error: psw's server lost this command (its process ended without an exit status); "
                   "see its log, or run it again with PSW_SERVER=off", file=sys.stderr)
             return 1
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except OSError:   # it has ended
+        pass
 
 
 def control(op: str) -> dict | None:

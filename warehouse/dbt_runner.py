@@ -94,7 +94,7 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
              "--target-path", str(target), "--log-path", str(target.parent / "logs")]
     key = _manifest_key(db, args)
     events: list = []
-    with _dbt_setting(db):
+    with _dbt_setting(db), _noting_ctrl_c() as interrupted:
         try:
             if key not in _manifests and (kept := _load_manifest(db, args, key)) is not None:
                 _manifests[key] = kept
@@ -111,12 +111,37 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
             _release_warehouse()
             dbt_jinja.save()
             dbt_schemas.save()
-    if isinstance(outcome.exception, KeyboardInterrupt):
+    if interrupted or isinstance(outcome.exception, KeyboardInterrupt):
         raise KeyboardInterrupt   # Ctrl-C, which dbt caught: psw says "interrupted" (exit 130), not "failed"
     if outcome.success:
         _copy(target / PARSE_FILE, cached)
     result = outcome.result
     return DbtRun(outcome.success, list(getattr(result, "results", None) or []), events, outcome.exception)
+
+
+@contextlib.contextmanager
+def _noting_ctrl_c():
+    """A list that holds True once Ctrl-C came while dbt ran. dbt catches the KeyboardInterrupt and
+    cancels its queries; what it then reports can be another error (DuckDB's "connection is busy"
+    from a cancelled thread), which is no reason to tell the user a build failed."""
+    import signal
+    import threading
+
+    noted: list[bool] = []
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield noted   # only the main thread sets handlers; a caller's own handler is left alone
+        return
+
+    def note(signum, frame):
+        noted.append(True)
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def parse_cache(db: Path, args: list[str]) -> Path:

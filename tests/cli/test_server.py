@@ -114,6 +114,41 @@ def test_ctrl_c_while_dbt_runs_nodes_says_interrupted_and_exits_130(served, pilo
         assert _status(env)["served"] == 1
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (the server's running commands)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_sigterm_to_the_caller_ends_the_served_command_and_the_caller_alike(served, pilot_db, tmp_path):
+    """`timeout 60 psw build`: the build stops when the caller is told to, as the program would."""
+    db = copy_warehouse(pilot_db, tmp_path / "warehouse.duckdb")
+    started = _psw(served, "server", "start", "--json")
+    server_pid = json.loads(started.stdout)["pid"]
+    build = subprocess.Popen([sys.executable, "-m", "psw.cli", "--db", str(db), "build", "--force"], cwd=ROOT,
+                             env=served, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = db.parent / f".{db.name}.dbt" / "logs" / "dbt.log"
+    deadline = time.monotonic() + 60
+    while not (log.exists() and "Concurrency:" in log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _children(server_pid)   # the build runs in the server's child
+    build.terminate()
+    build.communicate(timeout=60)
+    assert build.returncode == -signal.SIGTERM
+    deadline = time.monotonic() + 10
+    while _children(server_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _children(server_pid) == []
+
+
 def test_an_idle_server_exits_and_takes_its_socket_with_it(served):
     env = {**served, "PSW_SERVER_IDLE_S": "1"}
     started = _psw(env, "server", "start", "--json")
