@@ -51,6 +51,7 @@ IDLE_S = 900.0
 TICK_S = 5.0     # how often an idle server checks that its code and socket are still current
 START_S = 30.0   # how long `psw server start` waits for a new server to answer
 OFF = {"off", "0", "no", "false"}
+PROCESS_SETTINGS = ("PYTHONPATH", "PYTHONHASHSEED", "PYTHONUTF8", "PYTHONWARNINGS", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECASE)
 
 
@@ -97,6 +98,9 @@ def stamp() -> str:
     for entry in sys.path:
         if entry.endswith("-packages") and os.path.isdir(entry):
             parts.append(f"{entry}:{os.stat(entry).st_mtime_ns}")
+    # what a process reads once, at its start (imports, hashing, text encodings, the time zone):
+    # a caller whose values differ gets a server started with its own
+    parts += [f"{name}={os.environ.get(name)}" for name in PROCESS_SETTINGS]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -409,6 +413,7 @@ def _threads() -> int:
 def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
     """Run the command as the caller's process would have, then leave with its status."""
     import atexit
+    import threading
 
     code = 1
     try:
@@ -431,6 +436,7 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             if isinstance(exc.code, str):
                 print(exc.code, file=sys.stderr)
+        threading._shutdown()   # as Python's exit: wait for the command's own (non-daemon) threads
         atexit._run_exitfuncs()
     except BaseException as exc:  # noqa: BLE001 (one line, never a traceback)
         try:

@@ -193,6 +193,8 @@ def test_a_change_to_the_code_names_another_server(tmp_path, monkeypatch):
     (tmp_path / "psw" / "notes.txt").write_text("not code")
     changed = server.stamp()
     assert server.stamp() == changed
+    monkeypatch.setenv("TZ", "Pacific/Auckland")   # read once, at a process's start
+    assert server.stamp() != changed
 
 
 @pytest.mark.parametrize("argv, command", [
