@@ -399,7 +399,7 @@ def _preload() -> None:
     import multiprocessing.pool  # noqa: F401
     import sqlparse  # noqa: F401
 
-    from warehouse import dbt_events, dbt_jinja, dbt_schemas  # noqa: F401
+    from warehouse import dbt_events, dbt_flags, dbt_graph, dbt_jinja, dbt_schemas  # noqa: F401
 
 
 def _threads() -> int:

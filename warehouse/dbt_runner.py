@@ -76,9 +76,11 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
     a failing node: read `ok`, `results` and `exception`."""
     from dbt.cli.main import dbtRunner  # ~2 s of imports: only when dbt runs
 
-    from warehouse import dbt_events, dbt_jinja, dbt_schemas  # protobuf's, dbt's and Jinja's: only when dbt runs
+    from warehouse import dbt_events, dbt_flags, dbt_graph, dbt_jinja, dbt_schemas  # dbt's and its packages': only when dbt runs
 
     dbt_ctes.install()  # ephemeral staging folded in without a full SQL parse per model
+    dbt_graph.install()  # its graph summary from each node's type, not each node serialised
+    dbt_flags.install()  # an adapter's behavior flags named by a frame walk, not inspect.stack()
     dbt_jinja.install()  # templates compiled once, kept across runs and processes
     dbt_events.install()  # dbt's ~15,000 log events a build built in C, not by ParseDict
     dbt_schemas.install()  # its config classes' JSON schemas built once, kept across processes
