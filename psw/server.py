@@ -399,7 +399,15 @@ def _preload() -> None:
     import multiprocessing.pool  # noqa: F401
     import sqlparse  # noqa: F401
 
-    from warehouse import dbt_events, dbt_flags, dbt_graph, dbt_jinja, dbt_schemas  # noqa: F401
+    from warehouse import dbt_events, dbt_flags, dbt_graph, dbt_jinja, dbt_runner, dbt_schemas, kept_file  # noqa: F401
+
+    # and what each build reads from psw's caches in dbt/target/ (read whole, here, once): the kept
+    # manifests (a command checks the file is still the one read), compiled templates, JSON schemas
+    dbt_runner.preload_manifests()
+    dbt_jinja._load_once()
+    dbt_schemas._load_once()
+    for package in dbt_runner.DBT_PACKAGES:
+        kept_file.version(package)
 
 
 def _threads() -> int:
