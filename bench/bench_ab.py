@@ -66,31 +66,37 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--served-after", action="store_true",
                         help="the after checkout's steps run by its resident server (compare wall seconds only)")
+    parser.add_argument("--served-before", action="store_true",
+                        help="the before checkout's too (both must have psw/server.py)")
     args = parser.parse_args()
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     results: dict[str, list[dict]] = {name: [] for name in trees}
     # a short folder of its own for the after checkout's server (a socket's path holds <= 107 bytes)
-    served = {"before": None, "after": tempfile.mkdtemp(prefix="psws", dir="/tmp") if args.served_after else None}
+    served = {name: tempfile.mkdtemp(prefix="psws", dir="/tmp") if wanted else None
+              for name, wanted in (("before", args.served_before), ("after", args.served_after))}
     try:
         with tempfile.TemporaryDirectory() as scratch:
             work = Path(scratch)
             data, small = work / "scaled_examples.jsonl", work / "small_run_examples.jsonl"
             write_scaled(data, args.pairs)
             shutil.copy(PILOT, small)
-            if served["after"]:
-                subprocess.run([*program(trees["after"], served["after"]), "server", "start"], check=True,
-                               capture_output=True)
+            for name in trees:
+                if served[name]:
+                    subprocess.run([*program(trees[name], served[name]), "server", "start"], check=True,
+                                   capture_output=True)
             for name, tree in trees.items():   # a warm-up round each: each checkout's kept parse is made
                 one_round(tree, data, small, work, served[name])
             for _ in range(args.rounds):
                 for name, tree in trees.items():
                     results[name].append(one_round(tree, data, small, work, served[name]))
     finally:
-        if served["after"]:
-            subprocess.run([*program(trees["after"], served["after"]), "server", "stop"], capture_output=True)
-            shutil.rmtree(served["after"], ignore_errors=True)
+        for name in trees:
+            if served[name]:
+                subprocess.run([*program(trees[name], served[name]), "server", "stop"], capture_output=True)
+                shutil.rmtree(served[name], ignore_errors=True)
+    by_server = [name for name in trees if served[name]]
     print(f"{args.pairs} pairs, medians of {args.rounds} interleaved rounds: wall s / CPU s"
-          + ("; the after checkout's steps run by its server (its CPU s are the caller's alone)" if args.served_after else ""))
+          + (f"; run by their servers: {', '.join(by_server)} (CPU s: the caller's alone)" if by_server else ""))
     print(f"{'step':<15}" + "".join(f"{name:>22}" for name in trees))
     for step in STEPS:
         cells = []
