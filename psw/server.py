@@ -401,9 +401,10 @@ def _preload() -> None:
 
     from warehouse import dbt_events, dbt_flags, dbt_graph, dbt_jinja, dbt_runner, dbt_schemas, kept_file  # noqa: F401
 
-    # and what each build reads from psw's caches in dbt/target/ (read whole, here, once): the kept
-    # manifests (a command checks the file is still the one read), compiled templates, JSON schemas
-    dbt_runner.preload_manifests()
+    # and what each build reads from psw's caches in dbt/target/ (read whole, here, once): compiled
+    # templates, JSON schemas. Not the kept manifests: a dbt Manifest holds a multiprocessing lock (a
+    # named semaphore), which every forked command would share, so one killed while holding it would
+    # leave the next waiting forever (and making one starts multiprocessing's tracker process here)
     dbt_jinja._load_once()
     dbt_schemas._load_once()
     for package in dbt_runner.DBT_PACKAGES:

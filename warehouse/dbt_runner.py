@@ -170,43 +170,12 @@ def _load_manifest(db: Path, args: list[str], key: tuple):
     """The manifest kept by an earlier process under this key; None if there is none, it was parsed
     under another key (the file holds the last one), or it cannot be read. The file is psw's own
     cache in dbt's git-ignored target folder, written only by _save_manifest."""
-    path = _manifest_file(db, args)
     try:
-        kept = _preloaded.pop(path, None)
-        if kept is not None and kept[0] == _file_key(path):
-            kept_key, manifest = kept[1]
-        else:
-            with path.open("rb") as handle:
-                kept_key, manifest = pickle.load(handle)
+        with _manifest_file(db, args).open("rb") as handle:
+            kept_key, manifest = pickle.load(handle)
     except Exception:  # noqa: BLE001 (absent, partly written by a killed process, another version's classes)
         return None
     return manifest if kept_key == _pickle_key(key) else None
-
-
-# manifests psw's resident server read before it forked the process (psw/server.py): file -> (its
-# modification time and size then, (key, manifest)); used if the file is still that file
-_preloaded: dict[Path, tuple] = {}
-
-
-def preload_manifests(newest: int = 3) -> None:
-    """Read the `newest` kept manifests now (psw's server, before it forks a command's process:
-    ~0.15 s a build)."""
-    files = sorted(PARSE_CACHE.glob("*.manifest.pickle"), key=lambda f: _file_key(f) or (0, 0), reverse=True)
-    for path in files[:newest]:
-        try:
-            stat_key = _file_key(path)
-            with path.open("rb") as handle:
-                _preloaded[path] = (stat_key, pickle.load(handle))
-        except Exception:  # noqa: BLE001 (as _load_manifest: a cache that cannot be read is parsed again)
-            continue
-
-
-def _file_key(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size
 
 
 def _save_manifest(db: Path, args: list[str], key: tuple, manifest) -> None:

@@ -52,6 +52,7 @@ def test_a_served_ingest_build_and_query_print_and_exit_as_the_program_does(serv
     started = _psw(served, "server", "start", "--json")
     assert started.returncode == 0, started.stderr
     pid = json.loads(started.stdout)["pid"]
+    assert _children(pid) == []   # an idle server runs nothing (no helper process a command would share)
     db = tmp_path / "served.duckdb"
     ingest = _psw(served, "--db", str(db), "ingest", str(EXAMPLES), "--measurement", "pilot")
     assert ingest.returncode == 0 and ingest.stdout.startswith(f"{EXAMPLES}: loaded 64 examples records"), ingest.stderr
@@ -139,7 +140,7 @@ def test_sigterm_to_the_caller_ends_the_served_command_and_the_caller_alike(serv
     deadline = time.monotonic() + 60
     while not (log.exists() and "Concurrency:" in log.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _children(server_pid)   # the build runs in the server's child
+    assert len(_children(server_pid)) == 1   # the build runs in the server's child (and nothing else does)
     build.terminate()
     build.communicate(timeout=60)
     assert build.returncode == -signal.SIGTERM

@@ -6,7 +6,6 @@ other connection."""
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
 import shutil
@@ -105,27 +104,3 @@ def test_a_warehouse_built_by_a_checkout_elsewhere_builds_here(pilot_db, tmp_pat
     used = dbt_runner._manifests[dbt_runner._manifest_key(db.resolve(), [])]
     assert {node.root_path for node in used.nodes.values() if node.resource_type == "seed"} == {str(DBT_DIR)}
 
-
-def test_a_manifest_read_ahead_is_used_only_while_its_file_is_unchanged(tmp_path, monkeypatch):
-    """psw's server reads the kept manifests before it forks a command (dbt_runner.preload_manifests);
-    the command takes one only if its file is the file that was read (modification time and size)."""
-    monkeypatch.setattr(dbt_runner, "PARSE_CACHE", tmp_path / "cache")
-    monkeypatch.setattr(dbt_runner, "_preloaded", {})
-    db, args, key = tmp_path / "warehouse.duckdb", [], ("a key",)
-    kept = dbt_runner._manifest_file(db, args)
-    kept.parent.mkdir(parents=True)
-
-    def keep(manifest: str, mtime_ns: int) -> None:
-        kept.write_bytes(pickle.dumps((dbt_runner._pickle_key(key), manifest)))
-        os.utime(kept, ns=(mtime_ns, mtime_ns))
-
-    keep("read ahead", 10**18)
-    dbt_runner.preload_manifests()
-    keep("rewritten!", 10**18)   # the same size and time: taken for the file that was read
-    assert dbt_runner._load_manifest(db, args, key) == "read ahead"
-    assert dbt_runner._load_manifest(db, args, key) == "rewritten!"   # a read-ahead is used once
-    dbt_runner.preload_manifests()
-    keep("changed", 10**18 + 1)
-    assert dbt_runner._load_manifest(db, args, key) == "changed"
-    dbt_runner.preload_manifests()
-    assert dbt_runner._load_manifest(db, args, ("another key",)) is None
