@@ -131,6 +131,9 @@ def run(argv: list[str]) -> int | None:
         conn = _connect(where)
     except Exception:
         return None
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     if conn is None:
         return None
     with conn:
@@ -138,6 +141,9 @@ def run(argv: list[str]) -> int | None:
             pid = _send_command(conn, argv)
         except (OSError, ValueError):
             return None   # the server did not take it: nothing ran
+        except KeyboardInterrupt:   # before the command started: it never will (it finds us gone)
+            print("interrupted", file=sys.stderr)
+            return 130
         return _wait_for_exit(conn, pid)
 
 
@@ -436,7 +442,10 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
         os.chdir(request["cwd"])
         os.umask(int(request["umask"]))
         sys.argv = ["psw", *request["argv"]]
-        _send(conn, {"pid": os.getpid()})
+        try:
+            _send(conn, {"pid": os.getpid()})
+        except OSError:   # the caller is gone (Ctrl-C before the command started): nothing ran
+            os._exit(1)
         from psw.cli import main
 
         try:
