@@ -124,27 +124,24 @@ def paths(code: str | None = None) -> Paths | None:
 def run(argv: list[str]) -> int | None:
     """The exit status of `psw ARGV` as a server ran it; None when no server ran it (the caller runs
     it itself). Never raises: anything that goes wrong before the server took the command means the
-    caller runs it."""
+    caller runs it; Ctrl-C before it started means it never will (its process finds the caller gone)."""
     try:
         if not enabled() or command_of(argv) not in ROUTED or (where := paths()) is None:
             return None
         conn = _connect(where)
-    except Exception:
-        return None
+        if conn is None:
+            return None
+        with conn:
+            try:
+                pid = _send_command(conn, argv)
+            except (OSError, ValueError):
+                return None   # the server did not take it: nothing ran
+            return _wait_for_exit(conn, pid)   # handles its own errors: the command ran, or runs
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    if conn is None:
+    except Exception:   # noqa: BLE001 (before the server took the command: the caller runs it)
         return None
-    with conn:
-        try:
-            pid = _send_command(conn, argv)
-        except (OSError, ValueError):
-            return None   # the server did not take it: nothing ran
-        except KeyboardInterrupt:   # before the command started: it never will (it finds us gone)
-            print("interrupted", file=sys.stderr)
-            return 130
-        return _wait_for_exit(conn, pid)
 
 
 def start_later() -> None:
@@ -200,7 +197,7 @@ def _wait_for_exit(conn: socket.socket, pid: int) -> int:
             return int(reply["exit"])
         except KeyboardInterrupt:
             _signal(pid, signal.SIGINT)
-        except (OSError, ValueError, KeyError):
+        except Exception:   # noqa: BLE001 (a lost or garbled reply: never a reason to run the command again)
             if ended_by:
                 signal.signal(ended_by[0], signal.SIG_DFL)
                 os.kill(os.getpid(), ended_by[0])
