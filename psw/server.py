@@ -402,7 +402,8 @@ def _preload() -> None:
     import multiprocessing.pool  # noqa: F401
     import sqlparse  # noqa: F401
 
-    from warehouse import dbt_events, dbt_flags, dbt_graph, dbt_jinja, dbt_runner, dbt_schemas, kept_file  # noqa: F401
+    from warehouse import (  # noqa: F401
+        dbt_agate, dbt_columns, dbt_events, dbt_flags, dbt_graph, dbt_jinja, dbt_runner, dbt_schemas, kept_file)
 
     # and what each build reads from psw's caches in dbt/target/ (read whole, here, once): compiled
     # templates, JSON schemas. Not the kept manifests: a dbt Manifest holds a multiprocessing lock (a

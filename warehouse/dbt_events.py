@@ -14,12 +14,18 @@ so every conversion ParseDict would make, and every error it would raise, is its
 `install()` hands it to dbt_common's events for the runs psw starts in its process
 (warehouse/dbt_runner.py); tests/core/test_dbt_events.py checks, over a whole build, that it
 gives byte for byte the message ParseDict gives for every event dbt emits.
+
+Each line dbt's loggers write is first scrubbed of the values of `DBT_ENV_SECRET*` variables, which
+dbt_common's `env_secrets` finds by decoding every name and value of the environment (~27 us a
+line, ~15,000 lines a pilot build); `env_secrets` here finds the same values from the environment's
+bytes, decoding only the secrets' (~4 us), and `install()` gives it to the scrubber.
 """
 
 from __future__ import annotations
 
 import datetime
 import math
+import os
 import re
 
 from google.protobuf import json_format, message_factory
@@ -57,10 +63,21 @@ def parse_dict(js_dict, message, **options):
 
 
 def install() -> None:
-    """Build dbt's events with `parse_dict` in this process."""
-    from dbt_common.events import base_types
+    """Build dbt's events with `parse_dict`, and scrub their lines with `env_secrets`, in this process."""
+    from dbt_common.events import base_types, functions
 
     base_types.ParseDict = parse_dict
+    if getattr(os.environ, "_data", None) is not None:   # CPython's environ: its bytes by name
+        functions.env_secrets = env_secrets
+
+
+def env_secrets() -> list[str]:
+    """dbt_common's `env_secrets()`: the value of every DBT_ENV_SECRET* variable that is not blank."""
+    from dbt_common.constants import SECRET_ENV_PREFIX
+
+    prefix = os.environ.encodekey(SECRET_ENV_PREFIX)
+    found = [os.environ.decodevalue(value) for name, value in os.environ._data.items() if name.startswith(prefix)]
+    return [value for value in found if value.strip()]
 
 
 def _plan(descriptor) -> dict:

@@ -76,13 +76,16 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
     a failing node: read `ok`, `results` and `exception`."""
     from dbt.cli.main import dbtRunner  # ~2 s of imports: only when dbt runs
 
-    from warehouse import dbt_events, dbt_flags, dbt_graph, dbt_jinja, dbt_schemas  # dbt's and its packages': only when dbt runs
+    from warehouse import (  # dbt's and its packages': only when dbt runs
+        dbt_agate, dbt_columns, dbt_events, dbt_flags, dbt_graph, dbt_jinja, dbt_schemas)
 
     dbt_ctes.install()  # ephemeral staging folded in without a full SQL parse per model
     dbt_graph.install()  # its graph summary from each node's type, not each node serialised
     dbt_flags.install()  # an adapter's behavior flags named by a frame walk, not inspect.stack()
     dbt_jinja.install()  # templates compiled once, kept across runs and processes
     dbt_events.install()  # dbt's ~15,000 log events a build built in C, not by ParseDict
+    dbt_columns.install()  # a model's columns read without a macro context or an agate table
+    dbt_agate.install()  # agate's type testers made once, not for every statement's result
     dbt_schemas.install()  # its config classes' JSON schemas built once, kept across processes
 
     db = db.resolve()

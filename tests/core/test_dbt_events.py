@@ -90,3 +90,22 @@ def test_floats_as_parsedict_takes_them(js):
 def test_event_info_as_parsedict_builds_it(js):
     parsedict, ours = _both(js, types_pb2.SQLQueryMsg)
     assert ours == parsedict
+
+
+def test_the_secrets_a_log_line_is_scrubbed_of_are_dbts(monkeypatch):
+    from dbt_common.events import functions
+    from dbt_common.exceptions.base import env_secrets as dbts
+
+    monkeypatch.setenv("DBT_ENV_SECRET_KEY", "s3cr3t-value")
+    monkeypatch.setenv("DBT_ENV_SECRET_BLANK", "  ")
+    monkeypatch.setenv("DBT_ENV_SECRETX", "another")
+    monkeypatch.setenv("MY_DBT_ENV_SECRET", "not-a-dbt-secret")   # the prefix starts the name
+    monkeypatch.setenv("PSW_UNICODE", "é")
+    assert dbt_events.env_secrets() == dbts()
+    assert sorted(dbts()) == ["another", "s3cr3t-value"]
+    monkeypatch.setattr(functions, "env_secrets", functions.env_secrets)   # restored after the test
+    dbt_events.install()
+    assert functions.env_secrets is dbt_events.env_secrets
+    assert functions.env_scrubber("key=s3cr3t-value, x=another") == "key=*****, x=*****"
+    monkeypatch.delenv("DBT_ENV_SECRET_KEY")
+    assert functions.env_scrubber("key=s3cr3t-value") == "key=s3cr3t-value"   # read at each line, never kept
