@@ -34,9 +34,11 @@ def test_the_ingest_command_loads_none_of_them_until_a_file_needs_arrow(tmp_path
     assert _loaded_after("import psw.commands.ingest\nfrom ingest.loader import ingest_file") == set()
     examples = REFERENCE / "v2_pilot_seed23_examples.jsonl"
     db = tmp_path / "warehouse.duckdb"
-    ingest = f"from psw.cli import main\nassert main(['--db', {str(db)!r}, 'ingest', {str(examples)!r}, '--measurement', 'm']) == 0"
+    ingest = (f"from psw.cli import main\n"
+              f"assert main(['--db', {str(db)!r}, 'ingest', {str(examples)!r}, '--measurement', 'm']) == 0")
     assert _loaded_after(ingest) == set()
     stats = tmp_path / "stats.csv"
     stats.write_text("template,persona_pair_id,n\nt {persona},p,1\n")
-    read = f"from pathlib import Path\nimport duckdb\nfrom ingest import csv_stats\ncsv_stats.read_lines(duckdb.connect(), Path({str(stats)!r}))"
+    read = (f"from pathlib import Path\nimport duckdb\nfrom ingest import csv_stats\n"
+            f"csv_stats.read_lines(duckdb.connect(), Path({str(stats)!r}))")
     assert _loaded_after(read) == {"pyarrow", "numpy"}
