@@ -14,7 +14,6 @@ import importlib
 import sys
 import textwrap
 import threading
-from importlib import metadata
 from pathlib import Path
 
 from warehouse.errors import UserError, one_line
@@ -128,6 +127,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def version() -> str:
+    from importlib import metadata  # ~25 ms of imports (email's parser): not for every command's start
+
     try:
         own = metadata.version("persona-steering-warehouse")
     except metadata.PackageNotFoundError:
@@ -247,8 +248,11 @@ def entry() -> None:
     code = server.run(sys.argv[1:])   # a resident server's fresh child runs it, if one answers
     if code is not None:
         sys.exit(code)
+    routed = server.command_of(sys.argv[1:]) in server.ROUTED
+    if routed:
+        server.collector_off()   # as in a server's child: one command, then the process ends
     code = main()
-    if server.command_of(sys.argv[1:]) in server.ROUTED:
+    if routed:
         server.start_later()   # for the next command
     if "dbt" in sys.modules and threading.active_count() == 1:
         _leave(code)

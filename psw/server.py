@@ -30,6 +30,7 @@ started without secret-named variables and writes no request anywhere.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -142,6 +143,16 @@ def run(argv: list[str]) -> int | None:
         return 130
     except Exception:   # noqa: BLE001 (before the server took the command: the caller runs it)
         return None
+
+
+def collector_off() -> None:
+    """Python's cyclic garbage collector off for the rest of a process that runs one ROUTED command and
+    exits (a server's child, or the program when no server answered). These commands make few objects
+    in reference cycles (a pilot build ~180k, bounded by dbt's nodes, not the warehouse's rows: DuckDB
+    holds the data), and the process's memory goes back to the system when it exits. dbt_runner pauses
+    the collector while dbt runs; kept off after it, the process does not walk the ~0.6M objects the
+    run left (~0.1 s). Commands that run long in Python (collect, extract) keep it on."""
+    gc.disable()
 
 
 def start_later() -> None:
@@ -431,6 +442,7 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        collector_off()
         for target, fd in zip((0, 1, 2), fds):
             os.dup2(fd, target)
             os.close(fd)

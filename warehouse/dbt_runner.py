@@ -20,6 +20,8 @@
   dbt's log events are built by protobuf's constructors, not its JSON parser
   (warehouse/dbt_events.py): each was ~10% of a fresh pilot build's CPU; dbt's JSON schemas of its
   config classes are kept across processes too (warehouse/dbt_schemas.py, ~5%);
+- Python's cyclic garbage collector is paused while dbt runs (`_gc_paused`): its collections of
+  the objects dbt's nodes make in cycles took ~0.3 s of CPU a pilot build;
 - every event dbt emits reaches the callbacks given (a progress printer hooks in here) and is
   kept on the returned DbtRun.
 dbt runs in the warehouse's folder on the file's bare name (the profile, and with it the
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import io
 import json
@@ -99,7 +102,7 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
              "--target-path", str(target), "--log-path", str(target.parent / "logs")]
     key = _manifest_key(db, args)
     events: list = []
-    with _dbt_setting(db), _noting_ctrl_c() as interrupted:
+    with _dbt_setting(db), _noting_ctrl_c() as interrupted, _gc_paused():
         try:
             if key not in _manifests and (kept := _load_manifest(db, args, key)) is not None:
                 _manifests[key] = kept
@@ -122,6 +125,25 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
         _copy(target / PARSE_FILE, cached)
     result = outcome.result
     return DbtRun(outcome.success, list(getattr(result, "results", None) or []), events, outcome.exception)
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Python's cyclic garbage collector off while dbt runs, as it was after. A pilot build makes
+    ~180k objects in reference cycles (each node's context and its ~600 macro objects refer to each
+    other), bounded by the project's nodes, not the warehouse's rows. Collected as they came, they cost
+    ~250 collections a build, one of them a full one that walks every object of the process (dbt's
+    modules, the manifest): ~0.3 s of CPU a served pilot build (3.98 -> 3.64 s, a forked child of a
+    preloaded process, as the server runs one; 8 interleaved rounds). A full parse (a new file name)
+    peaks ~70 MB higher (250 -> 320 MB). What the run leaves is collected by the process's next
+    collection, or never in a process that exits after it (psw.server.collector_off)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager

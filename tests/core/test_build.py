@@ -104,3 +104,23 @@ def test_a_warehouse_built_by_a_checkout_elsewhere_builds_here(pilot_db, tmp_pat
     used = dbt_runner._manifests[dbt_runner._manifest_key(db.resolve(), [])]
     assert {node.root_path for node in used.nodes.values() if node.resource_type == "seed"} == {str(DBT_DIR)}
 
+
+
+def test_the_garbage_collector_is_off_while_dbt_runs_and_as_it_was_after(pilot_copy):
+    """dbt_runner._gc_paused: no collection walks the process's objects during a build (every event
+    dbt fires, from its start to its end, sees the collector off); after it the collector is as the
+    caller had it, on or off (a server's child and the program keep it off: psw.server.collector_off)."""
+    import gc
+
+    for enabled_before in (True, False):
+        (gc.enable if enabled_before else gc.disable)()
+        seen: list[bool] = []
+        try:
+            run = dbt_runner.invoke(pilot_copy, ["run", "--select", "stg_raw__measurements"],
+                                    callbacks=[lambda _event: seen.append(gc.isenabled())])
+            after = gc.isenabled()
+        finally:
+            gc.enable()
+        assert run.ok
+        assert len(seen) > 10 and not any(seen), seen
+        assert after is enabled_before
