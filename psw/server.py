@@ -148,7 +148,7 @@ def run(argv: list[str]) -> int | None:
 def collector_off() -> None:
     """Python's cyclic garbage collector off for the rest of a process that runs one ROUTED command and
     exits (a server's child, or the program when no server answered). These commands make few objects
-    in reference cycles (a pilot build ~180k, bounded by dbt's nodes, not the warehouse's rows: DuckDB
+    in reference cycles (a pilot build ~185k, bounded by dbt's nodes, not the warehouse's rows: DuckDB
     holds the data), and the process's memory goes back to the system when it exits. dbt_runner pauses
     the collector while dbt runs; kept off after it, the process does not walk the ~0.6M objects the
     run left (~0.1 s). Commands that run long in Python (collect, extract) keep it on."""

@@ -204,3 +204,27 @@ def test_a_change_to_the_code_names_another_server(tmp_path, monkeypatch):
 ])
 def test_the_command_is_found_after_global_options(argv, command):
     assert server.command_of(argv) == command
+
+
+@pytest.mark.parametrize("argv, collects", [(["runs"], False), (["build", "--quiet"], False),
+                                            (["lint", "pairs.jsonl"], True), (["collect", "--help"], True)])
+def test_the_program_runs_a_routed_command_without_the_garbage_collector(argv, collects, monkeypatch):
+    """psw.server.collector_off: a command the server would run (ROUTED), run by the program itself,
+    runs with the collector off (one command, then the process ends), as in a server's child; the
+    others (collect, extract: long-running Python) keep it."""
+    import gc
+
+    from psw import cli
+
+    seen: list[bool] = []
+    monkeypatch.setattr(sys, "argv", ["psw", *argv])
+    monkeypatch.setattr(server, "run", lambda _argv: None)   # no server answers
+    monkeypatch.setattr(server, "start_later", lambda: None)
+    monkeypatch.setattr(cli, "main", lambda: seen.append(gc.isenabled()) or 0)
+    monkeypatch.setattr(cli, "_leave", lambda code: sys.exit(code))   # not os._exit in the test's process
+    try:
+        with pytest.raises(SystemExit):
+            cli.entry()
+    finally:
+        gc.enable()
+    assert seen == [collects]

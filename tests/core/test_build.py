@@ -105,7 +105,6 @@ def test_a_warehouse_built_by_a_checkout_elsewhere_builds_here(pilot_db, tmp_pat
     assert {node.root_path for node in used.nodes.values() if node.resource_type == "seed"} == {str(DBT_DIR)}
 
 
-
 def test_the_garbage_collector_is_off_while_dbt_runs_and_as_it_was_after(pilot_copy):
     """dbt_runner._gc_paused: no collection walks the process's objects during a build (every event
     dbt fires, from its start to its end, sees the collector off); after it the collector is as the
