@@ -2,8 +2,8 @@
 
 dbt builds every event it emits (~2,100 a pilot build, ~15,000 when it ran 267 nodes: each SQL
 statement, each node's start and end) from keyword arguments with protobuf's `json_format.ParseDict`,
-twice (the event, then the message around it: dbt_common/events/base_types.py). ParseDict walks the dict in
-pure Python: ~10% of a pilot build's CPU (py-spy, 2026-12-03), ~30 us an event.
+twice (the event, then the message around it: dbt_common/events/base_types.py). ParseDict walks the
+dict in pure Python: ~10% of a pilot build's CPU (py-spy, 2026-12-03), ~30 us an event.
 
 `parse_dict` gives the same message, built in C by the message class's constructor, for the
 dicts dbt passes: fields named as declared, str/int/float/bool values of the declared types,

@@ -133,8 +133,8 @@ def _gc_paused():
     ~185k objects in reference cycles (each node's context and its ~600 macro objects refer to each
     other), bounded by the project's nodes, not the warehouse's rows. Collected as they came, they cost
     ~250 collections a build, one of them a full one that walks every object of the process (dbt's
-    modules, the manifest): ~0.3 s of CPU a served pilot build (3.98 -> 3.64 s, a forked child of a
-    preloaded process, as the server runs one; 8 interleaved rounds). A full parse (a new file name)
+    modules, the manifest): ~0.25-0.35 s of CPU a pilot build where the server runs one
+    (`bench/bench_gc.py --pairs 64`: 4.31 -> 4.08 CPU s, 3.14 -> 2.92 s). A full parse (a new file name)
     peaks ~70 MB higher (250 -> 320 MB). What the run leaves is collected by the process's next
     collection, or never in a process that exits after it (psw.server.collector_off)."""
     was_enabled = gc.isenabled()

@@ -87,8 +87,8 @@
 
 {#- The (lower-cased) column names `this` has before this build writes it. A model's SQL and its
     pre-hook ask several times (measurements_to_build), and each read is a DuckDB `describe` through
-    dbt (warehouse/dbt_columns.py): read once per dbt invocation and model, kept in dbt's graph for that invocation
-    (a process that runs dbt again, `psw collect --adaptive`, has a new invocation id). The columns
+    dbt (warehouse/dbt_columns.py): read once per dbt invocation and model, kept in dbt's graph for
+    that invocation (a process that runs dbt again, `psw collect --adaptive`, has a new invocation id). The columns
     do not change between the SQL's compilation and the pre-hook: the build writes after both. -#}
 {% macro psw_columns_before_build() -%}
     {%- set cache = graph.setdefault('psw_columns_before_build', {}) -%}
