@@ -46,18 +46,25 @@ def _assert_same(db: Path, other: Path, table: str, key: str) -> None:
             assert bad == 0, f"{table}.{col}: {bad} rows differ from a full rebuild"
 
 
-def test_adding_a_run_recomputes_only_that_run(pilot_copy, tmp_path):
+# the ids of the measurements a build recomputes are written into the models' SQL as constants
+# (measurements_to_build): a quote in one stays text, never SQL
+@pytest.mark.parametrize("second_id", ["second", "it's a run') or true --"])
+def test_adding_a_run_recomputes_only_that_run(pilot_copy, tmp_path, second_id):
     before = {t: _rowids(pilot_copy, t, FIRST) for t in INCREMENTAL}
     assert all(before.values())
     second = tmp_path / "second_examples.jsonl"
     shutil.copy(REFERENCE / "v2_pilot_seed23_examples.jsonl", second)
-    assert main(["--db", str(pilot_copy), "ingest", str(second)]) == 0
+    assert main(["--db", str(pilot_copy), "ingest", str(second), "--measurement", second_id]) == 0
     assert main(["--db", str(pilot_copy), "build"]) == 0
 
     # the first measurement's rows were left where they were: not deleted and rewritten
     for table in INCREMENTAL:
         assert _rowids(pilot_copy, table, FIRST) == before[table], table
-        assert _rowids(pilot_copy, table, "second"), table
+        assert _rowids(pilot_copy, table, second_id), table
+    # the run's ids reached the compiled SQL as one quoted literal
+    compiled = (pilot_copy.parent / f".{pilot_copy.name}.dbt" / "target" / "compiled" / "persona_steering_warehouse"
+                / "models" / "intermediate" / "int_exported_pairs.sql").read_text()
+    assert "measurement_id in ('" + second_id.replace("'", "''") + "')" in compiled
 
     full = tmp_path / "full" / "warehouse.duckdb"
     full.parent.mkdir()
