@@ -22,8 +22,9 @@ imported_tables as (
     select * from {{ ref('stg_activation__imported_projections') }}
 ),
 
-examples as (
-    select pair_id, cell_id, from {{ ref('examples') }}
+examples as (  -- each pair's cell, as `examples` shows it (one row per scored pair); read from the
+    -- narrow pair table, not through the view's joins of the texts (activation_cell_stats.sql)
+    select pair_id, cell_id, from {{ ref('int_pairs_scored') }}
 ),
 
 vectors as (
