@@ -61,29 +61,58 @@
 {%- endmacro %}
 
 {#- The ids of the measurements whose current version `this` has not stored (with every_measurement,
-    and those of stg_raw__measurements with no version), sorted. Read once per dbt invocation and
-    model, as psw_columns_before_build: the model's SQL and its pre-hook delete then name the same
-    measurements (the stored versions change only when the model writes, after both). -#}
+    and those of stg_raw__measurements with no version), sorted. One query per dbt invocation reads them
+    for every incremental model whose table has versions (psw_stale_measurements), in the post-hook of
+    int_measurement_versions (psw_note_stale_measurements), which every incremental model reads, so
+    before any of them is compiled, on one thread; a build that does not select that view reads them
+    here, at the first incremental model's compilation (two threads may both read them then: each read
+    is made before any incremental model writes, so both give the same). Each model's SQL and its
+    pre-hook delete then name the same measurements. -#}
 {% macro psw_measurements_to_build(every_measurement=false) -%}
     {%- set cache = graph.setdefault('psw_measurements_to_build', {}) -%}
-    {%- set key = invocation_id ~ ' ' ~ this ~ ' ' ~ every_measurement -%}
-    {%- if key not in cache -%}
-        {%- set query -%}
-        select current.measurement_id from {{ ref('int_measurement_versions') }} as current
-        where current.measurement_version not in (
-            select distinct built.measurement_version from {{ this }} as built
-            where built.measurement_version is not null)
-        {%- if every_measurement %}
-        union
-        select measurements.measurement_id from {{ ref('stg_raw__measurements') }} as measurements
-        where measurements.measurement_id not in (
-            select unversioned.measurement_id from {{ ref('int_measurement_versions') }} as unversioned)
-        {%- endif %}
-        order by 1
-        {%- endset -%}
-        {%- do cache.update({key: run_query(query).columns[0].values() | reject('none') | list}) -%}
+    {%- if invocation_id not in cache -%}
+        {%- do cache.update({invocation_id: psw_stale_measurements()}) -%}
     {%- endif -%}
-    {{ return(cache[key]) }}
+    {%- set stale = cache[invocation_id] -%}
+    {%- set ids = stale.get(this | string, []) + (stale.get('', []) if every_measurement else []) -%}
+    {{ return(ids | unique | sort) }}
+{%- endmacro %}
+
+{#- Post-hook of int_measurement_versions: read the measurements each incremental model will recompute
+    (psw_measurements_to_build) now, once (with --full-refresh none is asked). Returns no SQL. -#}
+{% macro psw_note_stale_measurements() -%}
+    {%- if execute and not flags.FULL_REFRESH -%}
+        {%- do graph.setdefault('psw_measurements_to_build', {}).update({invocation_id: psw_stale_measurements()}) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- {relation: [measurement ids whose current version it has not stored]} for every incremental model
+    whose table has the measurement_version column, and under '' the measurements of
+    stg_raw__measurements with no version. One run_query (per model it was ~25 ms of dbt's Python: a
+    macro context, an agate table; +0.2 s on a pilot's add-run build), none when no incremental table
+    exists yet (a first build: dbt's relation cache says so without a query). -#}
+{% macro psw_stale_measurements() -%}
+    {%- set versions = psw_relation_of(graph.nodes['model.' ~ project_name ~ '.int_measurement_versions']) -%}
+    {%- set measurements = psw_relation_of(graph.nodes['model.' ~ project_name ~ '.stg_raw__measurements']) -%}
+    {%- set parts = ["select '' as relation, measurements.measurement_id from " ~ measurements ~ " as measurements
+        where measurements.measurement_id not in (select unversioned.measurement_id from " ~ versions ~ " as unversioned)"] -%}
+    {%- for node in graph.nodes.values() | sort(attribute='unique_id')
+          if node.resource_type == 'model' and node.config.materialized == 'incremental' -%}
+        {%- set relation = psw_relation_of(node) -%}
+        {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier)
+              and 'measurement_version' in psw_columns_before_build(relation) -%}
+            {%- do parts.append("select '" ~ (relation | string | replace("'", "''")) ~ "', current.measurement_id from "
+                ~ versions ~ " as current where current.measurement_version not in (select distinct built.measurement_version from "
+                ~ relation ~ " as built where built.measurement_version is not null)") -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set stale = {} -%}
+    {%- if parts | length > 1 -%}  {#- with no versioned table, no model asks -#}
+    {%- for row in run_query(parts | join('\nunion all\n')).rows if row[1] is not none -%}
+        {%- do stale.setdefault(row[0], []).append(row[1]) -%}
+    {%- endfor -%}
+    {%- endif -%}
+    {{ return(stale) }}
 {%- endmacro %}
 
 {#- The current version of the measurement in `column` (stored beside the rows). -#}
@@ -114,16 +143,18 @@
     {{ tojson(values, sort_keys=true) | replace("'", "''") }}
 {%- endmacro %}
 
-{#- The (lower-cased) column names `this` has before this build writes it. A model's SQL and its
-    pre-hook ask several times (measurements_to_build), and each read is a DuckDB `describe` through
+{#- The (lower-cased) column names `relation` (default: `this`) has before this build writes it. A model's
+    SQL and its pre-hook ask several times (measurements_to_build), psw_stale_measurements asks for every
+    incremental model at the first one's compilation, and each read is a DuckDB `describe` through
     dbt (warehouse/dbt_columns.py): read once per dbt invocation and model, kept in dbt's graph for
     that invocation (a process that runs dbt again, `psw collect --adaptive`, has a new invocation id). The columns
     do not change between the SQL's compilation and the pre-hook: the build writes after both. -#}
-{% macro psw_columns_before_build() -%}
+{% macro psw_columns_before_build(relation=none) -%}
+    {%- set relation = relation or this -%}
     {%- set cache = graph.setdefault('psw_columns_before_build', {}) -%}
-    {%- set key = invocation_id ~ ' ' ~ this -%}
+    {%- set key = invocation_id ~ ' ' ~ relation -%}
     {%- if key not in cache -%}
-        {%- do cache.update({key: adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list}) -%}
+        {%- do cache.update({key: adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list}) -%}
     {%- endif -%}
     {{ return(cache[key]) }}
 {%- endmacro %}

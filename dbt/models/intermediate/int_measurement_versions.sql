@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='view', post_hook="{{ psw_note_stale_measurements() }}") }}
 -- One version string per measurement for the models that are incremental by measurement
 -- (macros/incremental.sql): it changes when rows of the measurement are loaded or when a
 -- var that the derivations read changes.
