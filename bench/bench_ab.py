@@ -17,6 +17,12 @@ checkout's steps are run by its server (started, and answering, before the round
 wall seconds compare (the CPU the server's child spends is not the step's).
 
     python bench/bench_ab.py --before ../wt-base --after . --pairs 64 --rounds 6 --served-after
+
+With --add-run-only, each checkout ingests and builds the scaled warehouse once (its warm-up), and
+each round times only `add-run build` on a fresh copy of it (its folder, dbt's files included): adding
+a run to a big warehouse without ingesting it again every round.
+
+    python bench/bench_ab.py --before ../wt-base --after . --pairs 1000000 --rounds 5 --add-run-only
 """
 
 from __future__ import annotations
@@ -42,12 +48,20 @@ def program(tree: Path, served: str | None) -> list[str]:
     return ["env", "-C", str(tree), f"PYTHONPATH={tree}", *server, sys.executable, "-m", "psw.cli"]
 
 
-def one_round(tree: Path, data: Path, small: Path, work: Path, served: str | None) -> dict[str, tuple[float, float]]:
+def one_round(tree: Path, data: Path, small: Path, work: Path, served: str | None,
+              template: Path | None = None) -> dict[str, tuple[float, float]]:
+    """Time the steps in a fresh warehouse; from a copy of `template`'s folder, the add-run step only."""
     db = work / tree.name / "warehouse.duckdb"
     shutil.rmtree(db.parent, ignore_errors=True)
-    db.parent.mkdir(parents=True)
     psw = [*program(tree, served), "--db", str(db)]
     out = {}
+    if template is not None:
+        shutil.copytree(template, db.parent)
+        timed([*psw, "ingest", str(small), "--measurement", "small_run"])
+        seconds, _, _, cpu = timed([*psw, "build", "--quiet"])
+        out["add-run build"] = (seconds, cpu)
+        return out
+    db.parent.mkdir(parents=True)
     seconds, _, _, cpu = timed([*psw, "ingest", str(data), "--measurement", "scaled"])
     out["ingest"] = (seconds, cpu)
     seconds, _, _, cpu = timed([*psw, "build", "--quiet"])
@@ -68,6 +82,8 @@ def main() -> None:
                         help="the after checkout's steps run by its resident server (compare wall seconds only)")
     parser.add_argument("--served-before", action="store_true",
                         help="the before checkout's too (both must have psw/server.py)")
+    parser.add_argument("--add-run-only", action="store_true",
+                        help="build the scaled warehouse once per checkout; each round times adding a run to a copy")
     args = parser.parse_args()
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     results: dict[str, list[dict]] = {name: [] for name in trees}
@@ -84,11 +100,21 @@ def main() -> None:
                 if served[name]:
                     subprocess.run([*program(trees[name], served[name]), "server", "start"], check=True,
                                    capture_output=True)
-            for name, tree in trees.items():   # a warm-up round each: each checkout's kept parse is made
-                one_round(tree, data, small, work, served[name])
+            templates: dict[str, Path | None] = {name: None for name in trees}
+            for name, tree in trees.items():   # a warm-up each: each checkout's kept parse is made
+                if not args.add_run_only:
+                    one_round(tree, data, small, work, served[name])
+                    continue
+                # its scaled warehouse, built once, is the template each round copies
+                db = work / "templates" / name / "warehouse.duckdb"
+                db.parent.mkdir(parents=True)
+                psw = [*program(tree, served[name]), "--db", str(db)]
+                timed([*psw, "ingest", str(data), "--measurement", "scaled"])
+                timed([*psw, "build", "--quiet"])
+                templates[name] = db.parent
             for _ in range(args.rounds):
                 for name, tree in trees.items():
-                    results[name].append(one_round(tree, data, small, work, served[name]))
+                    results[name].append(one_round(tree, data, small, work, served[name], templates[name]))
     finally:
         for name in trees:
             if served[name]:
@@ -98,7 +124,7 @@ def main() -> None:
     print(f"{args.pairs} pairs, medians of {args.rounds} interleaved rounds: wall s / CPU s"
           + (f"; run by their servers: {', '.join(by_server)} (CPU s: the caller's alone)" if by_server else ""))
     print(f"{'step':<15}" + "".join(f"{name:>22}" for name in trees))
-    for step in STEPS:
+    for step in (["add-run build"] if args.add_run_only else STEPS):
         cells = []
         for name in trees:
             wall = statistics.median(r[step][0] for r in results[name])
