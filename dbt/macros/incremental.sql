@@ -37,7 +37,7 @@
 
 {#- A boolean over `column`: true for the measurements this build (re)computes (with
     every_measurement, also those of stg_raw__measurements that have no version). The ids are read
-    when the model runs (psw_measurements_to_build) and written into its SQL as constants: DuckDB then
+    once per build (psw_measurements_to_build) and written into the SQL as constants: DuckDB then
     pushes the filter into the scans of the raw tables and under staging's de-duplication
     (macros/held_once.sql), so adding a run reads that run's rows only; a subquery kept every row
     of raw.exported_pairs flowing through the de-duplication's anti join first (0.28 s of

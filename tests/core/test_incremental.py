@@ -75,6 +75,18 @@ def test_adding_a_run_recomputes_only_that_run(pilot_copy, tmp_path, second_id):
         _assert_same(pilot_copy, full, table, key)
 
 
+def test_a_build_that_selects_one_incremental_model_recomputes_only_the_new_run(pilot_copy, tmp_path):
+    """Without int_measurement_versions in the selection (whose post-hook reads the stale measurements
+    for every incremental model), the model reads them itself as it compiles."""
+    before = _rowids(pilot_copy, "intermediate.int_exported_pairs", FIRST)
+    second = tmp_path / "second_examples.jsonl"
+    shutil.copy(REFERENCE / "v2_pilot_seed23_examples.jsonl", second)
+    assert main(["--db", str(pilot_copy), "ingest", str(second)]) == 0
+    assert main(["--db", str(pilot_copy), "build", "--select", "int_exported_pairs"]) == 0
+    assert _rowids(pilot_copy, "intermediate.int_exported_pairs", FIRST) == before
+    assert len(_rowids(pilot_copy, "intermediate.int_exported_pairs", "second")) == len(before)
+
+
 def test_changing_a_var_recomputes_every_measurement(pilot_copy):
     def strict_rates() -> list[float]:
         with duckdb.connect(str(pilot_copy), read_only=True) as con:

@@ -8,7 +8,7 @@ with published as (
 ),
 
 published_measurements as (  -- our rows of other measurements pair with no published row (`ours` below):
-    -- read only these, so a warehouse without published stats serialises none of its cells (0.3 s at 1M pairs)
+    -- read only these, so a warehouse without published stats serialises none of its cells (0.48 -> 0.08 s at 1M pairs)
     select distinct measurement_id from published
 ),
 
