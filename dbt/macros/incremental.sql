@@ -69,11 +69,7 @@
     is made before any incremental model writes, so both give the same). Each model's SQL and its
     pre-hook delete then name the same measurements. -#}
 {% macro psw_measurements_to_build(every_measurement=false) -%}
-    {%- set cache = graph.setdefault('psw_measurements_to_build', {}) -%}
-    {%- if invocation_id not in cache -%}
-        {%- do cache.update({invocation_id: psw_stale_measurements()}) -%}
-    {%- endif -%}
-    {%- set stale = cache[invocation_id] -%}
+    {%- set stale = psw_stale_for_build() -%}
     {%- set ids = stale.get(this | string, []) + (stale.get('', []) if every_measurement else []) -%}
     {{ return(ids | unique | sort) }}
 {%- endmacro %}
@@ -81,9 +77,16 @@
 {#- Post-hook of int_measurement_versions: read the measurements each incremental model will recompute
     (psw_measurements_to_build) now, once (with --full-refresh none is asked). Returns no SQL. -#}
 {% macro psw_note_stale_measurements() -%}
-    {%- if execute and not flags.FULL_REFRESH -%}
-        {%- do graph.setdefault('psw_measurements_to_build', {}).update({invocation_id: psw_stale_measurements()}) -%}
+    {%- if execute and not flags.FULL_REFRESH -%}{%- do psw_stale_for_build() -%}{%- endif -%}
+{%- endmacro %}
+
+{#- psw_stale_measurements, read once per dbt invocation and kept in dbt's graph for it. -#}
+{% macro psw_stale_for_build() -%}
+    {%- set cache = graph.setdefault('psw_measurements_to_build', {}) -%}
+    {%- if invocation_id not in cache -%}
+        {%- do cache.update({invocation_id: psw_stale_measurements()}) -%}
     {%- endif -%}
+    {{ return(cache[invocation_id]) }}
 {%- endmacro %}
 
 {#- {relation: [measurement ids whose current version it has not stored]} for every incremental model
