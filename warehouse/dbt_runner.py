@@ -33,18 +33,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import hashlib
 import io
 import json
 import os
 import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from warehouse import build_state, dbt_ctes
-from warehouse.db import DBT_DIR, memory_limit
+from warehouse.db import DBT_DIR, catalog_name, memory_limit
 from warehouse.kept_file import stamp, write_whole
 
 PARSE_FILE = "partial_parse.msgpack"
@@ -94,6 +96,10 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
     db = db.resolve()
     target = target_dir(db)
     args = [a for a in args if a != "--"]
+    # the profile's output for this file, unless the caller named one: a function of the file's
+    # name, which the caches' keys hold already
+    targeted = args if any(a in ("--target", "-t") or a.startswith("--target=") for a in args) else [
+        *args, "--target", profile_target(db)]
     cached = parse_cache(db, args)
     # dbt starts from this checkout's partial parse, never from one a warehouse's folder kept from a
     # build by another checkout (its files' paths would be that checkout's): none, if there is none yet
@@ -108,13 +114,13 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
                 _manifests[key] = kept
             if key not in _manifests:
                 # parse once (partially), keep the manifest for every later run, here and in later processes
-                parsed = dbtRunner().invoke(["parse", "--quiet", "--no-write-json", *_shaping(args), *paths])
+                parsed = dbtRunner().invoke(["parse", "--quiet", "--no-write-json", *_shaping(targeted), *paths])
                 if parsed.success:  # else the run below parses again and reports the error as a build would
                     _manifests[key] = parsed.result
                     _save_manifest(db, args, key, parsed.result)
             manifest = _manifests.get(key)
             runner = dbtRunner(manifest=_fresh(manifest) if manifest else None, callbacks=[events.append, *callbacks])
-            outcome = runner.invoke([*args, *paths])
+            outcome = runner.invoke([*targeted, *paths])
         finally:
             _release_warehouse()
             dbt_jinja.save()
@@ -241,6 +247,24 @@ def _fresh(manifest):
         if "extra_ctes_injected" in getattr(node, "__dataclass_fields__", {}):  # compiled kinds, not seeds
             node.extra_ctes_injected, node.extra_ctes, node.compiled, node.compiled_code = False, [], False, None
     return manifest
+
+
+def profile_target(db: Path) -> str:
+    """dbt/profiles.yml's output for `db`: `local` attaches it with psw's row group size under its
+    catalog name, which dbt-duckdb writes unquoted; a name that needs quoting gets `plain`."""
+    name = catalog_name(db)
+    plain = not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name.lower() in _keywords()
+    return "plain" if plain else "local"
+
+
+@functools.cache
+def _keywords() -> frozenset[str]:
+    """DuckDB's keywords that an unquoted name cannot be."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        return frozenset(w for (w,) in con.execute(
+            "select keyword_name from duckdb_keywords() where keyword_category <> 'unreserved'").fetchall())
 
 
 def _shaping(args: list[str]) -> list[str]:

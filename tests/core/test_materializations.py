@@ -72,3 +72,26 @@ def test_a_config_these_materializations_do_not_handle_is_refused(project, monke
     _run(project, original, monkeypatch)
     assert not ok
     assert f"{MODEL}: {named} is not handled by this project's materializations" in message
+
+
+def test_dbt_writes_row_groups_of_the_projects_size(project, monkeypatch):
+    # dbt/profiles.yml attaches the file with warehouse.db.ROW_GROUP_ROWS (DuckDB splits a scan by
+    # row group: at its default size a 100k-pair table was one, read on one core)
+    from warehouse.db import ROW_GROUP_ROWS
+
+    n = 2 * ROW_GROUP_ROWS + 1
+    macro = project / "dbt" / "macros" / "zz_test_rows.sql"
+    macro.write_text("{% macro zz_test_rows(n) %}{% do run_query('create or replace table ' ~ target.database ~ '.main.zz_rows as "
+                     "select range as i from range(' ~ n ~ ')') %}{% endmacro %}")
+    monkeypatch.setenv("PSW_DB_PATH", str(project / "warehouse.duckdb"))
+    dbt_dir = str(project / "dbt")
+    try:
+        result = dbtRunner().invoke(["run-operation", "zz_test_rows", "--args", f"{{n: {n}}}", "--project-dir",
+                                     dbt_dir, "--profiles-dir", dbt_dir, "--quiet", "--no-write-json"])
+        _release_warehouse()
+        assert result.success, result.exception
+    finally:
+        macro.unlink()
+    with duckdb.connect(str(project / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from main.zz_rows").fetchone()[0] == n
+        assert con.execute("select count(distinct row_group_id) from pragma_storage_info('main.zz_rows')").fetchone()[0] == 3
