@@ -92,3 +92,19 @@ def test_a_warehouse_whose_name_clashes_is_refused_in_one_line(tmp_path, capsys,
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "rename the file" in err and str(db) in err
     assert not db.exists()
+
+
+def test_a_build_that_spills_to_disk_builds(psw, tmp_path, monkeypatch):
+    """dbt-duckdb SETs a profile's `settings` on every node's cursor, and DuckDB refuses to set
+    temp_directory again once a query has spilled to it: the profile gives it when the connection
+    opens (config_options). At a 64MB cap a 3,000-pair build spills; with temp_directory among the
+    settings this build failed at the node after the first spill ("Cannot switch temporary
+    directory"), as a 1M-pair build did at the default cap."""
+    path = tmp_path / "big_examples.jsonl"
+    _numbered_file(path, 3000)
+    assert psw("ingest", path)[0] == 0
+    monkeypatch.setenv("PSW_MEMORY_LIMIT", "64MB")
+    rc, _, err = psw("build")
+    assert rc == 0, err
+    with duckdb.connect(str(psw.db), read_only=True) as con:
+        assert con.execute("select count(*) from main.examples").fetchone()[0] == 3000
