@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -27,9 +29,14 @@ class Browser:
 
     def __init__(self, profile: Path):
         port = free_port()
+        # its temporary folders (org.chromium.Chromium.*, its singleton's socket) in one of its own,
+        # removed on close, not left in /tmp; a short path (a socket's holds at most 107 bytes)
+        self.scratch = tempfile.mkdtemp(prefix="psw-chromium-")
+        scratch = self.scratch
         self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}",
                                       f"--remote-debugging-port={port}", "--window-size=1400,2400", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env={**os.environ, "TMPDIR": str(scratch)})
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -95,6 +102,8 @@ class Browser:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait(10)
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 @pytest.fixture
