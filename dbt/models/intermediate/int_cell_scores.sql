@@ -94,11 +94,14 @@ weight_rows as (
 
 weighted as (
     -- each replicate's weighted sums over the successful pairs, and the unknown weight: the failed
-    -- pairs' and the pseudo-pair's (position 0 of the row)
+    -- pairs' and the pseudo-pair's (position 0 of the row). Cell c's replicate r reads weight row
+    -- (r + offset) mod R (macros/bootstrap.sql), so each weight row j is its replicate
+    -- (j - offset) mod R: every (cell, weight row) once, without a join on the row number
     select
         cell_values.cell_id,
         cell_values.measurement_id,
-        replicates.replicate,
+        (weight_rows.replicate + greatest({{ var('bootstrap_replicates') }}, 1) - cell_values.replicate_offset::bigint)
+            % greatest({{ var('bootstrap_replicates') }}, 1) as replicate,
         weight_rows.u_centre,
         list_slice(weight_rows.weights, 2, cell_values.n_all + 1) as w,
         list_sum(w) - list_inner_product(w, cell_values.v_error) as w_pairs,
@@ -107,8 +110,7 @@ weighted as (
         list_inner_product(w, cell_values.v_{{ part }}) as s_{{ part }},
         {%- endfor %}
     from cell_values
-    cross join {{ bootstrap_replicates() }}
-    join weight_rows on weight_rows.replicate = (replicates.replicate + cell_values.replicate_offset) % greatest({{ var('bootstrap_replicates') }}, 1)
+    cross join weight_rows
 ),
 
 replicates as (
