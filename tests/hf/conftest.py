@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 CACHE = tempfile.mkdtemp(prefix="psw-hf-datasets-cache-")
+atexit.register(shutil.rmtree, CACHE, ignore_errors=True)  # each run (and xdist worker) left one in /tmp
 os.environ.setdefault("HF_DATASETS_CACHE", CACHE)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
