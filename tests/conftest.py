@@ -168,7 +168,7 @@ UNIT_SECONDS = {
     "security/test_security_secrets.py": 22, "extract/test_imported_vectors.py": 22,
     "dashboard/test_reproduce_page.py": 21, "core/test_v3_export.py": 21, "dashboard/test_pages.py": 21,
     "collect/test_anchored_collect.py": 19, "core/test_bad_input.py": 18, "security/test_cli_fuzz.py": 16,
-    "extract/test_cli.py": 15, "core/test_dbt_events.py": 20,
+    "extract/test_cli.py": 15, "core/test_dbt_events.py": 20, "core/test_row_groups.py": 13,
 }
 SECONDS_A_TEST = 0.3
 
