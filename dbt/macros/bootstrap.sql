@@ -79,6 +79,14 @@
     hash({{ key }}, {{ var('bootstrap_seed') }}) % greatest({{ var('bootstrap_replicates') }}, 1)
 {%- endmacro %}
 
+{#- The replicate in which a cell whose offset is `offset` reads weight row `row`: (row - offset) mod R,
+    the inverse of "row (r + offset) mod R in replicate r", so a cell crossed with every weight row
+    has each of its replicates once, without a join on the row number. -#}
+{% macro bootstrap_replicate_of(row, offset) -%}
+    ({{ row }} + greatest({{ var('bootstrap_replicates') }}, 1) - ({{ offset }})::bigint)
+        % greatest({{ var('bootstrap_replicates') }}, 1)
+{%- endmacro %}
+
 {#- dot / sqrt(norm_sq_a * norm_sq_b) clamped to [-1, 1] (trait_geometry): with norms estimated from
     cross terms the ratio can pass 1, and a norm estimate at or below 0 (a vector indistinguishable
     from noise) leaves the cosine at the sign of the dot product. -#}

@@ -32,11 +32,10 @@ class Browser:
         # its temporary folders (org.chromium.Chromium.*, its singleton's socket) in one of its own,
         # removed on close, not left in /tmp; a short path (a socket's holds at most 107 bytes)
         self.scratch = tempfile.mkdtemp(prefix="psw-chromium-")
-        scratch = self.scratch
         self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}",
                                       f"--remote-debugging-port={port}", "--window-size=1400,2400", "about:blank"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     env={**os.environ, "TMPDIR": str(scratch)})
+                                     env={**os.environ, "TMPDIR": self.scratch})
         deadline = time.monotonic() + 30
         while True:
             try:

@@ -94,14 +94,12 @@ weight_rows as (
 
 weighted as (
     -- each replicate's weighted sums over the successful pairs, and the unknown weight: the failed
-    -- pairs' and the pseudo-pair's (position 0 of the row). Cell c's replicate r reads weight row
-    -- (r + offset) mod R (macros/bootstrap.sql), so each weight row j is its replicate
-    -- (j - offset) mod R: every (cell, weight row) once, without a join on the row number
+    -- pairs' and the pseudo-pair's (position 0 of the row); each (cell, weight row) once, in the
+    -- replicate that reads that row (macros/bootstrap.sql)
     select
         cell_values.cell_id,
         cell_values.measurement_id,
-        (weight_rows.replicate + greatest({{ var('bootstrap_replicates') }}, 1) - cell_values.replicate_offset::bigint)
-            % greatest({{ var('bootstrap_replicates') }}, 1) as replicate,
+        {{ bootstrap_replicate_of('weight_rows.replicate', 'cell_values.replicate_offset') }} as replicate,
         weight_rows.u_centre,
         list_slice(weight_rows.weights, 2, cell_values.n_all + 1) as w,
         list_sum(w) - list_inner_product(w, cell_values.v_error) as w_pairs,
