@@ -20,7 +20,12 @@ having count(*) > 1{% if nulls_fail %} or {{ columns[0] }} is null{% endif %}
    Shared by the test node and by `psw_enforce_guarantees`, the post-hook that checks a model's
    guarantees as it is built. #}
 {% macro psw_guarantee_checks(model, primary_key=[], unique=[], not_null=[], unique_combination=[], accepted_values={},
-                              within_range={}, expression_true={}, relationships={}) -%}
+                              within_range={}, expression_true={}, relationships={}, read_once=false) -%}
+{#- read_once: `model` is a view, which each check would otherwise run (plan and execute) again: its rows
+    are read once, as a materialized CTE (DuckDB keeps only the columns the checks name). The examples
+    view's 10 checks: 0.10 -> 0.02 s on the pilot, 0.10 -> 0.05 s at 100k pairs. -#}
+{%- set rows = model -%}
+{%- if read_once -%}{%- set model = '_psw_checked' -%}{%- endif -%}
 {%- set checks = [] -%}
 {%- for column in primary_key -%}
   {%- do checks.append(psw_check_repeated(model, [column], 'primary key: null or repeated', 'true', true, checks | length)) -%}
@@ -56,6 +61,8 @@ having count(*) > 1{% if nulls_fail %} or {{ columns[0] }} is null{% endif %}
   {%- do checks.append(psw_check_rows(model, checks | length, column, 'not found in ' ~ table ~ '.' ~ target.field,
         column ~ ' is not null and ' ~ column ~ ' not in (select ' ~ target.field ~ ' from ' ~ target.to ~ ')')) -%}
 {%- endfor -%}
+{%- if checks and read_once %}with _psw_checked as materialized (select * from {{ rows }})
+{% endif -%}
 {{ checks | join('\nunion all\n') if checks else "select null::varchar as column_name, null::varchar as rule, null::varchar as value, 0 as check_no where false" }}
 {%- endmacro %}
 
@@ -97,7 +104,8 @@ having count(*) > 1{% if nulls_fail %} or {{ columns[0] }} is null{% endif %}
         ~ test.name ~ "' as test_name, * from ("
         ~ psw_guarantee_checks(relation, kwargs.get('primary_key', []), kwargs.get('unique', []),
             kwargs.get('not_null', []), kwargs.get('unique_combination', []), kwargs.get('accepted_values', {}),
-            kwargs.get('within_range', {}), kwargs.get('expression_true', {}), relationships) ~ ")") -%}
+            kwargs.get('within_range', {}), kwargs.get('expression_true', {}), relationships,
+            read_once=owner.config.materialized == 'view') ~ ")") -%}
 {%- endfor -%}
 {%- if queries -%}
 {%- if folded %}with {{ model.extra_ctes | map(attribute='sql') | join(',\n') }}{% endif %}
