@@ -50,13 +50,45 @@
     {%- set outdated = documented | reject('in', stored) | list -%}
     {%- if 'measurement_version' in stored and not outdated -%}
     {%- set ids = psw_measurements_to_build(every_measurement) -%}
+    {%- do psw_note_build_scope(ids) -%}
     {%- if ids -%}
     ({{ column }} in ({% for id in ids %}'{{ id | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor %}))
     {%- else -%}
     false  {#- nothing of this model's is out of date -#}
     {%- endif -%}
     {%- else -%}
+    {%- do psw_note_build_scope(none) -%}
     true  {#- a full build, or a table from before the versions: every measurement -#}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- What this build of `this` recomputes, as measurements_to_build found it: the ids, or none for every
+    measurement. Kept for the model's guarantee checks (psw_build_scope); a model whose calls disagree
+    (none expected) is taken as recomputing every measurement. -#}
+{% macro psw_note_build_scope(ids) -%}
+    {%- set scopes = graph.setdefault('psw_build_scope', {}) -%}
+    {%- set key = invocation_id ~ ' ' ~ this -%}
+    {%- if key in scopes and scopes[key] != ids -%}
+        {%- do scopes.update({key: none}) -%}
+    {%- elif key not in scopes -%}
+        {%- do scopes.update({key: ids}) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A boolean over an incremental model's own rows: true for the rows this build wrote (the measurements
+    it recomputed), for its guarantee checks (psw_enforce_guarantees): the rows of the measurements it
+    kept were checked when they were built and are as they were. 'true' (every row) unless the model's
+    SQL named the measurements it recomputes (measurements_to_build): a first build, --full-refresh, a
+    table from before the versions, or a model that did not ask. -#}
+{% macro psw_build_scope() -%}
+    {%- set scopes = graph.get('psw_build_scope', {}) -%}
+    {%- set ids = scopes.get(invocation_id ~ ' ' ~ this) -%}
+    {%- if ids is none -%}
+    true
+    {%- elif ids -%}
+    (measurement_id in ({% for id in ids %}'{{ id | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor %}))
+    {%- else -%}
+    false
     {%- endif -%}
 {%- endmacro %}
 

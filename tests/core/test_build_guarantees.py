@@ -16,6 +16,9 @@ import duckdb
 import pytest
 
 from psw.cli import main
+from tests.conftest import REFERENCE
+
+PILOT_EXAMPLES = REFERENCE / "v2_pilot_seed23_examples.jsonl"
 
 # a copy of one exported record with new keys, so only the broken field differs; its typed
 # `fields` are left NULL, so the build types them from the edited record (ingest/typed.py)
@@ -94,3 +97,44 @@ def _contents(db: Path, name: str) -> tuple:
     with duckdb.connect(str(db), read_only=True) as con:
         schema = con.execute("select table_schema from information_schema.tables where table_name = ?", [name]).fetchone()[0]
         return con.execute(f'select count(*), sum(hash(t)) from "{schema}"."{name}" as t').fetchone()
+
+
+def test_an_added_runs_key_repeating_a_kept_row_fails_the_build(built, tmp_path, capsys):
+    """An incremental model checks the rows its build wrote (the added run's), but a key is compared
+    with every stored row: a kept measurement's row that holds a key the new run writes is a repeat."""
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(built, db)
+    run = tmp_path / "second_run.jsonl"
+    shutil.copy(PILOT_EXAMPLES, run)
+    assert main(["--db", str(db), "ingest", str(run), "--measurement", "second_run"]) == 0
+    with duckdb.connect(str(db)) as con:
+        new_pair = con.execute("select pair_id from raw.exported_pairs where measurement_id = 'second_run' "
+                               "order by pair_id limit 1").fetchone()[0]
+        kept = con.execute("select measurement_id from main.length_deltas where grain = 'pair' limit 1").fetchone()[0]
+        # a kept measurement's pair row, copied under the key the new run's first pair will have
+        con.execute("create temp table planted as select * from main.length_deltas "
+                    "where grain = 'pair' and measurement_id = ? limit 1", [kept])
+        con.execute("update planted set length_delta_id = ?", [new_pair])
+        con.execute("insert into main.length_deltas select * from planted")
+    capsys.readouterr()
+    assert main(["--db", str(db), "build"]) == 2
+    out, err = capsys.readouterr()
+    assert "raw tables changed" in out   # an add-run build: length_deltas recomputes second_run only
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(rf"error: dbt build failed: length_deltas\.length_delta_id = {new_pair}: "
+                        r"primary key: null or repeated \(test \w+\)", last), last
+
+
+def test_an_added_runs_rows_are_what_its_incremental_models_check(built, tmp_path, capsys):
+    """The scope of an incremental model's checks: the measurements its build recomputed, read from
+    the SQL dbt ran (a first build checks every row: no scope)."""
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(built, db)
+    run = tmp_path / "second_run.jsonl"
+    shutil.copy(PILOT_EXAMPLES, run)
+    assert main(["--db", str(db), "ingest", str(run), "--measurement", "second_run"]) == 0
+    assert main(["--db", str(db), "build"]) == 0
+    log = (db.parent / f".{db.name}.dbt" / "logs" / "dbt.log").read_text()
+    checks = [entry for entry in re.split(r"\n(?=\d\d:\d\d:\d\d\.\d+ )", log)
+              if "psw guarantee broken" in entry and "On model.persona_steering_warehouse.length_deltas:" in entry]
+    assert checks and all("measurement_id in ('second_run')" in entry for entry in checks)
