@@ -17,7 +17,7 @@ from warehouse.db import DBT_DIR
 from tests.conftest import REFERENCE
 
 INCREMENTAL = ["intermediate.int_pairs_scored", "intermediate.int_cell_metrics", "main.template_scores",
-               "intermediate.int_cell_scores", "main.length_deltas"]
+               "intermediate.int_cell_scores", "main.length_deltas", "main.stage_screens"]
 FIRST = "v2_pilot_seed23"
 
 
@@ -71,7 +71,8 @@ def test_adding_a_run_recomputes_only_that_run(pilot_copy, tmp_path, second_id):
     shutil.copy(pilot_copy, full)
     assert main(["--db", str(full), "build", "--full-refresh"]) == 0
     for table, key in [("main.template_pair_scores", "id"), ("main.length_deltas", "length_delta_id"),
-                       ("intermediate.int_pairs_scored", "pair_id"), ("main.template_scores", "id")]:
+                       ("intermediate.int_pairs_scored", "pair_id"), ("main.template_scores", "id"),
+                       ("main.stage_screens", "cell_id")]:
         _assert_same(pilot_copy, full, table, key)
 
 
@@ -133,7 +134,7 @@ def test_tables_from_before_the_versions_are_upgraded_in_place(pilot_copy, tmp_p
         with duckdb.connect(str(pilot_copy), read_only=True) as con:
             assert con.execute(f"select count(*) from {table} where measurement_version is null").fetchone()[0] == 0
     for table, key in [("main.template_pair_scores", "id"), ("main.length_deltas", "length_delta_id"),
-                       ("main.template_scores", "id")]:
+                       ("main.template_scores", "id"), ("main.stage_screens", "cell_id")]:
         _assert_same(pilot_copy, reference, table, key)
 
 

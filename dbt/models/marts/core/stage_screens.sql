@@ -5,8 +5,14 @@
 -- sorts first, so every build picks the same winner. The control template ('') is listed but not
 -- ranked: stage B measures a persona template. One owner of the rule: `psw collect --stage b`
 -- and `psw export-selection --stage-a` both read is_stage_winner.
+-- Incremental by measurement (macros/incremental.sql): a cell's numbers and its rank come from its
+-- own measurement's cells (as template_scores' do), so adding a run ranks that run's cells only.
+{{ incremental_by_measurement() }}
 with cells as (
-    select * from {{ ref('template_pair_scores') }}
+    select cells.*, versions.measurement_version
+    from {{ ref('template_pair_scores') }} as cells
+    join {{ ref('int_measurement_versions') }} as versions using (measurement_id)
+    where {{ measurements_to_build('cells.measurement_id') }}
 ),
 
 ranked as (
@@ -14,6 +20,7 @@ ranked as (
         -- ids
         cell_id,
         measurement_id,
+        measurement_version,
         persona_pair_id,
         template_id,
         template_text,
