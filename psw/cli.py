@@ -222,6 +222,21 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:   # `psw lint ... | head`: the reader has all it wants
         _quiet_stdout()
         return 141
+    except Exception as exc:  # noqa: BLE001 (re-raised unless it is DuckDB's out-of-memory error)
+        if not _out_of_memory(exc):
+            raise
+        from warehouse.db import memory_limit
+
+        print(f"error: DuckDB ran out of memory under psw's cap of {memory_limit()} (PSW_MEMORY_LIMIT): "
+              f"{one_line(str(exc).strip().splitlines()[0])}; raise PSW_MEMORY_LIMIT, or free memory on this machine",
+              file=sys.stderr)
+        return 2
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """DuckDB's OutOfMemoryException (by name: the `psw` program does not import DuckDB to start)."""
+    kind = type(exc)
+    return kind.__name__ == "OutOfMemoryException" and kind.__module__.lstrip("_").startswith("duckdb")
 
 
 def _quiet_stdout() -> None:

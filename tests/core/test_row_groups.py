@@ -108,3 +108,28 @@ def test_a_build_that_spills_to_disk_builds(psw, tmp_path, monkeypatch):
     assert rc == 0, err
     with duckdb.connect(str(psw.db), read_only=True) as con:
         assert con.execute("select count(*) from main.examples").fetchone()[0] == 3000
+
+
+@pytest.mark.parametrize("name", ["warehouse.duckdb", "my warehouse.duckdb"])
+def test_dbts_connection_opens_with_psws_memory_cap_and_checkpoint_threshold(psw, tmp_path, monkeypatch, name):
+    """Both profile outputs give DuckDB its settings when dbt's connection opens (config_options:
+    not SET again on each node's cursor); PSW_MEMORY_LIMIT reaches dbt's DuckDB as psw's own."""
+    from warehouse import dbt_runner
+
+    db = tmp_path / name
+    assert main(["--db", str(db), "ingest", str(REFERENCE / "v2_pilot_seed23_examples.jsonl")]) == 0
+    monkeypatch.setenv("PSW_MEMORY_LIMIT", "77MB")
+    run = dbt_runner.invoke(db, ["show", "--log-level", "none", "--inline",
+                                 "select current_setting('memory_limit') as m, current_setting('checkpoint_threshold') as c"])
+    assert run.ok and [tuple(r.agate_table.rows[0].values()) for r in run.results] == [("73.4 MiB", "953.6 MiB")]
+
+
+def test_running_out_of_memory_is_one_line_naming_the_cap(psw, tmp_path, monkeypatch):
+    path = tmp_path / "examples.jsonl"
+    _numbered_file(path, 10)
+    assert psw("ingest", path)[0] == 0
+    monkeypatch.setenv("PSW_MEMORY_LIMIT", "1MB")
+    rc, out, err = psw("build")
+    assert rc == 2 and "Traceback" not in err
+    assert err.startswith("error: DuckDB ran out of memory under psw's cap of 1MB (PSW_MEMORY_LIMIT): Out of Memory")
+    assert len(err.strip().splitlines()) == 1
