@@ -12,6 +12,7 @@ Two kinds of connection:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -51,7 +52,22 @@ def _setting(name: str, default: float) -> float:
 # at 1.5GB at 1.8 GB, in the same CPU time (psw build passes the same cap to dbt). Read when a
 # connection opens, not at import: a process forked by psw's server (psw/server.py) takes the caller's.
 def memory_limit() -> str:
-    return os.environ.get("PSW_MEMORY_LIMIT", "1.5GB")
+    value = os.environ.get("PSW_MEMORY_LIMIT") or ""
+    value = value.strip() or "1.5GB"   # unset or blank: the default, as the other PSW_ settings
+    _check_memory_limit(value)
+    return value
+
+
+@functools.lru_cache(maxsize=8)
+def _check_memory_limit(value: str) -> None:
+    """A value DuckDB takes as its memory cap, else one line naming the variable (asked of DuckDB
+    itself, in memory, once per value: its own rules, not a copy of them)."""
+    try:
+        duckdb.connect(config={"memory_limit": value}).close()
+    except duckdb.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"PSW_MEMORY_LIMIT={value!r}: not a memory size DuckDB takes ({reason}); "
+                        "e.g. 1.5GB or 800MB") from None
 
 
 def lock_wait_s() -> float:

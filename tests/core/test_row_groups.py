@@ -133,3 +133,25 @@ def test_running_out_of_memory_is_one_line_naming_the_cap(psw, tmp_path, monkeyp
     assert rc == 2 and "Traceback" not in err
     assert err.startswith("error: DuckDB ran out of memory under psw's cap of 1MB (PSW_MEMORY_LIMIT): Out of Memory")
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("value", ["abc", "5", "2 parsecs"])
+def test_a_memory_cap_duckdb_cannot_read_is_one_line_and_writes_nothing(psw, tmp_path, monkeypatch, value):
+    path = tmp_path / "examples.jsonl"
+    _numbered_file(path, 3)
+
+    def refused(*command):
+        monkeypatch.setenv("PSW_MEMORY_LIMIT", value)
+        rc, _, err = psw(*command)
+        monkeypatch.delenv("PSW_MEMORY_LIMIT")
+        assert rc == 2 and err.startswith(f"error: PSW_MEMORY_LIMIT={value!r}: not a memory size DuckDB takes ("), err
+        assert len(err.strip().splitlines()) == 1
+
+    refused("ingest", path)
+    assert not psw.db.exists()   # no warehouse made
+    monkeypatch.setenv("PSW_MEMORY_LIMIT", " ")   # blank: the default
+    assert psw("ingest", path)[0] == 0
+    for command in (["build"], ["sql", "select 1"]):
+        refused(*command)
+    with duckdb.connect(str(psw.db), read_only=True) as con:   # the refused build ran nothing
+        assert not con.execute("select count(*) from information_schema.tables where table_name = 'examples'").fetchone()[0]
