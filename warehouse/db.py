@@ -12,7 +12,6 @@ Two kinds of connection:
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import re
@@ -53,15 +52,13 @@ def _setting(name: str, default: float) -> float:
 # connection opens, not at import: a process forked by psw's server (psw/server.py) takes the caller's.
 def memory_limit() -> str:
     value = os.environ.get("PSW_MEMORY_LIMIT") or ""
-    value = value.strip() or "1.5GB"   # unset or blank: the default, as the other PSW_ settings
-    _check_memory_limit(value)
-    return value
+    return value.strip() or "1.5GB"   # unset or blank: the default, as the other PSW_ settings
 
 
-@functools.lru_cache(maxsize=8)
 def _check_memory_limit(value: str) -> None:
-    """A value DuckDB takes as its memory cap, else one line naming the variable (asked of DuckDB
-    itself, in memory, once per value: its own rules, not a copy of them)."""
+    """One line naming PSW_MEMORY_LIMIT if DuckDB does not take `value` as its memory cap (asked of
+    DuckDB itself: its own rules, not a copy of them). Run only when a connection failed to open
+    (an in-memory connection costs ~10 ms: not for every command)."""
     try:
         duckdb.connect(config={"memory_limit": value}).close()
     except duckdb.Error as exc:
@@ -170,6 +167,9 @@ def _open(path: Path, read_only: bool, config: dict, wait_s: float | None) -> du
                 told = True
             time.sleep(min(delay, left))
             delay = min(delay * 2, 1.0)
+        except duckdb.Error:
+            _check_memory_limit(config["memory_limit"])   # a cap DuckDB cannot read: one line naming it
+            raise
 
 
 def connect(path: Path, read_only: bool = False, wait_s: float | None = None) -> duckdb.DuckDBPyConnection:
