@@ -51,11 +51,7 @@
     {%- if 'measurement_version' in stored and not outdated -%}
     {%- set ids = psw_measurements_to_build(every_measurement) -%}
     {%- do psw_note_build_scope(ids) -%}
-    {%- if ids -%}
-    ({{ column }} in ({% for id in ids %}'{{ id | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor %}))
-    {%- else -%}
-    false  {#- nothing of this model's is out of date -#}
-    {%- endif -%}
+    {{ psw_measurement_in(column, ids) }}
     {%- else -%}
     {%- do psw_note_build_scope(none) -%}
     true  {#- a full build, or a table from before the versions: every measurement -#}
@@ -85,8 +81,16 @@
     {%- set ids = scopes.get(invocation_id ~ ' ' ~ this) -%}
     {%- if ids is none -%}
     true
-    {%- elif ids -%}
-    (measurement_id in ({% for id in ids %}'{{ id | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor %}))
+    {%- else -%}
+    {{ psw_measurement_in('measurement_id', ids) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- `column` is one of the measurement ids `ids`, written as quoted constants (DuckDB pushes them into
+    the raw scans); false when there are none (nothing is out of date). -#}
+{% macro psw_measurement_in(column, ids) -%}
+    {%- if ids -%}
+    ({{ column }} in ({% for id in ids %}'{{ id | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor %}))
     {%- else -%}
     false
     {%- endif -%}

@@ -102,11 +102,7 @@ def _contents(db: Path, name: str) -> tuple:
 def test_an_added_runs_key_repeating_a_kept_row_fails_the_build(built, tmp_path, capsys):
     """An incremental model checks the rows its build wrote (the added run's), but a key is compared
     with every stored row: a kept measurement's row that holds a key the new run writes is a repeat."""
-    db = tmp_path / "warehouse.duckdb"
-    shutil.copy(built, db)
-    run = tmp_path / "second_run.jsonl"
-    shutil.copy(PILOT_EXAMPLES, run)
-    assert main(["--db", str(db), "ingest", str(run), "--measurement", "second_run"]) == 0
+    db = _with_second_run(built, tmp_path)
     with duckdb.connect(str(db)) as con:
         new_pair = con.execute("select pair_id from raw.exported_pairs where measurement_id = 'second_run' "
                                "order by pair_id limit 1").fetchone()[0]
@@ -128,13 +124,19 @@ def test_an_added_runs_key_repeating_a_kept_row_fails_the_build(built, tmp_path,
 def test_an_added_runs_rows_are_what_its_incremental_models_check(built, tmp_path, capsys):
     """The scope of an incremental model's checks: the measurements its build recomputed, read from
     the SQL dbt ran (a first build checks every row: no scope)."""
-    db = tmp_path / "warehouse.duckdb"
-    shutil.copy(built, db)
-    run = tmp_path / "second_run.jsonl"
-    shutil.copy(PILOT_EXAMPLES, run)
-    assert main(["--db", str(db), "ingest", str(run), "--measurement", "second_run"]) == 0
+    db = _with_second_run(built, tmp_path)
     assert main(["--db", str(db), "build"]) == 0
     log = (db.parent / f".{db.name}.dbt" / "logs" / "dbt.log").read_text()
     checks = [entry for entry in re.split(r"\n(?=\d\d:\d\d:\d\d\.\d+ )", log)
               if "psw guarantee broken" in entry and "On model.persona_steering_warehouse.length_deltas:" in entry]
     assert checks and all("measurement_id in ('second_run')" in entry for entry in checks)
+
+
+def _with_second_run(built: Path, tmp_path: Path) -> Path:
+    """A copy of the built pilot with the pilot's pairs ingested again as measurement second_run."""
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(built, db)
+    run = tmp_path / "second_run.jsonl"
+    shutil.copy(PILOT_EXAMPLES, run)
+    assert main(["--db", str(db), "ingest", str(run), "--measurement", "second_run"]) == 0
+    return db
