@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # psw's resident server (psw/server.py) stays out of the suite: every `psw` a test starts runs in its
 # own process. tests/cli/test_server.py turns it on for servers of its own, in folders of its own.
 os.environ["PSW_SERVER"] = "off"
+# A suite started with SIGINT ignored (a background job of a non-interactive shell: `make test &`)
+# passes that on to every psw it starts, and the tests that press Ctrl-C on one would see it ignored.
+# A handler is reset to the default when a child execs, so each psw starts as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 REFERENCE = ROOT.parent / "shared" / "reference" / "pilot-v2-seed23"
 PILOT_FILES = [
     REFERENCE / "persona_pairs_v2_candidates.jsonl",
