@@ -19,7 +19,8 @@
 - Jinja's compiled templates are kept across runs and processes (warehouse/dbt_jinja.py), and
   dbt's log events are built by protobuf's constructors, not its JSON parser
   (warehouse/dbt_events.py): each was ~10% of a fresh pilot build's CPU; dbt's JSON schemas of its
-  config classes are kept across processes too (warehouse/dbt_schemas.py, ~5%);
+  config classes are kept across processes too (warehouse/dbt_schemas.py, ~5%); dbt.log's lines
+  go to the file without Python's logging (warehouse/dbt_logfile.py, ~6%);
 - Python's cyclic garbage collector is paused while dbt runs (`_gc_paused`): its collections of
   the objects dbt's nodes make in cycles took ~0.3 s of CPU a pilot build;
 - every event dbt emits reaches the callbacks given (a progress printer hooks in here) and is
@@ -82,13 +83,14 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
     from dbt.cli.main import dbtRunner  # ~2 s of imports: only when dbt runs
 
     from warehouse import (  # dbt's and its packages': only when dbt runs
-        dbt_agate, dbt_columns, dbt_events, dbt_flags, dbt_graph, dbt_jinja, dbt_schemas)
+        dbt_agate, dbt_columns, dbt_events, dbt_flags, dbt_graph, dbt_jinja, dbt_logfile, dbt_schemas)
 
     dbt_ctes.install()  # ephemeral staging folded in without a full SQL parse per model
     dbt_graph.install()  # its graph summary from each node's type, not each node serialised
     dbt_flags.install()  # an adapter's behavior flags named by a frame walk, not inspect.stack()
     dbt_jinja.install()  # templates compiled once, kept across runs and processes
     dbt_events.install()  # dbt's log events (~2,100 a pilot build) built in C, not by ParseDict
+    dbt_logfile.install()  # dbt.log's lines written to the file, not through Python's logging
     dbt_columns.install()  # a model's columns read without a macro context or an agate table
     dbt_agate.install()  # agate's type testers made once, not for every statement's result
     dbt_schemas.install()  # its config classes' JSON schemas built once, kept across processes
@@ -115,6 +117,7 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
             if key not in _manifests:
                 # parse once (partially), keep the manifest for every later run, here and in later processes
                 parsed = dbtRunner().invoke(["parse", "--quiet", "--no-write-json", *_shaping(targeted), *paths])
+                dbt_logfile.flush()
                 if parsed.success:  # else the run below parses again and reports the error as a build would
                     _manifests[key] = parsed.result
                     _save_manifest(db, args, key, parsed.result)
@@ -122,6 +125,7 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
             runner = dbtRunner(manifest=_fresh(manifest) if manifest else None, callbacks=[events.append, *callbacks])
             outcome = runner.invoke([*targeted, *paths])
         finally:
+            dbt_logfile.flush()   # the run's last lines (a debug line waits in the file's buffer)
             _release_warehouse()
             dbt_jinja.save()
             dbt_schemas.save()

@@ -1,0 +1,108 @@
+"""dbt.log written by psw (warehouse/dbt_logfile.py) holds what dbt's own file logger writes: the same
+lines of a real build, the same rollover into the same backups, the same levels kept; the progress
+lines reach the file as they come, and a run's last lines are on disk when it returns."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from dbt_common.events import base_types, logger
+from dbt_common.events.base_types import EventLevel
+from dbt_common.events.logger import LineFormat, LoggerConfig
+
+from psw.cli import main
+from warehouse import dbt_logfile
+
+
+@pytest.fixture
+def dbts_own(monkeypatch):
+    """Switch psw's writer off (dbt_common's own `_Logger`) for the test's runs."""
+    def off():
+        dbt_logfile.install()
+        monkeypatch.setattr(logger._Logger, "__init__", dbt_logfile._original["init"])
+        monkeypatch.setattr(logger._Logger, "write_line", dbt_logfile._original["write_line"])
+    return off
+
+
+def _normal(text: str) -> Counter:
+    """A build's log lines without what differs between two runs of dbt itself: times, durations,
+    ids, the order two threads' lines interleave in, a worker thread's number, the place a node took
+    in the queue, the process's resource use, and which node's connection ran a statement that the
+    first node to need it runs (the relation cache's listing)."""
+    text = re.sub(r"\d\d:\d\d:\d\d\.\d+|\d+\.\d+|\d{14,}|[0-9a-f]{8}-[0-9a-f-]{27}", "N", text)
+    text = re.sub(r"\(formerly [^)]*\)|Resource report: .*|\b\d+ of \d+ ", "", text)
+    lines = []
+    for line in text.splitlines():
+        line = re.sub(r"\[Thread-[^\]]*\]", "[Thread-N]", line)
+        if "Using duckdb connection" in line or re.search(r"\]: On [\w.]+: ", line):
+            line = re.sub(r"model\.\w+\.\w+", "NODE", line)
+        lines.append(line)
+    return Counter(lines)
+
+
+def test_a_builds_log_holds_the_lines_dbt_writes_itself(pilot_copy, tmp_path, dbts_own):
+    logs = pilot_copy.parent / f".{pilot_copy.name}.dbt" / "logs"
+    assert main(["--db", str(pilot_copy), "build", "--force", "--quiet"]) == 0   # parses: its lines differ
+    (logs / "dbt.log").unlink()
+    assert main(["--db", str(pilot_copy), "build", "--force", "--quiet"]) == 0
+    ours = (logs / "dbt.log").read_text()
+    # on disk when the command returns: the run's last line (debug level) is the file's last
+    assert ours.rstrip("\n").splitlines()[-1].endswith("Flushing usage events")
+    (logs / "dbt.log").unlink()
+    dbts_own()
+    assert main(["--db", str(pilot_copy), "build", "--force", "--quiet"]) == 0
+    theirs = (logs / "dbt.log").read_text()
+    assert "Concurrency: " in theirs and "SQL status: OK" in theirs   # progress lines and debug lines
+    assert _normal(ours) == _normal(theirs)
+
+
+def _event(level: str, text: str):
+    """A dbt event message of `level` whose line reads `text`."""
+    from dbt_common.events.types import Note
+    return base_types.msg_from_base_event(Note(msg=text), level=EventLevel(level))
+
+
+def _file_logger(path: Path, level: str = "debug", max_bytes: int = 10 * 1024 * 1024):
+    return logger._TextLogger(LoggerConfig(
+        name=f"file_log_{path.parent.name}", line_format=LineFormat.DebugText, level=EventLevel(level),
+        invocation_id="test", output_file_name=str(path), output_file_max_bytes=max_bytes))
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_it_rolls_over_into_the_same_files_at_the_same_size(tmp_path, dbts_own):
+    events = [_event("debug" if i % 3 else "info", f"line {i} " + "x" * (i % 97)) for i in range(400)]
+    for name in ("psw", "dbt"):
+        if name == "dbt":
+            dbts_own()
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "dbt.log").write_text("an earlier run's line\n" * 10)
+        log = _file_logger(folder / "dbt.log", max_bytes=4000)
+        for msg in events:
+            log.write_line(msg)
+        log.flush()
+    ours, theirs = _files(tmp_path / "psw"), _files(tmp_path / "dbt")
+    assert sorted(ours) == ["dbt.log", "dbt.log.1", "dbt.log.2", "dbt.log.3", "dbt.log.4", "dbt.log.5"]
+    assert all(len(content) <= 4000 for content in ours.values())
+    strip = re.compile(rb"\d\d:\d\d:\d\d\.\d+ ")   # the time each line was written at
+    assert {k: strip.sub(b"", v) for k, v in ours.items()} == {k: strip.sub(b"", v) for k, v in theirs.items()}
+
+
+def test_progress_lines_reach_the_file_at_once_and_the_level_is_kept(tmp_path):
+    dbt_logfile.install()
+    path = tmp_path / "dbt.log"
+    log = _file_logger(path, level="info")
+    assert log._psw_file is not None          # psw's writer serves this logger
+    log.write_line(_event("debug", "a debug line"))
+    log.write_line(_event("info", "a progress line"))
+    assert "a progress line" in path.read_text()   # flushed as written, before any flush()
+    log.write_line(_event("error", "an error line"))
+    log.flush()
+    text = path.read_text()
+    assert "an error line" in text and "a debug line" not in text   # an info log keeps no debug line
