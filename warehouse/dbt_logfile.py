@@ -13,7 +13,8 @@ backups (the handler's own `doRollover`). A debug line stays in the stream's buf
 flushes it, so the progress lines (`Concurrency:`, each node's start and result) reach the file as
 they happen; `flush()` (warehouse/dbt_runner.py, after every run) writes the rest. The lines kept
 are those Python's logger would keep (the logger's level). A logger that does not write one file
-through its RotatingFileHandler (dbt's console) goes the usual way. `install()` patches dbt_common's
+through its RotatingFileHandler (dbt's console) goes the usual way, and so does every line after a
+write fails (a full disk: Python's logging reports it on stderr and dbt runs on, as without psw). `install()` patches dbt_common's
 `_Logger` for the runs psw starts in its process; tests/core/test_dbt_logfile.py compares the file
 with the one dbt writes itself.
 """
@@ -72,14 +73,18 @@ def write_line(self, msg) -> None:
         return
     line = self.create_line(msg) + handler.terminator
     size = len(line) if line.isascii() else len(line.encode("utf-8", "surrogatepass"))
-    with handler.lock:
-        if handler.maxBytes > 0 and handler._psw_size + size >= handler.maxBytes:
-            handler.doRollover()
-            handler._psw_size = 0
-        handler.stream.write(line)
-        handler._psw_size += size
-        if level != "debug":
-            handler.stream.flush()
+    try:
+        with handler.lock:
+            if handler.maxBytes > 0 and handler._psw_size + size >= handler.maxBytes:
+                handler.doRollover()
+                handler._psw_size = 0
+            handler.stream.write(line)
+            handler._psw_size += size
+            if level != "debug":
+                handler.stream.flush()
+    except Exception:  # noqa: BLE001 (a full disk, a closed file): dbt_common's way, which reports it as logging does
+        self._psw_file = None
+        _original["write_line"](self, msg)
 
 
 def flush() -> None:

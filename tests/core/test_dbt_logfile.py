@@ -106,3 +106,22 @@ def test_progress_lines_reach_the_file_at_once_and_the_level_is_kept(tmp_path):
     log.flush()
     text = path.read_text()
     assert "an error line" in text and "a debug line" not in text   # an info log keeps no debug line
+
+
+def test_a_failed_write_goes_dbts_way_and_the_run_goes_on(tmp_path, capsys):
+    """A write that fails (a full disk) raises nothing into dbt: the line, and every later one, goes
+    through Python's logging, which reports the failure on stderr as it does without psw."""
+    dbt_logfile.install()
+    log = _file_logger(tmp_path / "dbt.log")
+    handler = log._psw_file
+
+    class Full:
+        def write(self, text):
+            raise OSError(28, "No space left on device")
+        flush = close = lambda self: None
+
+    handler.stream = Full()
+    log.write_line(_event("info", "a line the disk has no room for"))
+    log.write_line(_event("info", "the next line"))
+    assert log._psw_file is None
+    assert capsys.readouterr().err.count("No space left on device") == 2
