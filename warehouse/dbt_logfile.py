@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 
 _LEVELS = {"debug": 10, "test": 10, "info": 20, "warn": 30, "error": 40}
 _original: dict = {}
@@ -94,5 +95,9 @@ def flush() -> None:
     for log in getattr(get_event_manager(), "loggers", []):
         handler = getattr(log, "_psw_file", None)
         if handler is not None and handler.stream is not None:
-            with handler.lock:
-                handler.stream.flush()
+            try:
+                with handler.lock:
+                    handler.stream.flush()
+            except OSError as exc:   # a full disk: the log loses its last lines, the command goes on
+                log._psw_file = None
+                sys.stderr.write(f"warning: dbt's log {handler.baseFilename} could not be written: {exc}\n")

@@ -125,3 +125,22 @@ def test_a_failed_write_goes_dbts_way_and_the_run_goes_on(tmp_path, capsys):
     log.write_line(_event("info", "the next line"))
     assert log._psw_file is None
     assert capsys.readouterr().err.count("No space left on device") == 2
+
+
+def test_a_failed_flush_is_one_line_on_stderr(tmp_path, capsys, monkeypatch):
+    from dbt_common.events import event_manager_client
+
+    dbt_logfile.install()
+    log = _file_logger(tmp_path / "dbt.log")
+    log.write_line(_event("debug", "a line in the buffer"))
+
+    class Full:
+        def flush(self):
+            raise OSError(28, "No space left on device")
+        close = lambda self: None  # noqa: E731
+
+    log._psw_file.stream = Full()
+    monkeypatch.setattr(event_manager_client.get_event_manager(), "loggers", [log])
+    dbt_logfile.flush()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "could not be written" in err and "No space left" in err
