@@ -187,6 +187,9 @@ def test_rows_without_the_typed_column_or_of_another_release_are_typed_again(tmp
         con.execute("alter table raw.adaptive_decisions drop column settings_typed")
         con.execute("alter table raw.adaptive_decisions add column settings_typed STRUCT(budget VARCHAR)")
         con.execute("update raw.adaptive_decisions set settings_typed = {'budget': 'x'}")
+        ensure_current(con)   # once per connection: this one found it current already
+        assert con.execute("select count(*) from raw.template_catalog where record_typed is null").fetchone()[0]
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:   # opened again, as the next command opens it
         ensure_current(con)
         assert _all_typed(con) == EXPECTED
 
@@ -222,3 +225,23 @@ def test_import_hf_source_rows_are_typed_by_the_same_rule(tmp_path):
     with pytest.raises(UserError, match=r"^split source_adaptive_decisions \(d.parquet\) row 1: settings.top_k is "
                                         r"not INTEGER; nothing imported$"):
         source_splits.check(wrapped)
+
+
+def test_a_connection_is_brought_current_once(tmp_path):
+    """`psw ingest` of several files calls ensure_current for each: after the first, on the same
+    connection, it sends DuckDB nothing (two dozen statements, ~38 ms, before)."""
+    class Counting:
+        def __init__(self, con):
+            self.con, self.n = con, 0
+
+        def execute(self, *args):
+            self.n += 1
+            return self.con.execute(*args)
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        counted = Counting(con)
+        ensure_current(counted)
+        assert counted.n > 10
+        sent = counted.n
+        ensure_current(counted)
+        assert counted.n == sent
