@@ -3,9 +3,9 @@
 dbt_common's file logger hands each line to Python's `logging`: a LogRecord made for it (with the
 caller's frame found), a formatter, and a RotatingFileHandler that stats the file twice, formats the
 line a second time and seeks to its end to decide on a rollover, then flushes. A pilot build writes
-~2,000 lines (two for each SQL statement): that path was ~6% of its CPU (in-process pilot builds,
-2026-12-04: dbt's file log at info level instead of debug measured 2.84 -> 2.66 CPU s a build, the
-lines themselves still made).
+~2,000 lines (two for each SQL statement): that path was ~7% of its CPU (forced pilot builds in one
+process, this writer switched on and off build by build, 2026-12-04: 3.72 -> 3.44 and 3.69 -> 3.42
+CPU s a build, medians; dbt's file log at info level instead of debug saved about as much, 2.84 -> 2.66).
 
 `write_line` writes the same line (dbt's own `create_line`, secrets scrubbed) to the same handler's
 stream under its lock, counts the bytes the file holds, and rolls it over at the same size into the same

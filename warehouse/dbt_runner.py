@@ -20,7 +20,7 @@
   dbt's log events are built by protobuf's constructors, not its JSON parser
   (warehouse/dbt_events.py): each was ~10% of a fresh pilot build's CPU; dbt's JSON schemas of its
   config classes are kept across processes too (warehouse/dbt_schemas.py, ~5%); dbt.log's lines
-  go to the file without Python's logging (warehouse/dbt_logfile.py, ~6%);
+  go to the file without Python's logging (warehouse/dbt_logfile.py, ~7%);
 - Python's cyclic garbage collector is paused while dbt runs (`_gc_paused`): its collections of
   the objects dbt's nodes make in cycles took ~0.3 s of CPU a pilot build;
 - every event dbt emits reaches the callbacks given (a progress printer hooks in here) and is
