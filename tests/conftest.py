@@ -171,6 +171,7 @@ UNIT_SECONDS = {
     "extract/test_bootstrap_vectors.py": 25, "core/test_published.py": 25,
     "stats/test_analytic_intervals.py": 24, "hf/test_selection_stages.py": 24, "extract/test_messages.py": 23,
     "collect/test_e2e_build.py": 23, "cli/test_demo_flow.py": 22, "core/test_build_guarantees.py": 31,
+    "core/test_dbt_logfile.py": 10,
     "security/test_security_secrets.py": 22, "extract/test_imported_vectors.py": 22,
     "dashboard/test_reproduce_page.py": 21, "core/test_v3_export.py": 21, "dashboard/test_pages.py": 21,
     "collect/test_anchored_collect.py": 19, "core/test_bad_input.py": 18, "security/test_cli_fuzz.py": 16,

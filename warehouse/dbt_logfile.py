@@ -25,7 +25,6 @@ import os
 import stat
 import sys
 
-_LEVELS = {"debug": 10, "test": 10, "info": 20, "warn": 30, "error": 40}
 _original: dict = {}
 
 
@@ -64,13 +63,13 @@ def _file_handler(log):
 
 def write_line(self, msg) -> None:
     """`_Logger.write_line`: straight to the file for a file logger, else dbt_common's own."""
-    from dbt_common.events.logger import _is_print_event
+    from dbt_common.events.logger import _is_print_event, _log_level_map
 
     handler = getattr(self, "_psw_file", None)
     if handler is None:
         return _original["write_line"](self, msg)
     level = "error" if _is_print_event(msg) else msg.info.level   # as dbt_common sends it to logging
-    if _LEVELS[level] < self._python_logger.level:
+    if _log_level_map[level] < self._python_logger.level:   # its keys are str enums: "debug" finds DEBUG
         return
     line = self.create_line(msg) + handler.terminator
     size = len(line) if line.isascii() else len(line.encode("utf-8", "surrogatepass"))
