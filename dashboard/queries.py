@@ -208,8 +208,13 @@ def filter_options() -> dict[str, list[str]]:
     return {name: [] if values is None or values is pd.NA else list(values) for name, values in row.items()}
 
 
+# what a cell's row shows: not the style map (its own chart) nor the build's bookkeeping (the versions
+# macros/incremental.sql stores to know what to recompute)
+CELL_HIDDEN = "exclude (style_delta_means, measurement_version, context_version)"
+
+
 def cell_columns() -> list[str]:
-    return list(query("select * exclude (style_delta_means) from template_pair_scores limit 0").columns)
+    return list(query(f"select * {CELL_HIDDEN} from template_pair_scores limit 0").columns)
 
 
 FACTOR_LIST = "[" + ", ".join(column for column, _ in FACTORS) + "]"
@@ -223,7 +228,7 @@ def cells(filters: CellFilters, sort: str = "score", descending: bool = True, li
     where, params = filters.where()
     order = f'"{sort}" {"desc" if descending else "asc"} nulls last, cell_id'
     # the limit is a literal (an int) so DuckDB plans a top-n rather than a full sort
-    return query(f"select * exclude (style_delta_means), {FACTOR_LIST} as factors from template_pair_scores "
+    return query(f"select * {CELL_HIDDEN}, {FACTOR_LIST} as factors from template_pair_scores "
                  f"where {where} order by {order} limit {int(limit)}", params)
 
 
@@ -263,7 +268,7 @@ def on_off_axis(filters: CellFilters) -> pd.DataFrame:
 # ---- one cell ------------------------------------------------------------------------
 
 def cell_summary(cell_id: str) -> pd.DataFrame:
-    return query("select * exclude (style_delta_means) from template_pair_scores where cell_id = ?", (cell_id,))
+    return query(f"select * {CELL_HIDDEN} from template_pair_scores where cell_id = ?", (cell_id,))
 
 
 def cell_factors(cell_id: str) -> pd.DataFrame:

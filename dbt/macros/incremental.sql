@@ -16,9 +16,16 @@
     forgotten) keeps none: delete+insert alone replaces only the measurements it inserts.
     every_measurement=true keeps a row for every measurement of stg_raw__measurements, those
     with no version too (a stats file's measurement has no pairs): they are recomputed on every
-    build, which costs nothing (they have no rows to read). -#}
+    build, which costs nothing (they have no rows to read).
+    context='<macro>' is for a model whose rows also read what is not their measurement's own rows (a
+    control arm from another measurement, a persona pair's definition, the measurement's settings).
+    The model stores on each row `context_version`, a hash of what that row read beyond its
+    measurement; the macro, given the stored table, returns (measurement_id, stored, current): each
+    stored row's hash and the hash of its context now (macros/contexts.sql). A build also
+    recomputes the measurements where the two differ (one query, psw_context_changed), so a changed
+    control arm or persona pair recomputes the measurements that show it, and nothing else. -#}
 
-{% macro incremental_by_measurement(every_measurement=false) -%}
+{% macro incremental_by_measurement(every_measurement=false, context=none) -%}
     {#- the versions are read in conditional blocks below: declare the dependency for dbt -#}
     -- depends_on: {{ ref('int_measurement_versions') }}
     {%- set kept = 'stg_raw__measurements' if every_measurement else 'int_measurement_versions' %}
@@ -26,7 +33,7 @@
     {#- a measurement whose raw rows are all gone (`psw forget`) leaves no version: drop its rows;
         then check the model's guarantees (dbt runs a model's own hooks after the project's, so the
         project-wide check skips incremental models: it would see the dropped rows) -#}
-    {{ config(materialized='incremental', unique_key='measurement_id',
+    {{ config(materialized='incremental', unique_key='measurement_id', psw_context=context,
               incremental_strategy='delete+insert', on_schema_change='sync_all_columns',
               pre_hook=["{% if is_incremental() %}delete from {{ this }} where {{ measurements_to_build(every_measurement="
                         ~ every_measurement ~ ") }}{% endif %}"],
@@ -107,7 +114,27 @@
 {% macro psw_measurements_to_build(every_measurement=false) -%}
     {%- set stale = psw_stale_for_build() -%}
     {%- set ids = stale.get(this | string, []) + (stale.get('', []) if every_measurement else []) -%}
+    {%- if model.config.get('psw_context') -%}{%- set ids = ids + psw_context_changed(model.config.get('psw_context')) -%}{%- endif -%}
     {{ return(ids | unique | sort) }}
+{%- endmacro %}
+
+{#- The measurements of `this` whose stored rows read a context that has changed since they were built
+    (incremental_by_measurement's context=: the macro named `name`). Read once per dbt invocation and
+    model (the SQL and the pre-hook both ask), before the build writes. A table without the column is
+    recomputed whole anyway (measurements_to_build: the column is documented). -#}
+{% macro psw_context_changed(name) -%}
+    {%- set cache = graph.setdefault('psw_context_changed', {}) -%}
+    {%- set key = invocation_id ~ ' ' ~ this -%}
+    {%- if key not in cache -%}
+        {%- set ids = [] -%}
+        {%- if 'context_version' in psw_columns_before_build() -%}
+            {%- set query = "select distinct measurement_id from (" ~ context[name](this)
+                ~ ") as rows where stored is distinct from current" -%}
+            {%- for row in run_query(query).rows if row[0] is not none -%}{%- do ids.append(row[0]) -%}{%- endfor -%}
+        {%- endif -%}
+        {%- do cache.update({key: ids}) -%}
+    {%- endif -%}
+    {{ return(cache[key]) }}
 {%- endmacro %}
 
 {#- Post-hook of int_measurement_versions: read the measurements each incremental model will recompute

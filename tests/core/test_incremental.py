@@ -3,6 +3,7 @@ that run's rows only, the result equals a full rebuild, and a changed var recomp
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -15,9 +16,11 @@ from psw.cli import main
 from warehouse.db import DBT_DIR
 
 from tests.conftest import REFERENCE
+from tests.core.test_controls_across_files import ENGINEERED, _pair, _write
 
 INCREMENTAL = ["intermediate.int_pairs_scored", "intermediate.int_cell_metrics", "main.template_scores",
-               "intermediate.int_cell_scores", "main.length_deltas", "main.stage_screens"]
+               "intermediate.int_cell_scores", "main.length_deltas", "main.stage_screens", "main.template_pair_scores",
+               "main.upstream_summaries"]
 FIRST = "v2_pilot_seed23"
 
 
@@ -41,7 +44,8 @@ def _assert_same(db: Path, other: Path, table: str, key: str) -> None:
         for col, dtype in cols:
             same = (f"abs(a.{col} - b.{col}) <= 1e-12 or (a.{col} is null and b.{col} is null)"
                     if dtype == "DOUBLE" else f"a.{col} is not distinct from b.{col}")
-            bad = con.execute(f"select count(*) from {table} a full join other.{table} b using ({key}) "
+            on = " and ".join(f"a.{k} is not distinct from b.{k}" for k in key.split(", "))   # a key part may be null
+            bad = con.execute(f"select count(*) from {table} a full join other.{table} b on {on} "
                               f"where not ({same})").fetchone()[0]
             assert bad == 0, f"{table}.{col}: {bad} rows differ from a full rebuild"
 
@@ -154,3 +158,63 @@ def test_a_stored_column_of_an_older_type_takes_the_models_type(pilot_copy):
     assert types(table)["n_success"] == "VARCHAR"
     assert main(["--db", str(pilot_copy), "build", "--force"]) == 0
     assert types(table) == built
+
+
+def test_a_later_control_arm_or_persona_pair_recomputes_the_cells_that_show_it(psw, tmp_path):
+    """template_pair_scores is incremental by measurement, and a cell also reads what is not its
+    measurement's own rows (macros/contexts.sql): a control arm another file brings, a persona
+    pair defined again. The measurements that show the change are recomputed, the others left where
+    they were, and the table equals a full rebuild after each step."""
+    scenarios = ["s1", "s2", "s3", "s4"]
+    engineered = _write(tmp_path / "engineered_examples.jsonl", [_pair(ENGINEERED, "kind_engineered", s, 6.0) for s in scenarios])
+    elsewhere = _write(tmp_path / "elsewhere_examples.jsonl", [_pair("", "kind", s, 0.0) for s in ("t1", "t2", "t3", "t4")])
+    for path in (engineered, elsewhere):
+        assert psw("ingest", path)[0] == 0
+    assert psw("build")[0] == 0
+
+    def cells(measurement: str) -> list[tuple]:
+        with duckdb.connect(str(psw.db), read_only=True) as con:
+            return con.execute("select cell_id, control_cell_id, axis_delta_vs_control, positive_behavior "
+                               "from main.template_pair_scores where measurement_id = ? order by cell_id",
+                               [measurement]).fetchall()
+
+    def recomputed() -> list[str]:
+        """The measurements the last build of template_pair_scores recomputed, from its compiled SQL
+        (rowids cannot tell: DuckDB renumbers the rows after deleted ones when it checkpoints)."""
+        sql = (psw.db.parent / f".{psw.db.name}.dbt" / "target" / "compiled" / "persona_steering_warehouse" / "models"
+               / "marts" / "core" / "template_pair_scores.sql").read_text()
+        (ids,) = re.findall(r"and \(guide\.measurement_id in \(([^)]*)\)\)", sql)
+        return re.findall(r"'([^']*)'", ids)
+
+    def same_as_a_full_rebuild(step: str) -> None:
+        full = tmp_path / step / "warehouse.duckdb"
+        full.parent.mkdir()
+        shutil.copy(psw.db, full)
+        assert main(["--db", str(full), "build", "--full-refresh"]) == 0
+        _assert_same(psw.db, full, "main.template_pair_scores", "id")
+        _assert_same(psw.db, full, "main.upstream_summaries", "level, measurement_id, template_text, persona_pair_id")
+
+    assert [c[1:3] for c in cells("engineered")] == [(None, None)]
+    kept = cells("elsewhere")
+
+    # a control arm on the engineered cell's scenarios arrives in a third file
+    control = _write(tmp_path / "control_examples.jsonl", [_pair("", "kind", s, 2.0) for s in scenarios])
+    assert psw("ingest", control)[0] == 0
+    assert psw("build")[0] == 0
+    (row,) = cells("engineered")
+    assert row[1:3] == (cells("control")[0][0], 4.0)
+    assert recomputed() == ["control", "engineered"]   # not elsewhere: its own control arm is its control
+    assert cells("elsewhere") == kept
+    same_as_a_full_rebuild("after-control")
+
+    # the persona pair `kind` defined (again): the cells of that pair show it, the engineered one does not
+    kept = cells("engineered")
+    pairs = tmp_path / "persona_pairs.jsonl"
+    pairs.write_text(json.dumps({"id": "kind", "pos": "a kind person", "neg": "a cruel person",
+                                 "positive_behavior": "helps", "negative_behavior": "harms"}) + "\n")
+    assert psw("ingest", pairs)[0] == 0
+    assert psw("build")[0] == 0
+    assert [c[3] for c in cells("elsewhere") + cells("control")] == ["helps", "helps"]
+    assert recomputed() == ["control", "elsewhere"]
+    assert cells("engineered") == kept
+    same_as_a_full_rebuild("after-persona-pair")

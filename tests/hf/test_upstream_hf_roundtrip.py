@@ -28,8 +28,11 @@ MAIN_COLUMNS = ["id", "template", "score", "best_score", "best_persona_pair", "s
                 "generator_model", "judge_model", "axis_judge_models", "style_judge_model", "generation_temperature",
                 "seed", "judge_order", "judge_method"]
 # what a cell is: everything the marts derive from the pairs (ids and run metadata aside)
+# measurement_version and context_version are the warehouse's own bookkeeping (its loads' times, the
+# settings excluded here): they differ between the two warehouses by design
 CELL_SQL = """select * exclude (id, cell_id, template_id, judge_model, judge_models, generator_model, temperature,
-                               seed, source_type, control_cell_id, score_ci_low, score_ci_high, n_bootstrap)
+                               seed, source_type, control_cell_id, score_ci_low, score_ci_high, n_bootstrap,
+                               measurement_version, context_version)
               from template_pair_scores where measurement_id = ? order by template_text, persona_pair_id"""
 
 

@@ -4,9 +4,14 @@
 -- them from the cells it publishes: 4-dp means, its on/off-axis score (template_pair_scores.
 -- score_axis_off_axis), its stable sorts for "best". `psw export-hf --layout upstream` writes
 -- these rows; published_comparison compares upstream's own rows with them.
+-- Incremental by measurement (macros/incremental.sql), its context the measurement's cells and the
+-- persona pairs (macros/contexts.sql): rebuilding it whole was 0.5 s of adding a 64-pair run to a
+-- 1M-pair warehouse.
+{{ incremental_by_measurement(context='summary_context') }}
 with cells as (
     -- upstream builds these from its stats files, whose recommended is its export rule
     select * replace (export_recommended as recommended) from {{ ref('template_pair_scores') }}
+    where {{ measurements_to_build() }}
 ),
 
 ranked as (
@@ -78,12 +83,20 @@ persona_pair as (
         on ranked.measurement_id = pair_candidates.measurement_id
         and ranked.persona_pair_id = pair_candidates.persona_pair_id
     group by pair_candidates.measurement_id, pair_candidates.persona_pair_id
+),
+
+summaries as (
+    select template_main.*, null::varchar as proof_grade, null::bigint as n_measured_template_cells,
+        null::varchar as best_template, null::bigint as best_n_success, null::double as best_strict_pass_rate,
+        null::double as best_axis_delta, null::double as best_off_axis_problem, null::double as best_max_style_abs_delta,
+        null::varchar[] as recommended_templates,
+    from template_main
+    union all by name
+    select * from persona_pair
 )
 
-select template_main.*, null::varchar as proof_grade, null::bigint as n_measured_template_cells,
-    null::varchar as best_template, null::bigint as best_n_success, null::double as best_strict_pass_rate,
-    null::double as best_axis_delta, null::double as best_off_axis_problem, null::double as best_max_style_abs_delta,
-    null::varchar[] as recommended_templates,
-from template_main
-union all by name
-select * from persona_pair
+select summaries.*,
+    {{ measurement_version('summaries.measurement_id') }} as measurement_version,
+    context.context_version,
+from summaries
+left join ({{ summary_context_versions() }}) as context using (measurement_id)
