@@ -47,12 +47,14 @@
 {#- What a row of upstream_summaries reads beyond its measurement's version: its measurement's cells
     in template_pair_scores, which change without that version when their context does (their
     context_versions, above), and the persona pairs defined (every one is a candidate row). -#}
-{% macro summary_context_versions() -%}
+{% macro summary_context_versions(where='true') -%}
+    {#- bit_xor of each cell's hash: a set's hash with no sort (0.11 s with list(... order by) over 250k cells);
+        cell_id and persona_pair_id are keys, so no two equal terms cancel -#}
     select cells.measurement_id,
-        hash(list(cells.context_version order by cells.cell_id),
-             (select list(persona_pair_id order by persona_pair_id) from {{ ref('stg_raw__persona_pairs') }}))
-            as context_version,
+        hash(bit_xor(hash(cells.cell_id, cells.context_version)),
+             (select bit_xor(hash(persona_pair_id)) from {{ ref('stg_raw__persona_pairs') }})) as context_version,
     from {{ ref('template_pair_scores') }} as cells
+    where {{ where }}
     group by cells.measurement_id
 {%- endmacro %}
 

@@ -99,4 +99,4 @@ select summaries.*,
     {{ measurement_version('summaries.measurement_id') }} as measurement_version,
     context.context_version,
 from summaries
-left join ({{ summary_context_versions() }}) as context using (measurement_id)
+left join ({{ summary_context_versions(measurements_to_build('cells.measurement_id')) }}) as context using (measurement_id)
