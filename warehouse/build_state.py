@@ -41,6 +41,9 @@ OUTPUT_ONLY = {"-q", "--quiet", "--no-quiet", "-d", "--debug", "--no-debug", "--
 META_DDL = """
 create schema if not exists meta;
 create table if not exists meta.last_build (state json not null, built_at timestamp not null);
+-- the measurement versions each incremental model was last computed from (dbt/macros/incremental.sql)
+create table if not exists meta.incremental_versions (relation varchar not null, measurement_id varchar not null,
+                                                      measurement_version varchar not null);
 """
 
 

@@ -39,7 +39,8 @@
                         ~ every_measurement ~ ") }}{% endif %}"],
               post_hook=["delete from {{ this }} where measurement_id not in
                          (select measurement_id from {{ ref('" ~ kept ~ "') }})",
-                         "{{ psw_enforce_guarantees(after_cleanup=true) }}"]) }}
+                         "{{ psw_enforce_guarantees(after_cleanup=true) }}",
+                         "{{ psw_note_built_versions('" ~ kept ~ "') }}"]) }}
 {%- endmacro %}
 
 {#- A boolean over `column`: true for the measurements this build (re)computes (with
@@ -162,14 +163,18 @@
     {%- set measurements = psw_relation_of(graph.nodes['model.' ~ project_name ~ '.stg_raw__measurements']) -%}
     {%- set parts = ["select '' as relation, measurements.measurement_id from " ~ measurements ~ " as measurements
         where measurements.measurement_id not in (select unversioned.measurement_id from " ~ versions ~ " as unversioned)"] -%}
+    {%- set noted = psw_built_versions_table() -%}
     {%- for node in graph.nodes.values() | sort(attribute='unique_id')
           if node.resource_type == 'model' and node.config.materialized == 'incremental' -%}
         {%- set relation = psw_relation_of(node) -%}
         {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier)
               and 'measurement_version' in psw_columns_before_build(relation) -%}
-            {%- do parts.append("select '" ~ (relation | string | replace("'", "''")) ~ "', current.measurement_id from "
+            {%- set name = relation | string | replace("'", "''") -%}
+            {%- do parts.append("select '" ~ name ~ "', current.measurement_id from "
                 ~ versions ~ " as current where current.measurement_version not in (select distinct built.measurement_version from "
-                ~ relation ~ " as built where built.measurement_version is not null)") -%}
+                ~ relation ~ " as built where built.measurement_version is not null"
+                ~ (" union all select noted.measurement_version from " ~ noted ~ " as noted where noted.relation = '" ~ name ~ "'"
+                   if noted else "") ~ ")") -%}
         {%- endif -%}
     {%- endfor -%}
     {%- set stale = {} -%}
@@ -179,6 +184,42 @@
     {%- endfor -%}
     {%- endif -%}
     {{ return(stale) }}
+{%- endmacro %}
+
+{#- meta.incremental_versions: for each incremental model, the measurement versions it was last computed
+    from, rows or none. A measurement that yields no rows in a model (a guide run in the anchored
+    protocol's models) stores no version beside rows, so without this note every build recomputed it (to
+    nothing: int_anchored_pairs read every pair of a 1M-pair guide measurement to find none, each build).
+    psw creates the table before a build (warehouse/build_state.py); a warehouse without it (dbt run by
+    itself) keeps no note, and such measurements are recomputed as before. The relation, or none; asked once
+    per dbt invocation. -#}
+{% macro psw_built_versions_table() -%}
+    {%- set cache = graph.setdefault('psw_built_versions_table', {}) -%}
+    {%- if invocation_id not in cache -%}
+        {%- set versions = psw_relation_of(graph.nodes['model.' ~ project_name ~ '.int_measurement_versions']) -%}
+        {%- set found = run_query("select count(*) from information_schema.tables where table_catalog = '"
+            ~ versions.database ~ "' and table_schema = 'meta' and table_name = 'incremental_versions'").rows[0][0] -%}
+        {%- do cache.update({invocation_id: api.Relation.create(database=versions.database, schema='meta',
+                                                               identifier='incremental_versions') if found else none}) -%}
+    {%- endif -%}
+    {{ return(cache[invocation_id]) }}
+{%- endmacro %}
+
+{#- Post-hook of an incremental model (after its guarantees): note the versions of the measurements this
+    build recomputed (psw_build_scope; every measurement after a full build), and forget those of
+    measurements that no longer exist. Returns SQL; `select 1` when the warehouse keeps no note. -#}
+{% macro psw_note_built_versions(kept) -%}
+    {%- set noted = psw_built_versions_table() if execute else none -%}
+    {%- if noted -%}
+    {%- set name = this | string | replace("'", "''") -%}
+    {%- set scope = psw_build_scope() | trim -%}
+    delete from {{ noted }} where relation = '{{ name }}'
+        and ({{ scope }} or measurement_id not in (select measurement_id from {{ ref(kept) }}));
+    insert into {{ noted }} select '{{ name }}', measurement_id, measurement_version from {{ ref('int_measurement_versions') }}
+        where {{ scope }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The current version of the measurement in `column` (stored beside the rows). -#}

@@ -218,3 +218,34 @@ def test_a_later_control_arm_or_persona_pair_recomputes_the_cells_that_show_it(p
     assert recomputed() == ["control", "elsewhere"]
     assert cells("engineered") == kept
     same_as_a_full_rebuild("after-persona-pair")
+
+
+def test_a_measurement_with_no_rows_in_a_model_is_not_recomputed_by_it_again(pilot_copy, tmp_path):
+    """The anchored protocol's models hold no row of a guide measurement, so no version beside its rows
+    says they computed it: meta.incremental_versions does, and adding a run recomputes that run only
+    (before the note, every build recomputed every guide measurement in them, to nothing). Without the
+    note (a warehouse from before it), every measurement is recomputed once and noted."""
+    def recomputed() -> list[str]:
+        sql = (pilot_copy.parent / f".{pilot_copy.name}.dbt" / "target" / "compiled" / "persona_steering_warehouse"
+               / "models" / "intermediate" / "int_anchored_pairs.sql").read_text()
+        (ids,) = re.findall(r"where protocol = 'anchored' and \(measurement_id in \(([^)]*)\)\)", sql)
+        return re.findall(r"'([^']*)'", ids)
+
+    def noted() -> set[str]:
+        with duckdb.connect(str(pilot_copy), read_only=True) as con:
+            return {m for (m,) in con.execute("select measurement_id from meta.incremental_versions "
+                                              "where relation like '%int_anchored_pairs%'").fetchall()}
+
+    assert noted() == {FIRST}
+    second = tmp_path / "second_examples.jsonl"
+    shutil.copy(REFERENCE / "v2_pilot_seed23_examples.jsonl", second)
+    assert main(["--db", str(pilot_copy), "ingest", str(second), "--measurement", "second"]) == 0
+    assert main(["--db", str(pilot_copy), "build"]) == 0
+    assert recomputed() == ["second"]
+    assert noted() == {FIRST, "second"}
+
+    with duckdb.connect(str(pilot_copy)) as con:
+        con.execute("drop table meta.incremental_versions")
+    assert main(["--db", str(pilot_copy), "build", "--force"]) == 0
+    assert recomputed() == ["second", FIRST]
+    assert noted() == {FIRST, "second"}
