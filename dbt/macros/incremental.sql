@@ -219,16 +219,13 @@
     protocol's models) stores no version beside rows, so without this note every build recomputed it (to
     nothing: int_anchored_pairs read every pair of a 1M-pair guide measurement to find none, each build).
     psw creates the table before a build (warehouse/build_state.py); a warehouse without it (dbt run by
-    itself) keeps no note, and such measurements are recomputed as before. The relation, or none; asked once
-    per dbt invocation. -#}
+    itself) keeps no note, and such measurements are recomputed as before. The relation, or none; read once
+    per dbt invocation by psw_read_columns. -#}
 {% macro psw_built_versions_table() -%}
     {%- set cache = graph.setdefault('psw_built_versions_table', {}) -%}
-    {%- if invocation_id not in cache -%}
+    {%- if invocation_id not in cache -%}  {#- not read with the stale measurements (--full-refresh): ask now -#}
         {%- set versions = psw_relation_of(graph.nodes['model.' ~ project_name ~ '.int_measurement_versions']) -%}
-        {%- set found = run_query("select count(*) from information_schema.tables where table_catalog = '"
-            ~ versions.database ~ "' and table_schema = 'meta' and table_name = 'incremental_versions'").rows[0][0] -%}
-        {%- do cache.update({invocation_id: api.Relation.create(database=versions.database, schema='meta',
-                                                               identifier='incremental_versions') if found else none}) -%}
+        {%- do psw_read_columns([], versions.database) -%}
     {%- endif -%}
     {{ return(cache[invocation_id]) }}
 {%- endmacro %}
