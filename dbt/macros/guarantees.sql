@@ -92,7 +92,7 @@ having count(*) > 1{% if nulls_fail %} or {{ columns[0] }} is null{% endif %}
 {%- for id in folded if psw_first_reader(id) == model.unique_id -%}{%- do owners.append(id) -%}{%- endfor -%}
 {%- do owners.append(model.unique_id) -%}
 {%- set ancestors = psw_ancestors(model.unique_id) -%}
-{%- set queries = [] -%}
+{%- set queries, scoped = [], [] -%}
 {%- for test in graph.nodes.values() if test.resource_type == 'test' and test.test_metadata
       and test.test_metadata.name == 'guarantees' and test.attached_node in owners -%}
   {%- set owner = graph.nodes[test.attached_node] -%}
@@ -109,22 +109,41 @@ having count(*) > 1{% if nulls_fail %} or {{ columns[0] }} is null{% endif %}
     {%- do relationships.update({column: {'to': psw_relation_of(node), 'field': target.field}}) -%}
   {%- endfor -%}
   {%- set relation = this if owner.unique_id == model.unique_id else psw_relation_of(owner) -%}
+  {%- set scope = psw_check_scope(owner, after_cleanup) -%}
+  {%- if scope != 'true' -%}{%- do scoped.append(owner.unique_id) -%}{%- endif -%}
   {%- do queries.append("select " ~ owners.index(owner.unique_id) ~ " as owner_no, '" ~ owner.name ~ "' as model_name, '"
         ~ test.name ~ "' as test_name, * from ("
         ~ psw_guarantee_checks(relation, kwargs.get('primary_key', []), kwargs.get('unique', []),
             kwargs.get('not_null', []), kwargs.get('unique_combination', []), kwargs.get('accepted_values', {}),
             kwargs.get('within_range', {}), kwargs.get('expression_true', {}), relationships,
-            read_once=owner.config.materialized == 'view',
-            scope=psw_build_scope() | trim if after_cleanup and owner.unique_id == model.unique_id else 'true') ~ ")") -%}
+            read_once=owner.config.materialized == 'view', scope=scope) ~ ")") -%}
 {%- endfor -%}
 {%- if queries -%}
-{%- if folded %}with {{ model.extra_ctes | map(attribute='sql') | join(',\n') }}{% endif %}
+{%- if folded %}with {% for cte in model.extra_ctes -%}
+{#- a folded model checked over some measurements is read three times (its rows in scope, every row
+    whose key one of them has, and its null keys): DuckDB would compute a CTE read more than once whole,
+    then filter it; not materialized, the measurements reach its raw scans -#}
+{{ cte.sql.replace(' as (', ' as not materialized (', 1) if cte.id in scoped else cte.sql }}{{ ',\n' if not loop.last }}
+{%- endfor %}{% endif %}
 select error(concat('psw guarantee broken: ', model_name, '.', column_name, ' = ', coalesce(value, 'null'), ': ',
                     rule, ' (test ', test_name, ')'))
 from (select * from ({{ queries | join('\nunion all\n') }}) as checks
       order by owner_no, test_name, check_no, value limit 1) as first_violation
 {%- endif -%}
 {%- endif -%}
+{%- endmacro %}
+
+{#- The rows of `owner` whose guarantees this build checks, as SQL over its columns ('true': every row):
+    - an incremental model, after its cleanup: the measurements it recomputed (psw_build_scope);
+    - an ephemeral model it folds in that says `psw_rows_by_measurement` (each row is its measurement's
+      own, a function of that measurement's raw rows, so they change only with the measurement's
+      version, which puts the measurement in this model's scope): the same measurements. Its keys are
+      still compared with every row (psw_check_repeated's semi join). -#}
+{% macro psw_check_scope(owner, after_cleanup) -%}
+{%- if after_cleanup and (owner.unique_id == model.unique_id or owner.config.get('psw_rows_by_measurement')) -%}
+  {{ return(psw_build_scope() | trim) }}
+{%- endif -%}
+{{ return('true') }}
 {%- endmacro %}
 
 {# The model whose post-hook checks an ephemeral model's guarantees: of the built models that fold

@@ -121,6 +121,25 @@ def test_an_added_runs_key_repeating_a_kept_row_fails_the_build(built, tmp_path,
                         r"primary key: null or repeated \(test \w+\)", last), last
 
 
+def test_an_added_runs_record_repeating_a_kept_record_fails_the_build(built, tmp_path, capsys):
+    """A staging model whose rows are each their measurement's own (psw_rows_by_measurement) is checked
+    over the measurements its incremental reader recomputes, and its keys against every row: an added
+    run's raw record under a kept measurement's record id is a repeat, named in the staging model."""
+    db = _with_second_run(built, tmp_path)
+    with duckdb.connect(str(db)) as con:
+        kept = con.execute("select record_id from raw.exported_pairs where measurement_id <> 'second_run' "
+                           "order by record_id limit 1").fetchone()[0]
+        con.execute("update raw.exported_pairs set record_id = ? where measurement_id = 'second_run' and record_id = "
+                    "(select min(record_id) from raw.exported_pairs where measurement_id = 'second_run')", [kept])
+    capsys.readouterr()
+    assert main(["--db", str(db), "build"]) == 2
+    out, err = capsys.readouterr()
+    assert "raw tables changed" in out
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(rf"error: dbt build failed: stg_raw__exported_pairs\.record_id = {kept}: "
+                        r"primary key: null or repeated \(test \w+\)", last), last
+
+
 def test_an_added_runs_rows_are_what_its_incremental_models_check(built, tmp_path, capsys):
     """The scope of an incremental model's checks: the measurements its build recomputed, read from
     the SQL dbt ran (a first build checks every row: no scope)."""
@@ -130,6 +149,11 @@ def test_an_added_runs_rows_are_what_its_incremental_models_check(built, tmp_pat
     checks = [entry for entry in re.split(r"\n(?=\d\d:\d\d:\d\d\.\d+ )", log)
               if "psw guarantee broken" in entry and "On model.persona_steering_warehouse.length_deltas:" in entry]
     assert checks and all("measurement_id in ('second_run')" in entry for entry in checks)
+    # the staging model int_exported_pairs folds in: its rows of that run, its keys against every row
+    folded = [entry for entry in re.split(r"\n(?=\d\d:\d\d:\d\d\.\d+ )", log)
+              if "psw guarantee broken" in entry and "'stg_raw__exported_pairs' as model_name" in entry]
+    assert folded and all("__dbt__cte__stg_raw__exported_pairs as not materialized (" in entry
+                          and "where (measurement_id in ('second_run'))" in entry for entry in folded)
 
 
 def _with_second_run(built: Path, tmp_path: Path) -> Path:

@@ -1,3 +1,7 @@
+{#- each row is its measurement's own, from that measurement's raw rows: the incremental model that
+    folds this in checks its guarantees over the measurements it recomputes (macros/guarantees.sql,
+    psw_check_scope) -#}
+{{ config(psw_rows_by_measurement=true) }}
 -- Typed at ingest (ingest/typed.py): `fields` holds every known field of the record with its
 -- type, so this model selects and renames; it never parses the JSON.
 with source as (

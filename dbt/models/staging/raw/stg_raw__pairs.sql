@@ -1,3 +1,7 @@
+{#- each row is its measurement's own, from that measurement's raw rows: the incremental model that
+    folds this in checks its guarantees over the measurements it recomputes (macros/guarantees.sql,
+    psw_check_scope) -#}
+{{ config(psw_rows_by_measurement=true) }}
 with source as (
     -- one row per pair. A record several live loads brought is held once per load (a load owns its
     -- rows: warehouse/schema.py), and its copies are the same record; a pair generated again after
