@@ -1,4 +1,8 @@
-{{ config(materialized='view') }}
+{#- checked by measurement (macros/guarantees.sql, psw_view_scope): every column a row rule of
+    examples.yml reads (cell_id, measurement_id, is_error, metrics_origin, the deltas, off_axis_problem)
+    is int_pairs_scored's, which keeps every other measurement's rows as they were; keys and the
+    relationship to template_pair_scores are checked over every row -#}
+{{ config(materialized='view', psw_checked_by_measurement=['int_pairs_scored']) }}
 -- One row per measured pair: the scenario, both completions, every rating and reason,
 -- and the flags. The proof behind each cell's score. A view over the pair tables, so the
 -- completions are stored once; filtering on cell_id reaches every table underneath.
