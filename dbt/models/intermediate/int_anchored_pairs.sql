@@ -13,7 +13,9 @@
 --   overall_score = 4*min_side_delta - gate - max_style_abs_delta - 3*echo - 3*refusal - 3*judge_did_not_commit
 -- Upstream's own values of these (artifact extra / export record) sit beside ours as published_*.
 -- Incremental by measurement (macros/incremental.sql): every read below is limited to the anchored
--- measurements this build recomputes.
+-- measurements this build recomputes; a read filtered by `protocols` names them as constants too, so
+-- DuckDB reads those measurements' rows only (a subquery alone read every stored pair and record:
+-- 0.17-0.25 s of a 64-pair run added to 1M pairs).
 with protocols as (
     select * from {{ ref('int_measurement_protocols') }}
     where protocol = 'anchored' and {{ measurements_to_build() }}
@@ -37,7 +39,7 @@ exported_calls as (
     from (
         select pair_id, unnest(json_transform(exported_axis_judgments::json, '["JSON"]')) as judge_json,
         from {{ ref('int_pairs_measured') }}
-        where exported_axis_judgments is not null and measurement_id in (select measurement_id from protocols)
+        where exported_axis_judgments is not null and measurement_id in (select measurement_id from protocols) and {{ measurements_to_build() }}
     ), lateral (select {
         'judge_model': judge_json ->> 'judge_model',
         {%- for criterion in anchored_criteria() %}
@@ -70,10 +72,10 @@ over_judges as (
 published as (
     -- what upstream wrote for the same pair: an artifact's result (raw.pairs.extra) or an export's record
     select pair_id, extra as published from {{ ref('stg_raw__pairs') }}
-    where measurement_id in (select measurement_id from protocols)
+    where measurement_id in (select measurement_id from protocols) and {{ measurements_to_build() }}
     union all
     select pair_id, record from {{ ref('stg_raw__exported_pairs') }}
-    where measurement_id in (select measurement_id from protocols)
+    where measurement_id in (select measurement_id from protocols) and {{ measurements_to_build() }}
 ),
 
 sided as (
