@@ -7,10 +7,18 @@
     (not an aggregate joined back): a reader's filter on a key (an incremental model's measurements)
     then reaches both sides, so adding a run reads that run's rows only; an aggregate kept DuckDB
     grouping every row of the table (0.6-0.8 s of raw.exported_pairs at 1M pairs, per model). -#}
+{#- The earlier side holds only the rows of a `keys[0]` (a measurement) that more than one load brought:
+    a row of one brought by a single load has no earlier copy. So the anti join's hash table is built
+    from those rows, not from every row (reading every row of raw.exported_pairs at 1M pairs, one load:
+    0.13 -> 0.02 s; the added run's rows alone: 0.022 -> 0.011 s). -#}
 {% macro held_once(relation, keys) -%}
     select held.*
     from {{ relation }} as held
-    anti join {{ relation }} as earlier
+    anti join (
+        select * from {{ relation }}
+        where {{ keys[0] }} in (select {{ keys[0] }} from {{ relation }} group by all
+                                having count(distinct (loaded_at, load_id)) > 1)
+    ) as earlier
         on {% for key in keys %}earlier.{{ key }} = held.{{ key }} and {% endfor -%}
            (earlier.loaded_at, earlier.load_id) < (held.loaded_at, held.load_id)
 {%- endmacro %}

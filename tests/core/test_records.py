@@ -148,6 +148,21 @@ def test_forget_keeps_what_another_live_load_holds(psw, tmp_path):
     assert rc == 0 and "loaded 9 examples records (3 new)" in out
 
 
+
+def test_a_record_two_live_loads_hold_is_one_pair_after_a_build(psw, tmp_path):
+    """Staging holds a record once however many live loads hold it (dbt/macros/held_once.sql), the
+    earlier load's row; a measurement only one load brought has no earlier copies to look for."""
+    a = write(tmp_path / "a_examples.jsonl", EXAMPLES[:9])
+    b = write(tmp_path / "b_examples.jsonl", EXAMPLES[3:12])
+    c = write(tmp_path / "c_examples.jsonl", EXAMPLES[:5])
+    for path, measurement in ((a, "run"), (b, "run"), (c, "other")):
+        assert psw("ingest", path, "--measurement", measurement)[0] == 0
+    assert psw("build")[0] == 0
+    assert rows(psw.db, "select measurement_id, count(*), count(distinct pair_id) from examples group by all order by 1") \
+        == [("other", 5, 5), ("run", 12, 12)]
+    assert rows(psw.db, "select count(*) from raw.exported_pairs where measurement_id = 'run'") == [(18,)]
+
+
 # --- part 4: identity ---------------------------------------------------------------------------
 
 def test_record_ids_are_separator_safe(psw, tmp_path):
