@@ -168,8 +168,8 @@ from (select * from ({{ queries | join('\nunion all\n') }}) as checks
       measurement at the same version).
     Its keys and relationships are checked over every row (psw_guarantee_checks). Every row is checked
     with --full-refresh (the way to apply an edited model), when a named model recomputed every
-    measurement, or without the note table. Adding a 64-pair run to 1M pairs: the examples view's
-    checks 0.6 -> 0.3 s. Returns the SQL of the scope, and keeps what the note needs for this model. -#}
+    measurement, or without the note table. Adding a 64-pair run to 1M pairs, the build: 4.82 -> 4.55 s
+    (bench/bench_ab.py, medians of 4). Returns the SQL of the scope; keeps what the note needs. -#}
 {% macro psw_view_scope(models) -%}
 {%- set noted = psw_built_versions_table() -%}
 {%- if noted is none -%}{{ return('true') }}{%- endif -%}
