@@ -169,52 +169,51 @@ from (select * from ({{ queries | join('\nunion all\n') }}) as checks
     Its keys and relationships are checked over every row (psw_guarantee_checks). Every row is checked
     with --full-refresh (the way to apply an edited model), when a named model recomputed every
     measurement, or without the note table. Adding a 64-pair run to 1M pairs, the build: 4.82 -> 4.55 s
-    (bench/bench_ab.py, medians of 4). Returns the SQL of the scope; keeps what the note needs. -#}
+    (bench/bench_ab.py, medians of 4). Returns the SQL of the scope, kept for the note. -#}
 {% macro psw_view_scope(models) -%}
 {%- set noted = psw_built_versions_table() -%}
 {%- if noted is none -%}{{ return('true') }}{%- endif -%}
-{%- set versions = psw_relation_of(graph.nodes['model.' ~ project_name ~ '.int_measurement_versions']) -%}
-{%- set views = [] -%}
-{%- for id in [model.unique_id] + psw_ancestors(model.unique_id) if graph.nodes[id].config.materialized == 'view' -%}
-  {%- do views.append("'" ~ (graph.nodes[id].schema ~ '.' ~ graph.nodes[id].alias) | replace("'", "''") ~ "'") -%}
-{%- endfor -%}
-{%- set name = this | string | replace("'", "''") -%}
-{%- set row = run_query("with defs as (select coalesce(md5(string_agg(schema_name || '.' || view_name || ' ' || sql, chr(10)
-        order by schema_name, view_name)), '') as defs from duckdb_views() where database_name = '" ~ this.database ~ "'
-        and schema_name || '.' || view_name in (" ~ views | join(', ') ~ "))
-    select (select defs from defs), to_json(list(current.measurement_id order by current.measurement_id) filter (where not exists
-        (select 1 from " ~ noted ~ " as passed where passed.relation = '" ~ name ~ "' and passed.measurement_id = current.measurement_id
-         and passed.measurement_version = current.measurement_version || ' ' || (select defs from defs)))), count(*)
-    from " ~ versions ~ " as current").rows[0] -%}
-{%- set ids = fromjson(row[1]) if row[1] else [] -%}
+{%- set ids, every = [], flags.FULL_REFRESH -%}
 {%- set scopes = graph.get('psw_build_scope', {}) -%}
-{%- set every = flags.FULL_REFRESH -%}
 {%- for name in models -%}
   {%- set key = invocation_id ~ ' ' ~ psw_relation_of(graph.nodes['model.' ~ project_name ~ '.' ~ name]) -%}
   {%- if key in scopes -%}
     {%- if scopes[key] is none -%}{%- set every = true -%}{%- else -%}{%- do ids.extend(scopes[key]) -%}{%- endif -%}
   {%- endif -%}
 {%- endfor -%}
-{%- set ids = ids | unique | sort | list -%}
-{#- every measurement (a first build): read the view once, as psw_guarantee_checks does without a scope -#}
-{%- set scope = 'true' if every or ids | length >= row[2] else psw_measurement_in('measurement_id', ids) | trim -%}
-{%- do graph.setdefault('psw_view_checks', {}).update({invocation_id ~ ' ' ~ this: {'defs': row[0], 'scope': scope}}) -%}
+{%- if not every -%}  {#- a first build or a full refresh checks every row: nothing to ask -#}
+  {%- set row = run_query("select to_json(list(current.measurement_id) filter (where current.measurement_version || ' ' || "
+        ~ psw_view_definitions() ~ " not in (select passed.measurement_version from " ~ noted ~ " as passed
+        where passed.relation = '" ~ this | string | replace("'", "''") ~ "' and passed.measurement_id = current.measurement_id))), count(*)
+        from " ~ psw_relation_of(graph.nodes['model.' ~ project_name ~ '.int_measurement_versions']) ~ " as current").rows[0] -%}
+  {%- do ids.extend(fromjson(row[0]) if row[0] else []) -%}
+  {%- set ids = ids | unique | sort | list -%}
+  {#- every measurement: read the view once, as psw_guarantee_checks does without a scope -#}
+  {%- set every = ids | length >= row[1] -%}
+{%- endif -%}
+{%- set scope = 'true' if every else psw_measurement_in('measurement_id', ids) | trim -%}
+{%- do graph.setdefault('psw_view_checks', {}).update({invocation_id ~ ' ' ~ this: scope}) -%}
 {{ return(scope) }}
+{%- endmacro %}
+
+{#- A hash of the definitions of this view and of every view it reads, as a scalar SQL subquery. -#}
+{% macro psw_view_definitions() -%}
+{%- set views = [] -%}
+{%- for id in [model.unique_id] + psw_ancestors(model.unique_id) if graph.nodes[id].config.materialized == 'view' -%}
+  {%- do views.append("'" ~ (graph.nodes[id].schema ~ '.' ~ graph.nodes[id].alias) | replace("'", "''") ~ "'") -%}
+{%- endfor -%}
+(select coalesce(md5(string_agg(schema_name || '.' || view_name || ' ' || sql, chr(10) order by schema_name, view_name)), '')
+ from duckdb_views() where database_name = '{{ this.database }}' and schema_name || '.' || view_name in ({{ views | join(', ') }}))
 {%- endmacro %}
 
 {#- After a view checked by measurement passed its checks: note the measurements it checked, at their
     version and with the views' definitions (psw_view_scope); forget those no longer measured. -#}
 {% macro psw_note_view_checked() -%}
-{%- set checked = graph.get('psw_view_checks', {}).get(invocation_id ~ ' ' ~ this) -%}
-{%- if checked -%}
-{%- set noted = psw_built_versions_table() -%}
+{%- set scope = graph.get('psw_view_checks', {}).get(invocation_id ~ ' ' ~ this) -%}
+{%- if scope -%}
 {%- set versions = psw_relation_of(graph.nodes['model.' ~ project_name ~ '.int_measurement_versions']) -%}
-{%- set name = this | string | replace("'", "''") -%}
 ;
-delete from {{ noted }} where relation = '{{ name }}'
-    and ({{ checked.scope }} or measurement_id not in (select measurement_id from {{ versions }}));
-insert into {{ noted }} select '{{ name }}', measurement_id, measurement_version || ' ' || '{{ checked.defs }}'
-    from {{ versions }} where {{ checked.scope }}
+{{ psw_note_versions(scope, versions, "measurement_version || ' ' || " ~ psw_view_definitions()) }}
 {%- endif -%}
 {%- endmacro %}
 

@@ -234,17 +234,24 @@
     build recomputed (psw_build_scope; every measurement after a full build), and forget those of
     measurements that no longer exist. Returns SQL; `select 1` when the warehouse keeps no note. -#}
 {% macro psw_note_built_versions(kept) -%}
-    {%- set noted = psw_built_versions_table() if execute else none -%}
-    {%- if noted -%}
-    {%- set name = this | string | replace("'", "''") -%}
-    {%- set scope = psw_build_scope() | trim -%}
-    delete from {{ noted }} where relation = '{{ name }}'
-        and ({{ scope }} or measurement_id not in (select measurement_id from {{ ref(kept) }}));
-    insert into {{ noted }} select '{{ name }}', measurement_id, measurement_version from {{ ref('int_measurement_versions') }}
-        where {{ scope }}
+    {%- if execute and psw_built_versions_table() -%}
+    {{ psw_note_versions(psw_build_scope() | trim, ref(kept)) }}
     {%- else -%}
     select 1
     {%- endif -%}
+{%- endmacro %}
+
+{#- The note of `this` in meta.incremental_versions: the measurements in `scope` (SQL over measurement_id)
+    noted at `version` (SQL over int_measurement_versions' row), and the notes of measurements no longer
+    in `kept` forgotten. Written by incremental models (psw_note_built_versions) and by a view checked by
+    measurement (psw_note_view_checked, macros/guarantees.sql). -#}
+{% macro psw_note_versions(scope, kept, version='measurement_version') -%}
+    {%- set noted = psw_built_versions_table() -%}
+    {%- set name = this | string | replace("'", "''") -%}
+    delete from {{ noted }} where relation = '{{ name }}'
+        and ({{ scope }} or measurement_id not in (select measurement_id from {{ kept }}));
+    insert into {{ noted }} select '{{ name }}', measurement_id, {{ version }}
+        from {{ psw_relation_of(graph.nodes['model.' ~ project_name ~ '.int_measurement_versions']) }} where {{ scope }}
 {%- endmacro %}
 
 {#- The current version of the measurement in `column` (stored beside the rows). -#}
