@@ -159,6 +159,12 @@ def test_an_added_runs_rows_are_what_its_incremental_models_check(built, tmp_pat
               if "psw guarantee broken" in entry and "'stg_raw__exported_pairs' as model_name" in entry]
     assert folded and all("__dbt__cte__stg_raw__exported_pairs as not materialized (" in entry
                           and "where (measurement_id in ('second_run'))" in entry for entry in folded)
+    # int_anchored_pairs reads the stored pairs and records of that run only: a constant, which DuckDB
+    # pushes into the scans (a subquery on its protocols alone read every stored record)
+    anchored = [entry for entry in re.split(r"\n(?=\d\d:\d\d:\d\d\.\d+ )", log)
+                if "On model.persona_steering_warehouse.int_anchored_pairs:" in entry and "create temporary table" in entry]
+    assert anchored and all(entry.count("measurement_id in (select measurement_id from protocols) and "
+                                        "(measurement_id in ('second_run'))") == 3 for entry in anchored)
 
 
 def test_the_examples_view_checks_its_rows_by_measurement(built, tmp_path, capsys):
