@@ -27,18 +27,21 @@ having count(*) > 1{% if nulls_fail %} or {{ columns[0] }} is null{% endif %}
    Shared by the test node and by `psw_enforce_guarantees`, the post-hook that checks a model's
    guarantees as it is built. #}
 {% macro psw_guarantee_checks(model, primary_key=[], unique=[], not_null=[], unique_combination=[], accepted_values={},
-                              within_range={}, expression_true={}, relationships={}, read_once=false, scope='true') -%}
+                              within_range={}, expression_true={}, relationships={}, read_once=false, scope='true',
+                              measured_rows=none) -%}
 {#- read_once: `model` is a view, which each check would otherwise run (plan and execute) again: its rows
     are read once, as a materialized CTE (DuckDB keeps only the columns the checks name). The examples
     view's 10 checks: 0.10 -> 0.02 s on the pilot, 0.10 -> 0.05 s at 100k pairs. -#}
 {#- scope: SQL over the model's columns, true for the rows to check (an incremental model's post-hook:
     the rows its build wrote, psw_build_scope); 'true' checks every row. A view read once with a scope
-    (psw_view_scope) is read twice: its rows in scope for the rules on a row's own values, and every
-    row for its keys and relationships (a key can repeat, or a target row go, through any model the
-    view reads, whatever measurement the row is of). -#}
-{%- set rows, key_model, row_scope = model, model, scope -%}
+    (psw_view_scope) checks its rows in scope, keys included: its rows are `measured_rows`' (the model
+    its config names), one each, so a key repeated across measurements repeats in that model, whose own
+    check compares its keys with every row; and its relationships over every row of `measured_rows`
+    (a target row can go, through any model the view reads, whatever measurement the row is of). -#}
+{%- set rows, key_model, row_scope, relationship_model = model, model, scope, model -%}
 {%- if read_once -%}
-  {%- set model, key_model = ('_psw_in_scope', '_psw_checked') if scope != 'true' else ('_psw_checked', '_psw_checked') -%}
+  {%- set model = '_psw_in_scope' if scope != 'true' else '_psw_checked' -%}
+  {%- set key_model, relationship_model = model, measured_rows if scope != 'true' else model -%}
   {%- set view_scope, scope, row_scope = scope, 'true', 'true' -%}
 {%- endif -%}
 {%- set checks = [] -%}
@@ -73,11 +76,14 @@ having count(*) > 1{% if nulls_fail %} or {{ columns[0] }} is null{% endif %}
 {%- endfor -%}
 {%- for column, target in relationships.items() -%}
   {%- set table = (target.to | string).split('.')[-1] | replace('"', '') | replace('__dbt__cte__', '') -%}
-  {%- do checks.append(psw_check_rows(key_model, checks | length, column, 'not found in ' ~ table ~ '.' ~ target.field,
+  {%- do checks.append(psw_check_rows(relationship_model, checks | length, column, 'not found in ' ~ table ~ '.' ~ target.field,
         column ~ ' is not null and ' ~ column ~ ' not in (select ' ~ target.field ~ ' from ' ~ target.to ~ ')', scope)) -%}
 {%- endfor -%}
-{%- if checks and read_once %}with _psw_checked as materialized (select * from {{ rows }})
-{%- if view_scope != 'true' %}, _psw_in_scope as materialized (select * from {{ rows }} where {{ view_scope }}){% endif %}
+{%- if checks and read_once %}with {% if view_scope != 'true' -%}
+_psw_in_scope as materialized (select * from {{ rows }} where {{ view_scope }})
+{%- else -%}
+_psw_checked as materialized (select * from {{ rows }})
+{%- endif %}
 {% endif -%}
 {{ checks | join('\nunion all\n') if checks else "select null::varchar as column_name, null::varchar as rule, null::varchar as value, 0 as check_no where false" }}
 {%- endmacro %}
@@ -123,7 +129,7 @@ having count(*) > 1{% if nulls_fail %} or {{ columns[0] }} is null{% endif %}
         ~ psw_guarantee_checks(relation, kwargs.get('primary_key', []), kwargs.get('unique', []),
             kwargs.get('not_null', []), kwargs.get('unique_combination', []), kwargs.get('accepted_values', {}),
             kwargs.get('within_range', {}), kwargs.get('expression_true', {}), relationships,
-            read_once=owner.config.materialized == 'view', scope=scope) ~ ")") -%}
+            read_once=owner.config.materialized == 'view', scope=scope, measured_rows=psw_measured_rows(owner)) ~ ")") -%}
 {%- endfor -%}
 {%- if queries -%}
 {%- if folded %}with {% for cte in model.extra_ctes -%}
@@ -158,18 +164,23 @@ from (select * from ({{ queries | join('\nunion all\n') }}) as checks
 {%- endmacro %}
 
 {#- A view checked by measurement (its config `psw_checked_by_measurement` names the models whose rows
-    carry every column its row rules read; each is incremental by measurement, with no context): the
-    rules on a row's own values (not null, accepted values, ranges, expressions) are checked over the
-    rows of the measurements
+    carry every column its rules read, each incremental by measurement, with no context; its rows are the
+    first one's, one each, the other models it reads joined on their checked keys): its rules on a row's
+    own values (not null, accepted values, ranges, expressions) and its keys are checked over the rows of
+    the measurements
     - that the view has not yet passed at their current version and with the current definitions of it
       and of every view it reads (noted in meta.incremental_versions after its checks pass,
       psw_note_view_checked: a build whose check failed notes nothing, so the next one checks again),
     - and that a named model recomputed in this build (a table upgraded in place recomputes every
       measurement at the same version).
-    Its keys and relationships are checked over every row (psw_guarantee_checks). Every row is checked
-    with --full-refresh (the way to apply an edited model), when a named model recomputed every
-    measurement, or without the note table. Adding a 64-pair run to 1M pairs, the build: 4.82 -> 4.55 s
-    (bench/bench_ab.py, medians of 4). Returns the SQL of the scope, kept for the note. -#}
+    A key repeated across measurements repeats in the first model, whose own check compares a key with
+    every row; one repeated within a kept measurement would need a change the build checks elsewhere (a
+    key of a model the view joins) or a changed definition (which checks every measurement again). Its
+    relationships are checked over every row of the first model (psw_guarantee_checks): a target row can
+    go whatever measurement the row is of. Every row is checked with --full-refresh (the way to apply an
+    edited model), when a named model recomputed every measurement, or without the note table. Adding a
+    64-pair run to 1M pairs, the build: 4.82 -> 4.55 s with the row rules by measurement (bench/bench_ab.py,
+    medians of 4). Returns the SQL of the scope, kept for the note. -#}
 {% macro psw_view_scope(models) -%}
 {%- set noted = psw_built_versions_table() -%}
 {%- if noted is none -%}{{ return('true') }}{%- endif -%}
@@ -194,6 +205,13 @@ from (select * from ({{ queries | join('\nunion all\n') }}) as checks
 {%- set scope = 'true' if every else psw_measurement_in('measurement_id', ids) | trim -%}
 {%- do graph.setdefault('psw_view_checks', {}).update({invocation_id ~ ' ' ~ this: scope}) -%}
 {{ return(scope) }}
+{%- endmacro %}
+
+{#- The relation whose rows a view checked by measurement takes one each (the first model its config
+    `psw_checked_by_measurement` names), else none. -#}
+{% macro psw_measured_rows(owner) -%}
+{%- set measured = owner.config.get('psw_checked_by_measurement') -%}
+{{ return(psw_relation_of(graph.nodes['model.' ~ project_name ~ '.' ~ measured[0]]) if measured else none) }}
 {%- endmacro %}
 
 {#- A hash of the definitions of this view and of every view it reads, as a scalar SQL subquery. -#}

@@ -168,16 +168,18 @@ def test_an_added_runs_rows_are_what_its_incremental_models_check(built, tmp_pat
 
 
 def test_the_examples_view_checks_its_rows_by_measurement(built, tmp_path, capsys):
-    """The examples view's rules on a row's own values read the measurements it has not passed at their
-    version and definitions (here the added run); its key and relationship read every row. A kept
-    measurement is checked again when the note of what passed differs (a view's definition changed)."""
+    """The examples view's rules on a row's own values and its key read the measurements it has not passed
+    at their version and definitions (here the added run); its relationship reads every row of
+    int_pairs_scored. A kept measurement is checked again when the note of what passed differs (a view's
+    definition changed)."""
     db = _with_second_run(built, tmp_path)
     assert main(["--db", str(db), "build"]) == 0
-    log = (db.parent / f".{db.name}.dbt" / "logs" / "dbt.log").read_text()
-    checks = [entry for entry in re.split(r"\n(?=\d\d:\d\d:\d\d\.\d+ )", log)
-              if "psw guarantee broken" in entry and "'examples' as model_name" in entry]
-    assert checks and all('_psw_in_scope as materialized (select * from "warehouse"."main"."examples" '
+    checks = _examples_checks(db)
+    assert checks and all('with _psw_in_scope as materialized (select * from "warehouse"."main"."examples" '
                           "where (measurement_id in ('second_run')))" in entry for entry in checks)
+    assert all("_psw_checked" not in entry and "from _psw_in_scope where (true)\ngroup by pair_id" in entry
+               and 'from "warehouse"."intermediate"."int_pairs_scored" where cell_id is not null and cell_id not in'
+               in entry for entry in checks)
     with duckdb.connect(str(db)) as con:
         noted = dict(con.execute("select measurement_id, count(*) from meta.incremental_versions "
                                  "where relation like '%\"examples\"' group by all").fetchall())
@@ -192,6 +194,46 @@ def test_the_examples_view_checks_its_rows_by_measurement(built, tmp_path, capsy
     assert main(["--db", str(db), "build", "--force"]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert re.fullmatch(r"error: dbt build failed: examples\.axis_delta = 99\.0: outside \[-8, 8\] \(test \w+\)", last), last
+
+
+def test_the_examples_view_checks_a_kept_measurements_key_again_and_every_rows_relationship(built, tmp_path, capsys):
+    """A key repeated within a kept measurement (planted in int_pairs_scored, whose own check reads the
+    measurements it recomputes) fails once the view's note of that measurement differs; a kept row whose
+    cell is not in template_pair_scores fails while the note is current (the relationship reads every row)."""
+    db = _with_second_run(built, tmp_path)
+    assert main(["--db", str(db), "build"]) == 0
+    with duckdb.connect(str(db)) as con:
+        kept, pair = con.execute("select measurement_id, min(pair_id) from intermediate.int_pairs_scored "
+                                 "where measurement_id <> 'second_run' group by all").fetchone()
+        con.execute("insert into intermediate.int_pairs_scored select * from intermediate.int_pairs_scored where pair_id = ?", [pair])
+    capsys.readouterr()
+    assert main(["--db", str(db), "build", "--force"]) == 0   # the note is current: the kept rows are not read
+    with duckdb.connect(str(db)) as con:
+        con.execute("update meta.incremental_versions set measurement_version = measurement_version || ' before' "
+                    "where relation like '%\"examples\"' and measurement_id = ?", [kept])
+    capsys.readouterr()
+    assert main(["--db", str(db), "build", "--force"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == f"error: dbt build failed: examples.pair_id = {pair}: primary key: null or repeated (test examples_guarantees)"
+    with duckdb.connect(str(db)) as con:
+        con.execute("delete from intermediate.int_pairs_scored where pair_id = ? and rowid <> "
+                    "(select min(rowid) from intermediate.int_pairs_scored where pair_id = ?)", [pair, pair])
+    assert main(["--db", str(db), "build", "--force"]) == 0   # checked again, passed, noted
+    with duckdb.connect(str(db)) as con:
+        for table in ("intermediate.int_pairs_scored", "intermediate.int_exported_pairs"):
+            con.execute(f"update {table} set cell_id = 'nowhere' where pair_id = ?", [pair])
+    capsys.readouterr()
+    assert main(["--db", str(db), "build", "--force"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == ("error: dbt build failed: examples.cell_id = nowhere: not found in template_pair_scores.cell_id "
+                    "(test examples_guarantees)")
+
+
+def _examples_checks(db: Path) -> list[str]:
+    """The statements of dbt's last builds of the warehouse that checked the examples view."""
+    log = (db.parent / f".{db.name}.dbt" / "logs" / "dbt.log").read_text()
+    return [entry for entry in re.split(r"\n(?=\d\d:\d\d:\d\d\.\d+ )", log)
+            if "psw guarantee broken" in entry and "'examples' as model_name" in entry]
 
 
 def _with_second_run(built: Path, tmp_path: Path) -> Path:

@@ -1,7 +1,10 @@
-{#- checked by measurement (macros/guarantees.sql, psw_view_scope): every column a row rule of
-    examples.yml reads (cell_id, measurement_id, is_error, metrics_origin, the deltas, off_axis_problem)
-    is int_pairs_scored's, which keeps every other measurement's rows as they were; keys and the
-    relationship to template_pair_scores are checked over every row -#}
+{#- checked by measurement (macros/guarantees.sql, psw_view_scope): every column a rule of examples.yml
+    reads (pair_id, cell_id, measurement_id, is_error, metrics_origin, the deltas, off_axis_problem) is
+    int_pairs_scored's, which keeps every other measurement's rows as they were; each of its rows is one
+    row here (texts is int_pairs_measured, whose rows it copies; ratings, anchored and scenarios are
+    joined on their own checked keys, scenarios_by_text keeps one row per text). So the rules on a row's
+    values and the key are checked for the measurements not yet passed, and the relationship to
+    template_pair_scores over every row of int_pairs_scored -#}
 {{ config(materialized='view', psw_checked_by_measurement=['int_pairs_scored']) }}
 -- One row per measured pair: the scenario, both completions, every rating and reason,
 -- and the flags. The proof behind each cell's score. A view over the pair tables, so the
