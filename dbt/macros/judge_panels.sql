@@ -38,13 +38,13 @@
     {%- set node = graph.get('nodes', {}).get('seed.' ~ project_name ~ '.judge_dimensions') -%}
     {%- set seed = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
     {%- set rows = run_query("select panel, name, description from " ~ seed ~ " order by rowid").rows -%}
-    {%- set have = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {%- set stored = psw_stored_comments(this).columns -%}  {#- a comment that already reads so is not set again -#}
     {%- set statements = [] -%}
     {%- for panel, name, description in rows -%}
         {%- set column = 'mean_off_axis_' ~ name if panel == 'off_axis' else 'mean_style_delta_' ~ name ~ '_pos_minus_neg' -%}
         {%- set text = ('Mean off-axis Likert (1-7) the confound judge gave category ' if panel == 'off_axis'
                         else 'Mean style delta (pos - neg, -6..6) of dimension ') ~ name ~ ': ' ~ description -%}
-        {%- if column in have -%}
+        {%- if column in stored and stored[column] != text -%}
             {%- do statements.append("comment on column " ~ this ~ '."' ~ column ~ '" is \'' ~ (text | replace("'", "''")) ~ "'") -%}
         {%- endif -%}
     {%- endfor -%}

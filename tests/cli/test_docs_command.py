@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import urllib.error
@@ -27,6 +28,26 @@ def test_build_stores_every_mart_columns_description_as_a_comment(pilot_db):
         described = comments(pilot_db, mart)
         assert described and all(described.values()), (mart, [c for c, d in described.items() if not d])
     assert comments(pilot_db, "template_pair_scores")["factor_axis"].startswith("Score factor: clamp(mean_axis")
+
+
+def test_a_build_sets_only_the_comments_that_differ_from_the_docs(pilot_copy, tmp_path):
+    """An incremental mart keeps its comments from build to build: adding a run sets none of them again,
+    and one that no longer reads as documented (an edited description) is set to the docs' text."""
+    documented = comments(pilot_copy, "template_scores")
+    con = duckdb.connect(str(pilot_copy))
+    con.execute("""comment on column template_scores.n is 'an older description'""")
+    con.execute("""comment on column template_scores."mean_style_delta_formality_pos_minus_neg" is 'older'""")
+    con.close()
+    run = tmp_path / "second_run.jsonl"
+    run.write_bytes((ROOT.parent / "shared" / "reference" / "pilot-v2-seed23" / "v2_pilot_seed23_examples.jsonl").read_bytes())
+    assert main(["--db", str(pilot_copy), "ingest", str(run), "--measurement", "second_run"]) == 0
+    assert main(["--db", str(pilot_copy), "build"]) == 0
+    assert comments(pilot_copy, "template_scores") == documented
+    log = (pilot_copy.parent / f".{pilot_copy.name}.dbt" / "logs" / "dbt.log").read_text().split("\n" + "=" * 30)[-1]
+    commented = re.findall(r'comment on column "warehouse"\."main"\."template_scores"\."?(\w+)"? is', log)
+    assert sorted(commented) == ["mean_style_delta_formality_pos_minus_neg", "n"], commented
+    assert not [line for line in log.splitlines() if line.lstrip().startswith("comment on")
+                and '"template_pair_scores"' in line]
 
 
 def test_docs_without_a_warehouse_is_one_line(tmp_path, capsys):
