@@ -196,7 +196,7 @@ from (select * from ({{ queries | join('\nunion all\n') }}) as checks
   {%- set row = run_query("select to_json(list(current.measurement_id) filter (where current.measurement_version || ' ' || "
         ~ psw_view_definitions() ~ " not in (select passed.measurement_version from " ~ noted ~ " as passed
         where passed.relation = '" ~ this | string | replace("'", "''") ~ "' and passed.measurement_id = current.measurement_id))), count(*)
-        from " ~ psw_relation_of(graph.nodes['model.' ~ project_name ~ '.int_measurement_versions']) ~ " as current").rows[0] -%}
+        from " ~ psw_versions_relation() ~ " as current").rows[0] -%}
   {%- do ids.extend(fromjson(row[0]) if row[0] else []) -%}
   {%- set ids = ids | unique | sort | list -%}
   {#- every measurement: read the view once, as psw_guarantee_checks does without a scope -#}
@@ -229,7 +229,7 @@ from (select * from ({{ queries | join('\nunion all\n') }}) as checks
 {% macro psw_note_view_checked() -%}
 {%- set scope = graph.get('psw_view_checks', {}).get(invocation_id ~ ' ' ~ this) -%}
 {%- if scope -%}
-{%- set versions = psw_relation_of(graph.nodes['model.' ~ project_name ~ '.int_measurement_versions']) -%}
+{%- set versions = psw_versions_relation() -%}
 ;
 {{ psw_note_versions(scope, versions, "measurement_version || ' ' || " ~ psw_view_definitions()) }}
 {%- endif -%}

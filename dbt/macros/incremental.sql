@@ -38,7 +38,7 @@
               pre_hook=["{% if is_incremental() %}delete from {{ this }} where {{ measurements_to_build(every_measurement="
                         ~ every_measurement ~ ") }}{% endif %}"],
               post_hook=["delete from {{ this }} where measurement_id not in
-                         (select measurement_id from {{ ref('" ~ kept ~ "') }})",
+                         (select measurement_id from {{ psw_kept_relation('" ~ kept ~ "') }})",
                          "{{ psw_enforce_guarantees(after_cleanup=true) }}",
                          "{{ psw_note_built_versions('" ~ kept ~ "') }}"]) }}
 {%- endmacro %}
@@ -138,10 +138,55 @@
     {{ return(cache[key]) }}
 {%- endmacro %}
 
-{#- Post-hook of int_measurement_versions: read the measurements each incremental model will recompute
+{#- Post-hook of int_measurement_versions: copy the versions it computes into a table for this build
+    (psw_versions_relation), then read the measurements each incremental model will recompute
     (psw_measurements_to_build) now, once (with --full-refresh none is asked). Returns no SQL. -#}
 {% macro psw_note_stale_measurements() -%}
-    {%- if execute and not flags.FULL_REFRESH -%}{%- do psw_stale_for_build() -%}{%- endif -%}
+    {%- if execute -%}
+    {%- do psw_incremental_relations() -%}  {#- and whether psw's note table exists (psw_built_versions_table) -#}
+    {%- if psw_built_versions_table() -%}
+        {%- set copy = api.Relation.create(database=this.database, schema='meta', identifier='build_measurement_versions') -%}
+        {%- do run_query('create or replace table ' ~ copy ~ ' as select * from ' ~ this) -%}
+        {%- do graph.setdefault('psw_versions_copy', {}).update({invocation_id: copy}) -%}
+    {%- endif -%}
+    {%- if not flags.FULL_REFRESH -%}{%- do psw_stale_for_build() -%}{%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Where this build reads the measurement versions. int_measurement_versions is a view (always current,
+    whatever a build selects) that counts every raw row by measurement: ~10 ms at 1M pairs, and a build
+    that adds a run read it ~60 times (each incremental model's versions, its cleanup and its note, the
+    stale measurements, the examples view's scope). When this build built it, its post-hook copied it
+    into meta.build_measurement_versions (psw_note_stale_measurements), and every model built after it,
+    which is every model that reads the versions (each reads the view), reads the copy: the raw tables
+    do not change during a build. A build that did not select the view (`--select int_exported_pairs`),
+    dbt run without psw's note table, and dbt's unit tests (whose input is the view) read the view. -#}
+{% macro psw_versions_relation() -%}
+    {%- if not execute -%}{{ return(ref('int_measurement_versions')) }}{%- endif -%}  {#- parsing -#}
+    {%- set copy = graph.get('psw_versions_copy', {}).get(invocation_id) -%}
+    {%- if copy is not none and model.resource_type == 'model' -%}{{ return(copy) }}{%- endif -%}
+    {{ return(psw_relation_of(graph.nodes['model.' ~ project_name ~ '.int_measurement_versions'])) }}
+{%- endmacro %}
+
+{#- The measurements an incremental model keeps rows of: `kept` (incremental_by_measurement), the versions
+    read where this build reads them (psw_versions_relation). -#}
+{% macro psw_kept_relation(kept) -%}
+    {{ return(psw_versions_relation() if kept == 'int_measurement_versions' else ref(kept)) }}
+{%- endmacro %}
+
+{#- Every incremental model's relation; their stored columns read once per dbt invocation (psw_read_columns). -#}
+{% macro psw_incremental_relations() -%}
+    {%- set cache = graph.setdefault('psw_incremental_relations', {}) -%}
+    {%- if invocation_id not in cache -%}
+        {%- set relations = [] -%}
+        {%- for node in graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+              | selectattr('config.materialized', 'equalto', 'incremental') | sort(attribute='unique_id') -%}
+            {%- do relations.append(psw_relation_of(node)) -%}
+        {%- endfor -%}
+        {%- do psw_read_columns(relations, psw_relation_of(graph.nodes['model.' ~ project_name ~ '.int_measurement_versions']).database) -%}
+        {%- do cache.update({invocation_id: relations}) -%}
+    {%- endif -%}
+    {{ return(cache[invocation_id]) }}
 {%- endmacro %}
 
 {#- psw_stale_measurements, read once per dbt invocation and kept in dbt's graph for it. -#}
@@ -159,16 +204,11 @@
     macro context, an agate table; +0.2 s on a pilot's add-run build), none when no incremental table
     exists yet (a first build: dbt's relation cache says so without a query). -#}
 {% macro psw_stale_measurements() -%}
-    {%- set versions = psw_relation_of(graph.nodes['model.' ~ project_name ~ '.int_measurement_versions']) -%}
+    {%- set relations = psw_incremental_relations() -%}
+    {%- set versions = psw_versions_relation() -%}
     {%- set measurements = psw_relation_of(graph.nodes['model.' ~ project_name ~ '.stg_raw__measurements']) -%}
     {%- set parts = ["select '' as relation, measurements.measurement_id from " ~ measurements ~ " as measurements
         where measurements.measurement_id not in (select unversioned.measurement_id from " ~ versions ~ " as unversioned)"] -%}
-    {%- set relations = [] -%}
-    {%- for node in graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
-          | selectattr('config.materialized', 'equalto', 'incremental') | sort(attribute='unique_id') -%}
-        {%- do relations.append(psw_relation_of(node)) -%}
-    {%- endfor -%}
-    {%- do psw_read_columns(relations, versions.database) -%}
     {%- set noted = psw_built_versions_table() -%}
     {%- for relation in relations -%}
         {%- if 'measurement_version' in psw_columns_before_build(relation) -%}
@@ -235,7 +275,7 @@
     measurements that no longer exist. Returns SQL; `select 1` when the warehouse keeps no note. -#}
 {% macro psw_note_built_versions(kept) -%}
     {%- if execute and psw_built_versions_table() -%}
-    {{ psw_note_versions(psw_build_scope() | trim, ref(kept)) }}
+    {{ psw_note_versions(psw_build_scope() | trim, psw_kept_relation(kept)) }}
     {%- else -%}
     select 1
     {%- endif -%}
@@ -251,13 +291,15 @@
     delete from {{ noted }} where relation = '{{ name }}'
         and ({{ scope }} or measurement_id not in (select measurement_id from {{ kept }}));
     insert into {{ noted }} select '{{ name }}', measurement_id, {{ version }}
-        from {{ psw_relation_of(graph.nodes['model.' ~ project_name ~ '.int_measurement_versions']) }} where {{ scope }}
+        from {{ psw_versions_relation() }} where {{ scope }}
 {%- endmacro %}
 
 {#- The current version of the measurement in `column` (stored beside the rows). -#}
 {% macro measurement_version(column='measurement_id') -%}
+    {%- set versions = ref('int_measurement_versions') %}  {#- the ref, for dbt's graph and for unit tests' input -#}
     (select v.measurement_version
-     from (select measurement_id as versioned_id, measurement_version from {{ ref('int_measurement_versions') }}) as v
+     from (select measurement_id as versioned_id, measurement_version
+           from {{ psw_versions_relation() if model.resource_type == 'model' else versions }}) as v
      where v.versioned_id = {{ column }})
 {%- endmacro %}
 

@@ -92,6 +92,27 @@ def test_a_build_that_selects_one_incremental_model_recomputes_only_the_new_run(
     assert len(_rowids(pilot_copy, "intermediate.int_exported_pairs", "second")) == len(before)
 
 
+def test_a_build_reads_the_versions_from_the_copy_its_versions_view_made(pilot_copy, tmp_path):
+    """int_measurement_versions (a view over every raw row) is copied once per build into
+    meta.build_measurement_versions; the models built after it read the copy, which holds this build's
+    versions (the stale copy of an earlier build is never read: the test above builds without the view)."""
+    second = tmp_path / "second_examples.jsonl"
+    shutil.copy(REFERENCE / "v2_pilot_seed23_examples.jsonl", second)
+    assert main(["--db", str(pilot_copy), "ingest", str(second)]) == 0
+    assert main(["--db", str(pilot_copy), "build"]) == 0
+    with duckdb.connect(str(pilot_copy), read_only=True) as con:
+        view = con.execute("select * from intermediate.int_measurement_versions order by all").fetchall()
+        assert len(view) == 2
+        assert con.execute("select * from meta.build_measurement_versions order by all").fetchall() == view
+    log = (pilot_copy.parent / f".{pilot_copy.name}.dbt" / "logs" / "dbt.log").read_text().split("\n" + "=" * 30)[-1]
+    built = [entry for entry in re.split(r"\n(?=\d\d:\d\d:\d\d\.\d+ )", log)
+             if "On model.persona_steering_warehouse.int_pairs_scored:" in entry and "create temporary table" in entry]
+    assert built and all('"meta"."build_measurement_versions"' in entry
+                         and '"intermediate"."int_measurement_versions"' not in entry.split("*/", 1)[1].replace(
+                             '-- depends_on: "warehouse"."intermediate"."int_measurement_versions"', '')
+                         for entry in built), built
+
+
 def test_changing_a_var_recomputes_every_measurement(pilot_copy):
     def strict_rates() -> list[float]:
         with duckdb.connect(str(pilot_copy), read_only=True) as con:
