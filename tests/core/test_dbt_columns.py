@@ -32,10 +32,13 @@ def test_every_relation_a_build_reads_has_dbts_columns(pilot_db, tmp_path, monke
     db = copy_warehouse(pilot_db, tmp_path / "warehouse.duckdb")
     assert main(["--db", str(db), "build", "--force", "--quiet"]) == 0
     assert len(asked) > 20   # each incremental model's new rows and table (dbt's on_schema_change)
-    # not inside a model's transaction: dbt rolls back the transaction of a failed query (DESCRIBE fails)
+    # not inside a model's transaction: dbt rolls back the transaction of a failed query (DESCRIBE fails).
+    # A connection of its own, to the warehouse: psw runs dbt in the file's folder, naming the file bare
     adapter, missing = adapters[0]
+    monkeypatch.chdir(db.parent)
     with adapter.connection_named("probe"):
         asked.append((missing.render(), psws_own(adapter, missing), DBTS_OWN(adapter, missing)))
+    assert sorted(path.name for path in db.parent.glob("*.duckdb")) == ["warehouse.duckdb"]
     for relation, ours, theirs in asked:
         assert ours == theirs, relation
         assert [type(column) for column in ours] == [type(column) for column in theirs], relation
