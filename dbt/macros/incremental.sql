@@ -159,12 +159,12 @@
     stale measurements, the examples view's scope). When this build built it, its post-hook copied it
     into meta.build_measurement_versions (psw_note_stale_measurements), and every model built after it,
     which is every model that reads the versions (each reads the view), reads the copy: the raw tables
-    do not change during a build. A build that did not select the view (`--select int_exported_pairs`),
-    dbt run without psw's note table, and dbt's unit tests (whose input is the view) read the view. -#}
+    do not change during a build. A build that did not select the view (`--select int_exported_pairs`)
+    and dbt run without psw's note table read the view (dbt's unit tests, its ref: measurement_version). -#}
 {% macro psw_versions_relation() -%}
     {%- if not execute -%}{{ return(ref('int_measurement_versions')) }}{%- endif -%}  {#- parsing -#}
     {%- set copy = graph.get('psw_versions_copy', {}).get(invocation_id) -%}
-    {%- if copy is not none and model.resource_type == 'model' -%}{{ return(copy) }}{%- endif -%}
+    {%- if copy is not none -%}{{ return(copy) }}{%- endif -%}
     {{ return(psw_relation_of(graph.nodes['model.' ~ project_name ~ '.int_measurement_versions'])) }}
 {%- endmacro %}
 
