@@ -106,11 +106,13 @@ def fill_typed(con, kinds: tuple[str, ...] | None = None) -> int:
     """Type the rows that have no `fields` yet, from their `record` (their `extra` too); returns how
     many. A no-op once every row has them. `kinds` (default every kind in TABLES) limits it to the
     tables just written."""
+    chosen = {kind: table for kind, table in TABLES.items() if kinds is None or kind in kinds}
+    if not chosen:
+        return 0
+    untyped = con.execute("select " + ", ".join(f"(select count(*) from {table} where fields is null)"
+                                                for table in chosen.values())).fetchone()
     total = 0
-    for kind, table in TABLES.items():
-        if kinds is not None and kind not in kinds:
-            continue
-        n = con.execute(f"select count(*) from {table} where fields is null").fetchone()[0]
+    for (kind, table), n in zip(chosen.items(), untyped):
         if n:
             extra = extra_sql(kind, members_sql("record"))
             con.execute(f"""
@@ -136,18 +138,17 @@ def ensure_current(con) -> None:
     Once per connection."""
     if con in _current:
         return
-    ensure_raw_schema(con)
-    ensure_typed(con)
+    ensure_typed(con, ensure_raw_schema(con))
     _current.add(con)
 
 
-def ensure_typed(con) -> None:
+def ensure_typed(con, columns: dict[str, dict[str, str]] | None = None) -> None:
     """Each typed raw table has `fields` with this release's type and `extra` (added, or derived
     again whole when the known fields changed: a judge panel edited, a field added), and every row
-    has them."""
+    has them. `columns`: the raw schema's columns as warehouse.schema.raw_columns read them."""
     for kind, table in TABLES.items():
-        new_extra = ensure_column(con, table, "extra", "JSON")
-        if not ensure_column(con, table, "fields", struct_type(kind)) and new_extra:
+        new_extra = ensure_column(con, table, "extra", "JSON", columns)
+        if not ensure_column(con, table, "fields", struct_type(kind), columns) and new_extra:
             # typed by a release before `extra`: derive only it (a third of retyping)
             con.execute(f"update {table} set extra = {extra_sql(kind, members_sql('record'))} where fields is not null")
     fill_typed(con)

@@ -502,45 +502,72 @@ SCHEMA_VERSION = 2
 PER_LOAD_TABLES = ("persona_pairs", "templates", "template_catalog", "scenarios")
 
 
-def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+# every table RAW_DDL declares
+RAW_TABLES = tuple(re.findall(r"create table if not exists (raw\.\w+)", RAW_DDL))
+
+
+def raw_columns(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """`raw.<table>` -> {column: its data type} for every table of the raw schema, in one catalog query."""
+    have: dict[str, dict[str, str]] = {}
+    for table, column, type_ in con.execute("select 'raw.' || table_name, column_name, data_type "
+                                            "from information_schema.columns where table_schema = 'raw'").fetchall():
+        have.setdefault(table, {})[column] = type_
+    return have
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
     """Create the raw schema and its tables if they are missing, add newer columns and migrate a
-    warehouse of an older raw version in place, losing nothing (idempotent; cheap once current)."""
-    fresh = not con.execute("select 1 from information_schema.tables where table_schema = 'raw' "
-                            "and table_name = 'loads'").fetchone()
-    con.execute(RAW_DDL)
-    for table, columns in ADDED_COLUMNS.items():
-        for name, type_ in columns:
-            con.execute(f"alter table {table} add column if not exists {name} {type_}")
+    warehouse of an older raw version in place, losing nothing (idempotent; cheap once current:
+    one catalog query says every table and added column is there, and RAW_DDL's ~30 statements are
+    not run). Returns the raw schema's columns as raw_columns reads them (ensure_typed_json's, the
+    typed tables' columns)."""
+    have = raw_columns(con)
+    fresh = "raw.loads" not in have
+    if not all(table in have for table in RAW_TABLES) or any(
+            name not in have.get(table, {}) for table, columns in ADDED_COLUMNS.items() for name, _ in columns):
+        con.execute(RAW_DDL)
+        for table, columns in ADDED_COLUMNS.items():
+            for name, type_ in columns:
+                con.execute(f"alter table {table} add column if not exists {name} {type_}")
+        have = raw_columns(con)
     version = con.execute("select max(version) from raw.schema_version").fetchone()[0]
     if version is None and fresh:
         con.execute("insert into raw.schema_version values (?, now()::timestamp)", [SCHEMA_VERSION])
     elif (version or 1) < SCHEMA_VERSION:
         migrate(con, version or 1)
+        have = raw_columns(con)   # the migration rebuilt tables
     # exported records loaded before pair ids were stored get theirs (once; a no-op afterwards)
     con.execute(f"update raw.exported_pairs set pair_id = {EXPORTED_PAIR_ID_SQL} where pair_id is null")
-    ensure_typed_json(con)
+    ensure_typed_json(con, have)
     # the typed tables' `fields` (each known field, typed) and `extra` (the record's other top-level
     # fields, one JSON object or NULL) are ingest's columns (its checks own which fields are known):
     # ingest.typed.ensure_current runs this and then adds and fills them
+    return have
 
 
-def ensure_typed_json(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_typed_json(con: duckdb.DuckDBPyConnection, have: dict[str, dict[str, str]] | None = None) -> None:
     """Each TYPED_JSON table has its typed column with this release's type (added, or derived again
     whole when the members changed), and every row has it: rows of a warehouse made before the column,
     or copied in without it, are typed by the rule append types new rows by (a no-op once current)."""
     for table, (_, column, _) in TYPED_JSON.items():
-        ensure_column(con, table, column, typed_json_type(table))
+        ensure_column(con, table, column, typed_json_type(table), have)
         con.execute(f"update {table} set {column} = {typed_json_sql(table)} where {column} is null")
 
 
-def ensure_column(con: duckdb.DuckDBPyConnection, table: str, column: str, declared: str) -> bool:
+def ensure_column(con: duckdb.DuckDBPyConnection, table: str, column: str, declared: str,
+                  columns: dict[str, dict[str, str]] | None = None) -> bool:
     """`table` has `column` of type `declared`: added when missing, dropped and added again when an
     earlier release declared another type (its values are derived ones, to fill again). True when the
-    column was (re)added, i.e. holds no value yet."""
-    schema, name = table.split(".")
-    have = con.execute("select data_type from information_schema.columns where table_schema = ? "
-                       "and table_name = ? and column_name = ?", [schema, name, column]).fetchone()
-    if have and _normalised(have[0]) == _normalised(declared):
+    column was (re)added, i.e. holds no value yet. `columns`: the schema's columns as raw_columns read
+    them since the last change to `table` (else the catalog is asked)."""
+    if columns is not None:
+        have = columns.get(table, {}).get(column)
+    else:
+        schema, name = table.split(".")
+        row = con.execute("select data_type from information_schema.columns where table_schema = ? "
+                          "and table_name = ? and column_name = ?", [schema, name, column]).fetchone()
+        have = row[0] if row else None
+    if have and _normalised(have) == _normalised(declared):
         return False
     if have:
         con.execute(f"alter table {table} drop column {column}")

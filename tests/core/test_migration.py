@@ -77,3 +77,44 @@ def test_a_version_1_warehouse_is_migrated_losing_nothing(psw, tmp_path):
     copy.write_text("".join(json.dumps(json.loads(line), sort_keys=True) + "\n" for line in PAIRS.open()))
     rc, out, _ = psw("ingest", copy)
     assert rc == 0 and "(0 new)" in out and "defined differently" not in out
+
+
+class _Counting:
+    """A connection that keeps the SQL it was given (ensure_current's statements)."""
+
+    def __init__(self, con):
+        self._con, self.statements = con, []
+
+    def execute(self, sql, *params):
+        self.statements.append(" ".join(str(sql).split()))
+        return self._con.execute(sql, *params)
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+def test_a_current_warehouse_is_checked_by_one_catalog_query_and_a_missing_part_is_added_again(psw):
+    from ingest.typed import ensure_current
+    from warehouse.db import connect
+
+    assert psw("ingest", EXAMPLES)[0] == 0
+    with connect(psw.db) as con:
+        counting = _Counting(con)
+        ensure_current(counting)
+    # current: no DDL at all (RAW_DDL's ~30 statements, one catalog query per column, ran before)
+    ddl = [s for s in counting.statements if s.split()[0].lower() in ("create", "alter", "drop")]
+    assert ddl == [] and len(counting.statements) <= 8, counting.statements
+    # a table and an added column gone (as an older release, or a hand, left them): both come back
+    with duckdb.connect(str(psw.db)) as con:
+        con.execute("drop table raw.imported_projections")
+        con.execute("alter table raw.loads drop column n_blank_lines")
+        con.execute("alter table raw.exported_pairs drop column extra")
+    with connect(psw.db) as con:
+        ensure_current(con)
+        assert con.execute("select count(*) from information_schema.tables where table_schema = 'raw' "
+                           "and table_name = 'imported_projections'").fetchone()[0] == 1
+        assert con.execute("select count(*) from raw.loads where n_blank_lines is null").fetchone()[0] == 1
+        # `extra` added again and derived for every row that had it
+        assert con.execute("select count(*) from raw.exported_pairs where extra is null and fields is null"
+                           ).fetchone()[0] == 0
+    assert psw("ingest", REFERENCE / "persona_pairs_v2_candidates.jsonl")[0] == 0
