@@ -422,6 +422,9 @@ def _preload() -> None:
     # leave the next waiting forever (and making one starts multiprocessing's tracker process here)
     dbt_jinja._load_once()
     dbt_schemas._load_once()
+    # DuckDB's keywords (which warehouse names dbt must open by path): an in-memory DuckDB, ~20 ms a
+    # build; its threads end with it (closed, as `serve` checks)
+    dbt_runner._keywords()
     for package in dbt_runner.DBT_PACKAGES:
         kept_file.version(package)
 
