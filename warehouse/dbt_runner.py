@@ -282,6 +282,11 @@ def _shaping(args: list[str]) -> list[str]:
     return out
 
 
+def manifest_of(db: Path, args: list[str]):
+    """The manifest this process kept for runs of `args` on `db` (None when it keeps none)."""
+    return _manifests.get(_manifest_key(db.resolve(), [a for a in args if a != "--"]))
+
+
 def _manifest_key(db: Path, args: list[str]) -> tuple:
     """What a parse depends on. The project's folder too: a manifest holds its files' paths, so a
     checkout that was moved (its target folder with it) parses again."""

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from ingest.typed import ensure_current
-from warehouse import build_state, dbt_runner
+from warehouse import build_state, dbt_runner, empty_models
 from warehouse.build_output import BuildOutput
 from warehouse.db import UserError, connect, db_path
 from warehouse.dbt_runner import PARSE_CACHE, DbtRun, target_dir  # noqa: F401 (psw docs, the benchmark)
@@ -129,6 +129,10 @@ def run(args) -> int:
                       "dbt project and arguments, so its models and tests stand; `psw build --force` builds anyway")
             return 0
         build_state.clear_state(con)  # a failed or interrupted build leaves no state behind
+        # a full build: the models that read only empty raw tables, as an earlier build of this
+        # project made them (warehouse/empty_models.py), and dbt leaves them out
+        whole = todo.action == "all" and not build_state.SELECTING & {arg.split("=")[0] for arg in extra}
+        made = empty_models.make(con, state) if whole else []
     select = []
     if todo.action == "changed":
         if not quiet:
@@ -143,8 +147,9 @@ def run(args) -> int:
     # each model checks its guarantees as it is built (a post-hook, dbt/macros/guarantees.sql):
     # their test nodes would check the same rows again, one dbt node each (asked for by
     # resource type, `psw build --resource-type test`, they run)
-    hooked = [] if {"--resource-type", "--resource-types"} & set(extra) else ["--exclude", "test_name:guarantees"]
-    built = run_dbt(db, "build", console + extra + select + hooked + quiet_artifacts,
+    hooked = [] if {"--resource-type", "--resource-types"} & set(extra) else ["test_name:guarantees"]
+    excluded = ["--exclude", *hooked, *made] if hooked or made else []
+    built = run_dbt(db, "build", console + extra + select + excluded + quiet_artifacts,
                     callbacks=[output.callback] if output is not None else ())
     if output is not None and (not built or not quiet):
         output.finish(bool(built))
@@ -152,4 +157,7 @@ def run(args) -> int:
         raise UserError(f"dbt build failed: {failure_line(db, built)}")
     with connect(db) as con:  # the state before the build: anything written since builds next time
         build_state.store_state(con, state)
+        if whole:
+            ran = {r.node.unique_id for r in built.results if _value(r.status) == "success"}
+            empty_models.keep(con, state, dbt_runner.manifest_of(db, ["build", *extra]), ran)
     return 0

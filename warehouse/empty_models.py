@@ -1,0 +1,179 @@
+"""A first build's models that read only empty raw tables, made as an earlier build made them.
+
+A table model whose every raw table (followed through the models, ephemeral ones included, that it
+reads) is empty computes the same table in every warehouse: no row, and columns, types and comments
+that depend only on the dbt project's files, dbt's and DuckDB's versions and the build's arguments
+(build_state.State's `project` and `setup`). A pilot of exported pairs alone leaves ~14 such tables
+(the activation, steering, selection, cost and judge-call marts), and dbt spent ~40 ms of Python and
+SQL planning on each: ~0.6 s of a ~2.7 s first build.
+
+So after a full build succeeds (`psw build` with nothing narrowing it), `keep` writes down each table
+model dbt ran whose raw tables were all empty and which holds no row: DuckDB's own CREATE TABLE of it
+(`duckdb_tables().sql`, constraints included) and its comments, in a file under dbt's target folder
+named by the project and setup (`KEPT_DIR`). A later full build of any warehouse of this checkout under
+the same project and setup (`make`) creates each such model that its warehouse lacks and whose raw
+tables are all empty there too, from that record, and dbt leaves it out (`--exclude`). Its data tests
+and guarantees would check zero rows; they passed on the build that kept it.
+
+What is never made this way: a view, an incremental model, a model with a hook of its own (its hook
+may write elsewhere: int_measurement_versions copies the versions), a model that reads a seed-free
+source outside the raw schema, a model already in the warehouse (a rebuild replaces its relation:
+dbt does), and anything when the build is narrowed (--select, --exclude, --full-refresh, ...).
+tests/core/test_empty_models.py builds the pilot with and without the record and compares every
+relation psw derives: columns, types, nullability, constraints, comments and rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+
+from warehouse import build_state
+from warehouse.db import DBT_DIR
+from warehouse.kept_file import write_whole
+
+KEPT_DIR = DBT_DIR / "target" / "empty-models"
+FORMAT = 1
+# the one hook every model has (dbt_project.yml): its guarantees, which hold on no rows
+PROJECT_HOOK = "{{ psw_enforce_guarantees() }}"
+
+
+@dataclass(frozen=True)
+class EmptyModel:
+    name: str                       # the model's name (what --exclude takes)
+    schema: str                     # its relation in the warehouse's catalog
+    identifier: str
+    raw: tuple[str, ...]            # the raw tables it reads, through every model and CTE between
+    ddl: str                        # DuckDB's CREATE TABLE of it
+    comment: str | None             # the relation's comment and its columns' (dbt's persist_docs)
+    column_comments: dict[str, str]
+
+
+def _path(state: build_state.State) -> Path:
+    key = json.dumps({"format": FORMAT, "project": state.project, "setup": state.setup}, sort_keys=True)
+    return KEPT_DIR / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+
+
+def kept(state: build_state.State) -> dict[str, EmptyModel]:
+    """The models kept for this project and setup (none when there is no readable record)."""
+    try:
+        data = json.loads(_path(state).read_text())
+        return {m["name"]: EmptyModel(**{**m, "raw": tuple(m["raw"])}) for m in data["models"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _empty(state: build_state.State, tables: tuple[str, ...]) -> bool:
+    return all(table in state.raw and state.raw[table][1] == 0 for table in tables)
+
+
+def make(con: duckdb.DuckDBPyConnection, state: build_state.State) -> list[str]:
+    """Create each kept model whose raw tables are all empty here and that this warehouse lacks;
+    returns their names, for dbt to leave out. Run before a full build, in one transaction: a record
+    DuckDB refuses makes nothing (a cache never fails a build; dbt then builds every model)."""
+    models = [m for m in kept(state).values() if _empty(state, m.raw)]
+    if not models:
+        return []
+    present = {(schema, name) for schema, name in con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = current_database() "
+        "union all select schema_name, view_name from duckdb_views() where database_name = current_database()"
+    ).fetchall()}
+    models = [m for m in models if (m.schema, m.identifier) not in present]
+    if not models:
+        return []
+    catalog = _quoted(con.execute("select current_database()").fetchone()[0])
+    con.begin()
+    try:
+        for model in models:
+            con.execute(f"create schema if not exists {catalog}.{_quoted(model.schema)}")
+            con.execute(f"use {catalog}.{_quoted(model.schema)}")   # DuckDB writes main's tables unqualified
+            con.execute(model.ddl)
+            relation = f"{_quoted(model.schema)}.{_quoted(model.identifier)}"
+            if model.comment is not None:
+                con.execute(f"comment on table {relation} is {_literal(model.comment)}")
+            for column, text in model.column_comments.items():
+                con.execute(f"comment on column {relation}.{_quoted(column)} is {_literal(text)}")
+        con.commit()
+    except duckdb.Error:   # a record this DuckDB cannot replay: nothing made, dbt builds them all
+        con.rollback()
+        return []
+    except BaseException:
+        con.rollback()
+        raise
+    finally:
+        con.execute(f"use {catalog}.main")
+    return [m.name for m in models]
+
+
+def keep(con: duckdb.DuckDBPyConnection, state: build_state.State, manifest, ran: set[str]) -> None:
+    """After a full build that succeeded: record each table model in `ran` (unique ids of the models
+    dbt ran) that `make` could make next time, adding to what is kept for this project and setup."""
+    if manifest is None:
+        return
+    sources = {name: table for table, name in build_state.source_names().items()}
+    have = kept(state)
+    found = {}
+    for uid in sorted(ran):
+        node = manifest.nodes.get(uid)
+        if node is None or node.name in have or not _plain_table(node):
+            continue
+        raw = _raw_tables(manifest, uid, sources, {})
+        if raw is None or not _empty(state, raw):
+            continue
+        row = con.execute("select sql, comment from duckdb_tables() where database_name = current_database() "
+                          "and schema_name = ? and table_name = ?", [node.schema, node.alias]).fetchone()
+        if row is None or con.execute(f"select count(*) from {_quoted(node.schema)}.{_quoted(node.alias)}"
+                                      ).fetchone()[0] != 0:
+            continue
+        comments = dict(con.execute(
+            "select column_name, comment from duckdb_columns() where database_name = current_database() "
+            "and schema_name = ? and table_name = ? and comment is not null order by column_index",
+            [node.schema, node.alias]).fetchall())
+        found[node.name] = EmptyModel(node.name, node.schema, node.alias, raw, row[0], row[1], comments)
+    if not found:
+        return
+    models = [asdict(m) for m in {**have, **found}.values()]
+    write_whole(_path(state), json.dumps({"format": FORMAT, "models": models}, indent=1).encode())
+
+
+def _plain_table(node) -> bool:
+    config = node.config
+    hooks = [hook.sql for hook in config.post_hook] + [hook.sql for hook in config.pre_hook]
+    return (node.resource_type == "model" and config.materialized == "table"
+            and all(sql.strip() == PROJECT_HOOK for sql in hooks))
+
+
+def _raw_tables(manifest, uid: str, sources: dict[str, str], seen: dict) -> tuple[str, ...] | None:
+    """The raw tables `uid` reads through every model between (None: it reads something else)."""
+    if uid in seen:
+        return seen[uid]
+    seen[uid] = None   # a cycle (dbt refuses those) reads as unknown
+    if uid.startswith("seed."):
+        found: tuple[str, ...] | None = ()
+    elif uid.startswith("source."):
+        table = sources.get(".".join(uid.split(".")[-2:]))
+        found = (table,) if table else None
+    elif uid.startswith("model.") and uid in manifest.nodes:
+        found = ()
+        for parent in manifest.nodes[uid].depends_on.nodes:
+            tables = _raw_tables(manifest, parent, sources, seen)
+            if tables is None:
+                found = None
+                break
+            found = tuple(sorted(set(found) | set(tables)))
+    else:
+        found = None
+    seen[uid] = found
+    return found
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
