@@ -1,15 +1,17 @@
-"""A first build's models that read only empty raw tables, made as an earlier build made them.
+"""A first build's models that read only empty raw tables, and its seeds, made as an earlier build made them.
 
 A table model whose every raw table (followed through the models, ephemeral ones included, that it
 reads) is empty computes the same table in every warehouse: no row, and columns, types and comments
 that depend only on the dbt project's files, dbt's and DuckDB's versions and the build's arguments
 (build_state.State's `project` and `setup`). A pilot of exported pairs alone leaves ~14 such tables
 (the activation, steering, selection, cost and judge-call marts), and dbt spent ~40 ms of Python and
-SQL planning on each: ~0.6 s of a ~2.7 s first build.
+SQL planning on each: ~0.35 s of a ~2.9 s first build. A seed reads no raw table either: its rows are
+its CSV file's, a project file (two seeds, ~0.15 s more).
 
 So after a full build succeeds (`psw build` with nothing narrowing it), `keep` writes down each table
-model dbt ran whose raw tables were all empty and which holds no row: DuckDB's own CREATE TABLE of it
-(`duckdb_tables().sql`, constraints included) and its comments, in a file under dbt's target folder
+model dbt ran whose raw tables were all empty and which holds no row, and each seed dbt loaded (its rows
+too, when its columns are all of SAFE_TYPES): DuckDB's own CREATE TABLE of it (`duckdb_tables().sql`,
+constraints included) and its comments, in a file under dbt's target folder
 named by the project and setup (`KEPT_DIR`). A later full build of any warehouse of this checkout under
 the same project and setup (`make`) creates each such model that its warehouse lacks and whose raw
 tables are all empty there too, from that record, and dbt leaves it out (`--exclude`). Its data tests
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -40,6 +42,8 @@ KEPT_DIR = DBT_DIR / "target" / "empty-models"
 FORMAT = 1
 # the one hook every model has (dbt_project.yml): its guarantees, which hold on no rows
 PROJECT_HOOK = "{{ psw_enforce_guarantees() }}"
+# a seed's column types whose values JSON keeps exactly (strings, integers, floats by repr, booleans)
+SAFE_TYPES = {"VARCHAR", "DOUBLE", "BIGINT", "INTEGER", "BOOLEAN"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class EmptyModel:
     ddl: str                        # DuckDB's CREATE TABLE of it
     comment: str | None             # the relation's comment and its columns' (dbt's persist_docs)
     column_comments: dict[str, str]
+    rows: list[list] = field(default_factory=list)   # a seed's rows (a model's: none)
 
 
 def _path(state: build_state.State) -> Path:
@@ -97,6 +102,9 @@ def make(con: duckdb.DuckDBPyConnection, state: build_state.State) -> list[str]:
                 con.execute(f"comment on table {relation} is {_literal(model.comment)}")
             for column, text in model.column_comments.items():
                 con.execute(f"comment on column {relation}.{_quoted(column)} is {_literal(text)}")
+            if model.rows:
+                places = ", ".join("?" * len(model.rows[0]))
+                con.executemany(f"insert into {relation} values ({places})", model.rows)
         con.commit()
     except duckdb.Error:   # a record this DuckDB cannot replay: nothing made, dbt builds them all
         con.rollback()
@@ -110,8 +118,8 @@ def make(con: duckdb.DuckDBPyConnection, state: build_state.State) -> list[str]:
 
 
 def keep(con: duckdb.DuckDBPyConnection, state: build_state.State, manifest, ran: set[str]) -> None:
-    """After a full build that succeeded: record each table model in `ran` (unique ids of the models
-    dbt ran) that `make` could make next time, adding to what is kept for this project and setup."""
+    """After a full build that succeeded: record each table model and seed in `ran` (unique ids of the
+    nodes dbt ran) that `make` could make next time, adding to what is kept for this project and setup."""
     if manifest is None:
         return
     sources = {name: table for table, name in build_state.source_names().items()}
@@ -126,14 +134,24 @@ def keep(con: duckdb.DuckDBPyConnection, state: build_state.State, manifest, ran
             continue
         row = con.execute("select sql, comment from duckdb_tables() where database_name = current_database() "
                           "and schema_name = ? and table_name = ?", [node.schema, node.alias]).fetchone()
-        if row is None or con.execute(f"select count(*) from {_quoted(node.schema)}.{_quoted(node.alias)}"
-                                      ).fetchone()[0] != 0:
+        if row is None:
+            continue
+        relation = f"{_quoted(node.schema)}.{_quoted(node.alias)}"
+        rows = []
+        if node.resource_type == "seed":
+            types = {t for (t,) in con.execute("select data_type from duckdb_columns() where database_name = "
+                                              "current_database() and schema_name = ? and table_name = ?",
+                                              [node.schema, node.alias]).fetchall()}
+            if not types <= SAFE_TYPES:
+                continue
+            rows = [list(r) for r in con.execute(f"select * from {relation}").fetchall()]
+        elif con.execute(f"select count(*) from {relation}").fetchone()[0] != 0:
             continue
         comments = dict(con.execute(
             "select column_name, comment from duckdb_columns() where database_name = current_database() "
             "and schema_name = ? and table_name = ? and comment is not null order by column_index",
             [node.schema, node.alias]).fetchall())
-        found[node.name] = EmptyModel(node.name, node.schema, node.alias, raw, row[0], row[1], comments)
+        found[node.name] = EmptyModel(node.name, node.schema, node.alias, raw, row[0], row[1], comments, rows)
     if not found:
         return
     models = [asdict(m) for m in {**have, **found}.values()]
@@ -143,8 +161,8 @@ def keep(con: duckdb.DuckDBPyConnection, state: build_state.State, manifest, ran
 def _plain_table(node) -> bool:
     config = node.config
     hooks = [hook.sql for hook in config.post_hook] + [hook.sql for hook in config.pre_hook]
-    return (node.resource_type == "model" and config.materialized == "table"
-            and all(sql.strip() == PROJECT_HOOK for sql in hooks))
+    kind = (node.resource_type, config.materialized)
+    return kind in (("model", "table"), ("seed", "seed")) and all(sql.strip() == PROJECT_HOOK for sql in hooks)
 
 
 def _raw_tables(manifest, uid: str, sources: dict[str, str], seen: dict) -> tuple[str, ...] | None:
@@ -152,7 +170,7 @@ def _raw_tables(manifest, uid: str, sources: dict[str, str], seen: dict) -> tupl
     if uid in seen:
         return seen[uid]
     seen[uid] = None   # a cycle (dbt refuses those) reads as unknown
-    if uid.startswith("seed."):
+    if uid.startswith("seed."):   # its rows are its CSV file's
         found: tuple[str, ...] | None = ()
     elif uid.startswith("source."):
         table = sources.get(".".join(uid.split(".")[-2:]))

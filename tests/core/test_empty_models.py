@@ -19,8 +19,9 @@ DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 
 
 def _models_run(db: Path) -> set[str]:
+    """The models and seeds dbt ran in its last invocation on this warehouse."""
     log = (db.parent / f".{db.name}.dbt" / "logs" / "dbt.log").read_text()
-    return set(re.findall(r"Began running node model\.\w+\.(\w+)", log[log.rindex("Running with dbt="):]))
+    return set(re.findall(r"Began running node (?:model|seed)\.\w+\.(\w+)", log[log.rindex("Running with dbt="):]))
 
 
 def _catalog(db: Path) -> dict:
@@ -59,6 +60,7 @@ def test_a_full_build_makes_the_empty_models_as_dbt_did_and_later_runs_fill_them
     # the pilot holds exported pairs alone: the activation, steering, selection, cost and judge-call
     # tables read nothing; what reads the pairs, and any view or incremental model, is never kept
     assert {"costs", "trait_geometry", "selections", "int_judgments_unblinded"} <= names
+    assert {"model_prices", "judge_dimensions"} <= names   # the seeds, rows and all
     assert not names & {"template_pair_scores", "int_pairs_scored", "examples", "stg_raw__templates"}
     assert names <= _models_run(psw.db)
 
@@ -70,7 +72,10 @@ def test_a_full_build_makes_the_empty_models_as_dbt_did_and_later_runs_fill_them
     assert not names & _models_run(other)          # made from the record; dbt left them out
     made = [f"{m['schema']}.{m['identifier']}" for m in json.loads(kept.read_text())["models"]]
     assert _catalog(other) == _catalog(psw.db)     # every relation the same, comments included
-    assert _rows(other, made) == _rows(psw.db, made) == {r: [] for r in made}
+    seeds = ["main.model_prices", "main.judge_dimensions"]
+    assert _rows(other, made) == _rows(psw.db, made)
+    assert all(rows for r, rows in _rows(other, seeds).items())
+    assert all(not rows for r, rows in _rows(other, made).items() if r not in seeds)
 
     # a run that fills raw tables they read: the next build computes them, as a fresh build does
     artifact = DEMO / "demo_run_artifact.json"
@@ -104,7 +109,7 @@ def test_a_narrowed_build_or_a_warehouse_holding_the_model_makes_nothing(psw, tm
     assert psw("--db", other, "ingest", EXAMPLES)[0] == 0
     rc, _, err = psw("--db", other, "build", "--select", "model_prices", "costs")   # narrowed: as asked
     assert rc == 0, err
-    assert _models_run(other) == {"costs"}
+    assert _models_run(other) == {"model_prices", "costs"}
 
 
 def test_a_record_duckdb_refuses_makes_nothing_and_dbt_builds_them(psw, tmp_path, monkeypatch):
