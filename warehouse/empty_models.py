@@ -17,10 +17,13 @@ setup (`make`) creates each one that its warehouse lacks and whose raw tables ar
 from that record, and dbt leaves it out (`--exclude`). Its guarantees would check zero rows (a seed's:
 its fixed rows); they passed on the build that kept it.
 
-Never made this way: a view, an incremental model, a model with a hook of its own (its hook may write
-elsewhere: int_measurement_versions copies the versions), a model that reads a source outside the raw
-schema, a relation the warehouse already has (a rebuild replaces it: dbt does), and anything when the
-build is narrowed (--select, --exclude, --full-refresh, ...). A record DuckDB cannot replay makes
+A view reading only empty raw tables and seeds (ephemeral models are its CTEs) is made from its own
+CREATE VIEW (its SQL names no catalog: the relations are schema-qualified), before dbt runs.
+
+Never made this way: a view reading another model's relation, an incremental model, a model with a
+hook of its own (its hook may write elsewhere: int_measurement_versions copies the versions), a model
+that reads a source outside the raw schema, a relation the warehouse already has (a rebuild replaces
+it: dbt does), and anything when the build is narrowed (--select, --exclude, --full-refresh, ...). A record DuckDB cannot replay makes
 nothing, and one that cannot be written is not kept: a cache never fails a build.
 tests/core/test_empty_models.py builds the pilot with and without the record and compares every
 relation psw derives (columns, types, nullability, constraints, comments; the made ones' rows), then
@@ -58,6 +61,7 @@ class EmptyModel:
     comment: str | None             # the relation's comment and its columns' (dbt's persist_docs)
     column_comments: dict[str, str]
     rows: list[list] = field(default_factory=list)   # a seed's rows (a model's: none)
+    kind: str = "table"                              # table | view
 
 
 def _path(state: build_state.State) -> Path:
@@ -89,7 +93,8 @@ def make(con: duckdb.DuckDBPyConnection, state: build_state.State) -> list[str]:
         "select schema_name, table_name from duckdb_tables() where database_name = current_database() "
         "union all select schema_name, view_name from duckdb_views() where database_name = current_database()"
     ).fetchall()}
-    models = [m for m in models if (m.schema, m.identifier) not in present]
+    # tables (and seeds) first: a view is bound as it is made, and may read a seed
+    models = sorted((m for m in models if (m.schema, m.identifier) not in present), key=lambda m: m.kind == "view")
     if not models:
         return []
     catalog = _quoted(con.execute("select current_database()").fetchone()[0])
@@ -101,7 +106,7 @@ def make(con: duckdb.DuckDBPyConnection, state: build_state.State) -> list[str]:
             con.execute(model.ddl)
             relation = f"{_quoted(model.schema)}.{_quoted(model.identifier)}"
             if model.comment is not None:
-                con.execute(f"comment on table {relation} is {_literal(model.comment)}")
+                con.execute(f"comment on {model.kind} {relation} is {_literal(model.comment)}")
             for column, text in model.column_comments.items():
                 con.execute(f"comment on column {relation}.{_quoted(column)} is {_literal(text)}")
             if model.rows:
@@ -132,19 +137,21 @@ def keep(con: duckdb.DuckDBPyConnection, state: build_state.State, manifest, ran
 
 def _keep(con: duckdb.DuckDBPyConnection, state: build_state.State, manifest, ran: set[str]) -> None:
     sources = {name: table for table, name in build_state.source_names().items()}
+    catalog = con.execute("select current_database()").fetchone()[0]
     have = kept(state)
     found = {}
     for uid in sorted(ran):
         node = manifest.nodes.get(uid)
-        if node is None or node.name in have or not _plain_table(node):
+        kind = _kind(manifest, node) if node is not None and node.name not in have else None
+        if kind is None:
             continue
         raw = _raw_tables(manifest, uid, sources, {})
         if raw is None or not _empty(state, raw):
             continue
-        row = con.execute("select sql, comment from duckdb_tables() where database_name = current_database() "
-                          "and schema_name = ? and table_name = ?", [node.schema, node.alias]).fetchone()
-        if row is None:
-            continue
+        row = con.execute(f"select sql, comment from duckdb_{kind}s() where database_name = current_database() "
+                          f"and schema_name = ? and {kind}_name = ?", [node.schema, node.alias]).fetchone()
+        if row is None or (kind == "view" and catalog.lower() in row[0].lower()):
+            continue   # a view whose SQL names this warehouse's catalog would read it from another
         relation = f"{_quoted(node.schema)}.{_quoted(node.alias)}"
         rows = []
         if node.resource_type == "seed":
@@ -160,18 +167,37 @@ def _keep(con: duckdb.DuckDBPyConnection, state: build_state.State, manifest, ra
             "select column_name, comment from duckdb_columns() where database_name = current_database() "
             "and schema_name = ? and table_name = ? and comment is not null order by column_index",
             [node.schema, node.alias]).fetchall())
-        found[node.name] = EmptyModel(node.name, node.schema, node.alias, raw, row[0], row[1], comments, rows)
+        found[node.name] = EmptyModel(node.name, node.schema, node.alias, raw, row[0], row[1], comments, rows, kind)
     if not found:
         return
     models = [asdict(m) for m in {**have, **found}.values()]
     write_whole(_path(state), json.dumps({"format": FORMAT, "models": models}, indent=1).encode())
 
 
-def _plain_table(node) -> bool:
+def _kind(manifest, node) -> str | None:
+    """`table` (a table model or a seed) or `view` for a node `make` can make; None for any other."""
     config = node.config
     hooks = [hook.sql for hook in config.post_hook] + [hook.sql for hook in config.pre_hook]
-    kind = (node.resource_type, config.materialized)
-    return kind in (("model", "table"), ("seed", "seed")) and all(sql.strip() == PROJECT_HOOK for sql in hooks)
+    if not all(sql.strip() == PROJECT_HOOK for sql in hooks):
+        return None
+    if (node.resource_type, config.materialized) in (("model", "table"), ("seed", "seed")):
+        return "table"
+    if (node.resource_type, config.materialized) == ("model", "view") and _over_sources(manifest, node):
+        return "view"
+    return None
+
+
+def _over_sources(manifest, node) -> bool:
+    """A view made before dbt runs can read sources and seeds only (ephemeral models are its CTEs): a
+    relation of another model may not be there yet."""
+    for parent in node.depends_on.nodes:
+        if parent.startswith("model."):
+            model = manifest.nodes.get(parent)
+            if model is None or model.config.materialized != "ephemeral" or not _over_sources(manifest, model):
+                return False
+        elif not parent.startswith(("source.", "seed.")):
+            return False
+    return True
 
 
 def _raw_tables(manifest, uid: str, sources: dict[str, str], seen: dict) -> tuple[str, ...] | None:

@@ -25,22 +25,22 @@ def _models_run(db: Path) -> set[str]:
 
 
 def _catalog(db: Path) -> dict:
-    """Every relation psw derives: its kind, comment, columns (type, nullability, default, comment)
-    and constraints. (Rows differ between two warehouses: their loads' times are part of them.)"""
+    """Every relation psw derives: its kind, comment, columns (type, nullability, default, comment),
+    constraints and a view's SQL. (Rows differ between two warehouses: their loads' times are in them.)"""
     with duckdb.connect(str(db), read_only=True) as con:
         relations = con.execute("""
-            select schema_name, table_name, 'table', comment from duckdb_tables()
+            select schema_name, table_name, 'table', comment, null from duckdb_tables()
             where schema_name not in ('raw', 'meta')
-            union all select schema_name, view_name, 'view', comment from duckdb_views()
+            union all select schema_name, view_name, 'view', comment, sql from duckdb_views()
             where not internal and schema_name not in ('raw', 'meta') order by all""").fetchall()
         out = {}
-        for schema, name, kind, comment in relations:
+        for schema, name, kind, comment, sql in relations:
             columns = con.execute("select column_name, data_type, is_nullable, column_default, comment "
                                   "from duckdb_columns() where schema_name = ? and table_name = ? "
                                   "order by column_index", [schema, name]).fetchall()
             constraints = sorted(con.execute("select constraint_type, constraint_text from duckdb_constraints() "
                                              "where schema_name = ? and table_name = ?", [schema, name]).fetchall())
-            out[f"{schema}.{name}"] = (kind, comment, columns, constraints)
+            out[f"{schema}.{name}"] = (kind, comment, columns, constraints, sql)
         return out
 
 
@@ -61,7 +61,9 @@ def test_a_full_build_makes_the_empty_models_as_dbt_did_and_later_runs_fill_them
     # tables read nothing; what reads the pairs, and any view or incremental model, is never kept
     assert {"costs", "trait_geometry", "selections", "int_judgments_unblinded"} <= names
     assert {"model_prices", "judge_dimensions"} <= names   # the seeds, rows and all
-    assert not names & {"template_pair_scores", "int_pairs_scored", "examples", "stg_raw__templates"}
+    assert {"stg_raw__templates", "stg_raw__scenarios"} <= names   # views over empty raw tables
+    assert not names & {"template_pair_scores", "int_pairs_scored", "examples", "stg_raw__measurements",
+                        "int_pair_judge_axis"}
     assert names <= _models_run(psw.db)
 
     other = tmp_path / "other" / "warehouse.duckdb"
