@@ -510,7 +510,8 @@ def raw_columns(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
     """`raw.<table>` -> {column: its data type} for every table of the raw schema, in one catalog query."""
     have: dict[str, dict[str, str]] = {}
     for table, column, type_ in con.execute("select 'raw.' || table_name, column_name, data_type "
-                                            "from information_schema.columns where table_schema = 'raw'").fetchall():
+                                            "from information_schema.columns where table_schema = 'raw' "
+                                            "and table_catalog = current_database()").fetchall():
         have.setdefault(table, {})[column] = type_
     return have
 
