@@ -27,6 +27,7 @@ import weakref
 
 from ingest.checks import AXIS_JUDGE_FIELDS, NUMBER_TYPES, extract_sql, field_index, fields, kind_of
 from warehouse.keys import members_sql
+from warehouse.db import sql_identifier, sql_literal
 from warehouse.schema import ensure_column, ensure_raw_schema
 
 # Check kind -> (DuckDB type, SQL over t (JSON type) and s (text) of the field; {t} {s} filled in)
@@ -67,18 +68,14 @@ def _members(kind: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def struct_type(kind: str = "examples") -> str:
     """The DuckDB type of the `fields` column of kind's raw table (TABLES)."""
-    return "STRUCT(" + ", ".join(f"{_quote(name)} {type_}" for name, type_, _ in _members(kind)) + ")"
+    return "STRUCT(" + ", ".join(f"{sql_identifier(name)} {type_}" for name, type_, _ in _members(kind)) + ")"
 
 
 def typed_sql(kind: str = "examples") -> str:
     """The `fields` struct, over `t` and `s` of extract_sql(kind)."""
-    return ("struct_pack(" + ", ".join(f"{_quote(name)} := {sql}" for name, _, sql in _members(kind))
+    return ("struct_pack(" + ", ".join(f"{sql_identifier(name)} := {sql}" for name, _, sql in _members(kind))
             + f")::{struct_type(kind)}")
 
 
@@ -88,13 +85,9 @@ def extra_sql(kind: str, members: str) -> str:
     NULL when there are none. Ingest's hot path reads the members once, for the record's id too,
     so `extra` costs no measurable time there (100k v2 lines); a JSON merge patch deleting the
     known names from the line (its first form) cost ~3 CPU seconds per 100k."""
-    names = "[" + ", ".join(_literal(name) for name in fields(kind)) + "]"
+    names = "[" + ", ".join(sql_literal(name) for name in fields(kind)) + "]"
     return (f"nullif(to_json(map_from_entries(list_filter(map_entries({members}), "
             f"lambda member: not list_contains({names}, member.key)))), '{{}}')::json")
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 # kind -> its raw table (each keyed by record_id and load_id)

@@ -125,20 +125,22 @@ def _attach(path: Path, config: dict) -> duckdb.DuckDBPyConnection:
     so SQL reads as over `duckdb.connect(path)`. DuckDB spills beside the file, as it would there."""
     con = duckdb.connect(config={**config, "temp_directory": f"{path}.tmp"})
     try:
-        con.execute(f"attach {_literal(str(path))} as {_identifier(catalog_name(path))} "
+        con.execute(f"attach {sql_literal(str(path))} as {sql_identifier(catalog_name(path))} "
                     f"(row_group_size {ROW_GROUP_ROWS})")
-        con.execute(f"use {_identifier(catalog_name(path))}")
+        con.execute(f"use {sql_identifier(catalog_name(path))}")
     except BaseException:
         con.close()
         raise
     return con
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """`text` as a SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
-def _identifier(name: str) -> str:
+def sql_identifier(name: str) -> str:
+    """`name` as a quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 

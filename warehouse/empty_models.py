@@ -23,8 +23,9 @@ CREATE VIEW (its SQL names no catalog: the relations are schema-qualified), befo
 Never made this way: a view reading another model's relation, an incremental model, a model with a
 hook of its own (its hook may write elsewhere: int_measurement_versions copies the versions), a model
 that reads a source outside the raw schema, a relation the warehouse already has (a rebuild replaces
-it: dbt does), and anything when the build is narrowed (--select, --exclude, --full-refresh, ...). A record DuckDB cannot replay makes
-nothing, and one that cannot be written is not kept: a cache never fails a build.
+it: dbt does), and anything when the build is narrowed (--select, --exclude, --full-refresh, ...).
+A record DuckDB cannot replay makes nothing, and one that cannot be written is not kept: a cache
+never fails a build.
 tests/core/test_empty_models.py builds the pilot with and without the record and compares every
 relation psw derives (columns, types, nullability, constraints, comments; the made ones' rows), then
 fills them by a later run and compares with dbt building everything again.
@@ -40,7 +41,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse import build_state
-from warehouse.db import DBT_DIR
+from warehouse.db import DBT_DIR, sql_identifier, sql_literal
 from warehouse.kept_file import write_whole
 
 KEPT_DIR = DBT_DIR / "target" / "empty-models"
@@ -97,18 +98,18 @@ def make(con: duckdb.DuckDBPyConnection, state: build_state.State) -> list[str]:
     models = sorted((m for m in models if (m.schema, m.identifier) not in present), key=lambda m: m.kind == "view")
     if not models:
         return []
-    catalog = _quoted(con.execute("select current_database()").fetchone()[0])
+    catalog = sql_identifier(con.execute("select current_database()").fetchone()[0])
     con.begin()
     try:
         for model in models:
-            con.execute(f"create schema if not exists {catalog}.{_quoted(model.schema)}")
-            con.execute(f"use {catalog}.{_quoted(model.schema)}")   # DuckDB writes main's tables unqualified
+            con.execute(f"create schema if not exists {catalog}.{sql_identifier(model.schema)}")
+            con.execute(f"use {catalog}.{sql_identifier(model.schema)}")   # DuckDB writes main's tables unqualified
             con.execute(model.ddl)
-            relation = f"{_quoted(model.schema)}.{_quoted(model.identifier)}"
+            relation = f"{sql_identifier(model.schema)}.{sql_identifier(model.identifier)}"
             if model.comment is not None:
-                con.execute(f"comment on {model.kind} {relation} is {_literal(model.comment)}")
+                con.execute(f"comment on {model.kind} {relation} is {sql_literal(model.comment)}")
             for column, text in model.column_comments.items():
-                con.execute(f"comment on column {relation}.{_quoted(column)} is {_literal(text)}")
+                con.execute(f"comment on column {relation}.{sql_identifier(column)} is {sql_literal(text)}")
             if model.rows:
                 places = ", ".join("?" * len(model.rows[0]))
                 con.executemany(f"insert into {relation} values ({places})", model.rows)
@@ -152,7 +153,7 @@ def _keep(con: duckdb.DuckDBPyConnection, state: build_state.State, manifest, ra
                           f"and schema_name = ? and {kind}_name = ?", [node.schema, node.alias]).fetchone()
         if row is None or (kind == "view" and catalog.lower() in row[0].lower()):
             continue   # a view whose SQL names this warehouse's catalog would read it from another
-        relation = f"{_quoted(node.schema)}.{_quoted(node.alias)}"
+        relation = f"{sql_identifier(node.schema)}.{sql_identifier(node.alias)}"
         rows = []
         if node.resource_type == "seed":
             types = {t for (t,) in con.execute("select data_type from duckdb_columns() where database_name = "
@@ -222,11 +223,3 @@ def _raw_tables(manifest, uid: str, sources: dict[str, str], seen: dict) -> tupl
         found = None
     seen[uid] = found
     return found
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
