@@ -161,7 +161,7 @@ def _keep(con: duckdb.DuckDBPyConnection, state: build_state.State, manifest, ra
                                               [node.schema, node.alias]).fetchall()}
             if not types <= SAFE_TYPES:
                 continue
-            rows = [list(r) for r in con.execute(f"select * from {relation}").fetchall()]
+            rows = [list(r) for r in con.execute(f"select * from {relation} order by rowid").fetchall()]  # as loaded
         elif con.execute(f"select count(*) from {relation}").fetchone()[0] != 0:
             continue
         comments = dict(con.execute(

@@ -4,6 +4,7 @@ relation by relation, as one where dbt built them."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -16,6 +17,7 @@ from tests.conftest import REFERENCE
 
 EXAMPLES = REFERENCE / "v2_pilot_seed23_examples.jsonl"
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+DBT_SEEDS = Path(__file__).resolve().parents[2] / "dbt" / "seeds"
 
 
 def _models_run(db: Path) -> set[str]:
@@ -77,6 +79,10 @@ def test_a_full_build_makes_the_empty_models_as_dbt_did_and_later_runs_fill_them
     seeds = ["main.model_prices", "main.judge_dimensions"]
     assert _rows(other, made) == _rows(psw.db, made)
     assert all(rows for r, rows in _rows(other, seeds).items())
+    for db in (psw.db, other):   # in the CSV's order, which the judge panels are read in (order by rowid)
+        with duckdb.connect(str(db), read_only=True) as con:
+            assert [n for (n,) in con.execute("select name from main.judge_dimensions order by rowid").fetchall()] \
+                == [row["name"] for row in csv.DictReader((DBT_SEEDS / "judge_dimensions.csv").open())]
     assert all(not rows for r, rows in _rows(other, made).items() if r not in seeds)
 
     # a run that fills raw tables they read: the next build computes them, as a fresh build does
