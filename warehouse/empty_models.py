@@ -46,7 +46,8 @@ from warehouse.kept_file import write_whole
 
 KEPT_DIR = DBT_DIR / "target" / "empty-models"
 FORMAT = 1
-# the one hook every model has (dbt_project.yml): its guarantees, which hold on no rows
+# the one hook every model and seed has (dbt_project.yml): its guarantees, which hold on no rows, and
+# on a seed's rows as the build that kept them loaded them (the record is kept per project hash)
 PROJECT_HOOK = "{{ psw_enforce_guarantees() }}"
 # a seed's column types whose values JSON keeps exactly (strings, integers, floats by repr, booleans)
 SAFE_TYPES = {"VARCHAR", "DOUBLE", "BIGINT", "INTEGER", "BOOLEAN"}

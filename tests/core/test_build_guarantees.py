@@ -17,6 +17,8 @@ import pytest
 
 from psw.cli import main
 from tests.conftest import REFERENCE
+from warehouse import build_state, dbt_runner, empty_models
+from warehouse.db import DBT_DIR
 
 PILOT_EXAMPLES = REFERENCE / "v2_pilot_seed23_examples.jsonl"
 
@@ -244,3 +246,25 @@ def _with_second_run(built: Path, tmp_path: Path) -> Path:
     shutil.copy(PILOT_EXAMPLES, run)
     assert main(["--db", str(db), "ingest", str(run), "--measurement", "second_run"]) == 0
     return db
+
+
+def test_a_seed_edited_to_repeat_its_key_fails_the_build(built, tmp_path, monkeypatch, capsys):
+    """model_prices.csv is a file users edit (a price per model): a model given two prices would
+    be priced twice by the costs mart. Its primary key is checked as the seed loads (a post-hook,
+    as for models), so the plain build after the edit fails with one line naming the model id."""
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    prices = project / "seeds" / "model_prices.csv"
+    repeated = prices.read_text().splitlines()[1].split(",")[0]
+    prices.write_text(prices.read_text() + f'{repeated},9.99,9.99,"a second price for the same model"\n')
+    for module in (dbt_runner, build_state, empty_models):   # psw builds this project, not the checkout's
+        monkeypatch.setattr(module, "DBT_DIR", project)
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(built, db)
+    capsys.readouterr()
+    assert main(["--db", str(db), "build"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.fullmatch(rf"error: dbt build failed: model_prices\.model = {re.escape(repeated)}: "
+                        r"primary key: null or repeated \(test model_prices_guarantees\)", last), last
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from meta.last_build").fetchone() == (0,)
