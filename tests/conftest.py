@@ -154,28 +154,31 @@ def built_once(tmp_path_factory):
 ONE_WORKER_FIXTURES = {"screened_db": "screened", "pilot_export": "pilot-export", "pilot_library": "pilot-library"}
 
 
-# Seconds each costly unit took (its tests' setup, call and teardown), measured on a 2-core run
-# (2026-12-03); a unit not listed is taken as SECONDS_A_TEST a test. xdist gives out units from a
-# queue: the costliest go first, so the run's last units are short ones and both workers finish
-# near the same time (xdist's own order, by number of tests, put one-test units of 40-60 s last).
+# Seconds each costly unit took (its tests' setup, call and teardown), from `--durations=0` of a
+# 2-core run (2026-12-05; measure again when units move: a 40 s unit taken as a few seconds is given
+# out last and one worker runs it alone); a unit not listed is taken as SECONDS_A_TEST a test. xdist
+# gives out units from a queue: the costliest go first, so the run's last units are short ones and
+# both workers finish near the same time (xdist's own order, by number of tests, put one-test units
+# of 40-60 s last).
 UNIT_SECONDS = {
-    "collect/test_collect.py": 102, "collect/test_adaptive.py": 92, "core/test_incremental.py": 67,
-    "core/test_anchored_templates.py": 62, "dashboard/test_daily_pages.py": 62,
-    "core/test_anchored_incremental.py": 60, "core/test_build_skip.py": 58, "screened": 57,
-    "security/test_hardening_secrets.py": 54, "core/test_identity.py": 53, "hf/test_hf_lossless.py": 53,
-    "dashboard/test_browser.py": 53, "collect/test_local_servers.py": 49, "core/test_records.py": 48,
-    "core/test_mutations.py": 45, "hf/test_upstream_hf_roundtrip.py": 40, "core/test_anchored.py": 39,
-    "collect/test_protocol.py": 39, "cli/test_docs_command.py": 36, "core/test_build.py": 35,
-    "core/test_v3_artifact.py": 33, "pilot-export": 32, "extract/test_reference_pilot.py": 30,
-    "collect/test_axis_config.py": 28, "extract/test_steered_outputs.py": 26, "pilot-library": 26,
-    "extract/test_bootstrap_vectors.py": 25, "core/test_published.py": 25,
-    "stats/test_analytic_intervals.py": 24, "hf/test_selection_stages.py": 24, "extract/test_messages.py": 23,
-    "collect/test_e2e_build.py": 23, "cli/test_demo_flow.py": 22, "core/test_build_guarantees.py": 31,
-    "core/test_dbt_logfile.py": 10,
-    "security/test_security_secrets.py": 22, "extract/test_imported_vectors.py": 22,
-    "dashboard/test_reproduce_page.py": 21, "core/test_v3_export.py": 21, "dashboard/test_pages.py": 21,
-    "collect/test_anchored_collect.py": 19, "core/test_bad_input.py": 18, "security/test_cli_fuzz.py": 16,
-    "extract/test_cli.py": 15, "core/test_dbt_events.py": 20, "core/test_row_groups.py": 13,
+    "core/test_incremental.py": 69, "core/test_build_guarantees.py": 44, "collect/test_collect.py": 42,
+    "cli/test_server.py": 41, "core/test_empty_models.py": 36, "dashboard/test_browser.py": 36,
+    "collect/test_local_servers.py": 32, "core/test_records.py": 31, "core/test_identity.py": 29,
+    "collect/test_adaptive.py": 29, "core/test_row_groups.py": 29, "dashboard/test_daily_pages.py": 25,
+    "core/test_build.py": 24, "security/test_hardening_secrets.py": 24, "dashboard/test_pages.py": 19,
+    "screened": 18, "collect/test_protocol.py": 17, "core/test_anchored_incremental.py": 17,
+    "core/test_anchored_templates.py": 16, "pilot-export": 16, "core/test_build_skip.py": 15,
+    "cli/test_docs_command.py": 15, "extract/test_steered_outputs.py": 15, "extract/test_messages.py": 14,
+    "security/test_cli_fuzz.py": 14, "security/test_security_locks.py": 14,
+    "security/test_security_secrets.py": 13, "collect/test_axis_config.py": 13, "core/test_dbt_events.py": 13,
+    "hf/test_upstream_hf_roundtrip.py": 12, "hf/test_hf_lossless.py": 12, "pilot-library": 12,
+    "extract/test_imported_vectors.py": 12, "core/test_mutations.py": 11, "core/test_bad_input.py": 11,
+    "core/test_anchored.py": 11, "collect/test_anchored_collect.py": 9, "dashboard/test_reproduce_page.py": 9,
+    "cli/test_demo_flow.py": 9, "extract/test_bootstrap_vectors.py": 8, "core/test_materializations.py": 8,
+    "collect/test_e2e_build.py": 8, "extract/test_reference_pilot.py": 8, "cli/test_exit.py": 8,
+    "hf/test_selection_stages.py": 8, "security/test_hardening_sql.py": 8, "core/test_published.py": 8,
+    "core/test_v3_export.py": 8, "report/test_report.py": 7, "core/test_v3_artifact.py": 7,
+    "stats/test_analytic_intervals.py": 7, "core/test_upstream_shapes.py": 7,
 }
 SECONDS_A_TEST = 0.3
 
