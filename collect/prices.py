@@ -35,7 +35,7 @@ def prices(path: Path = PRICES_CSV) -> dict[str, tuple[float, float]]:
             raise UserError(f"{path}:1: no column {missing[0]} (the header is model,{','.join(PRICE_COLUMNS)},note)")
         for row in reader:
             where = f"{path}:{reader.line_num}"
-            model = (row["model"] or "").strip()
+            model = row["model"] or ""   # as the seed reads it: " m" and "m" are two models
             if not model:
                 raise UserError(f"{where}: no model id")
             if model in table:
