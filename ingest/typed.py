@@ -26,8 +26,8 @@ from __future__ import annotations
 import weakref
 
 from ingest.checks import AXIS_JUDGE_FIELDS, NUMBER_TYPES, extract_sql, field_index, fields, kind_of
-from warehouse.keys import members_sql
 from warehouse.db import sql_identifier, sql_literal
+from warehouse.keys import members_sql
 from warehouse.schema import ensure_column, ensure_raw_schema
 
 # Check kind -> (DuckDB type, SQL over t (JSON type) and s (text) of the field; {t} {s} filled in)
@@ -135,7 +135,7 @@ def ensure_current(con) -> None:
     _current.add(con)
 
 
-def ensure_typed(con, columns: dict[str, dict[str, str]] | None = None) -> None:
+def ensure_typed(con, columns: dict[str, dict[str, str]]) -> None:
     """Each typed raw table has `fields` with this release's type and `extra` (added, or derived
     again whole when the known fields changed: a judge panel edited, a field added), and every row
     has them. `columns`: the raw schema's columns as warehouse.schema.raw_columns read them."""

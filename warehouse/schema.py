@@ -546,7 +546,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str
     return have
 
 
-def ensure_typed_json(con: duckdb.DuckDBPyConnection, have: dict[str, dict[str, str]] | None = None) -> None:
+def ensure_typed_json(con: duckdb.DuckDBPyConnection, have: dict[str, dict[str, str]]) -> None:
     """Each TYPED_JSON table has its typed column with this release's type (added, or derived again
     whole when the members changed), and every row has it: rows of a warehouse made before the column,
     or copied in without it, are typed by the rule append types new rows by (a no-op once current)."""
@@ -556,18 +556,12 @@ def ensure_typed_json(con: duckdb.DuckDBPyConnection, have: dict[str, dict[str, 
 
 
 def ensure_column(con: duckdb.DuckDBPyConnection, table: str, column: str, declared: str,
-                  columns: dict[str, dict[str, str]] | None = None) -> bool:
+                  columns: dict[str, dict[str, str]]) -> bool:
     """`table` has `column` of type `declared`: added when missing, dropped and added again when an
     earlier release declared another type (its values are derived ones, to fill again). True when the
-    column was (re)added, i.e. holds no value yet. `columns`: the schema's columns as raw_columns read
-    them since the last change to `table` (else the catalog is asked)."""
-    if columns is not None:
-        have = columns.get(table, {}).get(column)
-    else:
-        schema, name = table.split(".")
-        row = con.execute("select data_type from information_schema.columns where table_schema = ? "
-                          "and table_name = ? and column_name = ?", [schema, name, column]).fetchone()
-        have = row[0] if row else None
+    column was (re)added, i.e. holds no value yet. `columns`: the raw schema's columns as raw_columns
+    read them since the last change to `table`."""
+    have = columns.get(table, {}).get(column)
     if have and _normalised(have) == _normalised(declared):
         return False
     if have:
