@@ -182,7 +182,7 @@ def reasons_sql(kind: str) -> str:
     for check in CHECKS[kind]:
         if not runs or runs[-1][0] != check.when_ok_only:
             runs.append((check.when_ok_only, []))
-        runs[-1][1].append(_check_sql(check, index, wrapped=check.when_ok_only))
+        runs[-1][1].append(_check_sql(check, index))
     one_of = {"scenarios": {"prompt": SCENARIO_TEXT_FIELDS}, "pairs": POLE_FIELDS}.get(kind, {})
     for name, names in one_of.items():
         present = " or ".join(f"t[{index[k]}] = 'VARCHAR'" for k in names)
@@ -193,8 +193,8 @@ def reasons_sql(kind: str) -> str:
     return "list_filter(flatten([" + ",\n".join(lists) + "]), lambda reason: reason is not null)"
 
 
-def _check_sql(check: Check, index: dict[str, int], wrapped: bool = False) -> str:
-    """A check's reason or NULL; `wrapped`: its caller tests `when_ok_only` (reasons_sql)."""
+def _check_sql(check: Check, index: dict[str, int]) -> str:
+    """A check's reason or NULL (a `when_ok_only` check's test of the record's `error` is reasons_sql's)."""
     i = index[check.field]
     jt, text, f = f"t[{i}]", f"s[{i}]", check.field
     absent = f"({jt} is null or {jt} = 'NULL')"
@@ -235,8 +235,6 @@ def _check_sql(check: Check, index: dict[str, int], wrapped: bool = False) -> st
         expr = f"case when {absent} then {missing} when not {ok} then {wrong} end"
     else:
         expr = f"case when not {absent} and not {ok} then {wrong} end"
-    if check.when_ok_only and not wrapped:
-        expr = f"case when not {failed_sql(index)} then {expr} end"
     return expr
 
 
