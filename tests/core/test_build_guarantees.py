@@ -248,15 +248,16 @@ def _with_second_run(built: Path, tmp_path: Path) -> Path:
     return db
 
 
-def test_a_seed_edited_to_repeat_its_key_fails_the_build(built, tmp_path, monkeypatch, capsys):
+def test_a_seed_edited_to_break_its_guarantees_fails_the_build(built, tmp_path, monkeypatch, capsys):
     """model_prices.csv is a file users edit (a price per model): a model given two prices would
-    be priced twice by the costs mart. Its primary key is checked as the seed loads (a post-hook,
-    as for models), so the plain build after the edit fails with one line naming the model id."""
+    be priced twice by the costs mart. Its guarantees are checked as the seed loads (a post-hook,
+    as for models), so the plain build after the edit fails with one line naming the value."""
     project = tmp_path / "dbt"
     shutil.copytree(DBT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     prices = project / "seeds" / "model_prices.csv"
-    repeated = prices.read_text().splitlines()[1].split(",")[0]
-    prices.write_text(prices.read_text() + f'{repeated},9.99,9.99,"a second price for the same model"\n')
+    original = prices.read_text()
+    repeated = original.splitlines()[1].split(",")[0]
+    prices.write_text(original + f'{repeated},9.99,9.99,"a second price for the same model"\n')
     for module in (dbt_runner, build_state, empty_models):   # psw builds this project, not the checkout's
         monkeypatch.setattr(module, "DBT_DIR", project)
     db = tmp_path / "warehouse.duckdb"
@@ -268,3 +269,9 @@ def test_a_seed_edited_to_repeat_its_key_fails_the_build(built, tmp_path, monkey
                         r"primary key: null or repeated \(test model_prices_guarantees\)", last), last
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select count(*) from meta.last_build").fetchone() == (0,)
+    # and a price must be a number >= 0 (the mart multiplies tokens by it)
+    prices.write_text(original + 'new/model,1.0,-2,"a negative price"\n')
+    assert main(["--db", str(db), "build"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == ("error: dbt build failed: model_prices.completion_usd_per_mtok = -2.0: "
+                    "not true: completion_usd_per_mtok >= 0 (test model_prices_guarantees)"), last
