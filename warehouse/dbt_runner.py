@@ -83,7 +83,7 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
     from dbt.cli.main import dbtRunner  # ~2 s of imports: only when dbt runs
 
     from warehouse import (  # dbt's and its packages': only when dbt runs
-        dbt_agate, dbt_columns, dbt_events, dbt_flags, dbt_graph, dbt_jinja, dbt_logfile, dbt_schemas)
+        dbt_agate, dbt_columns, dbt_events, dbt_flags, dbt_graph, dbt_jinja, dbt_logfile, dbt_schemas, dbt_selector)
 
     dbt_ctes.install()  # ephemeral staging folded in without a full SQL parse per model
     dbt_graph.install()  # its graph summary from each node's type, not each node serialised
@@ -94,6 +94,7 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
     dbt_columns.install()  # a model's columns read without a macro context or an agate table
     dbt_agate.install()  # agate's type testers made once, not for every statement's result
     dbt_schemas.install()  # its config classes' JSON schemas built once, kept across processes
+    dbt_selector.install()  # nodes selected by name from an index, not by a pass over every node a name
 
     db = db.resolve()
     target = target_dir(db)
