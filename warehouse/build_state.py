@@ -105,16 +105,35 @@ def _hashed(cols: list[tuple[str, str]]) -> list[str]:
 
 
 def project_hash() -> str:
-    digest = hashlib.sha256()
-    for path in _project_files():
-        digest.update(str(path.relative_to(DBT_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    """A hash of the project's files (their paths and bytes). A build asks for it three times (its
+    state, its kept manifest's key, twice): the files are read and hashed again only when one of
+    them was added, removed or written (its size, modification time or inode moved)."""
+    files = _project_files()
+    signature = (DBT_DIR, tuple((path, stat.st_size, stat.st_mtime_ns, stat.st_ino)
+                                for path, stat in ((path, path.stat()) for path in files)))
+    if signature not in _hashed_projects:
+        digest = hashlib.sha256()
+        for path in files:
+            digest.update(str(path.relative_to(DBT_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+        _hashed_projects.clear()   # one project a process, nearly always: keep the last
+        _hashed_projects[signature] = digest.hexdigest()
+    return _hashed_projects[signature]
+
+
+_hashed_projects: dict[tuple, str] = {}
 
 
 def _project_files() -> list[Path]:
-    return sorted(p for p in DBT_DIR.rglob("*") if p.is_file()
-                  and not (_NOT_PROJECT & set(p.relative_to(DBT_DIR).parts[:1]))
-                  and not any(part.startswith(".") for part in p.relative_to(DBT_DIR).parts))
+    """The project's files: none under dbt's own folders (_NOT_PROJECT, at the top) or under a name
+    starting with a dot, and nothing they hold is walked (dbt's target folder holds its caches)."""
+    files = []
+    for folder, folders, names in os.walk(DBT_DIR):
+        top = folder == str(DBT_DIR)
+        folders[:] = [name for name in folders if not name.startswith(".") and not (top and name in _NOT_PROJECT)]
+        files += [Path(folder, name) for name in names
+                  if not name.startswith(".") and not (top and name in _NOT_PROJECT)
+                  and os.path.isfile(os.path.join(folder, name))]
+    return sorted(files)
 
 
 def source_names() -> dict[str, str]:

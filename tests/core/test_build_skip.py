@@ -4,6 +4,7 @@ change to raw tables alone builds what reads them, with the same result as build
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -117,3 +118,33 @@ def test_the_stored_state_holds_no_argument_or_setting_text(psw, pilot_copy, mon
     with duckdb.connect(str(pilot_copy), read_only=True) as con:
         stored = con.execute("select state::varchar from meta.last_build").fetchone()[0]
     assert "not-to-be-stored" not in stored and "stg_raw__measurements" not in stored
+
+
+def test_the_project_hash_reads_the_projects_files_and_nothing_else(tmp_path, monkeypatch):
+    """What a hash reads (a file's path and bytes, outside dbt's folders and dotted names), and that a
+    process asking again reads the files again once one is written, added or removed."""
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    monkeypatch.setattr(build_state, "DBT_DIR", project)
+    first = build_state.project_hash()
+    assert first == build_state.project_hash()
+    for litter in ("target/compiled/x.sql", "logs/dbt.log", "dbt_packages/p/x.sql", ".user.yml", "models/.x.swp",
+                   ".hidden/x.sql"):
+        (project / litter).parent.mkdir(parents=True, exist_ok=True)
+        (project / litter).write_text("anything")
+    assert build_state.project_hash() == first
+    model = project / "models" / "staging" / "raw" / "stg_raw__measurements.sql"
+    text = model.read_text()
+    edited = text.replace("select", "SELECT", 1)   # the same size
+    assert edited != text and len(edited) == len(text)
+    model.write_text(edited)
+    stat = model.stat()
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))   # a later write, whatever the clock's tick
+    assert build_state.project_hash() not in (first, None)
+    model.write_text(text)
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2 * 10**9))
+    assert build_state.project_hash() == first
+    (project / "models" / "new.sql").write_text("select 1")
+    assert build_state.project_hash() != first
+    (project / "models" / "new.sql").unlink()
+    assert build_state.project_hash() == first
