@@ -22,24 +22,15 @@
 {#- Student's t quantile at prob in (0.5, 1) for each df of `dfs` (a query with an integer column df >= 1):
     a select of (df, t). Hill (1970), CACM Algorithm 396: exact at df 1 and 2, and otherwise within a
     relative 7e-6 of scipy's t.ppf at prob 0.8-0.9995 and df 3 to 10^6 (measured; tests/core/
-    test_quantiles.py pins it to the tables). Each column reuses the ones before it (DuckDB's
-    lateral aliases), as the algorithm's steps do. -#}
+    test_quantiles.py pins it to the tables). Each step is a column of its own select, read by the next
+    as the algorithm's steps read the ones before them. (Written as DuckDB's lateral aliases in one
+    select, each alias was expanded into every expression that names it, so `t` held the whole tree
+    many times over: ~30 ms to bind in every build of a model that asks for it.) -#}
 {% macro student_t_quantiles(prob, dfs) -%}
     {%- set two_sided = '(' ~ (2 * (1 - prob)) ~ ')::double' -%}
     select df, t from (
     select
         df,
-        df::double as nu,
-        1.0 / (nu - 0.5) as a,
-        48.0 / (a * a) as b,
-        ((20700.0 * a / b - 98.0) * a - 16.0) * a + 96.36 as c,
-        ((94.5 / (b + c) - 3.0) / b + 1.0) * sqrt(a * pi() / 2) * nu as d,
-        pow(d * {{ two_sided }}, 2.0 / nu) as y_small,
-        -- near the normal (the usual case): an expansion about the normal quantile x
-        {{ normal_quantile(1 - prob) }} as x,
-        (((0.05 * d * x - 5.0) * x - 7.0) * x - 2.0) * x + b + c
-            + case when nu < 5 then 0.3 * (nu - 4.5) * (x + 0.6) else 0 end as c_normal,
-        (((((0.4 * x * x + 6.3) * x * x + 36.0) * x * x + 94.5) / c_normal - x * x - 3.0) / b + 1.0) * x as y_normal,
         case
             when df = 1 then 1.0 / tan({{ two_sided }} * pi() / 2)
             when df = 2 then sqrt(2.0 / ({{ two_sided }} * (2.0 - {{ two_sided }})) - 2.0)
@@ -48,6 +39,17 @@
             else sqrt(nu * (((1.0 / (((nu + 6.0) / (nu * y_small) - 0.089 * d - 0.822) * (nu + 2.0) * 3.0)
                 + 0.5 / (nu + 4.0)) * y_small - 1.0) * (nu + 1.0) / (nu + 2.0) + 1.0 / y_small))
         end as t,
-    from ({{ dfs }})
+    from (select *, (((((0.4 * x * x + 6.3) * x * x + 36.0) * x * x + 94.5) / c_normal - x * x - 3.0) / b + 1.0) * x
+                    as y_normal,
+    from (select *, (((0.05 * d * x - 5.0) * x - 7.0) * x - 2.0) * x + b + c
+                    + case when nu < 5 then 0.3 * (nu - 4.5) * (x + 0.6) else 0 end as c_normal,
+    from (select *, pow(d * {{ two_sided }}, 2.0 / nu) as y_small,
+                    -- near the normal (the usual case): an expansion about the normal quantile x
+                    {{ normal_quantile(1 - prob) }} as x,
+    from (select *, ((94.5 / (b + c) - 3.0) / b + 1.0) * sqrt(a * pi() / 2) * nu as d,
+    from (select *, ((20700.0 * a / b - 98.0) * a - 16.0) * a + 96.36 as c,
+    from (select *, 48.0 / (a * a) as b,
+    from (select *, 1.0 / (nu - 0.5) as a,
+    from (select df, df::double as nu, from ({{ dfs }})))))))))
     )
 {%- endmacro %}
