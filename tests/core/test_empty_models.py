@@ -8,6 +8,7 @@ import csv
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 
@@ -64,6 +65,8 @@ def test_a_full_build_makes_the_empty_models_as_dbt_did_and_later_runs_fill_them
     assert {"costs", "trait_geometry", "selections", "int_judgments_unblinded"} <= names
     assert {"model_prices", "judge_dimensions"} <= names   # the seeds, rows and all
     assert {"stg_raw__templates", "stg_raw__scenarios"} <= names   # views over empty raw tables
+    # tables that read the pairs too, but whose rows all come through the (empty) extraction tables
+    assert {"layer_choice", "pair_screening", "projection_distribution", "activation_cell_stats"} <= names
     assert not names & {"template_pair_scores", "int_pairs_scored", "examples", "stg_raw__measurements",
                         "int_pair_judge_axis"}
     assert names <= _models_run(psw.db)
@@ -135,3 +138,17 @@ def test_a_record_duckdb_refuses_makes_nothing_and_dbt_builds_them(psw, tmp_path
     assert {m["name"] for m in record["models"]} <= _models_run(other)
     with duckdb.connect(str(other), read_only=True) as con:
         assert con.execute("select count(*) from duckdb_tables() where table_name = 'broken'").fetchone()[0] == 0
+
+
+def test_a_declaration_names_only_tables_the_model_reads():
+    """`psw_empty_without` narrows what a model's emptiness depends on; it cannot name a table the model
+    does not read (nor be empty), and a model that reads something other than raw tables stays unmade."""
+    def node(meta):
+        return SimpleNamespace(config=SimpleNamespace(meta=meta))
+    reads = ("activation_vectors", "exported_pairs", "measurements")
+    assert empty_models._emptied_by(node({}), reads) == reads
+    assert empty_models._emptied_by(node({"psw_empty_without": ["activation_vectors"]}), reads) == ("activation_vectors",)
+    assert empty_models._emptied_by(node({"psw_empty_without": ["activation_runs"]}), reads) is None
+    assert empty_models._emptied_by(node({"psw_empty_without": []}), reads) is None
+    assert empty_models._emptied_by(node({"psw_empty_without": "activation_vectors"}), reads) is None
+    assert empty_models._emptied_by(node({"psw_empty_without": ["activation_vectors"]}), None) is None
