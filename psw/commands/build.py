@@ -131,8 +131,11 @@ def run(args) -> int:
         build_state.clear_state(con)  # a failed or interrupted build leaves no state behind
         # a full build: the models that read only empty raw tables, as an earlier build of this
         # project made them (warehouse/empty_models.py), and dbt leaves them out
-        whole = todo.action == "all" and not build_state.SELECTING & {arg.split("=")[0] for arg in extra}
+        unselected = not build_state.SELECTING & {arg.split("=")[0] for arg in extra}
+        whole = todo.action == "all" and unselected
         made = empty_models.make(con, state) if whole else []
+        if todo.action == "changed" and unselected:   # and those of them still empty stay as they are
+            made = empty_models.unchanged(con, state)
     select = []
     if todo.action == "changed":
         if not quiet:
