@@ -83,7 +83,8 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
     from dbt.cli.main import dbtRunner  # ~2 s of imports: only when dbt runs
 
     from warehouse import (  # dbt's and its packages': only when dbt runs
-        dbt_agate, dbt_columns, dbt_events, dbt_flags, dbt_graph, dbt_jinja, dbt_logfile, dbt_schemas, dbt_selector)
+        dbt_agate, dbt_columns, dbt_events, dbt_flags, dbt_graph, dbt_jinja, dbt_logfile, dbt_schemas,
+        dbt_selector)
 
     dbt_ctes.install()  # ephemeral staging folded in without a full SQL parse per model
     dbt_graph.install()  # its graph summary from each node's type, not each node serialised

@@ -153,9 +153,9 @@ def unchanged(con: duckdb.DuckDBPyConnection, state: build_state.State) -> list[
     models = [m for m in models if (m.schema, m.identifier) in present]
     if not models:
         return []
-    counts = con.execute(" union all ".join(
-        f"select {sql_literal(m.name)}, (select count(*) from {sql_identifier(m.schema)}.{sql_identifier(m.identifier)})"
-        for m in models)).fetchall()
+    relations = {m.name: f"{sql_identifier(m.schema)}.{sql_identifier(m.identifier)}" for m in models}
+    counts = con.execute(" union all ".join(f"select {sql_literal(name)}, (select count(*) from {relation})"
+                                            for name, relation in relations.items())).fetchall()
     return [name for name, n in counts if n == 0]
 
 

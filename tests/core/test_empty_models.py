@@ -147,7 +147,8 @@ def test_a_declaration_names_only_tables_the_model_reads():
         return SimpleNamespace(config=SimpleNamespace(meta=meta))
     reads = ("activation_vectors", "exported_pairs", "measurements")
     assert empty_models._emptied_by(node({}), reads) == reads
-    assert empty_models._emptied_by(node({"psw_empty_without": ["activation_vectors"]}), reads) == ("activation_vectors",)
+    declared = node({"psw_empty_without": ["activation_vectors"]})
+    assert empty_models._emptied_by(declared, reads) == ("activation_vectors",)
     assert empty_models._emptied_by(node({"psw_empty_without": ["activation_runs"]}), reads) is None
     assert empty_models._emptied_by(node({"psw_empty_without": []}), reads) is None
     assert empty_models._emptied_by(node({"psw_empty_without": "activation_vectors"}), reads) is None
