@@ -105,10 +105,7 @@ def make(con: duckdb.DuckDBPyConnection, state: build_state.State) -> list[str]:
     models = [m for m in kept(state).values() if _empty(state, m.raw)]
     if not models:
         return []
-    present = {(schema, name) for schema, name in con.execute(
-        "select schema_name, table_name from duckdb_tables() where database_name = current_database() "
-        "union all select schema_name, view_name from duckdb_views() where database_name = current_database()"
-    ).fetchall()}
+    present = _present(con)
     # tables (and seeds) first: a view is bound as it is made, and may read a seed
     models = sorted((m for m in models if (m.schema, m.identifier) not in present), key=lambda m: m.kind == "view")
     if not models:
@@ -140,6 +137,14 @@ def make(con: duckdb.DuckDBPyConnection, state: build_state.State) -> list[str]:
     return [m.name for m in models]
 
 
+def _present(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
+    """(schema, name) -> `table` or `view`: the relations this warehouse holds."""
+    return {(schema, name): kind for schema, name, kind in con.execute(
+        "select schema_name, table_name, 'table' from duckdb_tables() where database_name = current_database() "
+        "union all select schema_name, view_name, 'view' from duckdb_views() where database_name = current_database()"
+    ).fetchall()}
+
+
 def unchanged(con: duckdb.DuckDBPyConnection, state: build_state.State) -> list[str]:
     """For a build of what the changed raw tables feed: the kept tables whose raw tables are still all
     empty here and which this warehouse holds without a row, for dbt to leave out (their result is that
@@ -148,9 +153,8 @@ def unchanged(con: duckdb.DuckDBPyConnection, state: build_state.State) -> list[
     models = [m for m in kept(state).values() if m.kind == "table" and not m.rows and _empty(state, m.raw)]
     if not models:
         return []
-    present = {(schema, name) for schema, name in con.execute(
-        "select schema_name, table_name from duckdb_tables() where database_name = current_database()").fetchall()}
-    models = [m for m in models if (m.schema, m.identifier) in present]
+    present = _present(con)
+    models = [m for m in models if present.get((m.schema, m.identifier)) == "table"]
     if not models:
         return []
     relations = {m.name: f"{sql_identifier(m.schema)}.{sql_identifier(m.identifier)}" for m in models}
