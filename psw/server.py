@@ -351,6 +351,7 @@ def serve() -> None:
                 op = message.get("op")
                 if op == "run" and len(fds) == 3:
                     served += 1
+                    _refresh_caches()
                     if os.fork() == 0:
                         listener.close()
                         lock.close()
@@ -427,6 +428,19 @@ def _preload() -> None:
     dbt_runner._keywords()
     for package in dbt_runner.DBT_PACKAGES:
         kept_file.version(package)
+
+
+def _refresh_caches() -> None:
+    """Before a command is forked: the caches `_preload` read, read again where a command since wrote
+    them (a child's compiled templates and schemas reach the file, not this process). A stat of each
+    file a command; a read only after a command added to one. A cache is best effort: never raises."""
+    from warehouse import dbt_jinja, dbt_schemas
+
+    for cache in (dbt_jinja, dbt_schemas):
+        try:
+            cache.refresh()
+        except Exception:  # noqa: BLE001 (the command then compiles what it lacks, as before)
+            pass
 
 
 def _threads() -> int:

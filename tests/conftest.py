@@ -127,7 +127,7 @@ def fresh_kept(module, path: Path, monkeypatch) -> Path:
     empty in memory and not yet read: as a new process finds it; its store installed in dbt."""
     monkeypatch.setattr(module, "KEPT_FILE", path)
     monkeypatch.setattr(module, "_kept", {})
-    monkeypatch.setattr(module, "_state", {"loaded": False, "new": 0})
+    monkeypatch.setattr(module, "_state", {"loaded": False, "new": 0, "read": None})
     module.install()
     return path
 

@@ -24,7 +24,7 @@ import threading
 from types import CodeType
 
 from warehouse.db import DBT_DIR
-from warehouse.kept_file import stamp, write_whole
+from warehouse.kept_file import file_state, stamp, write_whole
 
 KEPT_FILE = DBT_DIR / "target" / "jinja-code.marshal"
 MAX_KEPT = 2000  # texts; a pilot build compiles ~230 (macros, models), with unit tests and docs ~600 (~2 MB)
@@ -37,7 +37,7 @@ _SETTINGS = ("block_start_string", "block_end_string", "variable_start_string", 
 
 _kept: dict[tuple, CodeType] = {}   # oldest first; a used one moves to the end
 _lock = threading.Lock()
-_state = {"loaded": False, "new": 0}
+_state = {"loaded": False, "new": 0, "read": None}   # read: KEPT_FILE's file_state when last read
 
 
 def install() -> None:
@@ -88,6 +88,23 @@ def _load_once() -> None:
     if _state["loaded"]:
         return
     _state["loaded"] = True
+    _read()
+
+
+def refresh() -> None:
+    """Read KEPT_FILE again if another process wrote it since this one read it (or found none): psw's
+    resident server, before each command it forks, so a command starts with what the ones before it
+    compiled (psw/server.py). Without it a server that started before its checkout had compiled
+    anything (a fresh clone) gave every build its empty memory: each compiled ~230 texts again
+    (~1.1 s a served pilot build, bench/bench_ab.py)."""
+    with _lock:
+        if _state["loaded"] and file_state(KEPT_FILE) != _state["read"]:
+            _read()
+
+
+def _read() -> None:
+    """Add what KEPT_FILE holds to what this process keeps (its own newer compiles stay)."""
+    _state["read"] = file_state(KEPT_FILE)
     try:
         with KEPT_FILE.open("rb") as handle:
             header, kept = marshal.load(handle)

@@ -20,7 +20,7 @@ import json
 import threading
 
 from warehouse.db import DBT_DIR
-from warehouse.kept_file import stamp, write_whole
+from warehouse.kept_file import file_state, stamp, write_whole
 
 KEPT_FILE = DBT_DIR / "target" / "json-schemas.json"
 FORMAT = 1
@@ -28,7 +28,7 @@ _PACKAGES = ("dbt-core", "dbt-common", "dbt-adapters", "dbt-duckdb", "mashumaro"
 
 _kept: dict[str, dict] = {}
 _lock = threading.Lock()
-_state = {"loaded": False, "new": 0}
+_state = {"loaded": False, "new": 0, "read": None}   # read: KEPT_FILE's file_state when last read
 
 
 def install() -> None:
@@ -65,12 +65,27 @@ def _load_once() -> None:
     if _state["loaded"]:
         return
     _state["loaded"] = True
+    _read()
+
+
+def refresh() -> None:
+    """Read KEPT_FILE again if another process wrote it since this one read it (psw's resident server,
+    before each command it forks: warehouse/dbt_jinja.py's refresh)."""
+    with _lock:
+        if _state["loaded"] and file_state(KEPT_FILE) != _state["read"]:
+            _read()
+
+
+def _read() -> None:
+    """Add what KEPT_FILE holds to what this process keeps."""
+    _state["read"] = file_state(KEPT_FILE)
     try:
         kept = json.loads(KEPT_FILE.read_text())
     except Exception:  # noqa: BLE001 (absent, cut short by a killed process)
         return
     if isinstance(kept, dict) and kept.get("header") == _header() and isinstance(kept.get("schemas"), dict):
-        _kept.update(kept["schemas"])
+        for name, schema in kept["schemas"].items():
+            _kept.setdefault(name, schema)
 
 
 def save() -> None:

@@ -39,3 +39,14 @@ def version(package: str) -> str:
     """An installed package's version, read once a process (each read scans the installed
     packages' metadata: ~2 ms)."""
     return metadata.version(package)
+
+
+def file_state(path: Path) -> tuple[int, int, int] | None:
+    """(modification time, size, inode) of a cache file, None when there is none: a reader that noted
+    it when it read the file knows from a new one that another process wrote it since (write_whole
+    renames a new file into place, so the inode moves even within the same second)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino

@@ -228,3 +228,16 @@ def test_the_program_runs_a_routed_command_without_the_garbage_collector(argv, c
     finally:
         gc.enable()
     assert seen == [collects]
+
+
+def test_before_each_command_the_server_reads_again_the_caches_a_command_wrote(monkeypatch):
+    """serve() calls _refresh_caches before each fork: each of the caches _preload read is read again
+    where a command wrote it since (warehouse/dbt_jinja.py, dbt_schemas.py test what refresh reads); a
+    cache that fails to read is skipped, never the command."""
+    from warehouse import dbt_jinja, dbt_schemas
+
+    asked = []
+    monkeypatch.setattr(dbt_jinja, "refresh", lambda: asked.append("jinja") or 1 / 0)
+    monkeypatch.setattr(dbt_schemas, "refresh", lambda: asked.append("schemas"))
+    server._refresh_caches()
+    assert asked == ["jinja", "schemas"]

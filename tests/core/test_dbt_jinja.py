@@ -84,3 +84,18 @@ def test_a_text_already_parsed_is_compiled_as_jinja_does(kept):
     assert "def root" in env.compile("{{ a }}", raw=True)
     assert isinstance(env.compile(env.parse("{{ a }}")), type(compile("1", "<t>", "exec")))
     assert dbt_jinja._kept == {}
+
+
+def test_a_server_takes_in_what_its_commands_compiled_since_it_read_the_file(kept, monkeypatch):
+    """psw's resident server reads the file once, before its first command (a fresh checkout has none);
+    each command runs in a fork that compiles and saves. Before the next fork the server reads the file
+    again (refresh), so that command compiles nothing; an unchanged file is not read again."""
+    dbt_jinja._load_once()                                    # the server's preload: no file yet
+    servers_memory = dict(dbt_jinja._kept)
+    assert _render("{{ y * 3 }}", y=2) == "6" and dbt_jinja._state["new"] == 1   # a command's child
+    dbt_jinja.save()
+    monkeypatch.setattr(dbt_jinja, "_kept", servers_memory)    # the server's memory lacks the child's compile
+    dbt_jinja.refresh()
+    assert _render("{{ y * 3 }}", y=1) == "3" and dbt_jinja._state["new"] == 0   # read, not compiled
+    monkeypatch.setattr(dbt_jinja, "_read", lambda: pytest.fail("an unchanged file was read again"))
+    dbt_jinja.refresh()

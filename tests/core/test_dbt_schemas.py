@@ -52,3 +52,16 @@ def test_a_file_from_elsewhere_is_ignored(kept, content):
     kept.write_text(content)
     assert ProjectFlags.json_schema() == build_json_schema(ProjectFlags).to_dict()
     assert dbt_schemas._state["new"] == 1
+
+
+def test_a_server_takes_in_the_schemas_its_commands_built_since_it_read_the_file(kept, monkeypatch):
+    """As warehouse/dbt_jinja.py's refresh: a schema a command's child built and saved is read by the
+    server before its next fork; an unchanged file is not read again."""
+    dbt_schemas._load_once()                                  # the server's preload: no file yet
+    built = ProjectFlags.json_schema()                         # a command's child builds and saves it
+    dbt_schemas.save()
+    monkeypatch.setattr(dbt_schemas, "_kept", {})              # the server's memory lacks it
+    dbt_schemas.refresh()
+    assert ProjectFlags.json_schema() == built and dbt_schemas._state["new"] == 0   # read, not built
+    monkeypatch.setattr(dbt_schemas, "_read", lambda: pytest.fail("an unchanged file was read again"))
+    dbt_schemas.refresh()
