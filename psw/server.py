@@ -401,7 +401,9 @@ def _preload() -> None:
     can inherit a lock held forever; `serve` checks that only its own thread runs."""
     import psw.cli
 
-    psw.cli.make_parser()
+    # each command's parser, built here once: a command runs in a fork of this process, so what its
+    # parse leaves on the parser (argparse shares a default between parses) never reaches the next
+    psw.cli.PARSER[:] = [psw.cli.make_parser()]
     import _strptime  # noqa: F401
     import dbt.adapters.duckdb  # noqa: F401
     import dbt.adapters.duckdb.environments.local  # noqa: F401

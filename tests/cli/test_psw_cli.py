@@ -92,3 +92,21 @@ def test_top_level_help_lists_one_example_per_command(capsys):
     commands = {words[3] if words[1] == "--db" else words[1] for words in examples}
     assert commands >= {"ingest", "build", "sql", "collect", "runs", "extract", "dashboard", "docs", "export-hf"}
     assert "--version" in out
+
+
+def test_one_parser_serves_commands_one_after_another(capsys, monkeypatch, tmp_path):
+    """A resident server's children share the parser it built (cli.PARSER): what one parse leaves on it
+    (argparse shares a default between parses) must not change the next command's arguments."""
+    from psw import cli
+
+    monkeypatch.setattr(cli, "PARSER", [make_parser()])
+    parser = cli.PARSER[0]
+    db = tmp_path / "w.duckdb"
+    first = parser.parse_known_args(["--db", str(db), "build", "--", "--select", "x"])
+    again = parser.parse_known_args(["--db", str(db), "build"])
+    assert first[0].passthrough == [] and first[1] == ["--", "--select", "x"] and again[0].passthrough == []
+    seen = []
+    monkeypatch.setattr(parser, "parse_known_args", lambda argv: seen.append(argv) or make_parser().parse_known_args(argv))
+    argv = ["--db", str(db), "sql", "select 42 as answer"]
+    assert main(argv) == 2 and "no warehouse here yet" in capsys.readouterr().err
+    assert seen == [argv]   # main() took the kept parser
