@@ -241,3 +241,26 @@ def test_before_each_command_the_server_reads_again_the_caches_a_command_wrote(m
     monkeypatch.setattr(dbt_schemas, "refresh", lambda: asked.append("schemas"))
     server._refresh_caches()
     assert asked == ["jinja", "schemas"]
+
+
+def test_a_running_server_refreshes_its_caches_before_each_command_it_forks(served, tmp_path):
+    """The server's loop (serve) calls _refresh_caches once for each command it runs, in the server
+    itself (a real server, its _refresh_caches noting each call in a file), and the commands still run."""
+    marker = tmp_path / "refreshed"
+    script = ("import sys\nfrom pathlib import Path\nfrom psw import server\nreal = server._refresh_caches\n"
+              "def noted():\n    Path(sys.argv[2]).open('a').write('refresh\\n')\n    real()\n"
+              "server._refresh_caches = noted\nserver.serve()\n")
+    socket_path = Path(served["PSW_SERVER_DIR"]) / f"{server.stamp()}.sock"   # where a `psw` looks for it
+    spawned = subprocess.Popen([sys.executable, "-c", script, str(socket_path), str(marker)], cwd=ROOT, env=served,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while _status(served) is None and time.monotonic() < deadline and spawned.poll() is None:
+        time.sleep(0.2)
+    assert _status(served) is not None, spawned.stderr.read() if spawned.poll() is not None else "no answer"
+    db = tmp_path / "none.duckdb"
+    for _ in range(2):
+        run = _psw(served, "--db", str(db), "sql", "select 1")
+        assert run.returncode == 2 and "no warehouse here yet" in run.stderr
+    assert _status(served)["served"] == 2 and marker.read_text() == "refresh\n" * 2
+    assert _psw(served, "server", "stop").returncode == 0
+    spawned.wait(timeout=30)
