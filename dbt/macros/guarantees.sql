@@ -67,8 +67,13 @@ having count(*) > 1{% if nulls_fail %} or {{ columns[0] }} is null{% endif %}
         column ~ '::varchar not in (' ~ listed | join(', ') ~ ')', row_scope)) -%}
 {%- endfor -%}
 {%- for column, bounds in within_range.items() -%}
-  {%- do checks.append(psw_check_rows(model, checks | length, column, 'outside [' ~ bounds[0] ~ ', ' ~ bounds[1] ~ ']',
-        column ~ ' < ' ~ bounds[0] ~ ' or ' ~ column ~ ' > ' ~ bounds[1], row_scope)) -%}
+  {#- [min, max], or {between: [min, max], where: sql}: only on the rows where `where` holds -#}
+  {%- set where = bounds.get('where', 'true') if bounds is mapping else 'true' -%}
+  {%- set bounds = bounds.between if bounds is mapping else bounds -%}
+  {%- set outside = column ~ ' < ' ~ bounds[0] ~ ' or ' ~ column ~ ' > ' ~ bounds[1] -%}
+  {%- do checks.append(psw_check_rows(model, checks | length, column,
+        'outside [' ~ bounds[0] ~ ', ' ~ bounds[1] ~ ']' ~ ('' if where == 'true' else ' where ' ~ where),
+        outside if where == 'true' else '(' ~ where ~ ') and (' ~ outside ~ ')', row_scope)) -%}
 {%- endfor -%}
 {%- for column, expression in expression_true.items() -%}
   {%- do checks.append(psw_check_rows(model, checks | length, column, 'not true: ' ~ expression | trim,

@@ -70,6 +70,39 @@ def test_pairwise_means_are_absent_because_the_v2_export_lacks_them(cells):
     assert all(c["mean_pairwise_positive_delta"] is None for c in cells.values())
 
 
+def test_a_failed_pair_that_carries_numbers_is_counted_apart_and_moves_no_mean(psw, tmp_path):
+    """A cell's means are over its successful pairs (README.md, "The score"): a failed pair counts in
+    n_errors and n_planned, and none of the numbers it carries reaches a mean, a rate, a style or
+    off-axis mean, or the template's pooled means. (The pilot's failed pairs carry no numbers, so the
+    published cells alone cannot tell.)"""
+    expected = next(s for s in CELL_STATS if s["n"] >= 3)
+    lines = [json.loads(line) for line in (REFERENCE / "v2_pilot_seed23_examples.jsonl").open()]
+    cell = [r for r in lines if (r["template"], r["persona_pair"]) == (expected["template"], expected["persona_pair"])]
+    assert len(cell) == expected["n"] and not any(r["error"] for r in cell)
+    failed = {**cell[0], "row": 999, "error": "judge call timed out", "strict_pass": False, "axis_delta": 0,
+              "positive_delta": 9, "negative_delta": -9, "off_axis_problem": 7, "max_style_abs_delta": 6,
+              "word_delta_frac": 0.9, "usable_for_training": False, "persona_echo": True, "refusal_or_ai_break": True,
+              "likely_spurious_axis": "only on the failed pair",
+              **{name: 9 for name in cell[0] if name.startswith("style_delta_")}}
+    path = tmp_path / "failed_examples.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [*cell, failed]))
+    assert psw("ingest", path)[0] == 0
+    rc, out, err = psw("build")
+    assert rc == 0, out + err
+    [got] = rows(psw.db, "select * from template_pair_scores")
+    assert (got["n_planned"], got["n_success"], got["n_errors"]) == (expected["n"] + 1, expected["n"], 1)
+    for col in MEANS + STYLE:
+        assert got[col] == pytest.approx(expected[col], abs=FOUR_DP), col
+    assert got["common_spurious_axes"] == expected["common_spurious_axes"]
+    [means] = rows(psw.db, "select style_delta_means from intermediate.int_cell_metrics")
+    styles = {name.removeprefix("mean_style_delta_").removesuffix("_pos_minus_neg"): expected[name] for name in STYLE}
+    assert list(means["style_delta_means"]) == sorted(styles)
+    assert means["style_delta_means"] == pytest.approx(styles, abs=FOUR_DP)
+    [template] = rows(psw.db, "select * from template_scores")
+    for col in ["mean_axis_delta", "mean_off_axis_problem", "mean_max_style_abs_delta", "persona_echo_rate"]:
+        assert template[col] == pytest.approx(expected[col], abs=FOUR_DP), col
+
+
 def test_pilot_totals(pilot_db):
     [totals] = rows(pilot_db, "select sum(n_planned)::int as planned, sum(n_success)::int as success, "
                               "sum(n_errors)::int as errors from template_pair_scores")

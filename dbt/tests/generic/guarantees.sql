@@ -9,6 +9,7 @@
     unique_combination: [[col, ...], {columns: [col, ...], where: ...}, ...]
     accepted_values: {col: [value, ...]}      nulls allowed
     within_range: {col: [min, max]}           inclusive; nulls allowed
+                  {col: {between: [min, max], where: ...}}  only on rows where `where` holds
     expression_true: {col: sql_expression}    fails where the expression is false or null
     relationships: {col: {to: ref('model'), field: col}}   every non-null value exists there
 #}
