@@ -10,7 +10,9 @@ with pairs as not materialized (  -- read twice or more: recomputing a plain rea
 {%- for name, map_column in [('style_delta_means', 'style_deltas'), ('off_axis_likert_means', 'off_axis_likerts')] %}
 
 {{ name }} as (
-    select cell_id, map(list(key order by key), list(mean_value order by key)) as {{ name }},
+    -- sorted after the aggregate: keys are unique in a cell, so sorting the entries is sorting by key
+    -- (an ordered aggregate sorts per group: 1.6 -> 1.4 s at 1M pairs)
+    select cell_id, map_from_entries(list_sort(list({'key': key, 'value': mean_value}))) as {{ name }},
     from (
         select cell_id, entry.key, avg(entry.value) as mean_value,
         from (select cell_id, unnest(map_entries({{ map_column }})) as entry from pairs where not is_error)
