@@ -144,6 +144,36 @@ def test_raw_keeps_every_field_of_the_anchored_shape(built):
     assert costs == [{"n_calls": 2, "n_generation_calls": 2}]
 
 
+def test_a_failed_anchored_pair_that_carries_numbers_builds_and_moves_no_mean(psw, tmp_path):
+    """An export's failed pair is loaded whatever numbers it carries (ingest checks them on successful
+    pairs only), so no guarantee may read them: it once failed every build on its gate of 9. The
+    persona cell is the same as the export's without those numbers."""
+    def persona_cell(records: list[dict], name: str) -> dict:
+        path = tmp_path / f"{name}_examples.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        assert psw("ingest", path)[0] == 0
+        rc, out, err = psw("build")
+        assert rc == 0, out + err
+        [cell] = rows(psw.db, "select * from template_pair_scores where measurement_id = ? and template_text = ?",
+                      [name, fx.PERSONA])
+        return cell
+
+    records = [fx.example(r) for r in fx.artifact()["results"]]
+    clean = persona_cell(records, "clean")
+    failed = next(r for r in records if r.get("error"))
+    judges = json.loads(json.dumps(records[0]["axis_judgments"]))
+    for judge in judges:
+        judge["pos_base_forward_judgment"]["A_more_target_than_B"] = 9.0
+    failed.update(axis_judgments=judges, axis_judge_models=records[0]["axis_judge_models"], delta_pos_vs_base=5.0,
+                  delta_base_vs_neg=-5.0, min_side_delta=-5.0, axis_delta=20, overall_score=40, off_axis_problem=9,
+                  max_style_abs_delta=9, strict_pass=True)
+    cell = persona_cell(records, "carrying")
+    assert (cell["n_success"], cell["n_errors"]) == (2, 1)
+    for column in fx.PERSONA_CELL:
+        assert cell[column] == pytest.approx(clean[column], abs=1e-9), column
+    assert cell["mean_min_side_delta"] == pytest.approx(fx.PERSONA_CELL["mean_min_side_delta"])
+
+
 def test_cells_carry_the_anchored_columns_and_never_the_guides(built):
     cells = {(r["measurement_id"], r["template_text"]): r for r in rows(built, "select * from template_pair_scores")}
     persona = cells[("run", fx.PERSONA)]
