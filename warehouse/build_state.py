@@ -38,6 +38,10 @@ SELECTING = {"-s", "--select", "-m", "--models", "--exclude", "--selector", "--i
 # dbt arguments that change only what dbt prints: `psw build --quiet` repeats a `psw build`
 OUTPUT_ONLY = {"-q", "--quiet", "--no-quiet", "-d", "--debug", "--no-debug", "--print", "--no-print",
                "--use-colors", "--no-use-colors"}
+# what psw sets for every dbt run (warehouse/dbt_runner.py), whatever the caller's environment
+# holds: a value there changes nothing dbt does, so it is no part of a build's state or its caches'
+# keys (`make` exports DBT_SEND_ANONYMOUS_USAGE_STATS; a shell, usually not)
+RUN_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
 META_DDL = """
 create schema if not exists meta;
 create table if not exists meta.last_build (state json not null, built_at timestamp not null);
@@ -75,10 +79,14 @@ class Plan:
 
 def current_state(con: duckdb.DuckDBPyConnection, dbt_args: list[str]) -> State:
     args = tuple(arg for arg in dbt_args if arg not in OUTPUT_ONLY)
-    settings = sorted((k, v) for k, v in os.environ.items() if k.startswith("DBT_"))
     setup = {"versions": {name: metadata.version(name) for name in ("dbt-core", "dbt-duckdb", "duckdb")},
-             "args": _digest(json.dumps(args)), "env": _digest(json.dumps(settings))}
+             "args": _digest(json.dumps(args)), "env": _digest(json.dumps(dbt_settings()))}
     return State(raw_fingerprints(con), project_hash(), setup, args)
+
+
+def dbt_settings() -> list[tuple[str, str]]:
+    """The DBT_* settings a dbt run reads from the environment, sorted (those RUN_ENV fixes left out)."""
+    return sorted((k, v) for k, v in os.environ.items() if k.startswith("DBT_") and k not in RUN_ENV)
 
 
 def raw_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, list]:

@@ -293,15 +293,14 @@ def _manifest_key(db: Path, args: list[str]) -> tuple:
     """What a parse depends on. The project's folder too: a manifest holds its files' paths, so a
     checkout that was moved (its target folder with it) parses again."""
     shaping = tuple(_shaping(args))
-    settings = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("DBT_")))
+    settings = tuple(build_state.dbt_settings())
     return db.name, str(DBT_DIR.resolve()), memory_limit(), shaping, settings, build_state.project_hash()
 
 
 @contextlib.contextmanager
 def _dbt_setting(db: Path):
     """dbt's working folder and environment for one run, put back afterwards."""
-    setting = {"PSW_DB_PATH": db.name, "PSW_MEMORY_LIMIT": memory_limit(),
-               "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+    setting = {"PSW_DB_PATH": db.name, "PSW_MEMORY_LIMIT": memory_limit(), **build_state.RUN_ENV}
     saved_env, saved_cwd = {name: os.environ.get(name) for name in setting}, os.getcwd()
     os.environ.update(setting)
     os.chdir(db.parent)

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from psw.cli import main
-from warehouse import build_state
+from warehouse import build_state, dbt_runner
 from warehouse.db import DBT_DIR
 
 from tests.conftest import REFERENCE
@@ -110,6 +110,19 @@ def test_plan_builds_everything_unless_only_declared_raw_tables_changed():
     assert build_state.plan(state, selecting).action == "all"
     undeclared = build_state.State({**state.raw, "scratch": ["c", 1, "1"]}, "p", {"args": "a"})
     assert build_state.plan(state, undeclared).action == "all"
+
+
+def test_a_setting_psw_fixes_for_every_run_is_no_part_of_the_state_or_the_kept_parse(tmp_path, monkeypatch):
+    """`make` exports DBT_SEND_ANONYMOUS_USAGE_STATS and a shell usually does not; psw sets it for every
+    dbt run either way, so a build (or `make setup`'s warming) under one is current under the other."""
+    con = duckdb.connect()
+    db = tmp_path / "warehouse.duckdb"
+    monkeypatch.delenv("DBT_SEND_ANONYMOUS_USAGE_STATS", raising=False)
+    plain, key = build_state.current_state(con, []), dbt_runner._manifest_key(db, [])
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    assert build_state.current_state(con, []) == plain and dbt_runner._manifest_key(db, []) == key
+    monkeypatch.setenv("DBT_PSW_ANY_OTHER", "1")   # any other DBT_* setting may change what dbt does
+    assert build_state.current_state(con, []) != plain and dbt_runner._manifest_key(db, []) != key
 
 
 def test_the_stored_state_holds_no_argument_or_setting_text(psw, pilot_copy, monkeypatch):
