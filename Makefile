@@ -19,7 +19,16 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-setup: $(BIN)/.installed
+# dbt's caches for this checkout's project (its parse, compiled Jinja, the record of the models that
+# read only empty tables: warehouse/warm.py), made again when a file under dbt/ changes, so that a
+# first `psw build` runs as a later one does (a pilot's: ~10 s -> ~2.5 s)
+DBT_FILES := $(shell find dbt -type f -not -path 'dbt/target/*' -not -path 'dbt/logs/*' 2>/dev/null)
+
+$(BIN)/.warmed: $(BIN)/.installed $(DBT_FILES)
+	$(BIN)/python -m warehouse.warm
+	touch $@
+
+setup: $(BIN)/.installed $(BIN)/.warmed
 
 demo: setup
 	$(BIN)/psw --db $(DEMO_DB) ingest $(DEMO)/persona_pairs.jsonl $(DEMO)/templates.txt $(DEMO)/scenarios.jsonl $(DEMO)/demo_run_artifact.json
