@@ -155,30 +155,30 @@ ONE_WORKER_FIXTURES = {"screened_db": "screened", "pilot_export": "pilot-export"
 
 
 # Seconds each costly unit took (its tests' setup, call and teardown), from `--durations=0` of a
-# 2-core run (2026-12-05; measure again when units move: a 40 s unit taken as a few seconds is given
-# out last and one worker runs it alone); a unit not listed is taken as SECONDS_A_TEST a test. xdist
-# gives out units from a queue: the costliest go first, so the run's last units are short ones and
-# both workers finish near the same time (xdist's own order, by number of tests, put one-test units
-# of 40-60 s last).
+# 2-core run (2026-12-05 12:45 UTC; measure again when units move: a 40 s unit taken as a few
+# seconds is given out last and one worker runs it alone); a unit not listed is taken as
+# SECONDS_A_TEST a test. xdist gives out units from a queue: the costliest go first, so the run's
+# last units are short ones and both workers finish near the same time (xdist's own order, by
+# number of tests, put one-test units of 40-60 s last).
 UNIT_SECONDS = {
-    "core/test_incremental.py": 69, "core/test_build_guarantees.py": 44, "collect/test_collect.py": 42,
-    "cli/test_server.py": 41, "core/test_empty_models.py": 36, "dashboard/test_browser.py": 36,
-    "collect/test_local_servers.py": 32, "core/test_records.py": 31, "core/test_identity.py": 29,
-    "collect/test_adaptive.py": 29, "core/test_row_groups.py": 29, "dashboard/test_daily_pages.py": 25,
-    "core/test_build.py": 24, "security/test_hardening_secrets.py": 24, "dashboard/test_pages.py": 19,
-    "screened": 18, "collect/test_protocol.py": 17, "core/test_anchored_incremental.py": 17,
-    "core/test_anchored_templates.py": 16, "pilot-export": 16, "core/test_build_skip.py": 15,
-    "cli/test_docs_command.py": 15, "extract/test_steered_outputs.py": 15, "extract/test_messages.py": 14,
-    "security/test_cli_fuzz.py": 14, "security/test_security_locks.py": 14,
-    "security/test_security_secrets.py": 13, "collect/test_axis_config.py": 13, "core/test_dbt_events.py": 13,
-    "hf/test_upstream_hf_roundtrip.py": 12, "hf/test_hf_lossless.py": 12, "pilot-library": 12,
-    "extract/test_imported_vectors.py": 12, "core/test_mutations.py": 11, "core/test_bad_input.py": 11,
-    "core/test_anchored.py": 11, "collect/test_anchored_collect.py": 9, "dashboard/test_reproduce_page.py": 9,
-    "cli/test_demo_flow.py": 9, "extract/test_bootstrap_vectors.py": 8, "core/test_materializations.py": 8,
-    "collect/test_e2e_build.py": 8, "extract/test_reference_pilot.py": 8, "cli/test_exit.py": 8,
-    "hf/test_selection_stages.py": 8, "security/test_hardening_sql.py": 8, "core/test_published.py": 8,
-    "core/test_v3_export.py": 8, "report/test_report.py": 7, "core/test_v3_artifact.py": 7,
-    "stats/test_analytic_intervals.py": 7, "core/test_upstream_shapes.py": 7,
+    "core/test_incremental.py": 68, "core/test_build_guarantees.py": 63, "core/test_empty_models.py": 52,
+    "collect/test_collect.py": 46, "cli/test_server.py": 45, "dashboard/test_browser.py": 42,
+    "extract/test_reference_pilot.py": 34, "core/test_records.py": 31, "collect/test_adaptive.py": 29,
+    "core/test_row_groups.py": 28, "collect/test_local_servers.py": 26, "dashboard/test_daily_pages.py": 25,
+    "core/test_build.py": 24, "security/test_hardening_secrets.py": 22, "core/test_identity.py": 20,
+    "core/test_anchored.py": 18, "cli/test_docs_command.py": 18, "collect/test_protocol.py": 17,
+    "dashboard/test_pages.py": 17, "core/test_anchored_incremental.py": 16, "pilot-export": 16, "screened": 15,
+    "core/test_anchored_templates.py": 15, "core/test_warm.py": 14, "security/test_security_locks.py": 14,
+    "hf/test_upstream_hf_roundtrip.py": 14, "collect/test_axis_config.py": 13, "core/test_build_skip.py": 13,
+    "extract/test_steered_outputs.py": 12, "extract/test_imported_vectors.py": 12,
+    "core/test_mutations.py": 12, "hf/test_hf_lossless.py": 12, "security/test_security_secrets.py": 12,
+    "security/test_cli_fuzz.py": 11, "extract/test_messages.py": 11, "pilot-library": 11,
+    "core/test_materializations.py": 10, "core/test_bad_input.py": 9, "cli/test_demo_flow.py": 9,
+    "core/test_upstream_shapes.py": 9, "core/test_dbt_events.py": 9, "cli/test_exit.py": 9,
+    "dashboard/test_reproduce_page.py": 9, "core/test_v3_artifact.py": 9, "core/test_published.py": 8,
+    "hf/test_selection_stages.py": 8, "collect/test_anchored_collect.py": 8, "report/test_report.py": 7,
+    "security/test_hardening_sql.py": 7, "extract/test_bootstrap_vectors.py": 7, "core/test_v3_export.py": 7,
+    "stats/test_analytic_intervals.py": 7,
 }
 SECONDS_A_TEST = 0.3
 
