@@ -37,6 +37,9 @@ STATS_LEVEL_SQL = """case when json_exists(line, '$.persona_pair') and json_exis
 # Its buffers are twice this, and it splits a file between threads by buffer: at 16 MB a 50 MB file
 # was read on one thread (0.50 s), at 1 MB on two (0.22 s). A pair's record is a few kB.
 MAX_FAST_LINE_BYTES = 1 << 20
+# A file this small is checked without DuckDB's common-subexpression pass (_check_records): ~400
+# exported pairs, where the pass's planning (~30 ms) costs more than it saves (~6 us a line)
+SMALL_FILE_BYTES = 1 << 20
 
 
 @dataclass
@@ -218,7 +221,8 @@ def _read_and_check(con, scan, report: LoadReport) -> tuple[list[Reject], int]:
     read by Python, which names undecodable lines; returns those and how many blank lines the file
     held (skipped; the load report counts them)."""
     try:
-        _check_records(con, report, FILE_LINES, [str(scan.path), MAX_FAST_LINE_BYTES])
+        _check_records(con, report, FILE_LINES, [str(scan.path), MAX_FAST_LINE_BYTES],
+                       small=bool(scan.stat) and scan.stat[0] <= SMALL_FILE_BYTES)
     except duckdb.Error:
         rejects, blank = _slow_lines(con, scan.path)
         _check_records(con, report, HELD_LINES)
@@ -270,7 +274,8 @@ def _slow_lines(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[list[Reject
     return rejects, read.blank_lines(path)
 
 
-def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport, lines: str, lines_params=()) -> None:
+def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport, lines: str, lines_params=(),
+                   small: bool = False) -> None:
     """Temp table _records(line_no, record_id, invalid_json, reasons, line, blank, ...): one pass over
     `lines` (SQL of line, blank and, unless it is FILE_LINES, line_no: HELD_LINES), which _lines then
     shows. FILE_LINES' rows are numbered by their place in _records (its rowid), which holds them in
@@ -281,6 +286,10 @@ def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport, lines: st
     (warehouse.keys.record_id_sql): re-serialised identical JSON is the same record. The
     canonical form reads the record as a map, which fails on a duplicate key: such a record is
     refused, naming the key (DuckDB keeps the first value, Python's json the last).
+
+    `small` (a file of at most SMALL_FILE_BYTES): DuckDB plans the statement without its common
+    subexpression pass. Planning an examples file's checks took ~110 ms whatever the file's size,
+    ~30 ms of it that pass, which pays only at scale (100k lines: 4.3 s with it, 5.0 s without).
     """
     # each line parsed once for the checks (try(): NULL where the JSON is malformed), once into its
     # members (NULL unless an object without duplicate keys) for its canonical id and its unknown
@@ -294,17 +303,23 @@ def _check_records(con: duckdb.DuckDBPyConnection, report: LoadReport, lines: st
     params = [report.measurement_id or report.selection_id or ""] * ((2 if report.kind == "examples" else 1) if measured else 0)
     numbered = lines != FILE_LINES
     line_no = "line_no, " if numbered else ""
-    con.execute(f"""
-        create or replace temp table _records as
-        select {line_no}record_id, {pair_key} invalid_json,
-               case when invalid_json then []::varchar[]
-                    else list_concat({duplicate_keys_sql(report.kind)}, {reasons_sql(report.kind)}) end as reasons,
-               record as line, blank
-        from (select {line_no}record, blank, t, s, members, t is null or not starts_with(ltrim(record), '{{') as invalid_json,
-                     case when members is not null then {record_id_sql(measurement, 'record', 'members')} end as record_id
-              from (select {line_no}line as record, blank, {extract_sql(report.kind)},
-                           case when t is not null then try({members_sql('line')}) end as members
-                    from ({lines})))""", [*params, *lines_params])
+    if small:  # DuckDB's planning of these ~50 kB of SQL is most of a small file's check (docstring)
+        con.execute("set disabled_optimizers = 'common_subexpressions'")
+    try:
+        con.execute(f"""
+            create or replace temp table _records as
+            select {line_no}record_id, {pair_key} invalid_json,
+                   case when invalid_json then []::varchar[]
+                        else list_concat({duplicate_keys_sql(report.kind)}, {reasons_sql(report.kind)}) end as reasons,
+                   record as line, blank
+            from (select {line_no}record, blank, t, s, members, t is null or not starts_with(ltrim(record), '{{') as invalid_json,
+                         case when members is not null then {record_id_sql(measurement, 'record', 'members')} end as record_id
+                  from (select {line_no}line as record, blank, {extract_sql(report.kind)},
+                               case when t is not null then try({members_sql('line')}) end as members
+                        from ({lines})))""", [*params, *lines_params])
+    finally:
+        if small:
+            con.execute("reset disabled_optimizers")
     if not numbered:  # rowid: the row's place in the file (the table was created in file order)
         con.execute("alter table _records add column line_no integer")
         con.execute("update _records set line_no = (rowid + 1)::integer")
