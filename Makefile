@@ -20,12 +20,12 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 # dbt's caches for this checkout's project (its parse, compiled Jinja, the record of the models that
-# read only empty tables: warehouse/warm.py), made again when a file under dbt/ changes, so that a
+# read only empty tables: psw/warm.py), made again when a file under dbt/ changes, so that a
 # first `psw build` runs as a later one does (a pilot's: ~10 s -> ~2.5 s)
 DBT_FILES := $(shell find dbt -type f -not -path 'dbt/target/*' -not -path 'dbt/logs/*' 2>/dev/null)
 
 $(BIN)/.warmed: $(BIN)/.installed $(DBT_FILES)
-	$(BIN)/python -m warehouse.warm
+	$(BIN)/python -m psw.warm
 	touch $@
 
 setup: $(BIN)/.installed $(BIN)/.warmed

@@ -1,4 +1,4 @@
-"""A checkout's first pilot build, with and without `make setup`'s warming (warehouse/warm.py).
+"""A checkout's first pilot build, with and without `make setup`'s warming (psw/warm.py).
 
 The first `psw build` of a checkout parses the dbt project, compiles its Jinja and builds every
 model once; later builds reuse what that left under dbt/target. This benchmark copies the
@@ -7,7 +7,7 @@ empty as on a fresh clone (the checkout's own caches are not touched), and per r
 folder each time:
 - cold: dbt/target removed; `psw ingest` of the published pilot's 64 exported pairs, then
   `psw build` (each a fresh program: no resident server, as on first contact);
-- warmed: dbt/target removed; `python -m warehouse.warm` (timed apart: `make setup` runs it once),
+- warmed: dbt/target removed; `python -m psw.warm` (timed apart: `make setup` runs it once),
   then the same ingest and build.
 Rounds alternate cold and warmed; medians of --rounds. Run it alone: the seconds move with load.
 
@@ -48,7 +48,7 @@ def one_round(checkout: Path, warmed: bool) -> dict[str, float]:
     shutil.rmtree(checkout / "dbt" / "target", ignore_errors=True)
     row = {"warm_s": 0.0}
     if warmed:
-        row["warm_s"], _ = _run(checkout, ["-m", "warehouse.warm"])
+        row["warm_s"], _ = _run(checkout, ["-m", "psw.warm"])
     with tempfile.TemporaryDirectory(prefix="psw-first-") as folder:
         db = str(Path(folder) / "warehouse.duckdb")
         row["ingest_s"], _ = _run(checkout, ["-m", "psw.cli", "--db", db, "ingest", str(PILOT)])

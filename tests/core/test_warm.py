@@ -1,4 +1,4 @@
-"""`make setup` warms dbt's caches (warehouse/warm.py): a build of a warehouse whose raw tables are all
+"""`make setup` warms dbt's caches (psw/warm.py): a build of a warehouse whose raw tables are all
 empty keeps the record of the models that read only empty tables, and a checkout's first real build
 then makes those from it instead of running them in dbt. Warming never fails a setup."""
 
@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from warehouse import empty_models, warm
+from psw import warm
+from warehouse import empty_models
 
 from tests.core.test_empty_models import EXAMPLES, _models_run
 

@@ -1,4 +1,4 @@
-"""`python -m warehouse.warm`: make this checkout's dbt caches before its first real build (`make setup`).
+"""`python -m psw.warm`: make this checkout's dbt caches before its first real build (`make setup`).
 
 A checkout's first `psw build` does work that every later build of the same dbt project reuses: dbt
 parses the project (its manifest, kept under dbt/target/parse-by-file-name), compiles the models'
@@ -45,7 +45,7 @@ def main() -> int:
     if rc != 0:
         print(f"warning: dbt's caches were not made ({reason}); the first `psw build` makes them", file=sys.stderr)
         return 0
-    print("dbt's caches made for this checkout's project (warehouse/warm.py)")
+    print("dbt's caches made for this checkout's project (psw/warm.py)")
     return 0
 
 
