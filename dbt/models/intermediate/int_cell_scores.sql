@@ -92,7 +92,7 @@ weight_rows as (
     {{ bootstrap_weight_rows('(select coalesce(max(n_all), 0) from cell_values)') }}
 ),
 
-weighted as (
+weighted as not materialized (  -- read once, by replicates: DuckDB would copy its cells x replicates rows
     -- each replicate's weighted sums over the successful pairs, and the unknown weight: the failed
     -- pairs' and the pseudo-pair's (position 0 of the row); each (cell, weight row) once, in the
     -- replicate that reads that row (macros/bootstrap.sql)
@@ -111,7 +111,7 @@ weighted as (
     cross join weight_rows
 ),
 
-replicates as (
+replicates as materialized (  -- read twice (top_k_bars, bootstrap): its scores computed once, not per reader
     -- the score of each replicate's means with the unknown weight at the worst values (for the
     -- lower bound), at the best (for the upper bound), and at a uniform point between (P(top k))
     select
