@@ -23,6 +23,9 @@ each round times only `add-run build` on a fresh copy of it (its folder, dbt's f
 a run to a big warehouse without ingesting it again every round.
 
     python bench/bench_ab.py --before ../wt-base --after . --pairs 1000000 --rounds 5 --add-run-only
+
+With --run-metadata, every ingest names the pilot's generator and judge (bench_warehouse.py --run-metadata),
+so the model-matrix marts are built too.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_warehouse import PILOT, timed, write_scaled  # noqa: E402
+from bench_warehouse import PILOT, PILOT_RUN, timed, write_scaled  # noqa: E402
 
 STEPS = ("ingest", "first build", "add-run build")
 
@@ -49,7 +52,7 @@ def program(tree: Path, served: str | None) -> list[str]:
 
 
 def one_round(tree: Path, data: Path, small: Path, work: Path, served: str | None,
-              template: Path | None = None) -> dict[str, tuple[float, float]]:
+              template: Path | None = None, meta: list[str] = ()) -> dict[str, tuple[float, float]]:
     """Time the steps in a fresh warehouse; from a copy of `template`'s folder, the add-run step only."""
     db = work / tree.name / "warehouse.duckdb"
     shutil.rmtree(db.parent, ignore_errors=True)
@@ -57,16 +60,16 @@ def one_round(tree: Path, data: Path, small: Path, work: Path, served: str | Non
     out = {}
     if template is not None:
         shutil.copytree(template, db.parent)
-        timed([*psw, "ingest", str(small), "--measurement", "small_run"])
+        timed([*psw, "ingest", str(small), "--measurement", "small_run", *meta])
         seconds, _, _, cpu = timed([*psw, "build", "--quiet"])
         out["add-run build"] = (seconds, cpu)
         return out
     db.parent.mkdir(parents=True)
-    seconds, _, _, cpu = timed([*psw, "ingest", str(data), "--measurement", "scaled"])
+    seconds, _, _, cpu = timed([*psw, "ingest", str(data), "--measurement", "scaled", *meta])
     out["ingest"] = (seconds, cpu)
     seconds, _, _, cpu = timed([*psw, "build", "--quiet"])
     out["first build"] = (seconds, cpu)
-    timed([*psw, "ingest", str(small), "--measurement", "small_run"])
+    timed([*psw, "ingest", str(small), "--measurement", "small_run", *meta])
     seconds, _, _, cpu = timed([*psw, "build", "--quiet"])
     out["add-run build"] = (seconds, cpu)
     return out
@@ -84,7 +87,10 @@ def main() -> None:
                         help="the before checkout's too (both must have psw/server.py)")
     parser.add_argument("--add-run-only", action="store_true",
                         help="build the scaled warehouse once per checkout; each round times adding a run to a copy")
+    parser.add_argument("--run-metadata", action="store_true",
+                        help="ingest with the pilot's generator and judge (bench_warehouse.py --run-metadata)")
     args = parser.parse_args()
+    meta = PILOT_RUN if args.run_metadata else []
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     results: dict[str, list[dict]] = {name: [] for name in trees}
     # a short folder of its own for the after checkout's server (a socket's path holds <= 107 bytes)
@@ -103,20 +109,20 @@ def main() -> None:
             templates: dict[str, Path | None] = {name: None for name in trees}
             for name, tree in trees.items():   # a warm-up each: each checkout's kept parse is made
                 if not args.add_run_only:
-                    one_round(tree, data, small, work, served[name])
+                    one_round(tree, data, small, work, served[name], meta=meta)
                     continue
                 # its scaled warehouse, built once, is the template each round copies
                 db = work / "templates" / name / "warehouse.duckdb"
                 db.parent.mkdir(parents=True)
                 psw = [*program(tree, served[name]), "--db", str(db)]
-                timed([*psw, "ingest", str(data), "--measurement", "scaled"])
+                timed([*psw, "ingest", str(data), "--measurement", "scaled", *meta])
                 timed([*psw, "build", "--quiet"])
                 templates[name] = db.parent
             for i in range(args.rounds):
                 # each checkout first in every other round: a round's second run meets the first's
                 # writes still in the page cache (100k: identical code measured 0.5 s slower second)
                 for name, tree in (list(trees.items()) if i % 2 == 0 else list(trees.items())[::-1]):
-                    results[name].append(one_round(tree, data, small, work, served[name], templates[name]))
+                    results[name].append(one_round(tree, data, small, work, served[name], templates[name], meta))
     finally:
         for name in trees:
             if served[name]:

@@ -20,6 +20,7 @@ which were measured in the same run.
     python bench/bench_warehouse.py                              # 64, 100k, 1M
     python bench/bench_warehouse.py --sizes 64,100000 --repeat 3
     python bench/bench_warehouse.py --sizes 64 --server   # psw's commands run by its resident server
+    python bench/bench_warehouse.py --run-metadata        # runs that name their generator (model matrix built)
 psw's resident server (psw/server.py) is off unless --server is given: each psw step is then a fresh
 program, as in every earlier figure. With --server one is started (and answering) before anything is
 timed; a step's work then runs in the server's child, whose CPU and memory are not the step's
@@ -53,6 +54,13 @@ PEER = [sys.executable, str(ROOT / "bench" / "peer_template_stats.py")]
 # pairs -> (seconds, x peer) ingest + first build must stay under (None: no target at that size)
 TARGETS = {64: (3.0, None), 100_000: (None, 0.5), 1_000_000: (None, 0.25)}
 MAX_NODES, MAX_NOOP_S, MAX_ADD_S, MAX_PEAK_MB = 90, 1.0, 3.0, 2048
+# --run-metadata: each ingest names the run's generator and judge (the pilot's, as a collected run records
+# them), so the model-matrix marts (template_model_scores, template_pair_model_scores) hold every cell;
+# without it (the default, as in every earlier figure) the measurements name no generator and those marts
+# stay empty
+PILOT_RUN = ["--generator-model", "qwen/qwen3.5-27b", "--judge-model", "google/gemini-3.1-flash-lite-preview",
+             "--temperature", "0", "--seed", "23"]
+RUN_META: list[str] = []
 SERVED = False  # --server: psw's steps run in its resident server's children (CPU and memory not seen here)
 
 
@@ -103,12 +111,12 @@ def bench_once(n_pairs: int, data: Path, work: Path) -> dict:
     db.parent.mkdir(parents=True)
     floor_s, floor_mb, _, floor_cpu = timed([sys.executable, "-c", FLOOR, str(data)])
     peer_s, peer_mb, _, peer_cpu = timed([*PEER, str(data), "--out-prefix", str(work / "peer" / "stats")])
-    ingest_s, ingest_mb, _, ingest_cpu = timed([*PSW, "--db", str(db), "ingest", str(data), "--measurement", "scaled"])
+    ingest_s, ingest_mb, _, ingest_cpu = timed([*PSW, "--db", str(db), "ingest", str(data), "--measurement", "scaled", *RUN_META])
     build_s, build_mb, build_out, build_cpu = timed([*PSW, "--db", str(db), "build"])
     noop_s, _, _, noop_cpu = timed([*PSW, "--db", str(db), "build", "--quiet"])
     small = work / "small_run_examples.jsonl"
     shutil.copy(PILOT, small)
-    add_ingest_s, _, _, _ = timed([*PSW, "--db", str(db), "ingest", str(small), "--measurement", "small_run"])
+    add_ingest_s, _, _, _ = timed([*PSW, "--db", str(db), "ingest", str(small), "--measurement", "small_run", *RUN_META])
     add_build_s, add_mb, _, _ = timed([*PSW, "--db", str(db), "build", "--quiet"])
     total, cpu = ingest_s + build_s, ingest_cpu + build_cpu
     return {"floor_s": floor_s, "peer_s": peer_s, "peer_mb": peer_mb, "ingest_s": ingest_s, "build_s": build_s,
@@ -154,7 +162,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temp dir, removed after)")
     parser.add_argument("--server", action="store_true",
                         help="psw's steps run by its resident server, started before timing (wall seconds only)")
+    parser.add_argument("--run-metadata", action="store_true",
+                        help="ingest with the pilot's generator and judge, so the model-matrix marts are built too")
     args = parser.parse_args()
+    global RUN_META
+    RUN_META = PILOT_RUN if args.run_metadata else []
     work = args.work or Path(tempfile.mkdtemp(prefix="psw-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     global SERVED
@@ -173,7 +185,8 @@ def main() -> None:
     print("dbt's parse of the project: " + ("a manifest kept by an earlier build, loaded" if kept else
           "saved by an earlier build, reused" if saved else "none saved yet: the first build parses fully (~5 s)"))
     print(f"medians of {args.repeat} run(s); {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start"
-          + ("; steps run by psw's resident server: the cpu and peak columns are the caller's alone" if args.server else ""))
+          + ("; steps run by psw's resident server: the cpu and peak columns are the caller's alone" if args.server else "")
+          + ("; runs ingested with the pilot's generator and judge (model-matrix marts built)" if RUN_META else ""))
     print(f"{'pairs':>9} {'floor s':>8} {'peer s':>7} {'peer MB':>8} {'ingest s':>9} {'build s':>8} {'total s':>8} "
           f"{'x peer':>7} {'x floor':>8} {'nodes':>6} {'peak MB':>8} {'+run s':>7} {'(ingest':>8} {'build)':>7} "
           f"{'no-op s':>8} {'db GB':>6} {'cpu s':>7} {'peer cpu':>8} {'floor cpu':>9} {'cpu x peer':>10} {'no-op cpu':>9}  targets")
