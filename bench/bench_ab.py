@@ -36,6 +36,7 @@ import subprocess
 import statistics
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,7 +53,7 @@ def program(tree: Path, served: str | None) -> list[str]:
 
 
 def one_round(tree: Path, data: Path, small: Path, work: Path, served: str | None,
-              template: Path | None = None, meta: list[str] = ()) -> dict[str, tuple[float, float]]:
+              template: Path | None = None, meta: Sequence[str] = ()) -> dict[str, tuple[float, float]]:
     """Time the steps in a fresh warehouse; from a copy of `template`'s folder, the add-run step only."""
     db = work / tree.name / "warehouse.duckdb"
     shutil.rmtree(db.parent, ignore_errors=True)
