@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -27,8 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PILOT = ROOT.parent / "shared" / "reference" / "pilot-v2-seed23" / "v2_pilot_seed23_examples.jsonl"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_warehouse import PILOT, ROOT, nodes_run  # noqa: E402
 
 
 def _run(checkout: Path, args: list[str]) -> tuple[float, str]:
@@ -53,8 +52,7 @@ def one_round(checkout: Path, warmed: bool) -> dict[str, float]:
         db = str(Path(folder) / "warehouse.duckdb")
         row["ingest_s"], _ = _run(checkout, ["-m", "psw.cli", "--db", db, "ingest", str(PILOT)])
         row["build_s"], out = _run(checkout, ["-m", "psw.cli", "--db", db, "build"])
-    built = re.search(r"built (\d+) models?(?:, (\d+) seeds?)?", out)
-    row["nodes"] = float(int(built[1]) + int(built[2] or 0)) if built else float("nan")
+    row["nodes"] = nodes_run(out)
     row["total_s"] = row["ingest_s"] + row["build_s"]
     return row
 
