@@ -24,7 +24,7 @@ final as (
         persona_pair_id,
         {{ across_models('score') }}
         sum(n_success) as n_success,
-        flatten(list(cell_ids)) as cell_ids,
+        list_sort(flatten(list(cell_ids))) as cell_ids,  -- sorted: the same list whatever order the rows meet in
     from scored
     group by basis, template_id, persona_pair_id
 )
