@@ -2,8 +2,19 @@
 -- is the mean over its persona pairs of 100 * clamp(mean_axis_delta / 8)
 -- * (1 - clamp((mean_off_axis_problem - 1) / 6)); this mart summarises those scores (and the
 -- components) across generator models (macros/model_matrix.sql).
-with cells as (
+-- Incremental by template (macros/incremental_by_template.sql): a build computes the templates whose
+-- matrix cells changed since their rows were stored.
+{{ incremental_by_template() }}
+with matrix as (
     {{ matrix_cells() }}
+),
+
+cells as (
+    select * from matrix where {{ templates_to_build('matrix') }}
+),
+
+digests as (
+    select template_id, {{ template_input_digest() }} as input_digest from cells group by template_id
 ),
 
 model_cells as (
@@ -35,7 +46,9 @@ final as (
         {{ across_models('score') }}
         max(n_persona_pairs) as n_persona_pairs,
         sum(n_success) as n_success,
+        any_value(digests.input_digest) as input_digest,
     from model_templates
+    left join digests using (template_id)
     group by basis, template_id
 )
 

@@ -1,7 +1,18 @@
 -- One row per template x persona pair measured with at least one generator model: how the
 -- cell holds up across generator models (the model matrix, macros/model_matrix.sql).
-with cells as (
+-- Incremental by template (macros/incremental_by_template.sql): a build computes the templates whose
+-- matrix cells changed since their rows were stored.
+{{ incremental_by_template() }}
+with matrix as (
     {{ matrix_cells() }}
+),
+
+cells as (
+    select * from matrix where {{ templates_to_build('matrix') }}
+),
+
+digests as (
+    select template_id, {{ template_input_digest() }} as input_digest from cells group by template_id
 ),
 
 model_cells as (
@@ -25,7 +36,9 @@ final as (
         {{ across_models('score') }}
         sum(n_success) as n_success,
         list_sort(flatten(list(cell_ids))) as cell_ids,  -- sorted: the same list whatever order the rows meet in
+        any_value(digests.input_digest) as input_digest,
     from scored
+    left join digests using (template_id)
     group by basis, template_id, persona_pair_id
 )
 
