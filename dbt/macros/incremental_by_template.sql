@@ -21,10 +21,11 @@
 
 {#- The digest of a template's matrix cells, an aggregate over rows of matrix_cells: every column the
     marts read, so a cell that changed in any of them changes its template's digest. A sum of the rows'
-    hashes (a HUGEINT: no wrap-around), so the rows' order does not matter and a repeated row counts twice. -#}
+    hashes (a HUGEINT: no wrap-around), so the rows' order does not matter and a repeated row counts twice;
+    stored as text (an export's parquet and Arrow readers take HUGEINT as a double or a decimal). -#}
 {% macro template_input_digest() -%}
     sum(hash(basis, generator_model, template_text, persona_pair_id, n_success, cell_id
-        {%- for column, name in model_matrix_metrics() %}, {{ column }}{% endfor %}))
+        {%- for column, name in model_matrix_metrics() %}, {{ column }}{% endfor %}))::varchar
 {%- endmacro %}
 
 {#- Whether `this`, as stored before this build, holds the digest and every column its yml documents
