@@ -163,7 +163,8 @@ ONE_WORKER_FIXTURES = {"screened_db": "screened", "pilot_export": "pilot-export"
 UNIT_SECONDS = {
     "core/test_incremental.py": 68, "core/test_build_guarantees.py": 63, "core/test_empty_models.py": 52,
     "collect/test_collect.py": 46, "cli/test_server.py": 45, "dashboard/test_browser.py": 42,
-    "core/test_incremental_by_template.py": 35, "extract/test_reference_pilot.py": 34, "core/test_records.py": 31, "collect/test_adaptive.py": 29,
+    "core/test_incremental_by_template.py": 35, "extract/test_reference_pilot.py": 34, "core/test_records.py": 31,
+    "collect/test_adaptive.py": 29,
     "core/test_row_groups.py": 28, "collect/test_local_servers.py": 26, "dashboard/test_daily_pages.py": 25,
     "core/test_build.py": 24, "security/test_hardening_secrets.py": 22, "core/test_identity.py": 20,
     "core/test_anchored.py": 18, "cli/test_docs_command.py": 18, "collect/test_protocol.py": 17,

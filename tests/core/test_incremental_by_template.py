@@ -38,7 +38,8 @@ def _mark_every_row(db: Path) -> None:
 
 def _marked(db: Path, table: str) -> dict[str, tuple[str, bool]]:
     """Each row's id -> (its template, whether it still carries MARK); the marks then removed."""
-    rows = {row[0]: (row[1], row[2].endswith(MARK)) for row in _rows(db, f"select id, template_id, template_text from {table}")}
+    rows = {row[0]: (row[1], row[2].endswith(MARK))
+            for row in _rows(db, f"select id, template_id, template_text from {table}")}
     with duckdb.connect(str(db)) as con:
         con.execute(f"update {table} set template_text = replace(template_text, '{MARK}', '')")
     return rows
@@ -50,7 +51,8 @@ def _same_as_a_full_rebuild(db: Path, tmp_path: Path, name: str) -> None:
     shutil.copy(db, full)
     # the matrix alone from scratch, over the same cells (tests/core/test_incremental.py compares those
     # with a full rebuild)
-    assert main(["--db", str(full), "build", "--full-refresh", "--force", "--select", *(t.split(".")[1] for t in MATRIX)]) == 0
+    assert main(["--db", str(full), "build", "--full-refresh", "--force",
+                 "--select", *(table.split(".")[1] for table in MATRIX)]) == 0
     for table, key in MATRIX.items():
         _assert_same(db, full, table, key)
 
@@ -105,7 +107,8 @@ def test_published_cells_loaded_and_forgotten_recompute_their_templates(pilot_co
     _same_as_a_full_rebuild(pilot_copy, tmp_path, "published")
 
     # one generator's published cells forgotten: its templates drop to two models, and only they are recomputed
-    published = {t for (t,) in _rows(pilot_copy, "select template_id from template_model_scores where basis = 'published'")}
+    published = {t for (t,) in _rows(pilot_copy, "select template_id from template_model_scores "
+                                                 "where basis = 'published'")}
     assert main(["--db", str(pilot_copy), "forget", "--load", _load_id(pilot_copy, matrix["stats"][0])]) == 0
     _mark_every_row(pilot_copy)
     assert main(["--db", str(pilot_copy), "build"]) == 0
