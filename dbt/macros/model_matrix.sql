@@ -17,7 +17,7 @@
 
 {#- One row per basis x generator model x template x persona pair: the model's cells of that pair
     (one per measurement) pooled by their successful pairs, and the upstream score of the
-    pooled means. Cells without a successful pair or without a generator are left out.
+    pooled means (of the cells matrix_cells keeps: each has a generator and a successful pair).
     `basis`: measured (our cells, template_pair_scores) or published (upstream's cells of a
     generator we hold no pairs for, int_published_cells): the same formula over either. -#}
 {% macro model_cells(cells_relation) -%}
@@ -34,21 +34,25 @@
             / sum(n_success) filter (where {{ column }} is not null) as {{ column }},
         {%- endfor %}
     from {{ cells_relation }}
-    where generator_model is not null and n_success > 0
-        and mean_axis_delta is not null and mean_off_axis_problem is not null
     group by basis, generator_model, template_id, persona_pair_id
 {%- endmacro %}
 
-{#- The cells the matrix reads: ours, and the published cells of generators we hold no pairs for. -#}
+{#- The cells the matrix reads: ours, and the published cells of generators we hold no pairs for; only
+    those with a generator, a successful pair and both means of the score (no other cell makes a row, and a
+    template without such a cell has no digest to compare: macros/incremental_by_template.sql). -#}
 {% macro matrix_cells() -%}
-    select 'measured' as basis, generator_model, template_id, template_text, persona_pair_id, n_success, cell_id,
-        {%- for column, name in model_matrix_metrics() %} {{ column }},{% endfor %}
-    from {{ ref('template_pair_scores') }}
-    where protocol is distinct from 'anchored'  -- the guide's scores only: never mixed with the anchored protocol's
-    union all
-    select 'published' as basis, generator_model, template_id, template_text, persona_pair_id, n_success, cell_id,
-        {%- for column, name in model_matrix_metrics() %} {{ column }},{% endfor %}
-    from {{ ref('int_published_cells') }}
+    select * from (
+        select 'measured' as basis, generator_model, template_id, template_text, persona_pair_id, n_success, cell_id,
+            {%- for column, name in model_matrix_metrics() %} {{ column }},{% endfor %}
+        from {{ ref('template_pair_scores') }}
+        where protocol is distinct from 'anchored'  -- the guide's scores only: never mixed with the anchored protocol's
+        union all
+        select 'published' as basis, generator_model, template_id, template_text, persona_pair_id, n_success, cell_id,
+            {%- for column, name in model_matrix_metrics() %} {{ column }},{% endfor %}
+        from {{ ref('int_published_cells') }}
+    ) as cells
+    where generator_model is not null and n_success > 0
+        and mean_axis_delta is not null and mean_off_axis_problem is not null
 {%- endmacro %}
 
 {#- Across the models of a group: the score's mean, sample std (0 for one model), inclusive
