@@ -2,8 +2,8 @@
 
     A row of either mart reads its template's matrix cells only (matrix_cells: our cells of every
     measurement that named a generator, and the published cells of generators we hold no pairs for),
-    so a template whose cells are as they were keeps its rows. Each row stores `input_digest`, a digest
-    of every matrix cell of its template (template_input_digest). A later build first deletes the rows
+    so a template whose cells are as they were keeps its rows. Each row stores `cells_version`, a digest
+    of every matrix cell of its template (template_cells_version). A later build first deletes the rows
     whose template's digest is no longer the current one (a run added or forgotten, a published file
     loaded, a cell recomputed with other values or vars) or whose template has no cell left, then
     computes the templates that have no row (templates_to_build). Adding a 64-pair run to a 1M-pair
@@ -25,7 +25,7 @@
     marts read, so a cell that changed in any of them changes its template's digest. A sum of the rows'
     hashes (a HUGEINT: no wrap-around), so the rows' order does not matter and a repeated row counts twice;
     stored as text (an export's parquet and Arrow readers take HUGEINT as a double or a decimal). -#}
-{% macro template_input_digest() -%}
+{% macro template_cells_version() -%}
     sum(hash(basis, generator_model, template_text, persona_pair_id, n_success, cell_id
         {%- for column, name in model_matrix_metrics() %}, {{ column }}{% endfor %}))::varchar
 {%- endmacro %}
@@ -35,7 +35,7 @@
 {% macro psw_stored_templates_current() -%}
     {%- set stored = psw_columns_before_build() if is_incremental() else [] -%}
     {%- set documented = (model.get('columns') or {}).keys() | map('lower') | list -%}
-    {{ return('input_digest' in stored and not (documented | reject('in', stored) | list)) }}
+    {{ return('cells_version' in stored and not (documented | reject('in', stored) | list)) }}
 {%- endmacro %}
 
 {#- A boolean over the matrix cells in `cells`: true for the templates this build computes, those with no
@@ -58,11 +58,11 @@
         with {% for cte in model.get('extra_ctes', []) %}{{ cte.sql }},
         {% endfor -%}
         now as (
-            select template_id, {{ template_input_digest() }} as input_digest
+            select template_id, {{ template_cells_version() }} as cells_version
             from ({{ matrix_cells() }}) as cells group by template_id
         )
         select kept.template_id from {{ this }} as kept
-        left join now on now.template_id = kept.template_id and now.input_digest = kept.input_digest
+        left join now on now.template_id = kept.template_id and now.cells_version = kept.cells_version
         where now.template_id is null)
     {%- else -%}
     delete from {{ this }}

@@ -126,7 +126,7 @@ def test_published_cells_loaded_and_forgotten_recompute_their_templates(pilot_co
 
 
 def test_a_table_from_before_the_digest_is_recomputed_whole(pilot_copy):
-    """A matrix table built before input_digest existed gains the column on a plain build, every row
+    """A matrix table built before cells_version existed gains the column on a plain build, every row
     recomputed (none kept with the column null)."""
     def columns(table: str) -> str:
         return ", ".join(sorted(row[0] for row in _rows(pilot_copy, f"describe {table}")))
@@ -136,7 +136,7 @@ def test_a_table_from_before_the_digest_is_recomputed_whole(pilot_copy):
     assert all(rows for _, rows in expected.values())
     with duckdb.connect(str(pilot_copy)) as con:
         for table in MATRIX:
-            con.execute(f"alter table {table} drop column input_digest")
+            con.execute(f"alter table {table} drop column cells_version")
     assert main(["--db", str(pilot_copy), "build", "--force"]) == 0
     for table, (names, rows) in expected.items():
         assert columns(table) == names

@@ -14,7 +14,7 @@ cells as (
 ),
 
 digests as (
-    select template_id, {{ template_input_digest() }} as input_digest from cells group by template_id
+    select template_id, {{ template_cells_version() }} as cells_version from cells group by template_id
 ),
 
 model_cells as (
@@ -46,7 +46,7 @@ final as (
         {{ across_models('score') }}
         max(n_persona_pairs) as n_persona_pairs,
         sum(n_success) as n_success,
-        any_value(digests.input_digest) as input_digest,
+        any_value(digests.cells_version) as cells_version,
     from model_templates
     left join digests using (template_id)
     group by basis, template_id

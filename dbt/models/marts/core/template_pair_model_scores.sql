@@ -12,7 +12,7 @@ cells as (
 ),
 
 digests as (
-    select template_id, {{ template_input_digest() }} as input_digest from cells group by template_id
+    select template_id, {{ template_cells_version() }} as cells_version from cells group by template_id
 ),
 
 model_cells as (
@@ -36,7 +36,7 @@ final as (
         {{ across_models('score') }}
         sum(n_success) as n_success,
         list_sort(flatten(list(cell_ids))) as cell_ids,  -- sorted: the same list whatever order the rows meet in
-        any_value(digests.input_digest) as input_digest,
+        any_value(digests.cells_version) as cells_version,
     from scored
     left join digests using (template_id)
     group by basis, template_id, persona_pair_id
