@@ -51,12 +51,7 @@
     of raw.exported_pairs flowing through the de-duplication's anti join first (0.28 s of
     int_measurement_protocols' 0.48 s at 1M pairs, for a 64-pair run). -#}
 {% macro measurements_to_build(column='measurement_id', every_measurement=false) -%}
-    {%- set stored = psw_columns_before_build() if is_incremental() else [] -%}
-    {#- a stored table that lacks a column the model's yml documents predates that column: its rows
-        (every measurement's) are recomputed, not left with the new column null -#}
-    {%- set documented = (model.get('columns') or {}).keys() | map('lower') | list -%}
-    {%- set outdated = documented | reject('in', stored) | list -%}
-    {%- if 'measurement_version' in stored and not outdated -%}
+    {%- if psw_stored_table_current('measurement_version') -%}
     {%- set ids = psw_measurements_to_build(every_measurement) -%}
     {%- do psw_note_build_scope(ids) -%}
     {{ psw_measurement_in(column, ids) }}
@@ -64,6 +59,16 @@
     {%- do psw_note_build_scope(none) -%}
     true  {#- a full build, or a table from before the versions: every measurement -#}
     {%- endif -%}
+{%- endmacro %}
+
+{#- Whether `this`, as stored before this build, holds `column` (what its rows were built from) and every
+    column the model's yml documents: a stored table that lacks one predates it, and its rows are all
+    recomputed, not left with the new column null. False on a first or full build. Asked by the models
+    incremental by measurement (measurements_to_build) and by template (macros/incremental_by_template.sql). -#}
+{% macro psw_stored_table_current(column) -%}
+    {%- set stored = psw_columns_before_build() if is_incremental() else [] -%}
+    {%- set documented = (model.get('columns') or {}).keys() | map('lower') | list -%}
+    {{ return(column in stored and not (documented | reject('in', stored) | list)) }}
 {%- endmacro %}
 
 {#- What this build of `this` recomputes, as measurements_to_build found it: the ids, or none for every

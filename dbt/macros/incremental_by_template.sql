@@ -30,19 +30,11 @@
         {%- for column, name in model_matrix_metrics() %}, {{ column }}{% endfor %}))::varchar
 {%- endmacro %}
 
-{#- Whether `this`, as stored before this build, holds the digest and every column its yml documents
-    (else every template is recomputed: its rows predate a column). -#}
-{% macro psw_stored_templates_current() -%}
-    {%- set stored = psw_columns_before_build() if is_incremental() else [] -%}
-    {%- set documented = (model.get('columns') or {}).keys() | map('lower') | list -%}
-    {{ return('cells_version' in stored and not (documented | reject('in', stored) | list)) }}
-{%- endmacro %}
-
 {#- A boolean over the matrix cells in `cells`: true for the templates this build computes, those with no
     row left in `this` after the pre-hook's cleanup (psw_delete_outdated_templates); every template on a
     first or full build. -#}
 {% macro templates_to_build(cells) -%}
-    {%- if psw_stored_templates_current() -%}
+    {%- if psw_stored_table_current('cells_version') -%}
     not exists (select 1 from {{ this }} as kept where kept.template_id is not distinct from {{ cells }}.template_id)
     {%- else -%}
     true
@@ -53,7 +45,7 @@
     no cell now has none); every row when the table predates a documented column. The ephemeral models the
     matrix reads (int_published_cells) are the model's CTEs, which a hook's SQL lacks: written here first. -#}
 {% macro psw_delete_outdated_templates() -%}
-    {%- if psw_stored_templates_current() -%}
+    {%- if psw_stored_table_current('cells_version') -%}
     delete from {{ this }} where template_id in (
         with {% for cte in model.get('extra_ctes', []) %}{{ cte.sql }},
         {% endfor -%}
