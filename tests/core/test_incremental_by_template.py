@@ -1,6 +1,6 @@
 """The model matrix incremental by template (dbt/macros/incremental_by_template.sql): a build recomputes
 the templates whose matrix cells changed (a run added or forgotten, a published file loaded or
-forgotten), keeps every other template's rows where they were, and the result equals a full rebuild."""
+forgotten), keeps every other template's rows where they were, and the result equals the matrix rebuilt from scratch."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _marked(db: Path, table: str) -> dict[str, tuple[str, bool]]:
     return rows
 
 
-def _same_as_a_full_rebuild(db: Path, tmp_path: Path, name: str) -> None:
+def _same_as_rebuilt_from_scratch(db: Path, tmp_path: Path, name: str) -> None:
     full = tmp_path / name / "warehouse.duckdb"
     full.parent.mkdir()
     shutil.copy(db, full)
@@ -83,14 +83,14 @@ def test_a_run_of_another_generator_recomputes_only_its_templates(pilot_copy, tm
         assert len({template for template, _ in rows.values()}) > 1, table
     assert _rows(pilot_copy, "select distinct model_count, models from template_model_scores where template_id = ?",
                  [template_id]) == [(2, ["other/model-b", "qwen/qwen3.5-27b"])]
-    _same_as_a_full_rebuild(pilot_copy, tmp_path, "after_the_run")
+    _same_as_rebuilt_from_scratch(pilot_copy, tmp_path, "after_the_run")
 
     # forgotten: the template's rows are recomputed from the pilot's cells alone
     assert main(["--db", str(pilot_copy), "forget", "--measurement", "other"]) == 0
     assert main(["--db", str(pilot_copy), "build"]) == 0
     assert _rows(pilot_copy, "select distinct model_count from template_model_scores where template_id = ?",
                  [template_id]) == [(1,)]
-    _same_as_a_full_rebuild(pilot_copy, tmp_path, "after_the_forget")
+    _same_as_rebuilt_from_scratch(pilot_copy, tmp_path, "after_the_forget")
 
 
 def test_published_cells_loaded_and_forgotten_recompute_their_templates(pilot_copy, tmp_path):
@@ -104,7 +104,7 @@ def test_published_cells_loaded_and_forgotten_recompute_their_templates(pilot_co
     assert main(["--db", str(pilot_copy), "ingest", *map(str, matrix["stats"])]) == 0
     assert main(["--db", str(pilot_copy), "build"]) == 0
     assert by_basis() == [*measured, ("published", 3, 2)]
-    _same_as_a_full_rebuild(pilot_copy, tmp_path, "published")
+    _same_as_rebuilt_from_scratch(pilot_copy, tmp_path, "published")
 
     # one generator's published cells forgotten: its templates drop to two models, and only they are recomputed
     published = {t for (t,) in _rows(pilot_copy, "select template_id from template_model_scores "
@@ -115,14 +115,14 @@ def test_published_cells_loaded_and_forgotten_recompute_their_templates(pilot_co
     for table in MATRIX:
         assert {template for template, marked in _marked(pilot_copy, table).values() if not marked} == published
     assert by_basis() == [*measured, ("published", 2, 2)]
-    _same_as_a_full_rebuild(pilot_copy, tmp_path, "one_generator_forgotten")
+    _same_as_rebuilt_from_scratch(pilot_copy, tmp_path, "one_generator_forgotten")
     # all of them: templates none of whose cells is left keep no row
     for path in matrix["stats"][1:]:
         assert main(["--db", str(pilot_copy), "forget", "--load", _load_id(pilot_copy, path)]) == 0
     assert main(["--db", str(pilot_copy), "build"]) == 0
     assert by_basis() == measured
     assert _rows(pilot_copy, "select count(*) from template_pair_model_scores where basis = 'published'") == [(0,)]
-    _same_as_a_full_rebuild(pilot_copy, tmp_path, "all_published_forgotten")
+    _same_as_rebuilt_from_scratch(pilot_copy, tmp_path, "all_published_forgotten")
 
 
 def test_a_table_from_before_the_digest_is_recomputed_whole(pilot_copy):
