@@ -97,6 +97,27 @@ def test_a_new_run_builds_what_reads_it_and_matches_building_everything(psw, pil
         assert narrowed[table] == full[table], table
 
 
+def test_a_load_a_forget_and_the_same_file_loaded_again_each_move_the_tables_fingerprint(psw, pilot_copy, tmp_path):
+    """A table whose rows name their load is fingerprinted by its loads, their times and its row count
+    (build_state._hashed), not by its rows' content keys: every way rows arrive or leave still moves it."""
+    def exported_pairs() -> list:
+        with duckdb.connect(str(pilot_copy), read_only=True) as con:
+            return build_state.raw_fingerprints(con)["exported_pairs"]
+
+    pilot = exported_pairs()
+    _ingest_second_run(psw, tmp_path)
+    second = exported_pairs()
+    assert psw("forget", "--measurement", "second")[0] == 0
+    assert exported_pairs() == pilot   # the pilot's rows alone again: nothing to build from them
+    _ingest_second_run(psw, tmp_path)  # the same file again: its load id and rows, a new loaded_at
+    again = exported_pairs()
+    assert second != pilot and again not in (pilot, second)
+    assert build_state._hashed([("record_id", "VARCHAR"), ("load_id", "VARCHAR"), ("pair_id", "VARCHAR"),
+                                ("loaded_at", "TIMESTAMP")]) == ['"load_id"', '"loaded_at"']
+    assert build_state._hashed([("vector_id", "VARCHAR"), ("run_id", "VARCHAR"), ("layer", "INTEGER"),
+                                ("created_at", "TIMESTAMP")]) == ['"vector_id"', '"run_id"', '"created_at"']
+
+
 def test_plan_builds_everything_unless_only_declared_raw_tables_changed():
     state = build_state.State({"loads": ["c", 1, "1"], "pairs": ["c", 2, "2"]}, "p", {"args": "a"})
     changed = build_state.State({"loads": ["c", 2, "3"], "pairs": ["c", 2, "2"]}, "p", {"args": "a"})
