@@ -26,7 +26,8 @@
 - every event dbt emits reaches the callbacks given (a progress printer hooks in here) and is
   kept on the returned DbtRun.
 dbt runs in the warehouse's folder on the file's bare name (the profile, and with it the
-parse, is then the same for every warehouse of that name). After each run dbt-duckdb's
+parse, is then the same for every warehouse of that name). `psw build` hands dbt its own open
+connection (`_handed`): the file is opened once a build. Otherwise, after each run dbt-duckdb's
 connection is closed, so the file is free at once for psw, or for anything else.
 """
 
@@ -47,7 +48,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from warehouse import build_state, dbt_ctes
-from warehouse.db import DBT_DIR, catalog_name, memory_limit
+from warehouse.db import DBT_DIR, catalog_name, memory_limit, sql_identifier, sql_literal
 from warehouse.kept_file import stamp, write_whole
 
 PARSE_FILE = "partial_parse.msgpack"
@@ -77,9 +78,12 @@ def target_dir(db: Path) -> Path:
     return db.parent / f".{db.name}.dbt" / "target"
 
 
-def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]] = ()) -> DbtRun:
+def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]] = (),
+           connection=None) -> DbtRun:
     """Run `dbt <args>` (e.g. ["build", "--select", "x"]) on the warehouse `db`; never raises for
-    a failing node: read `ok`, `results` and `exception`."""
+    a failing node: read `ok`, `results` and `exception`. `connection`: the caller's writer
+    connection to `db` (warehouse.db.connect), which dbt then runs on instead of opening the file
+    again (`_handed`), and which stays open for the caller afterwards."""
     from dbt.cli.main import dbtRunner  # ~2 s of imports: only when dbt runs
 
     from warehouse import (  # dbt's and its packages': only when dbt runs
@@ -102,7 +106,7 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
     args = [a for a in args if a != "--"]
     # the profile's output for this file, unless the caller named one: a function of the file's
     # name, which the caches' keys hold already
-    targeted = args if any(a in ("--target", "-t") or a.startswith("--target=") for a in args) else [
+    targeted = args if _names_target(args) else [
         *args, "--target", profile_target(db)]
     cached = parse_cache(db, args)
     # dbt starts from this checkout's partial parse, never from one a warehouse's folder kept from a
@@ -112,7 +116,8 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
              "--target-path", str(target), "--log-path", str(target.parent / "logs")]
     key = _manifest_key(db, args)
     events: list = []
-    with _dbt_setting(db), _noting_ctrl_c() as interrupted, _gc_paused():
+    handed = connection if connection is not None and takes_connection(db, args) else None
+    with _dbt_setting(db), _noting_ctrl_c() as interrupted, _gc_paused(), _handed(handed):
         try:
             if key not in _manifests and (kept := _load_manifest(db, args, key)) is not None:
                 _manifests[key] = kept
@@ -128,7 +133,7 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
             outcome = runner.invoke([*targeted, *paths])
         finally:
             dbt_logfile.flush()   # the run's last lines (a debug line waits in the file's buffer)
-            _release_warehouse()
+            _release_warehouse(handed)
             dbt_jinja.save()
             dbt_schemas.save()
     if interrupted or isinstance(outcome.exception, KeyboardInterrupt):
@@ -315,13 +320,69 @@ def _dbt_setting(db: Path):
                 os.environ[name] = value
 
 
-def _release_warehouse() -> None:
-    """Close the DuckDB file dbt-duckdb keeps open between runs in one process."""
+def _names_target(args: list[str]) -> bool:
+    return any(a in ("--target", "-t") or a.startswith("--target=") for a in args)
+
+
+def takes_connection(db: Path, args: list[str]) -> bool:
+    """Whether a run of `args` on `db` runs on a connection its caller hands to `invoke` (`_handed`):
+    where dbt would open the file as warehouse.db.connect opens it, the profile's `local` target.
+    Where it does not, the caller closes its connection first: one process cannot open the file twice."""
+    return not _names_target(args) and profile_target(db) == "local"
+
+
+@contextlib.contextmanager
+def _handed(connection):
+    """dbt-duckdb opens the warehouse with `connection` (when given) instead of a DuckDB of its own.
+
+    `psw build` reads the raw tables and writes its state before dbt runs and after: three openings
+    of the file a build (dbt's own, and psw's before and after it), each reading the catalog and each
+    close checkpointing, ~0.17 s of a build that adds a run to 1M pairs. Handed psw's connection, dbt
+    runs on the same DuckDB, and the file is checkpointed once, when psw closes it. The connection is
+    made as the profile's `local` target makes dbt-duckdb's (dbt/profiles.yml): an in-memory catalog
+    with the file attached under its catalog name at psw's row group size, the same memory cap and
+    spill folder; what the profile gives beyond that is set here (its checkpoint threshold), and the
+    default catalog is the in-memory one, as in a connection dbt-duckdb opens. `invoke` hands it only
+    for that target (`takes_connection`; warehouse.db._attach opens it so). And no other process can
+    take the file's lock between psw's checks and dbt's run, or between the run and its state."""
+    if connection is None:
+        yield
+        return
+    from dbt.adapters.duckdb.environments import Environment
+
+    connection.execute(f"set checkpoint_threshold = {sql_literal(_profile_setting('checkpoint_threshold'))}")
+    catalog = connection.execute("select current_database()").fetchone()[0]
+    connection.execute("use memory")
+    own = Environment.__dict__["initialize_db"]
+    Environment.initialize_db = classmethod(lambda cls, creds, plugins=None: connection)
+    try:
+        yield
+    finally:
+        Environment.initialize_db = own
+        with contextlib.suppress(Exception):   # a connection closed under dbt stays closed
+            connection.execute(f"use {sql_identifier(catalog)}")
+            connection.execute("reset checkpoint_threshold")
+
+
+@functools.cache
+def _profile_setting(name: str) -> str:
+    """A DuckDB setting the profile's `local` target gives as it is (no Jinja), from dbt/profiles.yml."""
+    import yaml
+
+    profile = yaml.safe_load((DBT_DIR / "profiles.yml").read_text())
+    return str(profile["psw"]["outputs"]["local"]["config_options"][name])
+
+
+def _release_warehouse(handed=None) -> None:
+    """Close the DuckDB file dbt-duckdb keeps open between runs in one process (a connection the
+    caller handed to dbt stays open: it is the caller's to close)."""
     try:
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     except ImportError:
         return
     env = DuckDBConnectionManager._ENV
+    if env is not None and handed is not None and getattr(env, "conn", None) is handed:
+        env.conn = None
     if env is not None:
         with contextlib.suppress(Exception):
             env.close()

@@ -40,9 +40,10 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run, passthrough=[])
 
 
-def run_dbt(db: Path, command: str, extra: list[str], callbacks=()) -> DbtRun:
-    """Run `dbt <command> <extra>` on the warehouse (warehouse/dbt_runner.py); true when it succeeded."""
-    return dbt_runner.invoke(db, [*command.split(), *extra], callbacks)
+def run_dbt(db: Path, command: str, extra: list[str], callbacks=(), connection=None) -> DbtRun:
+    """Run `dbt <command> <extra>` on the warehouse (warehouse/dbt_runner.py); true when it succeeded.
+    `connection`: psw's open connection to it, for dbt to run on (dbt_runner.invoke)."""
+    return dbt_runner.invoke(db, [*command.split(), *extra], callbacks, connection=connection)
 
 
 def failure_line(db: Path, run: DbtRun) -> str:
@@ -116,9 +117,12 @@ def run(args) -> int:
     else:
         extra += ["--exclude-resource-type", "unit_test"]
     # waits (bounded, with a message) while another process holds the lock; a warehouse from an
-    # older psw gains the raw tables and columns dbt reads
+    # older psw gains the raw tables and columns dbt reads. One connection for the whole build:
+    # psw's checks, dbt's run (handed to it) and the state stored after it
     quiet = getattr(args, "quiet", False)  # an adaptive round's build: silent unless it fails
-    with connect(db) as con:
+    handed = dbt_runner.takes_connection(db, extra)   # else dbt opens the file itself: psw closes it first
+    con = connect(db)
+    try:
         ensure_current(con)
         state = build_state.current_state(con, extra)
         stored, built_at = build_state.stored_state(con)
@@ -136,31 +140,36 @@ def run(args) -> int:
         made = empty_models.make(con, state) if whole else []
         if todo.action == "changed" and unselected:   # and those of them still empty stay as they are
             made = empty_models.unchanged(con, state)
-    select = []
-    if todo.action == "changed":
-        if not quiet:
-            print(f"{todo.reason}: building the models that read them and their tests")
-        select = ["--select", *todo.select]
-    # nothing reads a build's manifest.json or run_results.json (`psw docs` writes its own): ~0.4 s
-    quiet_artifacts = [] if "--write-json" in extra else ["--no-write-json"]
-    # dbt's ~550 log lines become one progress line and a summary (warehouse/build_output.py):
-    # dbt's console log is off and its events reach the printer through dbtRunner's callbacks
-    output = None if args.verbose or build_state.OUTPUT_ONLY & set(extra) else BuildOutput.for_terminal()
-    console = [] if output is None else ["--log-level", "none", "--log-level-file", "debug"]
-    # each model checks its guarantees as it is built (a post-hook, dbt/macros/guarantees.sql):
-    # their test nodes would check the same rows again, one dbt node each (asked for by
-    # resource type, `psw build --resource-type test`, they run)
-    hooked = [] if {"--resource-type", "--resource-types"} & set(extra) else ["test_name:guarantees"]
-    excluded = ["--exclude", *hooked, *made] if hooked or made else []
-    built = run_dbt(db, "build", console + extra + select + excluded + quiet_artifacts,
-                    callbacks=[output.callback] if output is not None else ())
-    if output is not None and (not built or not quiet):
-        output.finish(bool(built))
-    if not built:
+        select = []
+        if todo.action == "changed":
+            if not quiet:
+                print(f"{todo.reason}: building the models that read them and their tests")
+            select = ["--select", *todo.select]
+        # nothing reads a build's manifest.json or run_results.json (`psw docs` writes its own): ~0.4 s
+        quiet_artifacts = [] if "--write-json" in extra else ["--no-write-json"]
+        # dbt's ~550 log lines become one progress line and a summary (warehouse/build_output.py):
+        # dbt's console log is off and its events reach the printer through dbtRunner's callbacks
+        output = None if args.verbose or build_state.OUTPUT_ONLY & set(extra) else BuildOutput.for_terminal()
+        console = [] if output is None else ["--log-level", "none", "--log-level-file", "debug"]
+        # each model checks its guarantees as it is built (a post-hook, dbt/macros/guarantees.sql):
+        # their test nodes would check the same rows again, one dbt node each (asked for by
+        # resource type, `psw build --resource-type test`, they run)
+        hooked = [] if {"--resource-type", "--resource-types"} & set(extra) else ["test_name:guarantees"]
+        excluded = ["--exclude", *hooked, *made] if hooked or made else []
+        if not handed:
+            con.close()
+        built = run_dbt(db, "build", console + extra + select + excluded + quiet_artifacts,
+                        callbacks=[output.callback] if output is not None else (), connection=con if handed else None)
+        if output is not None and (not built or not quiet):
+            output.finish(bool(built))
+        if built:  # the state before the build: anything written since builds next time
+            con = con if handed else connect(db)
+            build_state.store_state(con, state)
+            if whole:
+                ran = {r.node.unique_id for r in built.results if _value(r.status) == "success"}
+                empty_models.keep(con, state, dbt_runner.manifest_of(db, ["build", *extra]), ran)
+    finally:
+        con.close()
+    if not built:   # read once the file is closed (a failed guarantee test's row is read from it)
         raise UserError(f"dbt build failed: {failure_line(db, built)}")
-    with connect(db) as con:  # the state before the build: anything written since builds next time
-        build_state.store_state(con, state)
-        if whole:
-            ran = {r.node.unique_id for r in built.results if _value(r.status) == "success"}
-            empty_models.keep(con, state, dbt_runner.manifest_of(db, ["build", *extra]), ran)
     return 0

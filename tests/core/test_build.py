@@ -123,3 +123,37 @@ def test_the_garbage_collector_is_off_while_dbt_runs_and_as_it_was_after(pilot_c
         assert run.ok
         assert len(seen) > 10 and not any(seen), seen
         assert after is enabled_before
+
+
+
+def test_a_build_runs_dbt_on_psws_own_connection_and_leaves_it_as_it_was(pilot_copy, monkeypatch):
+    """dbt_runner._handed: `psw build` opens the file once; dbt runs on that connection (dbt-duckdb
+    opening a DuckDB of its own fails the build here), with the profile's checkpoint threshold
+    while it runs, and the connection has its own settings and catalog back for psw afterwards."""
+    from dbt.adapters.duckdb.environments import Environment
+
+    from warehouse.db import connect
+
+    def refused(cls, creds, plugins=None):
+        raise AssertionError("dbt-duckdb opened a DuckDB of its own")
+
+    monkeypatch.setattr(Environment, "initialize_db", classmethod(refused))
+    assert main(["--db", str(pilot_copy), "build", "--force", "--select", "stg_raw__measurements"]) == 0
+
+    with duckdb.connect() as scratch:   # how DuckDB shows the profile's threshold
+        profile = scratch.execute("set checkpoint_threshold = '1GB'; "
+                                  "select current_setting('checkpoint_threshold')").fetchone()[0]
+    seen = []
+
+    def note(_event):
+        if not seen:   # the first event, in dbt's main thread
+            seen.append(con.execute("select current_setting('checkpoint_threshold')").fetchone()[0])
+
+    with connect(pilot_copy) as con:
+        before = con.execute("select current_setting('checkpoint_threshold'), current_database()").fetchone()
+        run = dbt_runner.invoke(pilot_copy, ["run", "--select", "stg_raw__measurements"], connection=con,
+                                callbacks=[note])
+        assert run.ok
+        assert con.execute("select current_setting('checkpoint_threshold'), current_database()").fetchone() == before
+        assert con.execute("select count(*) from meta.last_build").fetchone() == (1,)   # psw's catalog again
+    assert seen == [profile] and profile != before[0]
