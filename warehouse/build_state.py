@@ -11,8 +11,9 @@ The raw tables are append-only: rows arrive by appends and leave only through `p
 (which also updates raw.loads and writes raw.forgets). Each table's fingerprint is its
 column list, its row count and an order-free sum over its rows of a hash of the row's load and
 its timestamps (a table without loads: its key, derived from the content, its ids and its
-timestamps; `_hashed`), so any load, forget or re-load changes it. A change made around psw (say, a DuckDB shell editing raw
-tables) is not part of that contract: `psw build --force` builds anyway.
+timestamps; `_hashed`), so any load, forget or re-load changes it. A change made around psw
+(say, a DuckDB shell editing raw tables) is not part of that contract: `psw build --force`
+builds anyway.
 """
 
 from __future__ import annotations
