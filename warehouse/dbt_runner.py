@@ -82,8 +82,9 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
            connection=None) -> DbtRun:
     """Run `dbt <args>` (e.g. ["build", "--select", "x"]) on the warehouse `db`; never raises for
     a failing node: read `ok`, `results` and `exception`. `connection`: the caller's writer
-    connection to `db` (warehouse.db.connect), which dbt then runs on instead of opening the file
-    again (`_handed`), and which stays open for the caller afterwards."""
+    connection to `db` (warehouse.db.connect), given only where `takes_connection` says so, which dbt
+    then runs on instead of opening the file again (`_handed`), and which stays open for the caller
+    afterwards."""
     from dbt.cli.main import dbtRunner  # ~2 s of imports: only when dbt runs
 
     from warehouse import (  # dbt's and its packages': only when dbt runs
@@ -116,8 +117,7 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
              "--target-path", str(target), "--log-path", str(target.parent / "logs")]
     key = _manifest_key(db, args)
     events: list = []
-    handed = connection if connection is not None and takes_connection(db, args) else None
-    with _dbt_setting(db), _noting_ctrl_c() as interrupted, _gc_paused(), _handed(handed):
+    with _dbt_setting(db), _noting_ctrl_c() as interrupted, _gc_paused(), _handed(connection):
         try:
             if key not in _manifests and (kept := _load_manifest(db, args, key)) is not None:
                 _manifests[key] = kept
@@ -133,7 +133,7 @@ def invoke(db: Path, args: list[str], callbacks: Iterable[Callable[[Any], None]]
             outcome = runner.invoke([*targeted, *paths])
         finally:
             dbt_logfile.flush()   # the run's last lines (a debug line waits in the file's buffer)
-            _release_warehouse(handed)
+            _release_warehouse(connection)
             dbt_jinja.save()
             dbt_schemas.save()
     if interrupted or isinstance(outcome.exception, KeyboardInterrupt):
@@ -342,7 +342,7 @@ def _handed(connection):
     made as the profile's `local` target makes dbt-duckdb's (dbt/profiles.yml): an in-memory catalog
     with the file attached under its catalog name at psw's row group size, the same memory cap and
     spill folder; what the profile gives beyond that is set here (its checkpoint threshold), and the
-    default catalog is the in-memory one, as in a connection dbt-duckdb opens. `invoke` hands it only
+    default catalog is the in-memory one, as in a connection dbt-duckdb opens. Callers hand it only
     for that target (`takes_connection`; warehouse.db._attach opens it so). And no other process can
     take the file's lock between psw's checks and dbt's run, or between the run and its state."""
     if connection is None:

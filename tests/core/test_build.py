@@ -14,7 +14,7 @@ import duckdb
 
 from psw.cli import main
 from warehouse import dbt_runner
-from warehouse.db import DBT_DIR
+from warehouse.db import DBT_DIR, connect
 
 
 def _last_log(db) -> str:
@@ -131,8 +131,6 @@ def test_a_build_runs_dbt_on_psws_own_connection_and_leaves_it_as_it_was(pilot_c
     opening a DuckDB of its own fails the build here), with the profile's checkpoint threshold
     while it runs, and the connection has its own settings and catalog back for psw afterwards."""
     from dbt.adapters.duckdb.environments import Environment
-
-    from warehouse.db import connect
 
     def refused(cls, creds, plugins=None):
         raise AssertionError("dbt-duckdb opened a DuckDB of its own")
