@@ -67,6 +67,8 @@ def test_a_full_build_makes_the_empty_models_as_dbt_did_and_later_runs_fill_them
     assert {"stg_raw__templates", "stg_raw__scenarios"} <= names   # views over empty raw tables
     # tables that read the pairs too, but whose rows all come through the (empty) extraction tables
     assert {"layer_choice", "pair_screening", "projection_distribution", "activation_cell_stats"} <= names
+    # ... or through generated pairs, judge calls or scenarios, which a file of exported pairs has none of
+    assert {"int_pair_lexical_checks", "int_pairs_judged", "int_pair_ratings", "scenarios"} <= names
     assert not names & {"template_pair_scores", "int_pairs_scored", "examples", "stg_raw__measurements",
                         "int_pair_judge_axis"}
     assert names <= _models_run(psw.db)
@@ -96,12 +98,14 @@ def test_a_full_build_makes_the_empty_models_as_dbt_did_and_later_runs_fill_them
         assert rc == 0, err
         rc, _, err = psw("--db", db, "build")
         assert rc == 0, err
-    assert "costs" in _models_run(other) and "int_judgments_unblinded" in _models_run(other)
+    assert {"costs", "int_judgments_unblinded", "int_pairs_judged", "int_pair_ratings", "scenarios"} <= _models_run(other)
     assert _catalog(other) == _catalog(psw.db)
     # and they hold what dbt computes when it builds everything again on the same warehouse
-    row_level = ["intermediate.int_judgments_unblinded", "intermediate.int_judge_axis_orders", "main.selections"]
+    row_level = ["intermediate.int_judgments_unblinded", "intermediate.int_judge_axis_orders", "main.selections",
+                 "intermediate.int_pairs_judged", "intermediate.int_pair_ratings", "main.scenarios"]
     filled = _rows(other, row_level)
-    assert filled["intermediate.int_judgments_unblinded"]
+    assert filled["intermediate.int_judgments_unblinded"] and filled["intermediate.int_pairs_judged"]
+    assert filled["intermediate.int_pair_ratings"] and filled["main.scenarios"]
     rc, _, err = psw("--db", other, "build", "--force")
     assert rc == 0, err
     assert "int_judgments_unblinded" in _models_run(other)
